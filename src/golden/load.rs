@@ -1,0 +1,1 @@
+//! Loading a golden-set file into a validated `GoldenSet`.

@@ -1,0 +1,1 @@
+//! Handlebars templating in strict mode: an undefined variable is an error, never "".

@@ -1,0 +1,15 @@
+//! probity: synthetic probes and statistical evaluation for LLM endpoints in production.
+//!
+//! Data flows one way (see DESIGN.md): `config` → `runner` (through a `provider`) →
+//! `store` → `score` → `summary` → `compare` → `report` / exit code. Every stage is a module
+//! here, so tests drive the whole pipeline in-process.
+
+pub mod config;
+pub mod exit;
+pub mod golden;
+pub mod provider;
+pub mod runner;
+pub mod score;
+pub mod sim;
+pub mod stats;
+pub mod store;

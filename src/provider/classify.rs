@@ -1,0 +1,1 @@
+//! Turning transport and HTTP errors into `ErrorClass`es.

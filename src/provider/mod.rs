@@ -1,0 +1,194 @@
+//! Providers: how one request reaches one endpoint and what came back. `openai` (chat
+//! completions), `anthropic` (Messages API), `http` (any JSON endpoint, templated body and
+//! JSON pointers). Streaming answers are read from SSE (`sse`). Every failure is classified
+//! (`ErrorClass`); nothing a server sends can make a provider panic.
+
+mod anthropic;
+mod classify;
+mod http;
+mod openai;
+pub mod sse;
+
+use std::time::{Duration, Instant};
+
+use reqwest::header::HeaderMap;
+use serde::{Deserialize, Serialize};
+
+use crate::config::{ProviderKind, Target};
+use crate::golden::Message;
+
+/// Why a request failed, in classes an operator can act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorClass {
+    /// No complete answer within the probe's `timeout`.
+    Timeout,
+    /// Could not connect, or the connection failed before a response arrived.
+    Connect,
+    /// Rate limited (429).
+    Http429,
+    /// Any other 4xx (auth, bad request, ...).
+    Http4xx,
+    /// 5xx.
+    Http5xx,
+    /// A response that is not what the API promises (bad JSON, missing fields).
+    MalformedResponse,
+    /// A streamed answer that ended before the stream said it was done.
+    StreamInterrupted,
+    /// The provider withheld the answer (`content_filter`).
+    ContentFilter,
+}
+
+impl ErrorClass {
+    pub const ALL: [ErrorClass; 8] = [
+        ErrorClass::Timeout,
+        ErrorClass::Connect,
+        ErrorClass::Http429,
+        ErrorClass::Http4xx,
+        ErrorClass::Http5xx,
+        ErrorClass::MalformedResponse,
+        ErrorClass::StreamInterrupted,
+        ErrorClass::ContentFilter,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorClass::Timeout => "timeout",
+            ErrorClass::Connect => "connect",
+            ErrorClass::Http429 => "http_429",
+            ErrorClass::Http4xx => "http_4xx",
+            ErrorClass::Http5xx => "http_5xx",
+            ErrorClass::MalformedResponse => "malformed_response",
+            ErrorClass::StreamInterrupted => "stream_interrupted",
+            ErrorClass::ContentFilter => "content_filter",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ErrorClass> {
+        ErrorClass::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    /// Connect errors, 429 and 5xx are worth another attempt; the rest would fail again.
+    pub fn is_retryable(self) -> bool {
+        matches!(
+            self,
+            ErrorClass::Connect | ErrorClass::Http429 | ErrorClass::Http5xx
+        )
+    }
+}
+
+/// One chat request, as the runner asks for it.
+#[derive(Debug, Clone)]
+pub struct ChatRequest<'a> {
+    pub case_id: &'a str,
+    pub messages: &'a [Message],
+    /// The case's variables (for the `http` provider's body template).
+    pub vars: &'a serde_json::Map<String, serde_json::Value>,
+    /// The case's context passages (for the `http` provider's body template).
+    pub context: &'a [String],
+    /// Headers added by the runner: `traceparent`, `x-probity-run-id`.
+    pub headers: HeaderMap,
+}
+
+/// A complete answer.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Reply {
+    pub text: String,
+    /// When the first content arrived (first content delta when streaming, else the headers).
+    pub first_token_at: Option<Instant>,
+    pub input_tokens: Option<u64>,
+    pub output_tokens: Option<u64>,
+    pub finish_reason: Option<String>,
+    /// The model the endpoint says answered.
+    pub model: Option<String>,
+    /// The provider's request id header (`x-request-id`, `request-id`, ...).
+    pub request_id: Option<String>,
+    pub http_status: u16,
+    /// Passages the endpoint says it retrieved (`http` provider).
+    pub context: Vec<String>,
+}
+
+/// A failed attempt, classified.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    pub class: ErrorClass,
+    pub http_status: Option<u16>,
+    /// One line for people; may quote the server, so it passes through redaction before use.
+    pub message: String,
+    /// The server's `Retry-After`, when it sent one.
+    pub retry_after: Option<Duration>,
+    pub first_token_at: Option<Instant>,
+    pub request_id: Option<String>,
+    /// What had arrived before the failure (a cut stream), if anything.
+    pub partial_text: Option<String>,
+}
+
+impl Failure {
+    pub fn new(class: ErrorClass, message: impl Into<String>) -> Self {
+        Failure {
+            class,
+            http_status: None,
+            message: message.into(),
+            retry_after: None,
+            first_token_at: None,
+            request_id: None,
+            partial_text: None,
+        }
+    }
+}
+
+/// Errors building a provider (bad header value, unparsable URL): configuration mistakes.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    #[error("target `{target}`: {message}")]
+    Build { target: String, message: String },
+}
+
+/// One configured endpoint with its own HTTP client.
+#[derive(Debug, Clone)]
+pub enum Provider {
+    OpenAi(openai::OpenAi),
+    Anthropic(anthropic::Anthropic),
+    Http(http::HttpEndpoint),
+}
+
+impl Provider {
+    /// Builds the provider and its `reqwest::Client` (one per target). `timeout` bounds
+    /// connecting; the runner bounds the whole request.
+    pub fn new(target: &Target, timeout: Duration) -> Result<Self, ProviderError> {
+        Ok(match target.provider {
+            ProviderKind::OpenAi => Provider::OpenAi(openai::OpenAi::new(target, timeout)?),
+            ProviderKind::Anthropic => {
+                Provider::Anthropic(anthropic::Anthropic::new(target, timeout)?)
+            }
+            ProviderKind::Http => Provider::Http(http::HttpEndpoint::new(target, timeout)?),
+        })
+    }
+
+    /// Sends one chat request and reads the whole answer.
+    pub async fn chat(&self, request: &ChatRequest<'_>) -> Result<Reply, Failure> {
+        match self {
+            Provider::OpenAi(p) => p.chat(request).await,
+            Provider::Anthropic(p) => p.chat(request).await,
+            Provider::Http(p) => p.chat(request).await,
+        }
+    }
+
+    /// Embeddings of `texts` from the target's OpenAI-compatible `/embeddings` endpoint.
+    pub async fn embed(&self, texts: &[String]) -> Result<Embeddings, Failure> {
+        match self {
+            Provider::OpenAi(p) => p.embed(texts).await,
+            _ => Err(Failure::new(
+                ErrorClass::Http4xx,
+                "embeddings need an openai-compatible target (`similar:` expectations)",
+            )),
+        }
+    }
+}
+
+/// Vectors from an embeddings call, with the tokens it used.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Embeddings {
+    pub vectors: Vec<Vec<f32>>,
+    pub input_tokens: Option<u64>,
+}

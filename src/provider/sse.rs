@@ -1,0 +1,1 @@
+//! Server-sent events: an incremental parser for streamed answers.
