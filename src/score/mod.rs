@@ -1,1 +1,24 @@
-//! score
+//! Scoring: each expectation of a case, and the safety checks every answer gets, turned
+//! into `Score`s for one observation. One file per scorer.
+
+use serde::{Deserialize, Serialize};
+
+/// What one scorer concluded about one answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Score {
+    /// Scorer name, e.g. `contains`, `json_schema`, `refusal`, `grounded`.
+    pub scorer: String,
+    pub passed: bool,
+    /// A measured value where the scorer has one (similarity, support share, tokens).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    /// The floor or ceiling `value` was held to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
+    /// One line a person can act on, e.g. "answer wrapped in ```json fence".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Structured evidence (matched phrase, unsupported sentences, confusion label, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<serde_json::Value>,
+}
