@@ -3,7 +3,26 @@
 //! into the model every other module reads. Every problem is reported at once, each with
 //! `file:line:col`, the key path and a hint.
 
+pub mod alerts;
+mod diagnostic;
+mod document;
+mod duration;
+mod interpolate;
+mod locate;
 mod model;
+pub mod probe;
+mod project;
 pub mod schedule;
+mod schema;
+mod suggest;
 
+pub use alerts::AlertRouting;
+pub use diagnostic::{Diagnostic, Diagnostics, display_path};
+pub use document::{Document, key_path};
+pub use duration::{DURATION_HINT, parse_duration};
 pub use model::*;
+pub use project::{
+    EnvLookup, Project, default_paths, load_golden_dir, load_paths, load_probes, process_env, root_of,
+};
+pub use schedule::Schedule;
+pub use schema::SchemaCheck;

@@ -3,6 +3,8 @@
 
 pub mod expect;
 mod load;
+
+pub use load::{golden_set_from, load_golden_set};
 pub mod template;
 
 use std::path::PathBuf;

@@ -1,0 +1,165 @@
+//! The alert-routing file (`probes/alerts.yaml`): channels (where an alert can go) and
+//! routes (which severities go to which channels). Validated here so a typo in a channel
+//! name is found by `probity validate`, not at 3 a.m. when the first page should go out.
+
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::diagnostic::Diagnostic;
+use super::document::Document;
+use super::locate::escape;
+use super::model::Secret;
+use super::schema::SchemaCheck;
+
+/// Channels and routes.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlerts {
+    /// Named destinations for alerts.
+    #[serde(default)]
+    pub channels: BTreeMap<String, RawChannel>,
+    /// Named routes: for each severity, the channels that get it.
+    #[serde(default)]
+    pub routes: BTreeMap<String, RawRoute>,
+}
+
+/// TLS mode of an SMTP connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain connection (local relays, tests).
+    None,
+    /// Upgrade with STARTTLS (port 587).
+    Starttls,
+    /// TLS from the start (port 465).
+    Tls,
+}
+
+/// One destination.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum RawChannel {
+    /// PagerDuty Events API v2.
+    Pagerduty {
+        /// The integration's routing key (`${PD_ROUTING_KEY}`).
+        routing_key: String,
+        /// Events API URL (default https://events.pagerduty.com/v2/enqueue).
+        #[serde(default)]
+        url: Option<String>,
+    },
+    /// Prometheus Alertmanager.
+    Alertmanager {
+        /// Base URL, e.g. http://alertmanager:9093.
+        url: String,
+    },
+    /// Slack incoming webhook.
+    Slack {
+        /// The webhook URL (`${SLACK_WEBHOOK_URL}`).
+        webhook_url: String,
+    },
+    /// Any HTTP endpoint; payloads are signed with HMAC-SHA256 when a secret is set.
+    Webhook {
+        /// Where to POST.
+        url: String,
+        /// Shared secret for the signature header.
+        #[serde(default)]
+        secret: Option<String>,
+    },
+    /// Email over SMTP.
+    Email {
+        /// SMTP server, e.g. smtp://mail.example.com:587.
+        smtp: String,
+        /// `none`, `starttls` or `tls` (default starttls).
+        #[serde(default)]
+        tls: Option<SmtpTls>,
+        /// SMTP user.
+        #[serde(default)]
+        username: Option<String>,
+        /// SMTP password (`${SMTP_PASSWORD}`).
+        #[serde(default)]
+        password: Option<String>,
+        /// Sender address.
+        from: String,
+        /// Recipients.
+        to: Vec<String>,
+    },
+    /// Printed to the terminal (and the log).
+    Console {},
+}
+
+/// Severity → channels.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRoute {
+    /// Channels that get critical findings (page).
+    #[serde(default)]
+    pub critical: Vec<String>,
+    /// Channels that get warnings (chat).
+    #[serde(default)]
+    pub warning: Vec<String>,
+    /// Channels that get informational notes (email).
+    #[serde(default)]
+    pub info: Vec<String>,
+}
+
+/// The validated routing file.
+#[derive(Debug, Clone)]
+pub struct AlertRouting {
+    pub file: std::path::PathBuf,
+    pub channels: BTreeMap<String, RawChannel>,
+    pub routes: BTreeMap<String, RawRoute>,
+    /// Secrets resolved from the environment in this file, for redaction.
+    pub secrets: Vec<Secret>,
+}
+
+static ALERTS_SCHEMA: LazyLock<SchemaCheck> = LazyLock::new(SchemaCheck::of::<RawAlerts>);
+
+/// Whether a document looks like an alert-routing file rather than a probe.
+pub fn is_alerts_document(doc: &Document) -> bool {
+    doc.value.get("channels").is_some() || doc.value.get("routes").is_some()
+}
+
+/// Validates an alert-routing document: structure, and that routes name real channels.
+/// The routing comes back whenever its structure is sound, even with problems, so probes
+/// can still be checked against its routes.
+pub fn validate_alerts(doc: &Document, secrets: Vec<Secret>) -> (Option<AlertRouting>, Vec<Diagnostic>) {
+    let mut problems = ALERTS_SCHEMA.check(doc, "", &doc.value);
+    if !problems.is_empty() {
+        return (None, problems);
+    }
+    let raw: RawAlerts = match serde_json::from_value(doc.value.clone()) {
+        Ok(raw) => raw,
+        Err(e) => return (None, vec![doc.error("", e.to_string())]),
+    };
+    let names: Vec<&str> = raw.channels.keys().map(String::as_str).collect();
+    for (route, r) in &raw.routes {
+        for (severity, channels) in [("critical", &r.critical), ("warning", &r.warning), ("info", &r.info)] {
+            for (i, channel) in channels.iter().enumerate() {
+                if !raw.channels.contains_key(channel) {
+                    let pointer = format!("/routes/{}/{severity}/{i}", escape(route));
+                    problems.push(
+                        doc.error(&pointer, format!("unknown channel `{channel}`"))
+                            .with_hint(super::suggest::hint(channel, &names)),
+                    );
+                }
+            }
+        }
+    }
+    for (name, channel) in &raw.channels {
+        let url = match channel {
+            RawChannel::Alertmanager { url } | RawChannel::Webhook { url, .. } => Some(("url", url)),
+            RawChannel::Slack { webhook_url } => Some(("webhook_url", webhook_url)),
+            RawChannel::Email { smtp, .. } => Some(("smtp", smtp)),
+            _ => None,
+        };
+        // Secrets may be in the URL (Slack webhooks), so it is not quoted.
+        if let Some((key, _)) = url.filter(|(_, u)| reqwest::Url::parse(u).is_err()) {
+            problems.push(doc.error(&format!("/channels/{}/{key}", escape(name)), "not a URL"));
+        }
+    }
+    let routing = AlertRouting { file: doc.path.clone(), channels: raw.channels, routes: raw.routes, secrets };
+    (Some(routing), problems)
+}

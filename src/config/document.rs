@@ -1,0 +1,113 @@
+//! A YAML configuration file in memory: its value (parsed by `serde_norway` into JSON
+//! terms, which the schema check and the typed structs both read) and the position of every
+//! node, so any problem found later can point at its line.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::diagnostic::Diagnostic;
+use super::locate::{Loc, Locations};
+
+/// A parsed configuration file.
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub path: PathBuf,
+    pub value: Value,
+    locations: Locations,
+}
+
+impl Document {
+    /// Reads and parses `path`. A missing file or a YAML syntax error is one diagnostic.
+    pub fn read(path: &Path) -> Result<Document, Diagnostic> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Diagnostic::new(path, 1, 1, format!("cannot read file: {e}"))
+        })?;
+        Document::parse(path, &text)
+    }
+
+    /// Parses `text` as the contents of `path`.
+    pub fn parse(path: &Path, text: &str) -> Result<Document, Diagnostic> {
+        let value: Value = match serde_norway::from_str(text) {
+            Ok(Value::Null) if text.trim().is_empty() => Value::Object(Default::default()),
+            Ok(value) => value,
+            Err(e) => {
+                let (line, col) = e
+                    .location()
+                    .map(|l| (l.line(), l.column()))
+                    .unwrap_or((1, 1));
+                // serde_norway appends " at line L column C" itself; the location is ours to show.
+                let message = e.to_string();
+                let message = message
+                    .split(" at line ")
+                    .next()
+                    .unwrap_or(&message)
+                    .to_string();
+                return Err(Diagnostic::new(path, line, col, format!("invalid YAML: {message}"))
+                    .with_hint("check indentation and quoting around this line"));
+            }
+        };
+        Ok(Document {
+            path: path.to_path_buf(),
+            value,
+            locations: Locations::of(text),
+        })
+    }
+
+    /// The value at a JSON pointer.
+    pub fn get(&self, pointer: &str) -> Option<&Value> {
+        self.value.pointer(pointer)
+    }
+
+    pub fn value_loc(&self, pointer: &str) -> Loc {
+        self.locations.value(pointer)
+    }
+
+    /// A problem with the value at `pointer`.
+    pub fn error(&self, pointer: &str, message: impl Into<String>) -> Diagnostic {
+        let loc = self.locations.value(pointer);
+        Diagnostic::new(&self.path, loc.line, loc.col, message).at_key(key_path(pointer))
+    }
+
+    /// A problem with the key at `pointer` itself (an unknown key, a duplicate).
+    pub fn key_error(&self, pointer: &str, message: impl Into<String>) -> Diagnostic {
+        let loc = self.locations.key(pointer);
+        Diagnostic::new(&self.path, loc.line, loc.col, message).at_key(key_path(pointer))
+    }
+}
+
+/// `/cases/0/expect/json_schema` → `cases[0].expect.json_schema`.
+pub fn key_path(pointer: &str) -> String {
+    let mut out = String::new();
+    for segment in pointer.split('/').skip(1) {
+        let segment = segment.replace("~1", "/").replace("~0", "~");
+        if !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit()) {
+            out.push_str(&format!("[{segment}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(&segment);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_paths_read_like_code() {
+        assert_eq!(key_path(""), "");
+        assert_eq!(key_path("/cases/0/expect/json_schema"), "cases[0].expect.json_schema");
+        assert_eq!(key_path("/headers/a~1b"), "headers.a/b");
+    }
+
+    #[test]
+    fn syntax_errors_point_at_the_line() {
+        let err = Document::parse(Path::new("x.yaml"), "a: 1\nb: [1, 2\nc: 3\n").unwrap_err();
+        assert!(err.message.starts_with("invalid YAML"), "{err}");
+        assert!(err.line >= 2, "{err}");
+    }
+}

@@ -1,0 +1,790 @@
+//! The probe file as written (`RawProbe`, whose doc comments are the reference for every key)
+//! and its validation into `Probe`: durations parsed, the cron line translated, targets
+//! merged, golden sets loaded, paths resolved against the folder that holds `probes/`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::diagnostic::Diagnostic;
+use super::document::Document;
+use super::duration::{DURATION_HINT, parse_duration};
+use super::locate::escape;
+use super::model::*;
+use super::schedule::{CRON_HINT, Schedule};
+use super::schema::SchemaCheck;
+use crate::golden::GoldenSet;
+
+/// A probe: one endpoint, the golden sets it answers, how often and how hard to ask.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawProbe {
+    /// Name of the probe; runs, baselines and alerts carry it.
+    pub name: String,
+    /// When `probity serve` runs the probe: a standard 5-field crontab line, e.g. `*/15 * * * *`.
+    #[serde(default)]
+    pub schedule: Option<String>,
+    /// IANA timezone of `schedule`, e.g. `Europe/Berlin` (default UTC).
+    #[serde(default)]
+    pub timezone: Option<String>,
+    /// The endpoint to probe.
+    pub target: RawTarget,
+    /// Named alternatives, each overriding keys of `target` (e.g. a canary model for `probity gate`).
+    #[serde(default)]
+    pub targets: BTreeMap<String, RawTarget>,
+    /// Golden-set files, relative to the folder that holds `probes/`.
+    pub golden_sets: Vec<String>,
+    /// Times each case is sent (default 5): one answer proves nothing.
+    #[serde(default)]
+    #[schemars(range(min = 1))]
+    pub samples: Option<u32>,
+    /// Fewest answered samples per case for the run to count as probed (default 1).
+    #[serde(default)]
+    pub min_samples: Option<u32>,
+    /// Requests in flight at once (default 4).
+    #[serde(default)]
+    #[schemars(range(min = 1))]
+    pub concurrency: Option<u32>,
+    /// Pacing of requests, on an absolute schedule.
+    #[serde(default)]
+    pub rate_limit: Option<RawRateLimit>,
+    /// Longest wait for one complete answer, e.g. `30s` (default 60s).
+    #[serde(default)]
+    pub timeout: Option<String>,
+    /// Retries of connect errors, 429 (honouring Retry-After) and 5xx.
+    #[serde(default)]
+    pub retries: Option<RawRetries>,
+    /// Spending cap for one run; requests that could overspend are skipped, not sent.
+    #[serde(default)]
+    pub budget: Option<RawBudget>,
+    /// Prices of the target's tokens, for cost and the budget.
+    #[serde(default)]
+    pub pricing: Option<RawPricing>,
+    /// Absolute limits; crossing one raises a finding of that severity.
+    #[serde(default)]
+    pub thresholds: Option<RawThresholds>,
+    /// What runs are compared with: `latest` (the promoted run), `none`, or a baseline file.
+    #[serde(default)]
+    pub baseline: Option<String>,
+    /// Drift detection: significance level and the smallest effects worth a finding.
+    #[serde(default)]
+    pub drift: Option<RawDrift>,
+    /// Alert routing: which route of the alerts file this probe's findings take.
+    #[serde(default)]
+    pub alerts: Option<RawAlertsRef>,
+    /// Who gets the report.
+    #[serde(default)]
+    pub report: Option<RawReport>,
+    /// Where runs are stored and what is scrubbed first.
+    #[serde(default)]
+    pub store: Option<RawStore>,
+    /// The LLM judge for `rubric:` expectations: overrides of `target` (e.g. another model).
+    #[serde(default)]
+    pub judge: Option<RawTarget>,
+    /// Refusal detection: phrases to add to the built-in lexicon.
+    #[serde(default)]
+    pub refusal: Option<RawRefusal>,
+}
+
+/// Which API a target speaks.
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RawProviderKind {
+    Openai,
+    Anthropic,
+    Http,
+}
+
+/// An endpoint. Under `targets:` and `judge:`, every key is optional and overrides `target`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawTarget {
+    /// `openai` (chat completions; also vLLM, llama.cpp, ...), `anthropic`, or `http` (any JSON API).
+    #[serde(default)]
+    pub provider: Option<RawProviderKind>,
+    /// API base URL, e.g. `https://api.openai.com/v1` (openai / anthropic).
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// Model name sent with each request.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// API key; write `${ENV_VAR}` so it never sits in the file.
+    #[serde(default)]
+    pub api_key: Option<String>,
+    /// Stream answers (measures time to first token). Default true for openai / anthropic.
+    #[serde(default)]
+    pub stream: Option<bool>,
+    /// Extra request body fields: temperature, max_tokens, top_p, ...
+    #[serde(default)]
+    pub params: Option<serde_json::Map<String, Value>>,
+    /// Labels carried into runs and baselines, e.g. `model_version`.
+    #[serde(default)]
+    pub labels: Option<BTreeMap<String, String>>,
+    /// Extra request headers (values may use `${ENV_VAR}`; all are treated as secrets).
+    #[serde(default)]
+    pub headers: Option<BTreeMap<String, String>>,
+    /// `http` provider: the endpoint URL.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// `http` provider: the HTTP method (default POST).
+    #[serde(default)]
+    pub method: Option<String>,
+    /// `http` provider: the JSON body; string values are handlebars templates over
+    /// `prompt`, `system`, `messages`, `vars`, `context`, `case_id`, `model`, `params`.
+    #[serde(default)]
+    pub body: Option<Value>,
+    /// `http` provider: where the answer and its context are in the response.
+    #[serde(default)]
+    pub response: Option<RawHttpResponse>,
+    /// Model of the embeddings endpoint, for `similar:` expectations.
+    #[serde(default)]
+    pub embeddings_model: Option<String>,
+    /// Token prices of this target, overriding the probe's `pricing`.
+    #[serde(default)]
+    pub pricing: Option<RawPricing>,
+}
+
+/// JSON pointers (RFC 6901, e.g. `/data/answer`) into the `http` provider's response.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawHttpResponse {
+    /// The answer text.
+    pub text: String,
+    /// The retrieved passages: an array of strings, or of objects (see `context_item`).
+    #[serde(default)]
+    pub context: Option<String>,
+    /// Inside each passage object, the pointer to its text, e.g. `/text`.
+    #[serde(default)]
+    pub context_item: Option<String>,
+    /// Input token count.
+    #[serde(default)]
+    pub input_tokens: Option<String>,
+    /// Output token count.
+    #[serde(default)]
+    pub output_tokens: Option<String>,
+    /// Finish reason.
+    #[serde(default)]
+    pub finish_reason: Option<String>,
+    /// The model that answered.
+    #[serde(default)]
+    pub model: Option<String>,
+}
+
+/// Request pacing.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRateLimit {
+    /// Requests started per second, on an absolute schedule (start + i / rate).
+    pub requests_per_second: f64,
+}
+
+/// Retry policy.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetries {
+    /// Retries after the first attempt (default 2).
+    #[serde(default)]
+    pub max: Option<u32>,
+    /// First backoff delay, doubled each retry with jitter (default 500ms).
+    #[serde(default)]
+    pub base_delay: Option<String>,
+    /// Longest backoff delay (default 10s).
+    #[serde(default)]
+    pub max_delay: Option<String>,
+}
+
+/// Spending cap.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawBudget {
+    /// Most a run may spend, in USD (default 1.00). Checked before each request.
+    pub max_cost_usd: f64,
+}
+
+/// Token prices, USD per million tokens.
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawPricing {
+    /// USD per million input tokens.
+    pub input_per_mtok: f64,
+    /// USD per million output tokens.
+    pub output_per_mtok: f64,
+}
+
+/// A limit's level: a number (rates in 0..1, USD) or a duration (latencies).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum RawLevel {
+    Number(f64),
+    Text(String),
+}
+
+/// Warning and critical levels of one limit.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimit {
+    /// Crossing this raises a warning.
+    #[serde(default)]
+    pub warning: Option<RawLevel>,
+    /// Crossing this raises a critical finding (fails the run).
+    #[serde(default)]
+    pub critical: Option<RawLevel>,
+}
+
+/// Absolute limits.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawThresholds {
+    /// Share of samples that errored (0..1).
+    #[serde(default)]
+    pub error_rate: Option<RawLimit>,
+    /// 95th percentile latency, e.g. `4s`.
+    #[serde(default)]
+    pub latency_p95: Option<RawLimit>,
+    /// 99th percentile latency.
+    #[serde(default)]
+    pub latency_p99: Option<RawLimit>,
+    /// 95th percentile time to first token.
+    #[serde(default)]
+    pub ttft_p95: Option<RawLimit>,
+    /// Share of answers that refused where an answer was expected (0..1).
+    #[serde(default)]
+    pub refusal_rate: Option<RawLimit>,
+    /// Share of grounded answers below their `min_support` (0..1).
+    #[serde(default)]
+    pub hallucination_rate: Option<RawLimit>,
+    /// Cost of the run in USD.
+    #[serde(default)]
+    pub cost_usd: Option<RawLimit>,
+    /// A floor: share of answers in the expected format (JSON, schema).
+    #[serde(default)]
+    pub format_compliance: Option<RawLimit>,
+    /// A floor: share of samples that passed every check.
+    #[serde(default)]
+    pub pass_rate: Option<RawLimit>,
+}
+
+/// Smallest effects that count as drift.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawEffects {
+    /// Ratio of latency / TTFT medians or p95 (e.g. 1.2 = 20% slower).
+    #[serde(default)]
+    pub latency_ratio: Option<f64>,
+    /// Absolute change of a rate (0.02 = two percentage points).
+    #[serde(default)]
+    pub rate_delta: Option<f64>,
+    /// Ratio of output length medians.
+    #[serde(default)]
+    pub length_ratio: Option<f64>,
+    /// Absolute change of a mean score (similarity, grounding support).
+    #[serde(default)]
+    pub score_delta: Option<f64>,
+    /// Ratio of cost per request.
+    #[serde(default)]
+    pub cost_ratio: Option<f64>,
+    /// Jensen–Shannon divergence of finish reasons / vocabulary (0..1).
+    #[serde(default)]
+    pub divergence: Option<f64>,
+}
+
+/// Drift detection.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawDrift {
+    /// False discovery rate over all tests of one comparison (Benjamini–Hochberg, default 0.01).
+    #[serde(default)]
+    pub alpha: Option<f64>,
+    /// Smallest effects that make a significant change a warning.
+    #[serde(default)]
+    pub min_effect: Option<RawEffects>,
+    /// Larger effects that make it critical.
+    #[serde(default)]
+    pub critical_effect: Option<RawEffects>,
+}
+
+/// Alert routing of this probe.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlertsRef {
+    /// A route of the alerts file (`routes:`), e.g. `default`.
+    pub route: String,
+}
+
+/// Report recipients.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawReport {
+    /// Addresses that get the emailed summary.
+    #[serde(default)]
+    pub email: Vec<String>,
+}
+
+/// Storage of runs.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawStore {
+    /// SQLite file (default `.probity/probity.db` beside `probes/`).
+    #[serde(default)]
+    pub path: Option<String>,
+    /// Regular expressions whose matches are replaced by `[REDACTED]` before anything is stored.
+    #[serde(default)]
+    pub redact: Vec<String>,
+    /// Finished runs older than this many days are pruned (baselines are kept).
+    #[serde(default)]
+    pub retention_days: Option<u32>,
+}
+
+/// Refusal detection.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRefusal {
+    /// Extra refusal phrasings (case-insensitive), e.g. in the languages your users write.
+    #[serde(default)]
+    pub phrases: Vec<String>,
+}
+
+static PROBE_SCHEMA: LazyLock<SchemaCheck> = LazyLock::new(SchemaCheck::of::<RawProbe>);
+static TARGET_SCHEMA: LazyLock<SchemaCheck> = LazyLock::new(SchemaCheck::of::<RawTarget>);
+
+/// Default samples per case.
+pub const DEFAULT_SAMPLES: u32 = 5;
+/// Default requests in flight.
+pub const DEFAULT_CONCURRENCY: u32 = 4;
+/// Default spending cap per run, USD.
+pub const DEFAULT_MAX_COST_USD: f64 = 1.0;
+
+/// Validates a probe document. `load_golden` loads one golden-set file (paths already
+/// resolved) and reports its own problems; the probe reports only a missing file.
+pub fn validate_probe(
+    doc: &Document,
+    root: &Path,
+    secrets: Vec<Secret>,
+    load_golden: &mut dyn FnMut(&Path) -> Result<GoldenSet, Vec<Diagnostic>>,
+) -> Result<Probe, Vec<Diagnostic>> {
+    let mut problems = PROBE_SCHEMA.check(doc, "", &doc.value);
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let raw: RawProbe = match serde_json::from_value(doc.value.clone()) {
+        Ok(raw) => raw,
+        Err(e) => return Err(vec![doc.error("", e.to_string())]),
+    };
+    let mut v = Validator { doc, problems: &mut problems };
+
+    let timezone = match &raw.timezone {
+        None => chrono_tz::Tz::UTC,
+        Some(name) => name.parse().unwrap_or_else(|_| {
+            v.fail("/timezone", format!("unknown timezone `{name}`"), Some("use an IANA name such as `Europe/Berlin` or `UTC`"));
+            chrono_tz::Tz::UTC
+        }),
+    };
+    let schedule = raw.schedule.as_deref().and_then(|line| {
+        Schedule::parse(line, timezone)
+            .map_err(|e| v.fail("/schedule", e, Some(CRON_HINT)))
+            .ok()
+    });
+
+    let base_pricing = raw.pricing.map(pricing).unwrap_or_default();
+    let target_value = doc.get("/target").cloned().unwrap_or(Value::Null);
+    let target = v.target("default", "/target", &target_value, base_pricing);
+    let mut targets = BTreeMap::new();
+    for name in raw.targets.keys() {
+        let pointer = format!("/targets/{}", escape(name));
+        let merged = merge(&target_value, doc.get(&pointer).unwrap_or(&Value::Null));
+        if let Some(t) = v.target(name, &pointer, &merged, base_pricing) {
+            targets.insert(name.clone(), t);
+        }
+    }
+    let judge = doc.get("/judge").map(|j| merge(&target_value, j)).and_then(|merged| {
+        v.target("judge", "/judge", &merged, base_pricing)
+    });
+
+    let samples = raw.samples.unwrap_or(DEFAULT_SAMPLES);
+    let min_samples = raw.min_samples.unwrap_or(1);
+    if min_samples > samples {
+        v.fail("/min_samples", format!("min_samples ({min_samples}) is more than samples ({samples})"), None);
+    }
+    let requests_per_second = raw.rate_limit.as_ref().map(|r| r.requests_per_second);
+    if let Some(rps) = requests_per_second.filter(|r| !(*r > 0.0 && r.is_finite())) {
+        v.fail("/rate_limit/requests_per_second", format!("must be more than 0, found {rps}"), None);
+    }
+    let timeout = v.duration("/timeout", raw.timeout.as_deref(), Duration::from_secs(60));
+    let retries = Retries {
+        max: raw.retries.as_ref().and_then(|r| r.max).unwrap_or(2),
+        base_delay: v.duration("/retries/base_delay", raw.retries.as_ref().and_then(|r| r.base_delay.as_deref()), Duration::from_millis(500)),
+        max_delay: v.duration("/retries/max_delay", raw.retries.as_ref().and_then(|r| r.max_delay.as_deref()), Duration::from_secs(10)),
+    };
+    let max_cost_usd = raw.budget.as_ref().map(|b| b.max_cost_usd).unwrap_or(DEFAULT_MAX_COST_USD);
+    if max_cost_usd < 0.0 {
+        v.fail("/budget/max_cost_usd", "must not be negative", None);
+    }
+
+    let thresholds = raw.thresholds.as_ref().map(|t| v.thresholds(t)).unwrap_or_default();
+    let baseline = match raw.baseline.as_deref() {
+        None | Some("latest") => BaselineRef::Latest,
+        Some("none") => BaselineRef::None,
+        Some(file) => {
+            let path = root.join(file);
+            if !path.is_file() {
+                v.fail("/baseline", format!("baseline file `{file}` not found"), Some("write `latest`, `none`, or a file made by `probity baseline export`"));
+            }
+            BaselineRef::File(path)
+        }
+    };
+    let drift = v.drift(raw.drift.as_ref());
+
+    let store = StoreConfig {
+        path: raw
+            .store
+            .as_ref()
+            .and_then(|s| s.path.as_deref())
+            .map(|p| root.join(p))
+            .unwrap_or_else(|| default_store_path(root)),
+        redact: raw
+            .store
+            .as_ref()
+            .map(|s| {
+                s.redact
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, pattern)| {
+                        regex::Regex::new(pattern)
+                            .map_err(|e| v.fail(&format!("/store/redact/{i}"), format!("invalid regex: {}", one_line(&e.to_string())), None))
+                            .ok()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        retention_days: raw.store.as_ref().and_then(|s| s.retention_days),
+    };
+
+    let mut golden_sets = Vec::new();
+    let mut seen_sets: BTreeMap<String, usize> = BTreeMap::new();
+    for (i, file) in raw.golden_sets.iter().enumerate() {
+        let pointer = format!("/golden_sets/{i}");
+        let path = root.join(file);
+        if !path.is_file() {
+            v.fail(&pointer, format!("golden-set file `{file}` not found"), Some(&format!("paths are relative to {}", super::display_path(root))));
+            continue;
+        }
+        match load_golden(&path) {
+            Ok(set) => {
+                if let Some(first) = seen_sets.insert(set.name.clone(), i) {
+                    v.fail(&pointer, format!("golden set `{}` is listed twice (also golden_sets[{first}])", set.name), None);
+                }
+                golden_sets.push(set);
+            }
+            Err(mut errors) => v.problems.append(&mut errors),
+        }
+    }
+
+    let probe = Probe {
+        name: raw.name,
+        file: doc.path.clone(),
+        root: root.to_path_buf(),
+        schedule,
+        target: target.unwrap_or_else(placeholder_target),
+        targets,
+        golden_sets,
+        samples,
+        min_samples,
+        concurrency: raw.concurrency.unwrap_or(DEFAULT_CONCURRENCY) as usize,
+        requests_per_second,
+        timeout,
+        retries,
+        max_cost_usd: Some(max_cost_usd),
+        thresholds,
+        baseline,
+        drift,
+        alert_route: raw.alerts.map(|a| a.route),
+        report_email: raw.report.map(|r| r.email).unwrap_or_default(),
+        store,
+        judge,
+        refusal_phrases: raw.refusal.map(|r| r.phrases).unwrap_or_default(),
+        secrets,
+    };
+    if problems.is_empty() { Ok(probe) } else { Err(problems) }
+}
+
+/// `.probity/probity.db` beside `probes/`.
+pub fn default_store_path(root: &Path) -> PathBuf {
+    root.join(".probity").join("probity.db")
+}
+
+fn pricing(raw: RawPricing) -> Pricing {
+    Pricing {
+        input_per_mtok: raw.input_per_mtok,
+        output_per_mtok: raw.output_per_mtok,
+    }
+}
+
+/// `over` laid on `base`: mappings merge key by key, anything else replaces.
+fn merge(base: &Value, over: &Value) -> Value {
+    match (base, over) {
+        (Value::Object(b), Value::Object(o)) => {
+            let mut out = b.clone();
+            for (k, v) in o {
+                let merged = match out.get(k) {
+                    Some(existing) => merge(existing, v),
+                    None => v.clone(),
+                };
+                out.insert(k.clone(), merged);
+            }
+            Value::Object(out)
+        }
+        (_, over) => over.clone(),
+    }
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Keeps validation going after a bad target, so the rest of the file is still checked.
+fn placeholder_target() -> Target {
+    Target {
+        name: "default".into(),
+        provider: ProviderKind::OpenAi,
+        base_url: String::new(),
+        model: String::new(),
+        api_key: None,
+        stream: false,
+        params: Default::default(),
+        labels: Default::default(),
+        headers: Default::default(),
+        http: None,
+        embeddings_model: None,
+        pricing: Pricing::default(),
+    }
+}
+
+struct Validator<'a> {
+    doc: &'a Document,
+    problems: &'a mut Vec<Diagnostic>,
+}
+
+impl Validator<'_> {
+    fn fail(&mut self, pointer: &str, message: impl Into<String>, hint: Option<&str>) {
+        let mut d = self.doc.error(pointer, message);
+        if let Some(h) = hint {
+            d = d.with_hint(h);
+        }
+        self.problems.push(d);
+    }
+
+    fn duration(&mut self, pointer: &str, text: Option<&str>, default: Duration) -> Duration {
+        match text {
+            None => default,
+            Some(t) => parse_duration(t).unwrap_or_else(|e| {
+                self.fail(pointer, format!("invalid duration: {e}"), Some(DURATION_HINT));
+                default
+            }),
+        }
+    }
+
+    /// Checks a (possibly merged) target value that sits at `pointer`.
+    fn target(&mut self, name: &str, pointer: &str, value: &Value, base_pricing: Pricing) -> Option<Target> {
+        let structural = TARGET_SCHEMA.check(self.doc, pointer, value);
+        if !structural.is_empty() {
+            self.problems.extend(structural);
+            return None;
+        }
+        let raw: RawTarget = serde_json::from_value(value.clone()).ok()?;
+        let before = self.problems.len();
+        let provider = match raw.provider {
+            Some(RawProviderKind::Openai) => ProviderKind::OpenAi,
+            Some(RawProviderKind::Anthropic) => ProviderKind::Anthropic,
+            Some(RawProviderKind::Http) => ProviderKind::Http,
+            None => {
+                self.fail(pointer, "missing required key `provider`", Some("`provider`: openai, anthropic or http"));
+                return None;
+            }
+        };
+        let base_url = match (provider, &raw.base_url) {
+            (_, Some(url)) => url.trim_end_matches('/').to_string(),
+            (ProviderKind::OpenAi, None) => "https://api.openai.com/v1".to_string(),
+            (ProviderKind::Anthropic, None) => "https://api.anthropic.com/v1".to_string(),
+            (ProviderKind::Http, None) => String::new(),
+        };
+        if !base_url.is_empty() && reqwest::Url::parse(&base_url).is_err() {
+            self.fail(&format!("{pointer}/base_url"), format!("`{base_url}` is not a URL"), Some("e.g. https://api.openai.com/v1"));
+        }
+        let model = raw.model.clone().unwrap_or_default();
+        if model.is_empty() && provider != ProviderKind::Http {
+            self.fail(pointer, "missing required key `model`", Some("`model`: the model name the endpoint serves"));
+        }
+        let http = if provider == ProviderKind::Http {
+            self.http_spec(pointer, &raw)
+        } else {
+            for key in ["url", "method", "body", "response"] {
+                if value.get(key).is_some() {
+                    self.fail(&format!("{pointer}/{key}"), format!("`{key}` is only for `provider: http`"), None);
+                }
+            }
+            None
+        };
+        if self.problems.len() > before {
+            return None;
+        }
+        Some(Target {
+            name: name.to_string(),
+            provider,
+            base_url,
+            model,
+            api_key: raw.api_key.map(Secret::new),
+            stream: raw.stream.unwrap_or(provider != ProviderKind::Http),
+            params: raw.params.unwrap_or_default(),
+            labels: raw.labels.unwrap_or_default(),
+            headers: raw
+                .headers
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k, Secret::new(v)))
+                .collect(),
+            http,
+            embeddings_model: raw.embeddings_model,
+            pricing: raw.pricing.map(pricing).unwrap_or(base_pricing),
+        })
+    }
+
+    fn http_spec(&mut self, pointer: &str, raw: &RawTarget) -> Option<HttpSpec> {
+        let url = match &raw.url {
+            Some(u) if reqwest::Url::parse(u).is_ok() => u.clone(),
+            Some(u) => {
+                self.fail(&format!("{pointer}/url"), format!("`{u}` is not a URL"), None);
+                return None;
+            }
+            None => {
+                self.fail(pointer, "missing required key `url`", Some("`provider: http` needs the endpoint's `url`"));
+                return None;
+            }
+        };
+        let method = match raw.method.as_deref().unwrap_or("POST").to_ascii_uppercase().parse::<reqwest::Method>() {
+            Ok(m) => m,
+            Err(_) => {
+                self.fail(&format!("{pointer}/method"), "not an HTTP method", Some("e.g. POST"));
+                return None;
+            }
+        };
+        let Some(response) = &raw.response else {
+            self.fail(pointer, "missing required key `response`", Some("`response.text`: a JSON pointer to the answer, e.g. `/answer`"));
+            return None;
+        };
+        let pointers = [
+            ("text", Some(&response.text)),
+            ("context", response.context.as_ref()),
+            ("context_item", response.context_item.as_ref()),
+            ("input_tokens", response.input_tokens.as_ref()),
+            ("output_tokens", response.output_tokens.as_ref()),
+            ("finish_reason", response.finish_reason.as_ref()),
+            ("model", response.model.as_ref()),
+        ];
+        for (key, p) in pointers {
+            if let Some(p) = p.filter(|p| !p.is_empty() && !p.starts_with('/')) {
+                self.fail(&format!("{pointer}/response/{key}"), format!("`{p}` is not a JSON pointer"), Some("JSON pointers start with `/`, e.g. `/data/answer`"));
+            }
+        }
+        Some(HttpSpec {
+            method,
+            url,
+            body: raw.body.clone().unwrap_or(Value::Null),
+            response: HttpResponseMap {
+                text: response.text.clone(),
+                context: response.context.clone(),
+                context_item: response.context_item.clone(),
+                input_tokens: response.input_tokens.clone(),
+                output_tokens: response.output_tokens.clone(),
+                finish_reason: response.finish_reason.clone(),
+                model: response.model.clone(),
+            },
+        })
+    }
+
+    fn thresholds(&mut self, raw: &RawThresholds) -> Thresholds {
+        Thresholds {
+            error_rate: self.limit("error_rate", raw.error_rate.as_ref(), Unit::Rate),
+            latency_p95_ms: self.limit("latency_p95", raw.latency_p95.as_ref(), Unit::Millis),
+            latency_p99_ms: self.limit("latency_p99", raw.latency_p99.as_ref(), Unit::Millis),
+            ttft_p95_ms: self.limit("ttft_p95", raw.ttft_p95.as_ref(), Unit::Millis),
+            refusal_rate: self.limit("refusal_rate", raw.refusal_rate.as_ref(), Unit::Rate),
+            hallucination_rate: self.limit("hallucination_rate", raw.hallucination_rate.as_ref(), Unit::Rate),
+            cost_usd: self.limit("cost_usd", raw.cost_usd.as_ref(), Unit::Usd),
+            format_compliance: self.limit("format_compliance", raw.format_compliance.as_ref(), Unit::Rate),
+            pass_rate: self.limit("pass_rate", raw.pass_rate.as_ref(), Unit::Rate),
+        }
+    }
+
+    fn limit(&mut self, key: &str, raw: Option<&RawLimit>, unit: Unit) -> Option<Limit> {
+        let raw = raw?;
+        let mut level = |name: &str, level: &Option<RawLevel>| -> Option<f64> {
+            let pointer = format!("/thresholds/{key}/{name}");
+            match (level.as_ref()?, unit) {
+                (RawLevel::Text(t), Unit::Millis) => match parse_duration(t) {
+                    Ok(d) => Some(d.as_secs_f64() * 1000.0),
+                    Err(e) => {
+                        self.fail(&pointer, format!("invalid duration: {e}"), Some(DURATION_HINT));
+                        None
+                    }
+                },
+                (RawLevel::Number(n), Unit::Millis) => {
+                    self.fail(&pointer, format!("invalid duration: `{n}` has no unit"), Some(DURATION_HINT));
+                    None
+                }
+                (RawLevel::Number(n), Unit::Rate) if !(0.0..=1.0).contains(n) => {
+                    self.fail(&pointer, format!("a rate is between 0 and 1, found {n}"), Some("write 0.05 for 5%"));
+                    None
+                }
+                (RawLevel::Number(n), _) => Some(*n),
+                (RawLevel::Text(t), _) => {
+                    self.fail(&pointer, format!("expected a number, found the string \"{t}\""), None);
+                    None
+                }
+            }
+        };
+        let limit = Limit {
+            warning: level("warning", &raw.warning),
+            critical: level("critical", &raw.critical),
+        };
+        Some(limit)
+    }
+
+    fn drift(&mut self, raw: Option<&RawDrift>) -> Drift {
+        let mut drift = Drift::default();
+        let Some(raw) = raw else { return drift };
+        if let Some(alpha) = raw.alpha {
+            if alpha > 0.0 && alpha < 0.5 {
+                drift.alpha = alpha;
+            } else {
+                self.fail("/drift/alpha", format!("must be between 0 and 0.5, found {alpha}"), Some("0.01 is a sound default"));
+            }
+        }
+        for (which, effects) in [(0, &raw.min_effect), (1, &raw.critical_effect)] {
+            let Some(e) = effects else { continue };
+            let set = |pair: &mut (f64, f64), value: Option<f64>| {
+                if let Some(v) = value {
+                    if which == 0 { pair.0 = v } else { pair.1 = v }
+                }
+            };
+            set(&mut drift.latency_ratio, e.latency_ratio);
+            set(&mut drift.rate_delta, e.rate_delta);
+            set(&mut drift.length_ratio, e.length_ratio);
+            set(&mut drift.score_delta, e.score_delta);
+            set(&mut drift.cost_ratio, e.cost_ratio);
+            set(&mut drift.divergence, e.divergence);
+        }
+        drift
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Unit {
+    Rate,
+    Millis,
+    Usd,
+}

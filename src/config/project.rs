@@ -1,0 +1,277 @@
+//! A probity project on disk: the folder that holds `probes/` (probe files and the
+//! alert-routing file) and `golden-sets/`. Finds files, tells probes from golden sets from
+//! routing files, loads each golden set once, and cross-checks what spans files (probe
+//! names, alert routes), gathering every problem into one `Diagnostics`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::alerts::{AlertRouting, is_alerts_document, validate_alerts};
+use super::diagnostic::{Diagnostic, Diagnostics, display_path};
+use super::document::Document;
+use super::interpolate::interpolate;
+use super::model::Probe;
+use super::probe::validate_probe;
+use crate::golden::{GoldenSet, golden_set_from};
+
+/// Reads environment variables for `${VAR}`; tests pass their own.
+pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// The process environment.
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// Everything found under the given paths.
+#[derive(Debug, Clone, Default)]
+pub struct Project {
+    pub probes: Vec<Probe>,
+    pub golden_sets: Vec<GoldenSet>,
+    pub alerts: Option<AlertRouting>,
+}
+
+/// The folder that holds `probes/` for a file inside it; otherwise the file's own folder.
+pub fn root_of(file: &Path) -> PathBuf {
+    let parent = file.parent().unwrap_or(Path::new("."));
+    let parent = if parent.as_os_str().is_empty() { Path::new(".") } else { parent };
+    if parent.file_name().is_some_and(|n| n == "probes" || n == "golden-sets") {
+        parent.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
+    } else {
+        parent.to_path_buf()
+    }
+}
+
+fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| Diagnostic::new(dir, 1, 1, format!("cannot read folder: {e}")))?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+#[derive(Default)]
+struct Loader {
+    golden: BTreeMap<PathBuf, Result<GoldenSet, Vec<Diagnostic>>>,
+    problems: Diagnostics,
+}
+
+impl Loader {
+    /// Loads a golden set once, however many probes list it; its problems are reported once.
+    fn golden(&mut self, path: &Path) -> Result<GoldenSet, Vec<Diagnostic>> {
+        let key = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        let result = self.golden.entry(key).or_insert_with(|| {
+            let doc = Document::read(path).map_err(|d| vec![d])?;
+            golden_set_from(&doc)
+        });
+        match result {
+            Ok(set) => Ok(set.clone()),
+            Err(problems) => {
+                // Report the set's own problems on first use only.
+                self.problems.extend(std::mem::take(problems));
+                Err(Vec::new())
+            }
+        }
+    }
+}
+
+fn is_golden_path(path: &Path, doc: &Document) -> bool {
+    let in_golden_dir = path
+        .parent()
+        .and_then(Path::file_name)
+        .is_some_and(|n| n == "golden-sets");
+    in_golden_dir || (doc.value.get("cases").is_some() && doc.value.get("target").is_none())
+}
+
+/// Loads every probe, golden set and routing file under `paths` (files or folders; relative
+/// paths in probes start at each probe's root) and checks them together.
+pub fn load_paths(paths: &[PathBuf], env: EnvLookup<'_>) -> Result<Project, Diagnostics> {
+    let mut loader = Loader::default();
+    let mut project = Project::default();
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            match yaml_files(path) {
+                Ok(found) => files.extend(found),
+                Err(d) => loader.problems.push(d),
+            }
+        } else if path.is_file() {
+            files.push(path.clone());
+        } else {
+            loader.problems.push(Diagnostic::new(path, 1, 1, "no such file or folder"));
+        }
+    }
+    let mut probe_docs = Vec::new();
+    for file in &files {
+        let mut doc = match Document::read(file) {
+            Ok(doc) => doc,
+            Err(d) => {
+                loader.problems.push(d);
+                continue;
+            }
+        };
+        if is_golden_path(file, &doc) {
+            if let Ok(set) = loader.golden(file) {
+                project.golden_sets.push(set);
+            }
+            continue;
+        }
+        let (secrets, problems) = interpolate(&mut doc, env);
+        loader.problems.extend(problems);
+        if is_alerts_document(&doc) {
+            let (routing, problems) = validate_alerts(&doc, secrets);
+            loader.problems.extend(problems);
+            match (routing, &project.alerts) {
+                (Some(_), Some(first)) => loader.problems.push(
+                    doc.error("", "a second alert-routing file").with_hint(format!(
+                        "keep channels and routes in one file; the first is {}",
+                        display_path(&first.file)
+                    )),
+                ),
+                (routing, None) => project.alerts = routing,
+                (None, Some(_)) => {}
+            }
+        } else {
+            probe_docs.push((doc, secrets));
+        }
+    }
+    let mut names: BTreeMap<String, PathBuf> = BTreeMap::new();
+    for (doc, secrets) in probe_docs {
+        let root = root_of(&doc.path);
+        match validate_probe(&doc, &root, secrets, &mut |p| loader.golden(p)) {
+            Ok(probe) => {
+                if let Some(other) = names.insert(probe.name.clone(), doc.path.clone()) {
+                    loader.problems.push(
+                        doc.error("/name", format!("probe name `{}` is also used by {}", probe.name, display_path(&other)))
+                            .with_hint("probe names key runs and baselines, so they must be unique"),
+                    );
+                }
+                project.probes.push(probe);
+            }
+            Err(problems) => loader.problems.extend(problems),
+        }
+    }
+    check_routes(&project, &mut loader.problems);
+    loader.problems.into_result(project)
+}
+
+/// Probes name routes of the routing file; a route that does not exist would drop alerts.
+fn check_routes(project: &Project, problems: &mut Diagnostics) {
+    for probe in &project.probes {
+        let Some(route) = &probe.alert_route else { continue };
+        let known: Vec<&str> = project
+            .alerts
+            .as_ref()
+            .map(|a| a.routes.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        if project.alerts.is_some() && !known.contains(&route.as_str()) {
+            let doc_loc = locate_key(&probe.file, "/alerts/route");
+            problems.push(
+                Diagnostic::new(&probe.file, doc_loc.0, doc_loc.1, format!("unknown alert route `{route}`"))
+                    .at_key("alerts.route")
+                    .with_hint(super::suggest::hint(route, &known)),
+            );
+        }
+    }
+}
+
+fn locate_key(file: &Path, pointer: &str) -> (usize, usize) {
+    Document::read(file)
+        .map(|d| {
+            let loc = d.value_loc(pointer);
+            (loc.line, loc.col)
+        })
+        .unwrap_or((1, 1))
+}
+
+/// The default paths of a project: its `probes/` and `golden-sets/` folders.
+pub fn default_paths(root: &Path) -> Vec<PathBuf> {
+    ["probes", "golden-sets"]
+        .iter()
+        .map(|d| root.join(d))
+        .filter(|p| p.is_dir())
+        .collect()
+}
+
+/// Resolves `probity run` arguments: each is a probe file, or a probe name found under
+/// `root/probes/`; none means every probe there. The routing file is loaded alongside.
+pub fn load_probes(specs: &[String], root: &Path, env: EnvLookup<'_>) -> Result<Project, Diagnostics> {
+    let probes_dir = root.join("probes");
+    let mut paths = Vec::new();
+    if specs.is_empty() {
+        if !probes_dir.is_dir() {
+            return Err(Diagnostic::new(&probes_dir, 1, 1, "no probes folder")
+                .with_hint("run `probity init` to create one, or name a probe file")
+                .into());
+        }
+        paths.push(probes_dir.clone());
+    } else {
+        for spec in specs {
+            paths.push(find_probe(spec, &probes_dir)?);
+        }
+        // The routing file lives with the probes.
+        if let Ok(files) = yaml_files(&probes_dir) {
+            for file in files {
+                if !paths.contains(&file)
+                    && Document::read(&file).is_ok_and(|d| is_alerts_document(&d))
+                {
+                    paths.push(file);
+                }
+            }
+        }
+    }
+    load_paths(&paths, env)
+}
+
+fn find_probe(spec: &str, probes_dir: &Path) -> Result<PathBuf, Diagnostics> {
+    let as_path = PathBuf::from(spec);
+    if as_path.is_file() {
+        return Ok(as_path);
+    }
+    for ext in ["yaml", "yml"] {
+        let candidate = probes_dir.join(format!("{spec}.{ext}"));
+        if candidate.is_file() {
+            return Ok(candidate);
+        }
+    }
+    // A probe's `name:` need not match its file name.
+    let mut names = Vec::new();
+    for file in yaml_files(probes_dir).unwrap_or_default() {
+        if let Ok(doc) = Document::read(&file) {
+            if let Some(name) = doc.value.get("name").and_then(|n| n.as_str()) {
+                if name == spec {
+                    return Ok(file);
+                }
+                names.push(name.to_string());
+            }
+        }
+    }
+    let known: Vec<&str> = names.iter().map(String::as_str).collect();
+    Err(Diagnostic::new(&as_path, 1, 1, format!("no probe file or probe named `{spec}`"))
+        .with_hint(if known.is_empty() {
+            format!("no probes under {}", display_path(probes_dir))
+        } else {
+            super::suggest::hint(spec, &known)
+        })
+        .into())
+}
+
+/// Every golden set in a folder (for `probity sim --golden DIR`).
+pub fn load_golden_dir(dir: &Path) -> Result<Vec<GoldenSet>, Diagnostics> {
+    let mut problems = Diagnostics::default();
+    let mut sets = Vec::new();
+    match yaml_files(dir) {
+        Ok(files) => {
+            for file in files {
+                match Document::read(&file).map_err(|d| vec![d]).and_then(|d| golden_set_from(&d)) {
+                    Ok(set) => sets.push(set),
+                    Err(p) => problems.extend(p),
+                }
+            }
+        }
+        Err(d) => problems.push(d),
+    }
+    problems.into_result(sets)
+}
