@@ -31,6 +31,11 @@ fn json_helper(
     let value = h
         .param(0)
         .ok_or_else(|| handlebars::RenderErrorReason::ParamNotFoundForIndex("json", 0))?;
+    // Strict mode does not cover helper arguments: without this, `{{json typo}}` is `null`.
+    if value.is_value_missing() {
+        let name = value.relative_path().cloned().unwrap_or_default();
+        return Err(handlebars::RenderErrorReason::MissingVariable(Some(name)).into());
+    }
     let text = serde_json::to_string(value.value())
         .map_err(|e| handlebars::RenderErrorReason::Other(e.to_string()))?;
     out.write(&text)?;
@@ -77,6 +82,10 @@ mod tests {
         assert_eq!(
             r.render("Hi {{plan}}", &data).unwrap_err().0,
             "undefined template variable `plan`"
+        );
+        assert_eq!(
+            r.render("{{json vars.typo}}", &data).unwrap_err().0,
+            "undefined template variable `vars.typo`"
         );
     }
 }

@@ -1,7 +1,334 @@
 //! The runner: sends cases × samples × targets with bounded concurrency, absolute-time
 //! pacing, per-request timeouts, bounded retries and a cost budget, and emits one
-//! `Observation` per attempt as it happens.
+//! `Observation` per attempt as it happens. It knows nothing of scoring or reports.
+//!
+//! Latency is measured from each sample's *intended* start — `start + i / rate` when a rate
+//! is set, else the moment a concurrency slot is asked for — so a slow endpoint that makes
+//! requests queue shows up in the figures instead of hiding behind the pacing (coordinated
+//! omission).
 
+mod budget;
 mod observation;
+mod plan;
+mod redact;
+mod trace;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+use chrono::Utc;
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+pub use budget::{Budget, Reservation, estimate_cost, estimate_tokens, output_bound};
 pub use observation::{Observation, Status};
+pub use plan::{WorkItem, plan};
+pub use redact::{REDACTED, Redactor};
+pub use trace::{new_span_id, new_trace_id};
+
+use crate::config::{Retries, Target};
+use crate::golden::Case;
+use crate::provider::{ChatRequest, ErrorClass, Failure, Provider, Reply};
+
+/// A target and the provider that speaks to it (one HTTP client per target).
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub target: Target,
+    pub provider: Provider,
+}
+
+/// How hard to push.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// Requests in flight per target.
+    pub concurrency: usize,
+    /// Requests started per second per target, on an absolute schedule.
+    pub requests_per_second: Option<f64>,
+    /// Longest wait for one complete answer.
+    pub timeout: Duration,
+    pub retries: Retries,
+}
+
+/// Longest `Retry-After` honoured; a server asking for more is treated as asking for this.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
+
+/// What the runner did, for the run record.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunnerReport {
+    /// Attempts actually sent.
+    pub sent: u64,
+    /// Samples not sent because the budget could not cover them.
+    pub skipped_budget: u64,
+    /// Stopped early (Ctrl-C, shutdown) before every sample was sent.
+    pub interrupted: bool,
+    pub elapsed: Duration,
+    pub spent_usd: f64,
+}
+
+/// Everything one run needs.
+pub struct Runner {
+    pub run_id: String,
+    pub trace_id: String,
+    pub cases: Arc<Vec<Case>>,
+    pub endpoints: Arc<Vec<Endpoint>>,
+    pub settings: Settings,
+    pub budget: Arc<Budget>,
+    pub redactor: Arc<Redactor>,
+}
+
+/// Numbers the observations of a run in emission order and sends them on.
+struct Emitter {
+    tx: mpsc::Sender<Observation>,
+    seq: AtomicU64,
+    redactor: Arc<Redactor>,
+    run_start: Instant,
+}
+
+impl Emitter {
+    async fn emit(&self, mut obs: Observation) {
+        obs.seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        obs.output = obs.output.map(|t| self.redactor.apply_owned(t));
+        obs.error = obs.error.map(|t| self.redactor.apply_owned(t));
+        obs.context = obs.context.into_iter().map(|t| self.redactor.apply_owned(t)).collect();
+        // A closed channel means the consumer stopped (it reports why); nothing to do here.
+        let _ = self.tx.send(obs).await;
+    }
+
+    fn ms_since_start(&self, t: Instant) -> f64 {
+        t.saturating_duration_since(self.run_start).as_secs_f64() * 1000.0
+    }
+}
+
+/// One sample's fixed facts, shared by its attempts.
+struct SampleJob {
+    item: WorkItem,
+    intended: Instant,
+}
+
+impl Runner {
+    /// Sends every planned request; observations go to `tx` as they happen. Returns when all
+    /// are done or, after `cancel`, when those in flight are.
+    pub async fn run(self, samples: u32, tx: mpsc::Sender<Observation>, cancel: CancellationToken) -> RunnerReport {
+        let items = plan(&self.cases, samples, self.endpoints.len());
+        let targets = self.endpoints.len().max(1);
+        let slots = Arc::new(Semaphore::new(self.settings.concurrency.max(1) * targets));
+        let interval = self
+            .settings
+            .requests_per_second
+            .map(|rps| Duration::from_secs_f64(1.0 / (rps * targets as f64)));
+        let start = Instant::now();
+        let emitter = Arc::new(Emitter { tx, seq: AtomicU64::new(0), redactor: self.redactor.clone(), run_start: start });
+        let this = Arc::new(self);
+        let mut tasks = JoinSet::new();
+        let mut report = RunnerReport::default();
+        let mut paced = 0u32;
+        for item in items {
+            if cancel.is_cancelled() {
+                report.interrupted = true;
+                break;
+            }
+            let (case, endpoint) = (&this.cases[item.case], &this.endpoints[item.target]);
+            let estimate = estimate_cost(&case.messages, output_bound(&endpoint.target, case.expect.max_tokens), &endpoint.target.pricing);
+            let Some(reservation) = this.budget.reserve(estimate) else {
+                // Not sent, so it takes no place in the pacing schedule.
+                report.skipped_budget += 1;
+                let now = Instant::now();
+                emitter.emit(this.skipped(&emitter, item, now, now, 1)).await;
+                continue;
+            };
+            let intended = match interval {
+                Some(every) => {
+                    let at = start + every * paced;
+                    paced += 1;
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(at.into()) => {}
+                        _ = cancel.cancelled() => {
+                            this.budget.settle(reservation, 0.0);
+                            report.interrupted = true;
+                            break;
+                        }
+                    }
+                    at
+                }
+                None => Instant::now(),
+            };
+            let permit = tokio::select! {
+                permit = slots.clone().acquire_owned() => permit,
+                _ = cancel.cancelled() => {
+                    this.budget.settle(reservation, 0.0);
+                    report.interrupted = true;
+                    break;
+                }
+            };
+            let Ok(permit) = permit else { break };
+            let (this, emitter) = (this.clone(), emitter.clone());
+            tasks.spawn(async move {
+                let sent = this.sample(&emitter, SampleJob { item, intended }, reservation).await;
+                drop(permit);
+                sent
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            match done {
+                Ok(sent) => report.sent += sent,
+                // A panicking task is a bug; it must not take the run's other results with it.
+                Err(e) => tracing::error!("a request task failed: {e}"),
+            }
+        }
+        report.elapsed = start.elapsed();
+        report.spent_usd = this.budget.spent();
+        report
+    }
+
+    /// All attempts of one sample; returns how many were sent.
+    async fn sample(&self, emitter: &Emitter, job: SampleJob, first: Reservation) -> u64 {
+        let (case, endpoint) = (&self.cases[job.item.case], &self.endpoints[job.item.target]);
+        let retries = self.settings.retries;
+        let mut backoff = ExponentialBuilder::default()
+            .with_min_delay(retries.base_delay)
+            .with_max_delay(retries.max_delay)
+            .with_max_times(retries.max as usize)
+            .with_jitter()
+            .build();
+        let mut reservation = Some(first);
+        let mut attempt = 1;
+        loop {
+            let reserved = match reservation.take() {
+                Some(r) => r,
+                None => {
+                    let estimate = estimate_cost(&case.messages, output_bound(&endpoint.target, case.expect.max_tokens), &endpoint.target.pricing);
+                    match self.budget.reserve(estimate) {
+                        Some(r) => r,
+                        None => {
+                            emitter.emit(self.skipped(emitter, job.item, job.intended, Instant::now(), attempt)).await;
+                            return u64::from(attempt - 1);
+                        }
+                    }
+                }
+            };
+            let span_id = new_span_id();
+            let request = ChatRequest {
+                case_id: &case.id,
+                messages: &case.messages,
+                vars: &case.vars,
+                context: &case.context,
+                headers: trace::headers(&self.run_id, &self.trace_id, &span_id),
+            };
+            let started_at = Utc::now();
+            let result = tokio::time::timeout(self.settings.timeout, endpoint.provider.chat(&request))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(Failure::new(
+                        ErrorClass::Timeout,
+                        format!("no complete answer within {}", humantime::format_duration(self.settings.timeout)),
+                    ))
+                });
+            let end = Instant::now();
+            let mut obs = self.observation(emitter, &job, attempt, &span_id, started_at, end);
+            match result {
+                Ok(reply) => {
+                    let cost = self.fill_reply(&mut obs, reply, &job);
+                    self.budget.settle(reserved, cost);
+                    emitter.emit(obs).await;
+                    return u64::from(attempt);
+                }
+                Err(failure) => {
+                    self.budget.settle(reserved, 0.0);
+                    let delay = failure
+                        .class
+                        .is_retryable()
+                        .then(|| backoff.next())
+                        .flatten()
+                        .map(|d| d.max(failure.retry_after.unwrap_or_default().min(MAX_RETRY_AFTER)));
+                    obs.final_attempt = delay.is_none();
+                    self.fill_failure(&mut obs, failure, &job);
+                    emitter.emit(obs).await;
+                    match delay {
+                        Some(d) => tokio::time::sleep(d).await,
+                        None => return u64::from(attempt),
+                    }
+                }
+            }
+            attempt += 1;
+        }
+    }
+
+    fn observation(&self, emitter: &Emitter, job: &SampleJob, attempt: u32, span_id: &str, started_at: chrono::DateTime<Utc>, end: Instant) -> Observation {
+        let case = &self.cases[job.item.case];
+        Observation {
+            seq: 0,
+            target: self.endpoints[job.item.target].target.name.clone(),
+            set: case.set.clone(),
+            case_id: case.id.clone(),
+            sample: job.item.sample,
+            attempt,
+            final_attempt: true,
+            started_at,
+            scheduled_ms: emitter.ms_since_start(job.intended),
+            latency_ms: Some(ms_between(job.intended, end)),
+            ttft_ms: None,
+            status: Status::Ok,
+            http_status: None,
+            error: None,
+            input_tokens: None,
+            output_tokens: None,
+            cost_usd: 0.0,
+            finish_reason: None,
+            model: None,
+            request_id: None,
+            span_id: span_id.to_string(),
+            output: None,
+            context: Vec::new(),
+        }
+    }
+
+    /// Records an answer; returns its cost.
+    fn fill_reply(&self, obs: &mut Observation, reply: Reply, job: &SampleJob) -> f64 {
+        let target = &self.endpoints[job.item.target].target;
+        let case = &self.cases[job.item.case];
+        // Without streaming the first byte comes with the whole answer: no TTFT to report.
+        obs.ttft_ms = reply.first_token_at.filter(|_| target.stream).map(|t| ms_between(job.intended, t));
+        obs.http_status = Some(reply.http_status);
+        // When the endpoint does not count tokens, estimate them so cost is never silently zero.
+        let input = reply.input_tokens.unwrap_or_else(|| case.messages.iter().map(|m| estimate_tokens(&m.content)).sum());
+        let output = reply.output_tokens.unwrap_or_else(|| estimate_tokens(&reply.text));
+        obs.input_tokens = Some(input);
+        obs.output_tokens = Some(output);
+        obs.cost_usd = target.pricing.cost(input, output);
+        obs.finish_reason = reply.finish_reason;
+        obs.model = reply.model;
+        obs.request_id = reply.request_id;
+        obs.context = if reply.context.is_empty() { case.context.clone() } else { reply.context };
+        obs.output = Some(reply.text);
+        obs.cost_usd
+    }
+
+    fn fill_failure(&self, obs: &mut Observation, failure: Failure, job: &SampleJob) {
+        obs.status = Status::Error(failure.class);
+        let streaming = self.endpoints[job.item.target].target.stream;
+        obs.ttft_ms = failure.first_token_at.filter(|_| streaming).map(|t| ms_between(job.intended, t));
+        obs.http_status = failure.http_status;
+        obs.request_id = failure.request_id;
+        obs.error = Some(failure.message);
+        obs.output = failure.partial_text;
+        if failure.class == ErrorClass::ContentFilter {
+            obs.finish_reason = Some("content_filter".into());
+        }
+    }
+
+    fn skipped(&self, emitter: &Emitter, item: WorkItem, intended: Instant, now: Instant, attempt: u32) -> Observation {
+        let job = SampleJob { item, intended };
+        let mut obs = self.observation(emitter, &job, attempt, "", Utc::now(), now);
+        obs.status = Status::SkippedBudget;
+        obs.latency_ms = None;
+        obs.error = Some("not sent: the budget could not cover this request".into());
+        obs
+    }
+}
+
+fn ms_between(from: Instant, to: Instant) -> f64 {
+    to.saturating_duration_since(from).as_secs_f64() * 1000.0
+}
