@@ -1,1 +1,693 @@
-//! store
+//! The store: one SQLite file holding every run, every observation of it (written while
+//! the run goes, by the `Writer`), and the baseline of each probe. It owns the schema and
+//! its migrations (`migrations/NNNN_name.sql`), retention (`prune`) and the JSON lines
+//! export. Nothing here knows what a verdict means: summaries, targets and baseline data
+//! are JSON the caller gives and gets back.
+
+mod error;
+mod migrate;
+mod rows;
+mod time;
+mod writer;
+
+use std::collections::BTreeMap;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, Row, Transaction, TransactionBehavior, params};
+
+pub use error::StoreError;
+pub use rows::ObservationRow;
+pub use writer::{BATCH_SIZE, FLUSH_INTERVAL, WriteStats, Writer};
+
+use error::SqlContext;
+use rows::{ExportLine, SELECT_COLUMNS, decode};
+use time::{format_ts, parse_ts};
+
+/// The status of a run that has not finished (or whose process was killed).
+pub const RUNNING: &str = "running";
+
+/// How long the `Store`'s own connection waits for another writer's lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// The writer thread waits longer: waiting there blocks no one (sends never block), while
+/// giving up would lose a batch. A `prune` of a big run is the usual reason to wait.
+const WRITER_BUSY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// An unfinished run younger than this is presumed alive; `prune` never deletes it.
+const ALIVE_GRACE: chrono::TimeDelta = chrono::TimeDelta::days(1);
+
+/// What `begin_run` records about a run as it starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewRun {
+    pub id: String,
+    pub probe: String,
+    pub started_at: DateTime<Utc>,
+    /// Target names, providers, models, labels: whatever the caller wants to see again.
+    pub targets: serde_json::Value,
+    /// The W3C trace id every request of the run carried.
+    pub trace_id: String,
+}
+
+/// How a run ended, recorded by `finish_run`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunEnd {
+    /// Anything but `running`, e.g. `passed`, `failed`, `error`.
+    pub status: String,
+    pub verdict: Option<String>,
+    pub summary: serde_json::Value,
+    pub exit_code: i32,
+}
+
+/// A stored run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRecord {
+    pub id: String,
+    pub probe: String,
+    pub started_at: DateTime<Utc>,
+    /// `None` while the run goes, and forever if its process was killed.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// `running` until finished (see `RUNNING`).
+    pub status: String,
+    pub verdict: Option<String>,
+    pub targets: serde_json::Value,
+    pub trace_id: String,
+    pub summary: Option<serde_json::Value>,
+    pub exit_code: Option<i32>,
+}
+
+impl RunRecord {
+    pub fn is_finished(&self) -> bool {
+        self.finished_at.is_some()
+    }
+}
+
+/// The baseline of one probe.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BaselineRecord {
+    pub probe: String,
+    /// The run it was promoted from.
+    pub run_id: String,
+    pub promoted_at: DateTime<Utc>,
+    pub labels: BTreeMap<String, String>,
+    /// Opaque to the store: what the caller gave to `promote`.
+    pub data: serde_json::Value,
+}
+
+const RUN_COLUMNS: &str = "id, probe, started_at, finished_at, status, verdict, targets_json, \
+                           trace_id, summary_json, exit_code";
+
+/// A connection set up the way every probity connection must be.
+fn connect(path: &Path, busy_timeout: Duration) -> Result<Connection, StoreError> {
+    let open_err = |source| StoreError::Open {
+        path: path.to_path_buf(),
+        source,
+    };
+    let conn = Connection::open(path).map_err(open_err)?;
+    conn.busy_timeout(busy_timeout).map_err(open_err)?;
+    // WAL: readers (reports, `history`) never block the writer thread and vice versa.
+    // The first statement is also where a file that is not a database gets noticed.
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
+        .map_err(open_err)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::NotWal {
+            path: path.to_path_buf(),
+            mode,
+        });
+    }
+    // synchronous=NORMAL in WAL mode: a commit appends its pages to the -wal file with
+    // write(2) and returns without fsync (fsync happens at checkpoints). Once write(2)
+    // returned, the pages sit in the kernel's page cache, which outlives the process: a
+    // `kill -9`, a panic or an OOM kill of probity loses nothing committed, and the next
+    // open replays the WAL. Only an OS crash or power cut can lose the last commits, and
+    // even then the database stays consistent (never corrupt). FULL would fsync every
+    // batch, for a guarantee against power loss that a probe history does not need.
+    // foreign_keys: off by default in SQLite, per connection; the cascade from runs to
+    // observations and the "observation of an unknown run" check rely on it.
+    conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
+        .map_err(open_err)?;
+    conn.set_prepared_statement_cache_capacity(32);
+    Ok(conn)
+}
+
+fn json_text(
+    path: &Path,
+    what: String,
+    value: &impl serde::Serialize,
+) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|source| StoreError::Encode {
+        path: path.to_path_buf(),
+        what,
+        source,
+    })
+}
+
+fn limit_param(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+/// The store. One per process is typical; it is `Send` (not `Sync`): wrap it in a mutex
+/// to share it, or open another one on the same file (SQLite handles the locking).
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Open (creating it and its folders if needed) and migrate the database at `path`.
+    /// Refuses a database whose schema is newer than this binary knows.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|source| StoreError::CreateDir {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        }
+        let mut conn = connect(path, BUSY_TIMEOUT)?;
+        migrate::migrate(&mut conn, path)?;
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The schema version this binary migrates databases to.
+    pub fn schema_version() -> i64 {
+        migrate::latest_version()
+    }
+
+    /// Start a writer thread with its own connection. It outlives this `Store` if need be.
+    pub fn writer(&self) -> Result<Writer, StoreError> {
+        let conn = connect(&self.path, WRITER_BUSY_TIMEOUT)?;
+        Writer::start(conn, &self.path)
+    }
+
+    fn immediate(&self, action: &str) -> Result<Transaction<'_>, StoreError> {
+        // IMMEDIATE takes the write lock at BEGIN: a deferred transaction that reads then
+        // writes can fail with SQLITE_BUSY at once, without honouring busy_timeout.
+        Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
+            .at(&self.path, action)
+    }
+
+    // ----- runs -----
+
+    /// Record a run as started (`status = 'running'`, no end).
+    pub fn begin_run(&self, run: &NewRun) -> Result<(), StoreError> {
+        let targets = json_text(
+            &self.path,
+            format!("the targets of run `{}`", run.id),
+            &run.targets,
+        )?;
+        let result = self.conn.execute(
+            "INSERT INTO runs (id, probe, started_at, status, targets_json, trace_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                run.id,
+                run.probe,
+                format_ts(&run.started_at),
+                RUNNING,
+                targets,
+                run.trace_id
+            ],
+        );
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.sqlite_error().map(|e| e.extended_code)
+                    == Some(rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY) =>
+            {
+                Err(StoreError::RunExists {
+                    path: self.path.clone(),
+                    id: run.id.clone(),
+                })
+            }
+            Err(e) => Err(e).at(
+                &self.path,
+                &format!("recording the start of run `{}`", run.id),
+            ),
+        }
+    }
+
+    /// Record how a run ended; `finished_at` is now. A run is finished once.
+    pub fn finish_run(&self, id: &str, end: &RunEnd) -> Result<(), StoreError> {
+        if end.status == RUNNING {
+            return Err(StoreError::FinishAsRunning {
+                path: self.path.clone(),
+                id: id.to_string(),
+            });
+        }
+        let summary = json_text(
+            &self.path,
+            format!("the summary of run `{id}`"),
+            &end.summary,
+        )?;
+        let changed = self
+            .conn
+            .execute(
+                "UPDATE runs SET finished_at = ?2, status = ?3, verdict = ?4, summary_json = ?5,
+                        exit_code = ?6
+                 WHERE id = ?1 AND finished_at IS NULL",
+                params![
+                    id,
+                    format_ts(&Utc::now()),
+                    end.status,
+                    end.verdict,
+                    summary,
+                    end.exit_code
+                ],
+            )
+            .at(&self.path, &format!("recording the end of run `{id}`"))?;
+        if changed == 1 {
+            return Ok(());
+        }
+        // Nothing changed: say why.
+        match self.run_exact(id)? {
+            Some(run) => Err(StoreError::AlreadyFinished {
+                path: self.path.clone(),
+                id: id.to_string(),
+                finished_at: run.finished_at.map(|t| format_ts(&t)).unwrap_or_default(),
+            }),
+            None => Err(self.not_found(id)),
+        }
+    }
+
+    fn not_found(&self, id: &str) -> StoreError {
+        StoreError::RunNotFound {
+            path: self.path.clone(),
+            id: id.to_string(),
+        }
+    }
+
+    fn decode_run(&self, row: &Row<'_>) -> Result<RunRecord, StoreError> {
+        let id: String = row.get(0).at(&self.path, "reading a run")?;
+        let corrupt = |what: &str, detail: String| StoreError::Corrupt {
+            path: self.path.clone(),
+            what: format!("run `{id}`, {what}"),
+            detail,
+        };
+        let col = |e: rusqlite::Error| corrupt("a column", e.to_string());
+        let ts = |what: &str, text: String| {
+            parse_ts(&text).map_err(|e| corrupt(what, format!("`{text}`: {e}")))
+        };
+        let json = |what: &str, text: String| {
+            serde_json::from_str::<serde_json::Value>(&text)
+                .map_err(|e| corrupt(what, e.to_string()))
+        };
+        Ok(RunRecord {
+            probe: row.get(1).map_err(col)?,
+            started_at: ts("started_at", row.get(2).map_err(col)?)?,
+            finished_at: row
+                .get::<_, Option<String>>(3)
+                .map_err(col)?
+                .map(|t| ts("finished_at", t))
+                .transpose()?,
+            status: row.get(4).map_err(col)?,
+            verdict: row.get(5).map_err(col)?,
+            targets: json("targets_json", row.get(6).map_err(col)?)?,
+            trace_id: row.get(7).map_err(col)?,
+            summary: row
+                .get::<_, Option<String>>(8)
+                .map_err(col)?
+                .map(|t| json("summary_json", t))
+                .transpose()?,
+            exit_code: row.get(9).map_err(col)?,
+            id,
+        })
+    }
+
+    fn query_runs(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        action: &str,
+    ) -> Result<Vec<RunRecord>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(sql).at(&self.path, action)?;
+        let mut rows = stmt.query(params).at(&self.path, action)?;
+        let mut runs = Vec::new();
+        while let Some(row) = rows.next().at(&self.path, action)? {
+            runs.push(self.decode_run(row)?);
+        }
+        Ok(runs)
+    }
+
+    fn run_exact(&self, id: &str) -> Result<Option<RunRecord>, StoreError> {
+        let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1");
+        Ok(self
+            .query_runs(&sql, [id], &format!("looking up run `{id}`"))?
+            .pop())
+    }
+
+    /// A run by its exact id, by a unique prefix of it, or `latest` (the most recently
+    /// started run of any probe). An ambiguous prefix is an error listing the candidates.
+    pub fn run(&self, id_or_prefix: &str) -> Result<RunRecord, StoreError> {
+        if id_or_prefix == "latest" {
+            let sql =
+                format!("SELECT {RUN_COLUMNS} FROM runs ORDER BY started_at DESC, id DESC LIMIT 1");
+            return self
+                .query_runs(&sql, [], "looking up the latest run")?
+                .pop()
+                .ok_or_else(|| StoreError::NoRuns {
+                    path: self.path.clone(),
+                });
+        }
+        if id_or_prefix.is_empty() {
+            return Err(self.not_found(id_or_prefix));
+        }
+        if let Some(run) = self.run_exact(id_or_prefix)? {
+            return Ok(run);
+        }
+        // substr, not LIKE: LIKE is case-insensitive and treats `_` and `%` as wildcards.
+        const SHOWN: usize = 10;
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE substr(id, 1, length(?1)) = ?1
+             ORDER BY started_at DESC, id DESC LIMIT ?2"
+        );
+        let mut found = self.query_runs(
+            &sql,
+            params![id_or_prefix, limit_param(SHOWN + 1)],
+            &format!("looking up runs starting with `{id_or_prefix}`"),
+        )?;
+        match found.len() {
+            0 => Err(self.not_found(id_or_prefix)),
+            1 => Ok(found.remove(0)),
+            n => {
+                let mut candidates: Vec<String> = found
+                    .iter()
+                    .take(SHOWN)
+                    .map(|r| format!("`{}` ({}, started {})", r.id, r.probe, r.started_at))
+                    .collect();
+                if n > SHOWN {
+                    candidates.push("and more".to_string());
+                }
+                Err(StoreError::AmbiguousRun {
+                    path: self.path.clone(),
+                    prefix: id_or_prefix.to_string(),
+                    candidates: candidates.join(", "),
+                })
+            }
+        }
+    }
+
+    /// Runs, newest first, of one probe or of all; unfinished ones included.
+    pub fn runs(&self, probe: Option<&str>, limit: usize) -> Result<Vec<RunRecord>, StoreError> {
+        let limit = limit_param(limit);
+        match probe {
+            Some(probe) => self.query_runs(
+                &format!(
+                    "SELECT {RUN_COLUMNS} FROM runs WHERE probe = ?1
+                     ORDER BY started_at DESC, id DESC LIMIT ?2"
+                ),
+                params![probe, limit],
+                &format!("listing the runs of probe `{probe}`"),
+            ),
+            None => self.query_runs(
+                &format!(
+                    "SELECT {RUN_COLUMNS} FROM runs ORDER BY started_at DESC, id DESC LIMIT ?1"
+                ),
+                [limit],
+                "listing runs",
+            ),
+        }
+    }
+
+    /// Finished runs of one probe, newest first: the history a trend is drawn from.
+    pub fn finished_runs(&self, probe: &str, limit: usize) -> Result<Vec<RunRecord>, StoreError> {
+        self.query_runs(
+            &format!(
+                "SELECT {RUN_COLUMNS} FROM runs WHERE probe = ?1 AND finished_at IS NOT NULL
+                 ORDER BY started_at DESC, id DESC LIMIT ?2"
+            ),
+            params![probe, limit_param(limit)],
+            &format!("listing the finished runs of probe `{probe}`"),
+        )
+    }
+
+    // ----- observations -----
+
+    fn require_run(&self, run_id: &str) -> Result<(), StoreError> {
+        let exists = self
+            .conn
+            .prepare_cached("SELECT 1 FROM runs WHERE id = ?1")
+            .and_then(|mut stmt| stmt.exists([run_id]))
+            .at(&self.path, &format!("looking up run `{run_id}`"))?;
+        if exists {
+            Ok(())
+        } else {
+            Err(self.not_found(run_id))
+        }
+    }
+
+    /// How many observations of a run are stored.
+    pub fn count_observations(&self, run_id: &str) -> Result<u64, StoreError> {
+        self.require_run(run_id)?;
+        let n: i64 = self
+            .conn
+            .query_row(
+                "SELECT count(*) FROM observations WHERE run_id = ?1",
+                [run_id],
+                |row| row.get(0),
+            )
+            .at(
+                &self.path,
+                &format!("counting the observations of run `{run_id}`"),
+            )?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// Call `f` with each observation of the run (an exact id), in seq order, one row in
+    /// memory at a time. Returns how many rows were visited; the first error `f` returns
+    /// stops the walk and is returned.
+    pub fn for_each_observation<E, F>(&self, run_id: &str, mut f: F) -> Result<u64, E>
+    where
+        E: From<StoreError>,
+        F: FnMut(ObservationRow) -> Result<(), E>,
+    {
+        self.require_run(run_id)?;
+        let action = format!("reading the observations of run `{run_id}`");
+        let sql =
+            format!("SELECT {SELECT_COLUMNS} FROM observations WHERE run_id = ?1 ORDER BY seq");
+        // One statement, one read transaction: the walk sees a consistent snapshot even
+        // while the writer thread keeps committing rows of a run still going.
+        let mut stmt = self.conn.prepare_cached(&sql).at(&self.path, &action)?;
+        let mut rows = stmt.query([run_id]).at(&self.path, &action)?;
+        let mut n = 0u64;
+        while let Some(row) = rows.next().at(&self.path, &action)? {
+            f(decode(row, &self.path, run_id)?)?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Every observation of the run in memory, in seq order. For small runs and tests;
+    /// prefer `for_each_observation` for anything that may be big.
+    pub fn observations(&self, run_id: &str) -> Result<Vec<ObservationRow>, StoreError> {
+        let mut all = Vec::new();
+        self.for_each_observation(run_id, |row| {
+            all.push(row);
+            Ok::<(), StoreError>(())
+        })?;
+        Ok(all)
+    }
+
+    /// Write the run's observations as JSON lines: each line an object with the
+    /// observation's fields, `run_id` and `scores` (null if unscored). Returns the number
+    /// of lines.
+    pub fn export_jsonl(&self, run_id: &str, writer: impl Write) -> Result<u64, StoreError> {
+        let mut out = BufWriter::new(writer);
+        let export_err = |source: std::io::Error| StoreError::Export {
+            path: self.path.clone(),
+            run_id: run_id.to_string(),
+            source,
+        };
+        let n = self.for_each_observation(run_id, |row| {
+            let line = ExportLine {
+                run_id,
+                observation: &row.observation,
+                scores: &row.scores,
+            };
+            serde_json::to_writer(&mut out, &line)
+                .map_err(|e| export_err(std::io::Error::from(e)))?;
+            out.write_all(b"\n").map_err(export_err)
+        })?;
+        out.flush().map_err(export_err)?;
+        Ok(n)
+    }
+
+    // ----- baselines -----
+
+    /// Make a finished run of `probe` its baseline, replacing the previous one. `data` is
+    /// whatever the compare stage needs later; the store keeps it verbatim.
+    pub fn promote(
+        &self,
+        probe: &str,
+        run_id: &str,
+        labels: &BTreeMap<String, String>,
+        data: &serde_json::Value,
+    ) -> Result<BaselineRecord, StoreError> {
+        let labels_json = json_text(
+            &self.path,
+            format!("the labels of the baseline of `{probe}`"),
+            labels,
+        )?;
+        let data_json = json_text(&self.path, format!("the baseline data of `{probe}`"), data)?;
+        let action = format!("promoting run `{run_id}` to baseline of probe `{probe}`");
+        // One write transaction: a concurrent prune cannot delete the run between the
+        // check and the insert.
+        let tx = self.immediate(&action)?;
+        let run = self
+            .run_exact(run_id)?
+            .ok_or_else(|| self.not_found(run_id))?;
+        if !run.is_finished() {
+            return Err(StoreError::NotFinished {
+                path: self.path.clone(),
+                id: run_id.to_string(),
+            });
+        }
+        if run.probe != probe {
+            return Err(StoreError::ProbeMismatch {
+                path: self.path.clone(),
+                id: run_id.to_string(),
+                run_probe: run.probe,
+                probe: probe.to_string(),
+            });
+        }
+        let promoted_at = Utc::now();
+        tx.execute(
+            "INSERT INTO baselines (probe, run_id, promoted_at, labels_json, data_json)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (probe) DO UPDATE SET run_id = excluded.run_id,
+                 promoted_at = excluded.promoted_at, labels_json = excluded.labels_json,
+                 data_json = excluded.data_json",
+            params![
+                probe,
+                run_id,
+                format_ts(&promoted_at),
+                labels_json,
+                data_json
+            ],
+        )
+        .at(&self.path, &action)?;
+        tx.commit().at(&self.path, &action)?;
+        Ok(BaselineRecord {
+            probe: probe.to_string(),
+            run_id: run_id.to_string(),
+            promoted_at,
+            labels: labels.clone(),
+            data: data.clone(),
+        })
+    }
+
+    fn decode_baseline(&self, row: &Row<'_>) -> Result<BaselineRecord, StoreError> {
+        let probe: String = row.get(0).at(&self.path, "reading a baseline")?;
+        let corrupt = |what: &str, detail: String| StoreError::Corrupt {
+            path: self.path.clone(),
+            what: format!("the baseline of probe `{probe}`, {what}"),
+            detail,
+        };
+        let col = |e: rusqlite::Error| corrupt("a column", e.to_string());
+        let promoted_at: String = row.get(2).map_err(col)?;
+        let labels: String = row.get(3).map_err(col)?;
+        let data: String = row.get(4).map_err(col)?;
+        Ok(BaselineRecord {
+            run_id: row.get(1).map_err(col)?,
+            promoted_at: parse_ts(&promoted_at)
+                .map_err(|e| corrupt("promoted_at", format!("`{promoted_at}`: {e}")))?,
+            labels: serde_json::from_str(&labels)
+                .map_err(|e| corrupt("labels_json", e.to_string()))?,
+            data: serde_json::from_str(&data).map_err(|e| corrupt("data_json", e.to_string()))?,
+            probe,
+        })
+    }
+
+    fn query_baselines(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        action: &str,
+    ) -> Result<Vec<BaselineRecord>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(sql).at(&self.path, action)?;
+        let mut rows = stmt.query(params).at(&self.path, action)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().at(&self.path, action)? {
+            out.push(self.decode_baseline(row)?);
+        }
+        Ok(out)
+    }
+
+    /// The baseline of `probe`, if one was promoted.
+    pub fn baseline(&self, probe: &str) -> Result<Option<BaselineRecord>, StoreError> {
+        Ok(self
+            .query_baselines(
+                "SELECT probe, run_id, promoted_at, labels_json, data_json FROM baselines
+                 WHERE probe = ?1",
+                [probe],
+                &format!("reading the baseline of probe `{probe}`"),
+            )?
+            .pop())
+    }
+
+    /// Every baseline, by probe name.
+    pub fn baselines(&self) -> Result<Vec<BaselineRecord>, StoreError> {
+        self.query_baselines(
+            "SELECT probe, run_id, promoted_at, labels_json, data_json FROM baselines
+             ORDER BY probe",
+            [],
+            "listing baselines",
+        )
+    }
+
+    // ----- retention -----
+
+    /// Delete the runs of `probe` (with their observations) that started before
+    /// `older_than`, and return how many. Never deleted:
+    /// - a run a baseline points at (reports show the baseline's observations);
+    /// - an unfinished run younger than a day. It may still be going (a long run, or a
+    ///   daemon's run in progress): deleting it would make the live writer's inserts
+    ///   fail. Older than a day, an unfinished run is one whose process was killed, and
+    ///   goes like any other.
+    pub fn prune(&self, probe: &str, older_than: DateTime<Utc>) -> Result<usize, StoreError> {
+        let action = format!("pruning the runs of probe `{probe}`");
+        let alive_after = Utc::now() - ALIVE_GRACE;
+        let ids: Vec<String> = {
+            let mut stmt = self
+                .conn
+                .prepare_cached(
+                    "SELECT id FROM runs
+                     WHERE probe = ?1 AND started_at < ?2
+                       AND id NOT IN (SELECT run_id FROM baselines)
+                       AND (finished_at IS NOT NULL OR started_at < ?3)",
+                )
+                .at(&self.path, &action)?;
+            stmt.query_map(
+                params![probe, format_ts(&older_than), format_ts(&alive_after)],
+                |row| row.get(0),
+            )
+            .and_then(|rows| rows.collect::<Result<_, _>>())
+            .at(&self.path, &action)?
+        };
+        // One run per transaction, so the write lock is never held for long and a
+        // running writer thread only waits briefly. The conditions are checked again in
+        // the DELETE: a run may have been promoted since the SELECT.
+        let mut deleted = 0;
+        for id in ids {
+            let tx = self.immediate(&action)?;
+            deleted += tx
+                .execute(
+                    "DELETE FROM runs WHERE id = ?1
+                       AND id NOT IN (SELECT run_id FROM baselines)
+                       AND (finished_at IS NOT NULL OR started_at < ?2)",
+                    params![id, format_ts(&alive_after)],
+                )
+                .at(&self.path, &action)?;
+            tx.commit().at(&self.path, &action)?;
+        }
+        Ok(deleted)
+    }
+}

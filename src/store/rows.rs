@@ -1,0 +1,261 @@
+//! The mapping between an `Observation` (plus its scores) and a row of `observations`:
+//! the one place that knows the column list, so the writer and the readers cannot drift.
+
+use std::path::Path;
+
+use rusqlite::{Connection, Row, params};
+use serde::Serialize;
+
+use super::error::StoreError;
+use super::time::{format_ts, parse_ts};
+use crate::runner::{Observation, Status};
+use crate::score::Score;
+
+/// One stored observation with its scores (`None` until the observation was scored).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObservationRow {
+    pub observation: Observation,
+    pub scores: Option<Vec<Score>>,
+}
+
+const INSERT: &str = "INSERT INTO observations (
+        run_id, seq, target, golden_set, case_id, sample, attempt, final_attempt, started_at,
+        scheduled_ms, latency_ms, ttft_ms, status, http_status, error, input_tokens,
+        output_tokens, cost_usd, finish_reason, model, request_id, span_id, output,
+        context_json
+    ) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
+              ?19, ?20, ?21, ?22, ?23, ?24)";
+
+const UPDATE_SCORES: &str =
+    "UPDATE observations SET scores_json = ?3 WHERE run_id = ?1 AND seq = ?2";
+
+/// Columns read back, in the order `decode` expects.
+pub(crate) const SELECT_COLUMNS: &str = "seq, target, golden_set, case_id, sample, attempt,
+    final_attempt, started_at, scheduled_ms, latency_ms, ttft_ms, status, http_status, error,
+    input_tokens, output_tokens, cost_usd, finish_reason, model, request_id, span_id, output,
+    context_json, scores_json";
+
+fn to_i64(path: &Path, run_id: &str, what: &'static str, value: u64) -> Result<i64, StoreError> {
+    i64::try_from(value).map_err(|_| StoreError::OutOfRange {
+        path: path.to_path_buf(),
+        run_id: run_id.to_string(),
+        what,
+        value,
+    })
+}
+
+fn extended_code(e: &rusqlite::Error) -> Option<i32> {
+    e.sqlite_error().map(|e| e.extended_code)
+}
+
+pub(crate) fn insert_observation(
+    conn: &Connection,
+    path: &Path,
+    run_id: &str,
+    o: &Observation,
+) -> Result<(), StoreError> {
+    let seq = to_i64(path, run_id, "an observation's seq", o.seq)?;
+    let input_tokens = o
+        .input_tokens
+        .map(|v| to_i64(path, run_id, "input_tokens", v))
+        .transpose()?;
+    let output_tokens = o
+        .output_tokens
+        .map(|v| to_i64(path, run_id, "output_tokens", v))
+        .transpose()?;
+    let context = serde_json::to_string(&o.context).map_err(|source| StoreError::Encode {
+        path: path.to_path_buf(),
+        what: format!("the context of observation {} of run `{run_id}`", o.seq),
+        source,
+    })?;
+    let sqlite = |source| StoreError::Sqlite {
+        path: path.to_path_buf(),
+        action: format!("writing observation {} of run `{run_id}`", o.seq),
+        source,
+    };
+    let mut stmt = conn.prepare_cached(INSERT).map_err(sqlite)?;
+    let result = stmt.execute(params![
+        run_id,
+        seq,
+        o.target,
+        o.set,
+        o.case_id,
+        o.sample,
+        o.attempt,
+        o.final_attempt,
+        format_ts(&o.started_at),
+        o.scheduled_ms,
+        o.latency_ms,
+        o.ttft_ms,
+        o.status.as_str(),
+        o.http_status,
+        o.error,
+        input_tokens,
+        output_tokens,
+        o.cost_usd,
+        o.finish_reason,
+        o.model,
+        o.request_id,
+        o.span_id,
+        o.output,
+        context,
+    ]);
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if extended_code(&e) == Some(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY) => {
+            Err(StoreError::ObservationForUnknownRun {
+                path: path.to_path_buf(),
+                run_id: run_id.to_string(),
+            })
+        }
+        Err(e) if extended_code(&e) == Some(rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY) => {
+            Err(StoreError::DuplicateObservation {
+                path: path.to_path_buf(),
+                run_id: run_id.to_string(),
+                seq: o.seq,
+            })
+        }
+        Err(e) => Err(sqlite(e)),
+    }
+}
+
+pub(crate) fn update_scores(
+    conn: &Connection,
+    path: &Path,
+    run_id: &str,
+    seq: u64,
+    scores: &[Score],
+) -> Result<(), StoreError> {
+    let seq_i = to_i64(path, run_id, "an observation's seq", seq)?;
+    let json = serde_json::to_string(scores).map_err(|source| StoreError::Encode {
+        path: path.to_path_buf(),
+        what: format!("the scores of observation {seq} of run `{run_id}`"),
+        source,
+    })?;
+    let sqlite = |source| StoreError::Sqlite {
+        path: path.to_path_buf(),
+        action: format!("writing the scores of observation {seq} of run `{run_id}`"),
+        source,
+    };
+    let changed = conn
+        .prepare_cached(UPDATE_SCORES)
+        .and_then(|mut stmt| stmt.execute(params![run_id, seq_i, json]))
+        .map_err(sqlite)?;
+    if changed == 0 {
+        return Err(StoreError::ScoresWithoutObservation {
+            path: path.to_path_buf(),
+            run_id: run_id.to_string(),
+            seq,
+        });
+    }
+    Ok(())
+}
+
+/// Read one row selected with `SELECT_COLUMNS`.
+pub(crate) fn decode(
+    row: &Row<'_>,
+    path: &Path,
+    run_id: &str,
+) -> Result<ObservationRow, StoreError> {
+    // The seq is read first so every later complaint can say which row it is about.
+    let corrupt = |seq: Option<i64>, what: &str, detail: String| StoreError::Corrupt {
+        path: path.to_path_buf(),
+        what: match seq {
+            Some(seq) => format!("observation {seq} of run `{run_id}`, {what}"),
+            None => format!("an observation of run `{run_id}`, {what}"),
+        },
+        detail,
+    };
+    let seq_raw: i64 = row
+        .get(0)
+        .map_err(|e| corrupt(None, "seq", e.to_string()))?;
+    let s = Some(seq_raw);
+    let col = |e: rusqlite::Error| corrupt(s, "a column", e.to_string());
+    let uint = |what: &str, v: i64| u64::try_from(v).map_err(|e| corrupt(s, what, e.to_string()));
+
+    let seq = uint("seq", seq_raw)?;
+    let sample: i64 = row.get(4).map_err(col)?;
+    let attempt: i64 = row.get(5).map_err(col)?;
+    let started_at = {
+        let text = row.get_ref(7).and_then(|v| Ok(v.as_str()?)).map_err(col)?;
+        parse_ts(text).map_err(|e| corrupt(s, "started_at", format!("`{text}`: {e}")))?
+    };
+    let status = {
+        let text = row.get_ref(11).and_then(|v| Ok(v.as_str()?)).map_err(col)?;
+        Status::parse(text)
+            .ok_or_else(|| corrupt(s, "status", format!("unknown status `{text}`")))?
+    };
+    let http_status = match row.get::<_, Option<i64>>(12).map_err(col)? {
+        Some(v) => Some(u16::try_from(v).map_err(|e| corrupt(s, "http_status", e.to_string()))?),
+        None => None,
+    };
+    let tokens = |idx: usize, what: &str| -> Result<Option<u64>, StoreError> {
+        row.get::<_, Option<i64>>(idx)
+            .map_err(col)?
+            .map(|v| uint(what, v))
+            .transpose()
+    };
+    let context = {
+        let text = row.get_ref(22).and_then(|v| Ok(v.as_str()?)).map_err(col)?;
+        serde_json::from_str::<Vec<String>>(text)
+            .map_err(|e| corrupt(s, "context_json", e.to_string()))?
+    };
+    let scores = match row
+        .get_ref(23)
+        .map_err(col)?
+        .as_str_or_null()
+        .map_err(|e| col(e.into()))?
+    {
+        Some(text) => Some(
+            serde_json::from_str::<Vec<Score>>(text)
+                .map_err(|e| corrupt(s, "scores_json", e.to_string()))?,
+        ),
+        None => None,
+    };
+    let observation = Observation {
+        seq,
+        target: row.get(1).map_err(col)?,
+        set: row.get(2).map_err(col)?,
+        case_id: row.get(3).map_err(col)?,
+        sample: u32::try_from(sample).map_err(|e| corrupt(s, "sample", e.to_string()))?,
+        attempt: u32::try_from(attempt).map_err(|e| corrupt(s, "attempt", e.to_string()))?,
+        final_attempt: row.get(6).map_err(col)?,
+        started_at,
+        // SQLite stores NaN as NULL; a NULL here can only have been a NaN.
+        scheduled_ms: row
+            .get::<_, Option<f64>>(8)
+            .map_err(col)?
+            .unwrap_or(f64::NAN),
+        latency_ms: row.get(9).map_err(col)?,
+        ttft_ms: row.get(10).map_err(col)?,
+        status,
+        http_status,
+        error: row.get(13).map_err(col)?,
+        input_tokens: tokens(14, "input_tokens")?,
+        output_tokens: tokens(15, "output_tokens")?,
+        cost_usd: row
+            .get::<_, Option<f64>>(16)
+            .map_err(col)?
+            .unwrap_or(f64::NAN),
+        finish_reason: row.get(17).map_err(col)?,
+        model: row.get(18).map_err(col)?,
+        request_id: row.get(19).map_err(col)?,
+        span_id: row.get(20).map_err(col)?,
+        output: row.get(21).map_err(col)?,
+        context,
+    };
+    Ok(ObservationRow {
+        observation,
+        scores,
+    })
+}
+
+/// One line of `export_jsonl`: the observation's own fields, plus where it belongs and
+/// how it scored, so a line stands alone (e.g. after `cat`ing several runs together).
+#[derive(Serialize)]
+pub(crate) struct ExportLine<'a> {
+    pub run_id: &'a str,
+    #[serde(flatten)]
+    pub observation: &'a Observation,
+    pub scores: &'a Option<Vec<Score>>,
+}
