@@ -4,12 +4,18 @@
 //! `store` → `score` → `summary` → `compare` → `report` / exit code. Every stage is a module
 //! here, so tests drive the whole pipeline in-process.
 
+pub mod cli;
+pub mod commands;
+pub mod compare;
 pub mod config;
 pub mod exit;
 pub mod golden;
+pub mod pipeline;
 pub mod provider;
+pub mod report;
 pub mod runner;
 pub mod score;
 pub mod sim;
 pub mod stats;
 pub mod store;
+pub mod summary;

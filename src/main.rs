@@ -1,1 +1,44 @@
-fn main() {}
+//! The `probity` binary: parse the command line, run the command, map the outcome to an
+//! exit code (see `probity::exit`). Everything else lives in the library.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use probity::cli::Cli;
+use probity::commands::{CommandError, dispatch};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(probity::exit::USAGE as u8);
+        }
+    };
+    let code = match runtime.block_on(dispatch(&cli)) {
+        Ok(code) => code,
+        Err(CommandError::Config(diagnostics)) => {
+            eprintln!("{diagnostics}");
+            probity::exit::USAGE
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_code()
+        }
+    };
+    ExitCode::from(code as u8)
+}
+
+/// Logs go to stderr (stdout carries the summary or the JSON); `RUST_LOG` wins over `-v`.
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}

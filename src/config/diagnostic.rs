@@ -63,7 +63,10 @@ pub fn display_path(path: &Path) -> String {
     let relative = std::env::current_dir()
         .ok()
         .and_then(|cwd| path.strip_prefix(cwd).ok().map(Path::to_path_buf));
-    relative.unwrap_or_else(|| path.to_path_buf()).display().to_string()
+    let shown = relative.unwrap_or_else(|| path.to_path_buf());
+    // `./probes/x.yaml` reads better as `probes/x.yaml`.
+    let tidy: PathBuf = shown.components().filter(|c| !matches!(c, std::path::Component::CurDir)).collect();
+    tidy.display().to_string()
 }
 
 /// Every problem found, in file and line order.

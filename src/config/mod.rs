@@ -21,6 +21,7 @@ pub use diagnostic::{Diagnostic, Diagnostics, display_path};
 pub use document::{Document, key_path};
 pub use duration::{DURATION_HINT, parse_duration};
 pub use model::*;
+pub use probe::default_store_path;
 pub use project::{
     EnvLookup, Project, default_paths, load_golden_dir, load_paths, load_probes, process_env, root_of,
 };

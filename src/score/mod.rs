@@ -9,6 +9,8 @@ pub struct Score {
     /// Scorer name, e.g. `contains`, `json_schema`, `refusal`, `grounded`.
     pub scorer: String,
     pub passed: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub informational: bool,
     /// A measured value where the scorer has one (similarity, support share, tokens).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<f64>,
@@ -21,4 +23,10 @@ pub struct Score {
     /// Structured evidence (matched phrase, unsupported sentences, confusion label, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<serde_json::Value>,
+}
+
+pub struct Scorer {}
+impl Scorer {
+    pub fn new(_extra: &[String]) -> Scorer { Scorer {} }
+    pub fn score(&self, _case: &crate::golden::Case, _obs: &crate::runner::Observation) -> Vec<Score> { Vec::new() }
 }

@@ -1,3 +1,4 @@
+#![allow(dead_code)]
 //! Servers that misbehave below HTTP: a connection reset, a body cut short, a closed port.
 //! axum cannot do these on purpose, so they are raw `tokio::net` sockets speaking just
 //! enough HTTP/1.1 to read a request and (maybe) answer it.

@@ -1,0 +1,117 @@
+//! The command line (clap derive): every subcommand, its flags and their help. Parsing only;
+//! `commands/` carries them out.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::sim::SimArgs;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  passed (warnings allowed)
+  1  a verdict failed: a threshold, drift, or the rollout gate
+  2  usage or configuration error
+  3  could not probe: endpoint unreachable, every request failed, or the budget ran out
+     before the minimum samples";
+
+/// Synthetic probes and statistical evaluation for LLM endpoints in production.
+///
+/// probity sends golden prompt sets to deployed endpoints, scores every answer, summarises
+/// the run statistically and compares it with a baseline. Its exit code gates rollouts.
+#[derive(Debug, Parser)]
+#[command(name = "probity", version, after_help = EXIT_CODES, propagate_version = true)]
+pub struct Cli {
+    /// Project folder: the one holding probes/ and golden-sets/.
+    #[arg(long, short = 'C', global = true, value_name = "DIR", default_value = ".")]
+    pub root: PathBuf,
+    /// SQLite database of runs (default: the probe's `store.path`, else .probity/probity.db under the project folder).
+    #[arg(long, global = true, value_name = "FILE", env = "PROBITY_DB")]
+    pub db: Option<PathBuf>,
+    /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check probes, golden sets and the alert-routing file; report every problem at once.
+    #[command(after_help = "Default paths: probes/ and golden-sets/ under the project folder.\nExits 2 when anything is wrong.")]
+    Validate {
+        /// Files or folders to check.
+        paths: Vec<PathBuf>,
+    },
+    /// Run probes now: send every case N times, score, summarise, compare.
+    #[command(after_help = EXIT_CODES)]
+    Run(RunArgs),
+    /// Write a stored run's observations, one JSON object per line.
+    Export {
+        /// Run id, a unique prefix of one, or `latest`.
+        run: String,
+        /// JSON Lines (the only format for now; required so scripts say what they expect).
+        #[arg(long, required = true)]
+        jsonl: bool,
+        /// Write to a file instead of stdout.
+        #[arg(long, short, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// List stored runs, newest first.
+    History {
+        /// Only this probe's runs.
+        probe: Option<String>,
+        /// How many runs to list.
+        #[arg(long, short = 'n', default_value_t = 20)]
+        limit: usize,
+    },
+    /// Serve a simulated OpenAI/Anthropic-compatible endpoint (demo, tests, fire drills).
+    Sim(SimArgs),
+    /// Run the example probes against a built-in simulator: no network, no key, no setup.
+    Demo(DemoArgs),
+    /// Write a starter probe, golden set and alert-routing file.
+    Init {
+        /// Folder to write into (default: the project folder).
+        dir: Option<PathBuf>,
+        /// Overwrite files that exist.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// How a run's result is printed on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// A readable summary.
+    Text,
+    /// The JSON document (schema: docs/json-output.md).
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Probe files, or names of probes under probes/ (none: every probe).
+    pub probes: Vec<String>,
+    /// Samples per case, overriding the probe (and every case).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub samples: Option<u32>,
+    /// Requests in flight, overriding the probe.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub concurrency: Option<u32>,
+    /// Probe this named target (from `targets:`) instead of `target`.
+    #[arg(long, value_name = "NAME")]
+    pub target: Option<String>,
+    /// Output on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Also write the JSON document to this file (one probe) or folder (several).
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where the JSON results (and the demo's database) go.
+    #[arg(long, value_name = "DIR", default_value = "reports")]
+    pub out: PathBuf,
+}

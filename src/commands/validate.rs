@@ -1,0 +1,29 @@
+//! `probity validate`: load everything, report every problem at once.
+
+use std::path::PathBuf;
+
+use super::CommandError;
+use crate::cli::Cli;
+use crate::config::{default_paths, load_paths, process_env};
+use crate::exit;
+
+pub fn validate(cli: &Cli, paths: &[PathBuf]) -> Result<i32, CommandError> {
+    let paths = if paths.is_empty() { default_paths(&cli.root) } else { paths.to_vec() };
+    if paths.is_empty() {
+        return Err(CommandError::Usage(format!(
+            "nothing to validate: no probes/ or golden-sets/ under {} (run `probity init`, or name files)",
+            crate::config::display_path(&cli.root)
+        )));
+    }
+    let project = load_paths(&paths, &process_env).map_err(CommandError::Config)?;
+    let cases: usize = project.golden_sets.iter().map(|s| s.cases.len()).sum();
+    println!(
+        "ok: {} probe{}, {} golden set{} ({cases} cases){}",
+        project.probes.len(),
+        if project.probes.len() == 1 { "" } else { "s" },
+        project.golden_sets.len(),
+        if project.golden_sets.len() == 1 { "" } else { "s" },
+        if project.alerts.is_some() { ", alert routing" } else { "" },
+    );
+    Ok(exit::PASSED)
+}

@@ -1,0 +1,453 @@
+//! Drift: is the current run different from its baseline, beyond chance and beyond trivia?
+//!
+//! Every metric gets the test that fits its kind (see each function), all p-values of one
+//! comparison are adjusted together with Benjamini–Hochberg at `drift.alpha`, and a change
+//! is drift only when it is significant after that adjustment **and** at least the metric's
+//! minimum effect — so a huge sample cannot page on a 0.3% latency wobble. A second, larger
+//! effect makes the finding critical.
+//!
+//! Direction: metrics with a "worse" side (higher error or refusal rates, slower latency,
+//! higher cost, lower similarity) are tested one-sided towards worse, as guardrail metrics
+//! are in A/B testing: an improvement is not an incident, and the one-sided test spends the
+//! whole α on the direction that gates. Output length and categorical distributions have no
+//! worse side and are tested two-sided.
+
+use serde::{Deserialize, Serialize};
+use statrs::distribution::{ChiSquared, ContinuousCDF};
+
+use super::{Estimate, Finding, FindingKind, Severity, format_ms, format_rate};
+use crate::config::Drift;
+use crate::stats::{
+    Alternative, Statistic, TestResult, benjamini_hochberg, bootstrap_ratio, chi2_contingency, cliffs_delta,
+    diff_interval, js_divergence, ks_2samp, mann_whitney_u, mcnemar_exact, mde_rate, mde_ratio, mean, rate_test,
+    wilson,
+};
+use crate::summary::{Count, Evidence, RATES};
+
+/// Fewest answered samples per side for a comparison to mean anything.
+pub const MIN_ANSWERED: u64 = 20;
+/// Fewest values per side for a rank test of a continuous metric.
+const MIN_VALUES: usize = 5;
+/// Bootstrap resamples for effect intervals.
+const RESAMPLES: usize = 2000;
+/// Power at which minimum detectable effects are quoted.
+const POWER: f64 = 0.8;
+
+/// What a change of a metric means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EffectKind {
+    /// Difference of two rates (current − baseline), higher is worse.
+    RateIncrease,
+    /// Ratio current / baseline, higher is worse (latency, cost).
+    RatioIncrease,
+    /// Ratio current / baseline, either direction (output length).
+    Ratio,
+    /// Difference of mean scores (current − baseline), lower is worse.
+    ScoreDecrease,
+    /// Jensen–Shannon divergence of two distributions.
+    Divergence,
+}
+
+/// One test of one metric, significant or not (the JSON lists them all).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestRecord {
+    pub metric: String,
+    pub test: String,
+    pub statistic: f64,
+    pub p: f64,
+    pub p_adjusted: f64,
+    pub effect_kind: EffectKind,
+    pub effect: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub effect_ci: Option<[f64; 2]>,
+    /// Cliff's delta (current vs baseline) for continuous metrics.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cliffs_delta: Option<f64>,
+    pub min_effect: f64,
+    pub critical_effect: f64,
+    pub baseline: Estimate,
+    pub current: Estimate,
+    /// Set when the result is drift.
+    pub severity: Option<Severity>,
+}
+
+/// The comparison of one run (one target) with its baseline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    pub tests: Vec<TestRecord>,
+    pub findings: Vec<Finding>,
+    /// Too little data to conclude; says what could have been detected.
+    pub insufficient: Option<String>,
+}
+
+/// How a metric is shown.
+#[derive(Clone, Copy)]
+enum Unit {
+    Millis,
+    Usd,
+    Count,
+    Score,
+}
+
+impl Unit {
+    fn show(self, x: f64) -> String {
+        match self {
+            Unit::Millis => format_ms(x),
+            Unit::Usd => format!("${x:.5}"),
+            Unit::Count => format!("{x:.0}"),
+            Unit::Score => format!("{x:.3}"),
+        }
+    }
+}
+
+struct Candidate {
+    record: TestRecord,
+    label: String,
+    unit: Option<Unit>,
+}
+
+fn show_p(p: f64) -> String {
+    if p < 0.001 { "p < 0.001".to_string() } else { format!("p = {p:.3}") }
+}
+
+fn estimate_rate(c: Count) -> Estimate {
+    let (lo, hi) = wilson(c.events, c.n, 0.95);
+    Estimate { value: c.events as f64 / c.n as f64, ci: Some([lo, hi]), n: Some(c.n) }
+}
+
+/// How bad an effect is, on the scale its thresholds are written in (a ratio 1.2, a rate
+/// increase 0.02, a score drop 0.05): bigger is worse.
+fn badness(kind: EffectKind, effect: f64) -> f64 {
+    match kind {
+        EffectKind::RateIncrease | EffectKind::RatioIncrease | EffectKind::Divergence => effect,
+        EffectKind::Ratio => effect.max(1.0 / effect),
+        EffectKind::ScoreDecrease => -effect,
+    }
+}
+
+fn rate_label(name: &str) -> String {
+    match name {
+        "error" => "error rate",
+        "sample_fail" => "sample failure rate",
+        "over_refusal" => "over-refusal rate",
+        "under_refusal" => "under-refusal rate",
+        "format_failure" => "format failure rate",
+        "hallucination" => "hallucination rate",
+        "truncation" => "truncation rate",
+        "empty_answer" => "empty-answer rate",
+        "safety_flag" => "safety-flag rate",
+        "judge_fail" => "judge failure rate",
+        other => other,
+    }
+    .to_string()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn record(
+    metric: &str,
+    t: TestResult,
+    kind: EffectKind,
+    effect: f64,
+    effect_ci: Option<[f64; 2]>,
+    thresholds: (f64, f64),
+    baseline: Estimate,
+    current: Estimate,
+) -> TestRecord {
+    TestRecord {
+        metric: metric.to_string(),
+        test: t.test.to_string(),
+        statistic: t.statistic,
+        p: t.p,
+        p_adjusted: t.p,
+        effect_kind: kind,
+        effect,
+        effect_ci,
+        cliffs_delta: None,
+        min_effect: thresholds.0,
+        critical_effect: thresholds.1,
+        baseline,
+        current,
+        severity: None,
+    }
+}
+
+/// Rates: Fisher's exact test when any expected count is under 5, else the pooled
+/// two-proportion z test (chi-square); one-sided towards a higher rate. Effect: difference
+/// of proportions with Newcombe's interval. A rate with no event on either side carries no
+/// signal and is left out of the family (filtering on the margin is independent of the
+/// conditional test under the null, so it keeps the error rate).
+fn rates(b: &Evidence, c: &Evidence, drift: &Drift, out: &mut Vec<Candidate>) {
+    for name in RATES {
+        let (Some(&x), Some(&y)) = (b.rates.get(name), c.rates.get(name)) else { continue };
+        if x.n < MIN_VALUES as u64 || y.n < MIN_VALUES as u64 || x.events + y.events == 0 {
+            continue;
+        }
+        let t = rate_test(x.events, x.n, y.events, y.n, Alternative::Greater);
+        let (diff, lo, hi) = diff_interval(x.events, x.n, y.events, y.n, 0.95);
+        out.push(Candidate {
+            record: record(name, t, EffectKind::RateIncrease, diff, Some([lo, hi]), drift.rate_delta, estimate_rate(x), estimate_rate(y)),
+            label: rate_label(name),
+            unit: None,
+        });
+    }
+}
+
+/// Paired case outcomes: the same case ids in both runs, exact McNemar on the cases that
+/// flipped between pass and fail. Effect: net share of cases that went from pass to fail.
+fn cases(b: &Evidence, c: &Evidence, drift: &Drift, out: &mut Vec<Candidate>) {
+    let (mut flips_to_fail, mut flips_to_pass, mut n, mut passed_before, mut passed_now) = (0u64, 0u64, 0u64, 0u64, 0u64);
+    for (key, before) in &b.cases {
+        let Some(now) = c.cases.get(key) else { continue };
+        if before.samples == 0 || now.samples == 0 {
+            continue;
+        }
+        n += 1;
+        passed_before += u64::from(before.passed());
+        passed_now += u64::from(now.passed());
+        match (before.passed(), now.passed()) {
+            (true, false) => flips_to_fail += 1,
+            (false, true) => flips_to_pass += 1,
+            _ => {}
+        }
+    }
+    if n < MIN_VALUES as u64 || flips_to_fail + flips_to_pass == 0 {
+        return;
+    }
+    let t = mcnemar_exact(flips_to_fail, flips_to_pass);
+    let effect = (flips_to_fail as f64 - flips_to_pass as f64) / n as f64;
+    let share = |k: u64| Estimate { value: k as f64 / n as f64, ci: Some({ let (l, h) = wilson(k, n, 0.95); [l, h] }), n: Some(n) };
+    out.push(Candidate {
+        record: record("case_pass", t, EffectKind::RateIncrease, effect, None, drift.rate_delta, share(passed_before), share(passed_now)),
+        label: "share of cases passing".into(),
+        unit: None,
+    });
+}
+
+/// Continuous metrics: Mann–Whitney U for a shift (one-sided towards worse where there is a
+/// worse side) and two-sample Kolmogorov–Smirnov for a change of shape (two-sided). Effects:
+/// ratio of medians (for the shift) and of p95 (for the shape), each with a bootstrap
+/// interval; means for bounded scores; Cliff's delta alongside.
+fn continuous(b: &Evidence, c: &Evidence, drift: &Drift, seed: u64, out: &mut Vec<Candidate>) {
+    let has = |e: &Evidence, name: &str| e.continuous.get(name).is_some_and(|r| !r.is_empty());
+    let length = if has(b, "output_tokens") && has(c, "output_tokens") { "output_tokens" } else { "output_chars" };
+    let metrics: [(&str, &str, &str, EffectKind, (f64, f64), Unit); 6] = [
+        ("latency_ms", "latency", "latency", EffectKind::RatioIncrease, drift.latency_ratio, Unit::Millis),
+        ("ttft_ms", "ttft", "time to first token", EffectKind::RatioIncrease, drift.latency_ratio, Unit::Millis),
+        ("cost_usd", "cost", "cost per request", EffectKind::RatioIncrease, drift.cost_ratio, Unit::Usd),
+        (length, "output_length", "output length", EffectKind::Ratio, drift.length_ratio, Unit::Count),
+        ("similarity", "similarity", "similarity to the reference", EffectKind::ScoreDecrease, drift.score_delta, Unit::Score),
+        ("grounding_support", "grounding_support", "grounding support", EffectKind::ScoreDecrease, drift.score_delta, Unit::Score),
+    ];
+    for (i, (source, metric, label, kind, thresholds, unit)) in metrics.into_iter().enumerate() {
+        let (Some(x), Some(y)) = (b.continuous.get(source), c.continuous.get(source)) else { continue };
+        let (x, y) = (&x.values, &y.values);
+        if x.len() < MIN_VALUES || y.len() < MIN_VALUES {
+            continue;
+        }
+        let first = x[0];
+        if x.iter().chain(y.iter()).all(|v| *v == first) {
+            continue; // constant on both sides: nothing moved
+        }
+        let shift_alt = match kind {
+            EffectKind::RatioIncrease => Alternative::Greater,
+            EffectKind::ScoreDecrease => Alternative::Less,
+            _ => Alternative::TwoSided,
+        };
+        // scipy's convention: `Greater` means the first sample (current) is larger.
+        let shift = mann_whitney_u(y, x, shift_alt);
+        let shape = ks_2samp(y, x, Alternative::TwoSided);
+        let delta = cliffs_delta(x, y);
+        let seed = seed.wrapping_add(i as u64);
+        let mut pair = |name: String, t: TestResult, stat: Statistic, what: &str| {
+            let (effect, ci, b_est, c_est) = match kind {
+                EffectKind::ScoreDecrease => {
+                    let (mb, mc) = (mean(x).unwrap_or(0.0), mean(y).unwrap_or(0.0));
+                    (mc - mb, None, Estimate { value: mb, ci: None, n: Some(x.len() as u64) }, Estimate { value: mc, ci: None, n: Some(y.len() as u64) })
+                }
+                _ => {
+                    let q = match stat {
+                        Statistic::Median => 0.5,
+                        Statistic::Quantile(q) => q,
+                    };
+                    let (sb, sc) = (sorted_quantile(x, q), sorted_quantile(y, q));
+                    let (ratio, lo, hi) = bootstrap_ratio(x, y, stat, RESAMPLES, 0.95, seed).unwrap_or((1.0, 1.0, 1.0));
+                    (ratio, Some([lo, hi]), Estimate { value: sb, ci: None, n: Some(x.len() as u64) }, Estimate { value: sc, ci: None, n: Some(y.len() as u64) })
+                }
+            };
+            let mut r = record(&name, t, kind, effect, ci, thresholds, b_est, c_est);
+            r.cliffs_delta = Some(delta);
+            out.push(Candidate { record: r, label: format!("{what}{label}"), unit: Some(unit) });
+        };
+        match kind {
+            EffectKind::ScoreDecrease => {
+                pair(metric.to_string(), shift, Statistic::Median, "mean ");
+                pair(format!("{metric}_distribution"), shape, Statistic::Median, "distribution of ");
+            }
+            _ => {
+                pair(format!("{metric}_median"), shift, Statistic::Median, "median ");
+                pair(format!("{metric}_p95"), shape, Statistic::Quantile(0.95), "p95 ");
+            }
+        }
+    }
+}
+
+fn sorted_quantile(values: &[f64], q: f64) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    crate::stats::quantile(&v, q).unwrap_or(f64::NAN)
+}
+
+/// Categorical distributions: chi-square test of homogeneity, effect Jensen–Shannon
+/// divergence. Finish reasons are one per answer, so the plain test holds. Words are not
+/// independent draws — the words of one answer move together — so the vocabulary's
+/// statistic is divided by the mean words per answer (the worst-case design effect, a
+/// first-order Rao–Scott correction): conservative, and drift still needs JS ≥ the minimum.
+fn categorical(b: &Evidence, c: &Evidence, drift: &Drift, out: &mut Vec<Candidate>) {
+    let keys: std::collections::BTreeSet<&String> = b.finish_reasons.keys().chain(c.finish_reasons.keys()).collect();
+    if keys.len() > 1 {
+        let row = |e: &Evidence| keys.iter().map(|k| e.finish_reasons.get(*k).copied().unwrap_or(0)).collect::<Vec<u64>>();
+        let (rb, rc) = (row(b), row(c));
+        if let Some((stat, _, p)) = chi2_contingency(&[rb.clone(), rc.clone()]) {
+            let to_f = |r: &[u64]| r.iter().map(|&v| v as f64).collect::<Vec<f64>>();
+            let js = js_divergence(&to_f(&rb), &to_f(&rc)).unwrap_or(0.0);
+            let t = TestResult { test: "chi_square", statistic: stat, p };
+            out.push(Candidate {
+                record: record("finish_reason", t, EffectKind::Divergence, js, None, drift.divergence, Estimate::value(0.0), Estimate::value(js)),
+                label: "finish-reason distribution".into(),
+                unit: None,
+            });
+        }
+    }
+    let (vb, vc) = (&b.vocabulary, &c.vocabulary);
+    if vb.answers == 0 || vc.answers == 0 {
+        return;
+    }
+    let common: Vec<&String> = vb.top.keys().filter(|w| vc.top.contains_key(*w)).collect();
+    let row = |v: &crate::summary::Vocabulary| {
+        let mut r: Vec<u64> = common.iter().map(|w| v.top[*w]).collect();
+        r.push(v.words - r.iter().sum::<u64>());
+        r
+    };
+    let (rb, rc) = (row(vb), row(vc));
+    let Some((stat, dof, _)) = chi2_contingency(&[rb.clone(), rc.clone()]) else { return };
+    let per_answer = (vb.words as f64 / vb.answers as f64).max(vc.words as f64 / vc.answers as f64).max(1.0);
+    let corrected = stat / per_answer;
+    let p = ChiSquared::new(dof as f64).map(|d| d.sf(corrected)).unwrap_or(1.0);
+    let to_f = |r: &[u64]| r.iter().map(|&v| v as f64).collect::<Vec<f64>>();
+    let js = js_divergence(&to_f(&rb), &to_f(&rc)).unwrap_or(0.0);
+    let t = TestResult { test: "chi_square_design_corrected", statistic: corrected, p };
+    out.push(Candidate {
+        record: record("vocabulary", t, EffectKind::Divergence, js, None, drift.divergence, Estimate::value(0.0), Estimate::value(js)),
+        label: "output vocabulary".into(),
+        unit: None,
+    });
+}
+
+fn message(c: &Candidate, severity: Severity) -> String {
+    let r = &c.record;
+    let p = show_p(r.p_adjusted);
+    let body = match r.effect_kind {
+        EffectKind::RateIncrease => format!(
+            "{} {} vs {} in baseline ({:+.1} points, {p})",
+            c.label,
+            format_rate(r.current.value),
+            format_rate(r.baseline.value),
+            r.effect * 100.0
+        ),
+        EffectKind::RatioIncrease | EffectKind::Ratio => {
+            let unit = c.unit.unwrap_or(Unit::Count);
+            format!(
+                "{} {} vs {} in baseline ({:+.0}%, {p})",
+                c.label,
+                unit.show(r.current.value),
+                unit.show(r.baseline.value),
+                (r.effect - 1.0) * 100.0
+            )
+        }
+        EffectKind::ScoreDecrease => format!(
+            "{} {:.3} vs {:.3} in baseline ({:+.3}, {p})",
+            c.label, r.current.value, r.baseline.value, r.effect
+        ),
+        EffectKind::Divergence => format!("{} changed: Jensen–Shannon divergence {:.3} ({p})", c.label, r.effect),
+    };
+    format!("{body} — {}", severity.as_str())
+}
+
+/// Compares `current` with `baseline` for `target`.
+pub fn compare(baseline: &Evidence, current: &Evidence, drift: &Drift, target: &str, seed: u64) -> Comparison {
+    let answered = |e: &Evidence| e.rates.get("sample_fail").map_or(0, |c| c.n);
+    let (nb, nc) = (answered(baseline), answered(current));
+    let mut candidates = Vec::new();
+    rates(baseline, current, drift, &mut candidates);
+    cases(baseline, current, drift, &mut candidates);
+    continuous(baseline, current, drift, seed, &mut candidates);
+    categorical(baseline, current, drift, &mut candidates);
+
+    let adjusted = benjamini_hochberg(&candidates.iter().map(|c| c.record.p).collect::<Vec<_>>());
+    let mut findings = Vec::new();
+    for (c, p_adj) in candidates.iter_mut().zip(adjusted) {
+        let r = &mut c.record;
+        r.p_adjusted = p_adj;
+        // Thresholds are sizes of change on the same scale as `badness`.
+        let bad = badness(r.effect_kind, r.effect);
+        if p_adj > drift.alpha || bad.is_nan() {
+            continue;
+        }
+        r.severity = if bad >= r.critical_effect {
+            Some(Severity::Critical)
+        } else if bad >= r.min_effect {
+            Some(Severity::Warning)
+        } else {
+            None
+        };
+        if let Some(severity) = r.severity {
+            let msg = message(c, severity);
+            let r = &c.record;
+            findings.push(Finding {
+                metric: r.metric.clone(),
+                kind: FindingKind::Drift,
+                target: target.to_string(),
+                baseline: Some(r.baseline),
+                current: Some(r.current),
+                test: Some(r.test.clone()),
+                statistic: Some(r.statistic),
+                p: Some(r.p),
+                p_adjusted: Some(r.p_adjusted),
+                effect: Some(r.effect),
+                min_effect: Some(r.min_effect),
+                severity,
+                message: msg,
+            });
+        }
+    }
+    let insufficient = (nb < MIN_ANSWERED || nc < MIN_ANSWERED).then(|| insufficient_message(baseline, current, drift, nb, nc));
+    Comparison { tests: candidates.into_iter().map(|c| c.record).collect(), findings, insufficient }
+}
+
+/// "Too little data" with what the current sample sizes could detect.
+fn insufficient_message(b: &Evidence, c: &Evidence, drift: &Drift, nb: u64, nc: u64) -> String {
+    let p0 = b.rates.get("sample_fail").filter(|r| r.n > 0).map_or(0.0, |r| r.events as f64 / r.n as f64);
+    let rate = mde_rate(p0, nb, nc, drift.alpha, POWER);
+    let logs = |e: &Evidence| {
+        e.continuous
+            .get("latency_ms")
+            .map(|r| r.values.iter().filter(|v| **v > 0.0).map(|v| v.ln()).collect::<Vec<f64>>())
+            .unwrap_or_default()
+    };
+    let lb = logs(b);
+    let sd = match (mean(&lb), lb.len()) {
+        (Some(m), n) if n > 1 => (lb.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt(),
+        _ => f64::NAN,
+    };
+    let ratio = mde_ratio(sd, lb.len() as u64, logs(c).len() as u64, drift.alpha, POWER);
+    let show = |x: f64, f: &dyn Fn(f64) -> String| if x.is_finite() { f(x) } else { "no change".to_string() };
+    format!(
+        "insufficient data: {nc} answered samples now vs {nb} in the baseline (need {MIN_ANSWERED} each); \
+         at these sizes only a pass-rate drop of {} or a latency change of {} could be detected \
+         (80% power, α = {})",
+        show(rate, &|r| format!("{:.0} points", r * 100.0)),
+        show(ratio, &|r| format!("×{r:.2}")),
+        drift.alpha,
+    )
+}

@@ -1,0 +1,141 @@
+//! Comparison: a run held against absolute limits (`thresholds`), against its baseline
+//! (statistical drift) and against its own history (trend). Each problem is a `Finding`; the
+//! findings make the `Verdict`, and the verdict makes the exit code.
+
+mod drift;
+mod thresholds;
+
+use serde::{Deserialize, Serialize};
+
+pub use drift::{Comparison, EffectKind, MIN_ANSWERED, TestRecord, compare};
+pub use thresholds::check_thresholds;
+
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// Where a finding comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    /// An absolute limit from `thresholds:`.
+    Threshold,
+    /// A significant, large enough change from the baseline.
+    Drift,
+    /// Far outside the probe's own recent history.
+    Trend,
+    /// Too little data to tell.
+    InsufficientData,
+}
+
+/// A metric's value with its interval, where it has one.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Estimate {
+    pub value: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ci: Option<[f64; 2]>,
+    /// Observations behind it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n: Option<u64>,
+}
+
+impl Estimate {
+    pub fn value(value: f64) -> Self {
+        Estimate { value, ci: None, n: None }
+    }
+}
+
+/// One structured finding.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Metric name, e.g. `latency_p95`, `error_rate`, `over_refusal`.
+    pub metric: String,
+    pub kind: FindingKind,
+    /// The target the finding is about.
+    pub target: String,
+    pub baseline: Option<Estimate>,
+    pub current: Option<Estimate>,
+    /// The test used (`fisher_exact`, `mann_whitney_u`, ...), for drift findings.
+    pub test: Option<String>,
+    pub statistic: Option<f64>,
+    pub p: Option<f64>,
+    /// After Benjamini–Hochberg over the comparison's tests.
+    pub p_adjusted: Option<f64>,
+    /// The change: a ratio for latency/length/cost, a difference for rates and scores.
+    pub effect: Option<f64>,
+    /// The smallest effect that counts (the threshold level for threshold findings).
+    pub min_effect: Option<f64>,
+    pub severity: Severity,
+    /// One sentence a person understands.
+    pub message: String,
+}
+
+/// The overall outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Pass,
+    Warn,
+    Fail,
+    InsufficientData,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Warn => "warn",
+            Verdict::Fail => "fail",
+            Verdict::InsufficientData => "insufficient_data",
+        }
+    }
+
+    /// The verdict of a set of findings: the worst severity decides; with none, too little
+    /// data is its own verdict and never a pass.
+    pub fn of(findings: &[Finding], insufficient: bool) -> Verdict {
+        match findings.iter().map(|f| f.severity).max() {
+            Some(Severity::Critical) => Verdict::Fail,
+            Some(Severity::Warning) => Verdict::Warn,
+            _ if insufficient => Verdict::InsufficientData,
+            _ => Verdict::Pass,
+        }
+    }
+
+    /// Whether this verdict fails a gate set to fail on `level`.
+    pub fn fails_at(self, level: Severity) -> bool {
+        match self {
+            Verdict::Fail | Verdict::InsufficientData => true,
+            Verdict::Warn => level == Severity::Warning,
+            Verdict::Pass => false,
+        }
+    }
+}
+
+/// Milliseconds as people read them: `850 ms`, `6.1 s`.
+pub fn format_ms(ms: f64) -> String {
+    if ms < 1000.0 {
+        format!("{ms:.0} ms")
+    } else {
+        format!("{:.1} s", ms / 1000.0)
+    }
+}
+
+/// A rate as a percentage with one decimal.
+pub fn format_rate(rate: f64) -> String {
+    format!("{:.1}%", rate * 100.0)
+}

@@ -1,0 +1,305 @@
+//! One run of one probe, end to end, in the order of DESIGN.md: plan → runner (through the
+//! providers) → store (as observations arrive) → score → summary → compare → verdict. The
+//! CLI, the demo, the gate and the daemon all call this; none of them re-implements a step.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use rand::RngExt;
+use serde_json::json;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::compare::{Finding, Verdict, check_thresholds};
+use crate::config::{Probe, display_path};
+use crate::exit;
+use crate::golden::Case;
+use crate::provider::{Provider, ProviderError};
+use crate::runner::{Budget, Endpoint, Observation, Redactor, Runner, RunnerReport, Settings, new_trace_id};
+use crate::score::Scorer;
+use crate::store::{NewRun, RunEnd, Store, StoreError};
+use crate::summary::{Accumulator, TargetResult};
+
+/// Why a run could not be carried out at all (a failed verdict is not an error).
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error("probe `{probe}` has no target named `{name}`; known: {known}")]
+    UnknownTarget { probe: String, name: String, known: String },
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("a background task of the run failed: {0}")]
+    Task(String),
+}
+
+/// Overrides and choices for one run.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Overrides the probe's `samples` (and every case's own).
+    pub samples: Option<u32>,
+    /// Overrides the probe's `concurrency`.
+    pub concurrency: Option<usize>,
+    /// Targets to probe, interleaved case by case; empty means the probe's `target`.
+    pub targets: Vec<String>,
+}
+
+/// Told about progress; the terminal shows a bar, everything else ignores it.
+pub trait Progress: Send + Sync {
+    fn start(&self, _total: u64) {}
+    fn observed(&self, _obs: &Observation) {}
+    fn finish(&self) {}
+}
+
+/// No progress display.
+pub struct Quiet;
+impl Progress for Quiet {}
+
+/// How a run ended, apart from its verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Every planned sample was sent.
+    Complete,
+    /// The budget ran out before every sample was sent.
+    BudgetExhausted,
+    /// Stopped early (Ctrl-C, shutdown).
+    Interrupted,
+    /// Nothing usable came back: endpoint unreachable, every request failed, or the budget
+    /// ran out before the minimum samples.
+    CouldNotProbe,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Complete => "complete",
+            RunStatus::BudgetExhausted => "budget_exhausted",
+            RunStatus::Interrupted => "interrupted",
+            RunStatus::CouldNotProbe => "could_not_probe",
+        }
+    }
+}
+
+/// Everything a run produced.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    pub run_id: String,
+    pub probe: String,
+    pub trace_id: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub status: RunStatus,
+    /// Why the run could not probe, when it could not.
+    pub status_reason: Option<String>,
+    /// One per probed target, in the order asked for.
+    pub targets: Vec<TargetResult>,
+    pub findings: Vec<Finding>,
+    pub verdict: Verdict,
+    pub runner: RunnerReport,
+    pub budget_usd: Option<f64>,
+    pub exit_code: i32,
+    /// The targets as configured (provider, model, labels), for reports.
+    pub target_info: serde_json::Value,
+}
+
+impl RunOutcome {
+    /// The result of the first target (the probe's own, or the gate's candidate).
+    pub fn primary(&self) -> Option<&TargetResult> {
+        self.targets.first()
+    }
+}
+
+/// A new run id: sortable by time, unique enough to type a prefix of.
+pub fn new_run_id(now: DateTime<Utc>) -> String {
+    format!("{}-{:04x}", now.format("%Y%m%dT%H%M%SZ"), rand::rng().random::<u16>())
+}
+
+fn cases_of(probe: &Probe) -> Vec<Case> {
+    probe.golden_sets.iter().flat_map(|s| s.cases.iter().cloned()).collect()
+}
+
+/// Runs `probe` once and records it in `store`.
+pub async fn run_probe(
+    probe: &Probe,
+    store: &Store,
+    options: &RunOptions,
+    progress: &dyn Progress,
+    cancel: CancellationToken,
+) -> Result<RunOutcome, PipelineError> {
+    let names = if options.targets.is_empty() { vec![probe.target.name.clone()] } else { options.targets.clone() };
+    let mut endpoints = Vec::new();
+    for name in &names {
+        let target = probe.target_named(name).ok_or_else(|| PipelineError::UnknownTarget {
+            probe: probe.name.clone(),
+            name: name.clone(),
+            known: std::iter::once(probe.target.name.as_str())
+                .chain(probe.targets.keys().map(String::as_str))
+                .collect::<Vec<_>>()
+                .join(", "),
+        })?;
+        endpoints.push(Endpoint { target: target.clone(), provider: Provider::new(target, probe.timeout)? });
+    }
+    let target_info = json!(endpoints
+        .iter()
+        .map(|e| json!({
+            "name": e.target.name,
+            "provider": e.target.provider.as_str(),
+            "model": e.target.model,
+            "labels": e.target.labels,
+        }))
+        .collect::<Vec<_>>());
+
+    let started_at = Utc::now();
+    let run_id = new_run_id(started_at);
+    let trace_id = new_trace_id();
+    store.begin_run(&NewRun {
+        id: run_id.clone(),
+        probe: probe.name.clone(),
+        started_at,
+        targets: target_info.clone(),
+        trace_id: trace_id.clone(),
+    })?;
+    let writer = store.writer()?;
+
+    let cases = Arc::new(cases_of(probe));
+    let samples = options.samples.unwrap_or(probe.samples);
+    let cases_for_plan = match options.samples {
+        // `--samples` overrides every case's own count too.
+        Some(n) => Arc::new(cases.iter().cloned().map(|mut c| {
+            c.samples = Some(n);
+            c
+        }).collect::<Vec<_>>()),
+        None => cases.clone(),
+    };
+    let total = crate::runner::plan(&cases_for_plan, samples, endpoints.len()).len() as u64;
+    let budget = Arc::new(Budget::new(probe.max_cost_usd));
+    let runner = Runner {
+        run_id: run_id.clone(),
+        trace_id: trace_id.clone(),
+        cases: cases_for_plan.clone(),
+        endpoints: Arc::new(endpoints),
+        settings: Settings {
+            concurrency: options.concurrency.unwrap_or(probe.concurrency),
+            requests_per_second: probe.requests_per_second,
+            timeout: probe.timeout,
+            retries: probe.retries,
+        },
+        budget: budget.clone(),
+        redactor: Arc::new(Redactor::for_probe(probe)),
+    };
+    let seed = run_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    let mut accumulator = Accumulator::new(&cases_for_plan, &names, probe.min_samples, seed);
+    let scorer = Scorer::new(&probe.refusal_phrases);
+    let index: std::collections::HashMap<(&str, &str), &Case> =
+        cases_for_plan.iter().map(|c| ((c.set.as_str(), c.id.as_str()), c)).collect();
+    let case_of = |obs: &Observation| index.get(&(obs.set.as_str(), obs.case_id.as_str())).copied();
+
+    progress.start(total);
+    let clock = Instant::now();
+    let (tx, mut rx) = mpsc::channel::<Observation>(1024);
+    let run = tokio::spawn(runner.run(samples, tx, cancel));
+    while let Some(obs) = rx.recv().await {
+        progress.observed(&obs);
+        writer.observation(&run_id, obs.clone());
+        let scores = match case_of(&obs) {
+            Some(case) if obs.is_ok() && obs.final_attempt => {
+                let scores = scorer.score(case, &obs);
+                writer.scores(&run_id, obs.seq, scores.clone());
+                Some(scores)
+            }
+            _ => None,
+        };
+        accumulator.add(&obs, scores.as_deref());
+    }
+    let report = run.await.map_err(|e| PipelineError::Task(e.to_string()))?;
+    let elapsed = clock.elapsed();
+    progress.finish();
+    // Finishing joins the writer's thread: keep that off the async workers.
+    tokio::task::spawn_blocking(move || writer.finish())
+        .await
+        .map_err(|e| PipelineError::Task(e.to_string()))??;
+
+    let targets = accumulator.finish(elapsed);
+    let mut findings: Vec<Finding> = targets
+        .iter()
+        .take(1)
+        .flat_map(|t| check_thresholds(&probe.thresholds, &t.summary))
+        .collect();
+    findings.sort_by(|a, b| b.severity.cmp(&a.severity));
+    let verdict = Verdict::of(&findings, false);
+    let (status, status_reason) = status_of(&targets, &report, probe.min_samples);
+    let exit_code = match (status, verdict) {
+        (RunStatus::CouldNotProbe, _) => exit::COULD_NOT_PROBE,
+        (_, Verdict::Fail) => exit::VERDICT_FAILED,
+        _ => exit::PASSED,
+    };
+    let outcome = RunOutcome {
+        run_id: run_id.clone(),
+        probe: probe.name.clone(),
+        trace_id,
+        started_at,
+        finished_at: Utc::now(),
+        status,
+        status_reason,
+        targets,
+        findings,
+        verdict,
+        runner: report,
+        budget_usd: probe.max_cost_usd,
+        exit_code,
+        target_info,
+    };
+    store.finish_run(&run_id, &RunEnd {
+        status: status.as_str().to_string(),
+        verdict: Some(verdict.as_str().to_string()),
+        summary: crate::report::json::run_document(&outcome),
+        exit_code,
+    })?;
+    if let Some(days) = probe.store.retention_days {
+        let cutoff = Utc::now() - chrono::Duration::days(i64::from(days));
+        match store.prune(&probe.name, cutoff) {
+            Ok(n) if n > 0 => tracing::info!("pruned {n} runs of {} older than {days} days", probe.name),
+            Ok(_) => {}
+            Err(e) => tracing::warn!("could not prune old runs in {}: {e}", display_path(store.path())),
+        }
+    }
+    Ok(outcome)
+}
+
+/// Whether the run probed enough to judge, and why not.
+fn status_of(targets: &[TargetResult], report: &RunnerReport, min_samples: u32) -> (RunStatus, Option<String>) {
+    for t in targets {
+        let f = &t.summary.figures;
+        if f.samples == 0 {
+            let why = if report.skipped_budget > 0 { "the budget could not cover a single request" } else { "nothing was sent" };
+            return (RunStatus::CouldNotProbe, Some(format!("target `{}`: {why}", t.summary.target)));
+        }
+        if f.answered == 0 {
+            let classes: Vec<String> = f.errors.iter().map(|(c, n)| format!("{n} {c}")).collect();
+            return (
+                RunStatus::CouldNotProbe,
+                Some(format!("target `{}`: every request failed ({})", t.summary.target, classes.join(", "))),
+            );
+        }
+        if report.skipped_budget > 0 {
+            if let Some(c) = t.cases.iter().find(|c| c.figures.answered < u64::from(min_samples)) {
+                return (
+                    RunStatus::CouldNotProbe,
+                    Some(format!(
+                        "the budget ran out before case `{}` got {min_samples} answered sample(s)",
+                        c.id
+                    )),
+                );
+            }
+        }
+    }
+    if report.interrupted {
+        (RunStatus::Interrupted, None)
+    } else if report.skipped_budget > 0 {
+        (RunStatus::BudgetExhausted, Some(format!("{} samples not sent: budget spent", report.skipped_budget)))
+    } else {
+        (RunStatus::Complete, None)
+    }
+}

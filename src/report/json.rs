@@ -1,0 +1,43 @@
+//! The JSON document of a run (`probity run --format json`, the file under `reports/`, and
+//! the summary stored with the run). Its shape is documented in `docs/json-output.md` and
+//! versioned by `schema_version`; fields are only ever added.
+
+use serde_json::{Value, json};
+
+use crate::pipeline::RunOutcome;
+
+/// Bumped only when a field changes meaning or disappears.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The run as one JSON object.
+pub fn run_document(outcome: &RunOutcome) -> Value {
+    let primary = outcome.primary();
+    let duration = (outcome.finished_at - outcome.started_at).num_milliseconds() as f64 / 1000.0;
+    let mut doc = json!({
+        "schema_version": SCHEMA_VERSION,
+        "run_id": outcome.run_id,
+        "probe": outcome.probe,
+        "status": outcome.status.as_str(),
+        "status_reason": outcome.status_reason,
+        "verdict": outcome.verdict.as_str(),
+        "exit_code": outcome.exit_code,
+        "started_at": outcome.started_at.to_rfc3339(),
+        "finished_at": outcome.finished_at.to_rfc3339(),
+        "duration_s": duration,
+        "trace_id": outcome.trace_id,
+        "target": outcome.target_info.get(0).cloned().unwrap_or(Value::Null),
+        "budget": { "max_cost_usd": outcome.budget_usd, "spent_usd": outcome.runner.spent_usd },
+        "summary": primary.map(|t| json!(t.summary)).unwrap_or(Value::Null),
+        "cases": primary.map(|t| json!(t.cases)).unwrap_or(json!([])),
+        "findings": outcome.findings,
+    });
+    if outcome.targets.len() > 1 {
+        doc["targets"] = outcome
+            .targets
+            .iter()
+            .zip(outcome.target_info.as_array().into_iter().flatten())
+            .map(|(t, info)| json!({ "target": info, "summary": t.summary, "cases": t.cases }))
+            .collect();
+    }
+    doc
+}

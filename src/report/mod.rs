@@ -1,0 +1,5 @@
+//! Outputs of a run: the JSON document (a stable, documented schema), the terminal summary,
+//! and the JSON Lines export of observations.
+
+pub mod json;
+pub mod terminal;

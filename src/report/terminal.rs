@@ -1,0 +1,291 @@
+//! The terminal summary: verdict first, then the figures, quality, failing cases (with the
+//! reason of one failing sample) and findings. Colour only on a terminal and never with
+//! `NO_COLOR`; model output is stripped of control characters so an answer cannot rewrite the
+//! operator's terminal.
+
+use std::io::{self, IsTerminal, Write};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::compare::{Finding, Severity, Verdict, format_ms, format_rate};
+use crate::pipeline::{Progress, RunOutcome, RunStatus};
+use crate::runner::Observation;
+use crate::summary::{CaseStatus, CaseSummary, Percentiles, Rate, RunSummary};
+
+/// ANSI styling that can be switched off.
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    pub color: bool,
+}
+
+impl Style {
+    /// Colour when stdout is a terminal and `NO_COLOR` is unset (https://no-color.org).
+    pub fn detect() -> Self {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Style { color: !no_color && io::stdout().is_terminal() }
+    }
+
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() }
+    }
+    pub fn bold(&self, t: &str) -> String {
+        self.paint("1", t)
+    }
+    pub fn dim(&self, t: &str) -> String {
+        self.paint("2", t)
+    }
+    pub fn red(&self, t: &str) -> String {
+        self.paint("1;31", t)
+    }
+    pub fn yellow(&self, t: &str) -> String {
+        self.paint("1;33", t)
+    }
+    pub fn green(&self, t: &str) -> String {
+        self.paint("1;32", t)
+    }
+}
+
+/// Untrusted text made safe to print: control characters (ANSI escapes included) shown as
+/// `\u{..}`, newlines flattened, and cut to `max` characters.
+pub fn sanitize(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == max {
+            out.push('…');
+            break;
+        }
+        match c {
+            '\n' | '\r' | '\t' => out.push(' '),
+            c if c.is_control() => out.push_str(&c.escape_unicode().to_string()),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn verdict_label(style: &Style, verdict: Verdict) -> String {
+    match verdict {
+        Verdict::Pass => style.green("PASS"),
+        Verdict::Warn => style.yellow("WARN"),
+        Verdict::Fail => style.red("FAIL"),
+        Verdict::InsufficientData => style.yellow("INSUFFICIENT DATA"),
+    }
+}
+
+fn severity_label(style: &Style, s: Severity) -> String {
+    match s {
+        Severity::Critical => style.red("CRITICAL"),
+        Severity::Warning => style.yellow("WARNING "),
+        Severity::Info => style.dim("INFO    "),
+    }
+}
+
+fn percentiles(p: &Percentiles) -> String {
+    match (p.p50, p.p95, p.p99, p.mean, p.max) {
+        (Some(p50), Some(p95), Some(p99), Some(mean), Some(max)) => format!(
+            "p50 {}  p95 {}  p99 {}  mean {}  max {}",
+            format_ms(p50),
+            format_ms(p95),
+            format_ms(p99),
+            format_ms(mean),
+            format_ms(max)
+        ),
+        _ => "—".to_string(),
+    }
+}
+
+fn rate(r: &Option<Rate>) -> Option<String> {
+    r.map(|r| format!("{} ({}/{})", format_rate(r.value), r.count, r.n))
+}
+
+/// Writes the whole summary of a run.
+pub fn write_outcome(out: &mut dyn Write, outcome: &RunOutcome, style: &Style) -> io::Result<()> {
+    writeln!(
+        out,
+        "{} {} · run {}",
+        style.bold("probity"),
+        style.bold(&outcome.probe),
+        outcome.run_id
+    )?;
+    let status = match outcome.status {
+        RunStatus::Complete => "complete".to_string(),
+        other => style.yellow(other.as_str()),
+    };
+    writeln!(out, "  verdict {}   status {}", verdict_label(style, outcome.verdict), status)?;
+    if let Some(reason) = &outcome.status_reason {
+        writeln!(out, "  {}", style.yellow(reason))?;
+    }
+    for target in &outcome.targets {
+        write_target(out, &target.summary, &target.cases, outcome, style)?;
+    }
+    write_findings(out, &outcome.findings, style)?;
+    Ok(())
+}
+
+fn write_target(out: &mut dyn Write, s: &RunSummary, cases: &[CaseSummary], outcome: &RunOutcome, style: &Style) -> io::Result<()> {
+    let f = &s.figures;
+    let info = outcome
+        .target_info
+        .as_array()
+        .and_then(|a| a.iter().find(|t| t["name"] == s.target.as_str()));
+    let model = info
+        .map(|t| format!("{} {}", t["provider"].as_str().unwrap_or(""), t["model"].as_str().unwrap_or("")))
+        .unwrap_or_default();
+    writeln!(out)?;
+    writeln!(out, "  {} {}", style.bold(&format!("target {}", s.target)), style.dim(&model))?;
+    let seconds = (outcome.finished_at - outcome.started_at).num_milliseconds() as f64 / 1000.0;
+    writeln!(
+        out,
+        "  samples   {} sent, {} answered{} in {:.1} s ({:.1} req/s)",
+        f.samples,
+        f.answered,
+        if f.skipped_budget > 0 { format!(", {} skipped for budget", f.skipped_budget) } else { String::new() },
+        seconds,
+        s.requests_per_second
+    )?;
+    let errors: Vec<String> = f.errors.iter().map(|(c, n)| format!("{c} {n}")).collect();
+    writeln!(
+        out,
+        "  errors    {} ({}, 95% CI {}–{}){}{}",
+        f.errors.values().sum::<u64>(),
+        format_rate(f.error_rate),
+        format_rate(f.error_rate_ci[0]),
+        format_rate(f.error_rate_ci[1]),
+        if errors.is_empty() { String::new() } else { format!("  [{}]", errors.join(", ")) },
+        if f.retries > 0 { format!("  {} retried attempts", f.retries) } else { String::new() },
+    )?;
+    writeln!(out, "  latency   {}", percentiles(&f.latency_ms))?;
+    if f.ttft_ms.p50.is_some() {
+        writeln!(out, "  ttft      {}", percentiles(&f.ttft_ms))?;
+    }
+    writeln!(out, "  tokens    in {}  out {}   cost ${:.4}", f.tokens.input, f.tokens.output, f.cost_usd)?;
+    writeln!(
+        out,
+        "  pass      {} (95% CI {}–{}){}{}",
+        format_rate(f.pass_rate),
+        format_rate(f.pass_rate_ci[0]),
+        format_rate(f.pass_rate_ci[1]),
+        s.pass_at_1.map(|p| format!("  pass@1 {p:.2}")).unwrap_or_default(),
+        s.pass_pow_n.map(|p| format!("  pass^n {p:.2}")).unwrap_or_default(),
+    )?;
+    let q = &s.quality;
+    let mut quality = Vec::new();
+    for (label, value) in [
+        ("format", rate(&q.format_compliance)),
+        ("over-refusal", rate(&q.over_refusal)),
+        ("under-refusal", rate(&q.under_refusal)),
+        ("hallucination", rate(&q.hallucination)),
+        ("judge pass", rate(&q.judge_pass)),
+        ("truncated", rate(&q.truncation)),
+        ("empty", rate(&q.empty_answer)),
+        ("safety flags", rate(&q.safety_flags)),
+        ("grounding", q.grounding_support.map(|m| format!("{:.2}", m.value))),
+        ("similarity", q.similarity.map(|m| format!("{:.2}", m.value))),
+        ("cosine", q.cosine.map(|m| format!("{:.2}", m.value))),
+    ] {
+        if let Some(v) = value {
+            quality.push(format!("{label} {v}"));
+        }
+    }
+    if !quality.is_empty() {
+        writeln!(out, "  quality   {}", quality.join(" · "))?;
+    }
+    if let (Some(p50), Some(p95)) = (q.length.tokens.p50, q.length.tokens.p95) {
+        writeln!(out, "  length    p50 {p50:.0} tokens, p95 {p95:.0} tokens")?;
+    }
+    for (set, c) in &q.classification {
+        if let Some(acc) = c.accuracy {
+            writeln!(out, "  accuracy  {set}: {} ({}/{})", format_rate(acc.value), acc.count, acc.n)?;
+        }
+    }
+    write_cases(out, cases, style)
+}
+
+fn write_cases(out: &mut dyn Write, cases: &[CaseSummary], style: &Style) -> io::Result<()> {
+    let mut ordered: Vec<&CaseSummary> = cases.iter().collect();
+    let rank = |s: CaseStatus| match s {
+        CaseStatus::Error => 0,
+        CaseStatus::Fail => 1,
+        CaseStatus::Flaky => 2,
+        CaseStatus::Skipped => 3,
+        CaseStatus::Pass => 4,
+    };
+    ordered.sort_by_key(|c| rank(c.status));
+    writeln!(out, "  cases     {}", style.dim("(failing first)"))?;
+    let width = ordered.iter().map(|c| c.set.len() + c.id.len() + 1).max().unwrap_or(0);
+    for c in ordered {
+        let label = match c.status {
+            CaseStatus::Pass => style.green("pass "),
+            CaseStatus::Flaky => style.yellow("FLAKY"),
+            CaseStatus::Fail => style.red("FAIL "),
+            CaseStatus::Error => style.red("ERROR"),
+            CaseStatus::Skipped => style.dim("skip "),
+        };
+        let f = &c.figures;
+        let passes = (f.pass_rate * f.samples as f64).round() as u64;
+        let mut reason = c.failing_reason.as_deref().map(|r| sanitize(r, 100)).unwrap_or_default();
+        if c.status == CaseStatus::Error {
+            let classes: Vec<String> = f.errors.iter().map(|(k, n)| format!("{k} {n}")).collect();
+            reason = format!("no answer ({})", classes.join(", "));
+        }
+        if c.too_few_samples && c.status != CaseStatus::Skipped {
+            reason = format!("{reason} [only {} answered]", f.answered).trim().to_string();
+        }
+        writeln!(
+            out,
+            "    {label} {:width$}  {passes}/{}  {}",
+            format!("{}/{}", c.set, c.id),
+            f.samples,
+            style.dim(&reason),
+        )?;
+    }
+    Ok(())
+}
+
+fn write_findings(out: &mut dyn Write, findings: &[Finding], style: &Style) -> io::Result<()> {
+    if findings.is_empty() {
+        return Ok(());
+    }
+    writeln!(out)?;
+    writeln!(out, "  {}", style.bold("findings"))?;
+    for f in findings {
+        writeln!(out, "    {} {}", severity_label(style, f.severity), sanitize(&f.message, 300))?;
+    }
+    Ok(())
+}
+
+/// A progress bar on stderr when it is a terminal; invisible otherwise.
+pub struct Bar(ProgressBar);
+
+impl Bar {
+    pub fn new() -> Self {
+        let bar = if io::stderr().is_terminal() { ProgressBar::new(0) } else { ProgressBar::hidden() };
+        if let Ok(style) = ProgressStyle::with_template("  {bar:30} {pos}/{len} samples · {per_sec} · {msg}") {
+            bar.set_style(style);
+        }
+        Bar(bar)
+    }
+}
+
+impl Default for Bar {
+    fn default() -> Self {
+        Bar::new()
+    }
+}
+
+impl Progress for Bar {
+    fn start(&self, total: u64) {
+        self.0.set_length(total);
+    }
+    fn observed(&self, obs: &Observation) {
+        if obs.final_attempt {
+            self.0.inc(1);
+        }
+        if let Some(class) = obs.status.error_class() {
+            self.0.set_message(format!("last error: {}", class.as_str()));
+        }
+    }
+    fn finish(&self) {
+        self.0.finish_and_clear();
+    }
+}

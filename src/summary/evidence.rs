@@ -1,0 +1,162 @@
+//! `Evidence`: what a comparison needs of a run — the counts behind every rate (oriented so
+//! that more events is worse), a bounded uniform sample of every continuous metric, the
+//! categorical distributions, and each case's pass count. A baseline file is this plus
+//! metadata, so a CI job can gate without a database.
+
+use std::collections::{BTreeMap, HashMap};
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use serde::{Deserialize, Serialize};
+
+use super::facts::Facts;
+use super::totals::Count;
+use crate::runner::{Observation, Status};
+use crate::stats::Reservoir;
+
+/// Most values kept per continuous metric.
+pub const RESERVOIR_CAP: usize = 5000;
+/// Most distinct words kept of the output vocabulary (the rest pool into one bucket).
+pub const VOCABULARY_TOP: usize = 200;
+
+/// Rates, by name; `events` are the bad outcomes.
+pub const RATES: [&str; 10] = [
+    "error", "sample_fail", "over_refusal", "under_refusal", "format_failure", "hallucination",
+    "truncation", "empty_answer", "safety_flag", "judge_fail",
+];
+/// Continuous metrics, by name.
+pub const CONTINUOUS: [&str; 7] = [
+    "latency_ms", "ttft_ms", "output_tokens", "output_chars", "similarity", "grounding_support", "cost_usd",
+];
+
+/// The output vocabulary as a unigram distribution.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Vocabulary {
+    /// Answers counted.
+    pub answers: u64,
+    /// Words counted.
+    pub words: u64,
+    /// The most frequent words and their counts.
+    pub top: BTreeMap<String, u64>,
+    /// Words outside `top`.
+    pub other: u64,
+}
+
+/// A case's samples and passes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct CaseOutcome {
+    pub samples: u64,
+    pub passes: u64,
+    /// The case's `min_pass_rate`.
+    pub min_pass_rate: f64,
+}
+
+impl CaseOutcome {
+    /// Whether the case passed over its samples (errors count against it).
+    pub fn passed(&self) -> bool {
+        self.samples > 0 && self.passes as f64 >= self.min_pass_rate * self.samples as f64 - 1e-9
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    pub rates: BTreeMap<String, Count>,
+    pub continuous: BTreeMap<String, Reservoir>,
+    pub finish_reasons: BTreeMap<String, u64>,
+    pub vocabulary: Vocabulary,
+    /// Keyed `set/case`.
+    pub cases: BTreeMap<String, CaseOutcome>,
+}
+
+/// Builds `Evidence` from a stream of final attempts.
+pub struct EvidenceBuilder {
+    evidence: Evidence,
+    words: HashMap<String, u64>,
+    rng: StdRng,
+}
+
+impl EvidenceBuilder {
+    /// `seed` makes the reservoirs reproducible for a run (derive it from the run id).
+    pub fn new(seed: u64) -> Self {
+        let mut evidence = Evidence::default();
+        for name in RATES {
+            evidence.rates.insert(name.into(), Count::default());
+        }
+        for name in CONTINUOUS {
+            evidence.continuous.insert(name.into(), Reservoir::new(RESERVOIR_CAP));
+        }
+        EvidenceBuilder { evidence, words: HashMap::new(), rng: StdRng::seed_from_u64(seed) }
+    }
+
+    fn rate(&mut self, name: &str, event: Option<bool>) {
+        if let (Some(e), Some(c)) = (event, self.evidence.rates.get_mut(name)) {
+            c.add(e);
+        }
+    }
+
+    fn value(&mut self, name: &str, x: Option<f64>) {
+        if let (Some(x), Some(r)) = (x.filter(|x| x.is_finite()), self.evidence.continuous.get_mut(name)) {
+            r.push(x, &mut self.rng);
+        }
+    }
+
+    /// Adds a final attempt (skipped and non-final ones are ignored).
+    pub fn add(&mut self, case_key: &str, min_pass_rate: f64, obs: &Observation, facts: Option<&Facts>) {
+        if !obs.final_attempt || obs.status == Status::SkippedBudget {
+            return;
+        }
+        let errored = obs.status.error_class().is_some();
+        self.rate("error", Some(errored));
+        let outcome = self.evidence.cases.entry(case_key.to_string()).or_default();
+        outcome.samples += 1;
+        outcome.min_pass_rate = min_pass_rate;
+        let Some(f) = facts.filter(|_| !errored) else { return };
+        outcome.passes += u64::from(f.passed);
+        self.rate("sample_fail", Some(!f.passed));
+        self.rate("over_refusal", f.over_refusal());
+        self.rate("under_refusal", f.under_refusal());
+        self.rate("format_failure", f.format_ok.map(|ok| !ok));
+        self.rate("hallucination", f.support.map(|(_, ok)| !ok));
+        self.rate("truncation", Some(f.truncated));
+        self.rate("empty_answer", Some(f.empty));
+        self.rate("safety_flag", Some(f.safety_flag));
+        self.rate("judge_fail", f.judge_passed.map(|p| !p));
+        self.value("latency_ms", obs.latency_ms);
+        self.value("ttft_ms", obs.ttft_ms);
+        self.value("output_tokens", obs.output_tokens.map(|t| t as f64));
+        let text = obs.output.as_deref().unwrap_or("");
+        self.value("output_chars", Some(text.chars().count() as f64));
+        self.value("similarity", f.similarity.or(f.cosine));
+        self.value("grounding_support", f.support.map(|(s, _)| s));
+        self.value("cost_usd", Some(obs.cost_usd));
+        let reason = obs.finish_reason.clone().unwrap_or_else(|| "unknown".into());
+        *self.evidence.finish_reasons.entry(reason).or_default() += 1;
+        self.evidence.vocabulary.answers += 1;
+        for word in words(text) {
+            self.evidence.vocabulary.words += 1;
+            *self.words.entry(word).or_default() += 1;
+        }
+    }
+
+    pub fn finish(mut self) -> Evidence {
+        let mut ranked: Vec<(String, u64)> = self.words.into_iter().collect();
+        // Count first, then the word, so ties do not depend on hash order.
+        ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let vocabulary = &mut self.evidence.vocabulary;
+        for (i, (word, count)) in ranked.into_iter().enumerate() {
+            if i < VOCABULARY_TOP {
+                vocabulary.top.insert(word, count);
+            } else {
+                vocabulary.other += count;
+            }
+        }
+        self.evidence
+    }
+}
+
+/// Lower-cased words of a text (letters and digits), for the vocabulary.
+fn words(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+}

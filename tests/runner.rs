@@ -1,0 +1,203 @@
+//! The runner against endpoints that misbehave: 429 with `Retry-After` (the wait is
+//! honoured), 5xx retried with backoff, a hang past the timeout, a connection reset, a
+//! truncated stream, invalid JSON, a slow drip — each attempt recorded and classified.
+
+#[path = "support/bad_server.rs"]
+mod bad_server;
+#[path = "support/project.rs"]
+mod project;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use probity::pipeline::{Quiet, RunOptions, RunOutcome, run_probe};
+use probity::store::{ObservationRow, Store};
+use project::Project;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+/// What the scripted endpoint does for one request.
+#[derive(Clone, Copy, Debug)]
+enum Act {
+    Ok,
+    TooMany,
+    Unavailable,
+    Hang,
+    InvalidJson,
+    TruncatedStream,
+    SlowDrip,
+}
+
+#[derive(Default)]
+struct Seen {
+    arrivals: Vec<Instant>,
+    headers: Vec<HeaderMap>,
+}
+
+/// An OpenAI-like endpoint that plays `script` in order (then answers normally).
+async fn scripted(script: Vec<Act>) -> (String, Arc<Mutex<Seen>>) {
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let state = (Arc::new(Mutex::new(script.into_iter())), seen.clone());
+    let app = Router::new()
+        .route(
+            "/v1/chat/completions",
+            post(|axum::extract::State((script, seen)): axum::extract::State<(Arc<Mutex<std::vec::IntoIter<Act>>>, Arc<Mutex<Seen>>)>, headers: HeaderMap| async move {
+                {
+                    let mut s = seen.lock().unwrap();
+                    s.arrivals.push(Instant::now());
+                    s.headers.push(headers);
+                }
+                let act = script.lock().unwrap().next().unwrap_or(Act::Ok);
+                respond(act).await
+            }),
+        )
+        .with_state(state);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}/v1"), seen)
+}
+
+fn completion() -> serde_json::Value {
+    json!({
+        "id": "c1", "model": "m",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "You can ask within 30 days."}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 12, "completion_tokens": 7}
+    })
+}
+
+async fn respond(act: Act) -> Response {
+    match act {
+        Act::Ok => axum::Json(completion()).into_response(),
+        Act::TooMany => (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "1")], "slow down").into_response(),
+        Act::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "busy").into_response(),
+        Act::Hang => {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            axum::Json(completion()).into_response()
+        }
+        Act::InvalidJson => ([("content-type", "application/json")], "{\"choices\": [").into_response(),
+        Act::TruncatedStream => {
+            let body = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"You can\"}}]}\n\n";
+            ([("content-type", "text/event-stream")], body).into_response()
+        }
+        Act::SlowDrip => {
+            let text = serde_json::to_vec(&completion()).unwrap();
+            let chunks: Vec<Vec<u8>> = text.chunks(16).map(<[u8]>::to_vec).collect();
+            let stream = futures_util::stream::iter(chunks.into_iter().map(Ok::<_, std::io::Error>)).then(|c| async move {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                c
+            });
+            Response::builder().header("content-type", "application/json").body(Body::from_stream(stream)).unwrap()
+        }
+    }
+}
+
+use futures_util::StreamExt;
+
+async fn run(base_url: &str, body: &str, stream: bool) -> (RunOutcome, Vec<ObservationRow>) {
+    let project = Project::new(base_url, body);
+    let mut probe = project.probe("sk-runner-test");
+    probe.target.stream = stream;
+    // One case keeps the script's order easy to follow.
+    probe.golden_sets[0].cases.truncate(1);
+    let store = Store::open(&project.db()).unwrap();
+    let outcome = run_probe(&probe, &store, &RunOptions::default(), &Quiet, CancellationToken::new()).await.unwrap();
+    let rows = store.observations(&outcome.run_id).unwrap();
+    (outcome, rows)
+}
+
+fn statuses(rows: &[ObservationRow]) -> Vec<(&'static str, u32, bool)> {
+    rows.iter().map(|r| (r.observation.status.as_str(), r.observation.attempt, r.observation.final_attempt)).collect()
+}
+
+const ONE_SAMPLE: &str = "samples: 1\nconcurrency: 1\nretries: { max: 2, base_delay: 50ms, max_delay: 200ms }\ntimeout: 2s\n";
+
+#[tokio::test]
+async fn retry_after_is_honoured_and_every_attempt_recorded() {
+    let (url, seen) = scripted(vec![Act::TooMany, Act::Ok]).await;
+    let (outcome, rows) = run(&url, ONE_SAMPLE, false).await;
+    assert_eq!(statuses(&rows), [("http_429", 1, false), ("ok", 2, true)]);
+    let arrivals = &seen.lock().unwrap().arrivals;
+    let waited = arrivals[1] - arrivals[0];
+    assert!(waited >= Duration::from_secs(1), "retried after {waited:?}, before Retry-After: 1");
+    let f = &outcome.primary().unwrap().summary.figures;
+    assert_eq!((f.samples, f.answered, f.retries), (1, 1, 1));
+    assert_eq!(f.attempt_errors.get("http_429"), Some(&1));
+    assert!(f.errors.is_empty(), "a retried error is not the sample's error");
+    // The latency of the sample includes the wait: it is what a user would have seen.
+    assert!(f.latency_ms.max.unwrap() >= 1000.0);
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_then_reported() {
+    let (url, seen) = scripted(vec![Act::Unavailable, Act::Unavailable, Act::Unavailable]).await;
+    let (outcome, rows) = run(&url, ONE_SAMPLE, false).await;
+    assert_eq!(statuses(&rows), [("http_5xx", 1, false), ("http_5xx", 2, false), ("http_5xx", 3, true)]);
+    assert_eq!(rows[2].observation.http_status, Some(503));
+    assert_eq!(seen.lock().unwrap().arrivals.len(), 3, "max 2 retries");
+    // Every request failed: nothing was probed.
+    assert_eq!(outcome.exit_code, probity::exit::COULD_NOT_PROBE);
+    assert!(outcome.status_reason.unwrap().contains("every request failed (1 http_5xx)"));
+}
+
+#[tokio::test]
+async fn a_hang_times_out_and_is_not_retried() {
+    let (url, seen) = scripted(vec![Act::Hang]).await;
+    let started = Instant::now();
+    let (_, rows) = run(&url, &ONE_SAMPLE.replace("timeout: 2s", "timeout: 300ms"), false).await;
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(statuses(&rows), [("timeout", 1, true)]);
+    assert_eq!(rows[0].observation.error.as_deref(), Some("no complete answer within 300ms"));
+    assert_eq!(seen.lock().unwrap().arrivals.len(), 1);
+}
+
+#[tokio::test]
+async fn malformed_and_truncated_answers_are_classified() {
+    let (url, _) = scripted(vec![Act::InvalidJson]).await;
+    let (_, rows) = run(&url, ONE_SAMPLE, false).await;
+    assert_eq!(statuses(&rows), [("malformed_response", 1, true)]);
+
+    let (url, _) = scripted(vec![Act::TruncatedStream]).await;
+    let (_, rows) = run(&url, ONE_SAMPLE, true).await;
+    assert_eq!(statuses(&rows), [("stream_interrupted", 1, true)]);
+    assert_eq!(rows[0].observation.output.as_deref(), Some("You can"), "the partial answer is kept");
+}
+
+#[tokio::test]
+async fn a_slow_drip_completes_within_the_timeout() {
+    let (url, _) = scripted(vec![Act::SlowDrip]).await;
+    let (_, rows) = run(&url, ONE_SAMPLE, false).await;
+    assert_eq!(statuses(&rows), [("ok", 1, true)]);
+    assert!(rows[0].observation.latency_ms.unwrap() >= 200.0);
+    assert_eq!(rows[0].observation.output_tokens, Some(7));
+}
+
+#[tokio::test]
+async fn connection_resets_are_connect_errors_and_retried() {
+    let addr = bad_server::resetting().await;
+    let (_, rows) = run(&format!("http://{addr}/v1"), ONE_SAMPLE, false).await;
+    assert_eq!(statuses(&rows), [("connect", 1, false), ("connect", 2, false), ("connect", 3, true)]);
+}
+
+#[tokio::test]
+async fn every_request_carries_trace_headers() {
+    let (url, seen) = scripted(vec![Act::TooMany, Act::Ok]).await;
+    let (outcome, rows) = run(&url, ONE_SAMPLE, false).await;
+    let seen = seen.lock().unwrap();
+    let mut trace_ids = Vec::new();
+    for (headers, row) in seen.headers.iter().zip(&rows) {
+        assert_eq!(headers["x-probity-run-id"], outcome.run_id.as_str());
+        let tp = headers["traceparent"].to_str().unwrap();
+        let parts: Vec<&str> = tp.split('-').collect();
+        assert_eq!(parts[2], row.observation.span_id, "the stored span id is the one sent");
+        trace_ids.push(parts[1].to_string());
+    }
+    assert_eq!(trace_ids[0], trace_ids[1], "one trace per run");
+    assert_eq!(trace_ids[0], outcome.trace_id);
+    assert_eq!(seen.headers[0]["authorization"], "Bearer sk-runner-test");
+}
