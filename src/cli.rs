@@ -57,6 +57,25 @@ pub enum Command {
         #[arg(long, short, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// Compare two stored runs: every metric's test, effect and drift verdict.
+    #[command(after_help = "RUN_A is the baseline, RUN_B the run judged. Exits 1 when the verdict fails (critical drift or insufficient data).")]
+    Compare {
+        /// The baseline run (id, unique prefix, or `latest`).
+        run_a: String,
+        /// The run judged.
+        run_b: String,
+        /// Target to compare (default: each run's first).
+        #[arg(long, value_name = "NAME")]
+        target: Option<String>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Run a probe against a candidate target and gate the rollout on the verdict.
+    #[command(after_help = "Examples:\n  probity gate support-bot --candidate canary\n  probity gate support-bot --candidate canary --baseline default --fail-on warning --junit gate.xml\n\nExits 1 when the verdict fails at --fail-on, 3 when nothing could be probed.")]
+    Gate(GateArgs),
+    /// Promote, list, show and export baselines.
+    #[command(subcommand)]
+    Baseline(BaselineCommand),
     /// List stored runs, newest first.
     History {
         /// Only this probe's runs.
@@ -107,6 +126,70 @@ pub struct RunArgs {
     /// Also write the JSON document to this file (one probe) or folder (several).
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
+}
+
+/// The severity at which a gate fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    /// Any warning fails the gate.
+    Warning,
+    /// Only critical findings (and insufficient data) fail it.
+    Critical,
+}
+
+#[derive(Debug, Args)]
+pub struct GateArgs {
+    /// Probe file or name.
+    pub probe: String,
+    /// The target to roll out (a key of the probe's `targets:`, or `default`).
+    #[arg(long, value_name = "TARGET")]
+    pub candidate: String,
+    /// What the candidate must match: `latest` (the promoted run), a baseline file, or another target (both probed in one run, interleaved).
+    #[arg(long, value_name = "latest|FILE|TARGET", default_value = "latest")]
+    pub baseline: String,
+    /// Fail on warnings too, or only on critical findings.
+    #[arg(long, value_enum, default_value_t = FailOn::Critical)]
+    pub fail_on: FailOn,
+    /// Samples per case, overriding the probe.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub samples: Option<u32>,
+    /// Write JUnit XML here.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write a Markdown summary here (default: appended to $GITHUB_STEP_SUMMARY when set).
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
+    /// Write the JSON document here.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Output on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BaselineCommand {
+    /// Make a finished run its probe's baseline (`baseline: latest`).
+    Promote {
+        /// Run id, unique prefix, or `latest`.
+        run: String,
+        /// Which target of the run (default: its first).
+        #[arg(long, value_name = "NAME")]
+        target: Option<String>,
+    },
+    /// List the promoted baselines.
+    List,
+    /// Show one probe's baseline.
+    Show {
+        probe: String,
+    },
+    /// Write a probe's baseline to a self-contained file a CI job can commit.
+    Export {
+        probe: String,
+        /// The file to write, e.g. baselines/support-bot.json.
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -1,8 +1,11 @@
 //! The subcommands: each takes the parsed CLI, calls the library, prints, and returns the
 //! exit code. Errors that stop a command before any verdict are `CommandError`s (exit 2).
 
+mod baseline;
+mod compare;
 mod demo;
 mod export;
+mod gate;
 mod history;
 mod init;
 mod run;
@@ -56,6 +59,9 @@ pub async fn dispatch(cli: &Cli) -> Result<i32, CommandError> {
         Command::Validate { paths } => validate::validate(cli, paths),
         Command::Run(args) => run::run(cli, args).await,
         Command::Export { run, out, .. } => export::export(cli, run, out.as_deref()),
+        Command::Compare { run_a, run_b, target, format } => compare::compare(cli, run_a, run_b, target.as_deref(), *format),
+        Command::Gate(args) => gate::gate(cli, args).await,
+        Command::Baseline(command) => baseline::baseline(cli, command),
         Command::History { probe, limit } => history::history(cli, probe.as_deref(), *limit),
         Command::Sim(args) => {
             let golden = match &args.golden {

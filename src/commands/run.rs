@@ -38,6 +38,7 @@ pub async fn run(cli: &Cli, args: &RunArgs) -> Result<i32, CommandError> {
         samples: args.samples,
         concurrency: args.concurrency.map(|c| c as usize),
         targets: args.target.iter().cloned().collect(),
+        ..RunOptions::default()
     };
     let style = Style::detect();
     let several = project.probes.len() > 1;

@@ -2,13 +2,17 @@
 //! (statistical drift) and against its own history (trend). Each problem is a `Finding`; the
 //! findings make the `Verdict`, and the verdict makes the exit code.
 
+pub mod baseline;
 mod drift;
 mod thresholds;
+pub mod trend;
 
 use serde::{Deserialize, Serialize};
 
 pub use drift::{Comparison, EffectKind, MIN_ANSWERED, TestRecord, compare};
+pub use baseline::{Baseline, BaselineError};
 pub use thresholds::check_thresholds;
+pub use trend::check_trend;
 
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -30,6 +30,15 @@ pub fn run_document(outcome: &RunOutcome) -> Value {
         "summary": primary.map(|t| json!(t.summary)).unwrap_or(Value::Null),
         "cases": primary.map(|t| json!(t.cases)).unwrap_or(json!([])),
         "findings": outcome.findings,
+        "baseline": outcome.comparison.as_ref().map(|c| json!({
+            "source": c.source,
+            "run_id": c.run_id,
+            "target": c.target,
+            "labels": c.labels,
+            "insufficient_data": c.comparison.insufficient,
+            "tests": c.comparison.tests,
+        })),
+        "notes": outcome.notes,
     });
     if outcome.targets.len() > 1 {
         doc["targets"] = outcome

@@ -2,4 +2,6 @@
 //! and the JSON Lines export of observations.
 
 pub mod json;
+pub mod junit;
+pub mod markdown;
 pub mod terminal;

@@ -118,7 +118,27 @@ pub fn write_outcome(out: &mut dyn Write, outcome: &RunOutcome, style: &Style) -
     for target in &outcome.targets {
         write_target(out, &target.summary, &target.cases, outcome, style)?;
     }
+    if let Some(c) = &outcome.comparison {
+        let labels: Vec<String> = c.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        writeln!(out)?;
+        writeln!(
+            out,
+            "  {} {}{}{} · {} tests, {} drift",
+            style.bold("baseline"),
+            c.source,
+            c.run_id.as_deref().map(|r| format!(" {r}")).unwrap_or_default(),
+            if labels.is_empty() { String::new() } else { format!(" ({})", labels.join(", ")) },
+            c.comparison.tests.len(),
+            c.comparison.tests.iter().filter(|t| t.severity.is_some()).count(),
+        )?;
+        if let Some(why) = &c.comparison.insufficient {
+            writeln!(out, "  {}", style.yellow(why))?;
+        }
+    }
     write_findings(out, &outcome.findings, style)?;
+    for note in &outcome.notes {
+        writeln!(out, "  {} {note}", style.dim("note:"))?;
+    }
     Ok(())
 }
 

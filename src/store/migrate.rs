@@ -18,11 +18,18 @@ pub(crate) struct Migration {
 /// Every migration, in order. Append only: a released migration is never edited, since
 /// databases out there have already run it. Versions are contiguous from 1 (a unit test
 /// checks this against the files in `migrations/`).
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sql: include_str!("migrations/0001_init.sql"),
-}];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sql: include_str!("migrations/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "run_evidence",
+        sql: include_str!("migrations/0002_run_evidence.sql"),
+    },
+];
 
 /// The newest schema version this binary knows.
 pub(crate) fn latest_version() -> i64 {

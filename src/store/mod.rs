@@ -57,6 +57,8 @@ pub struct RunEnd {
     pub status: String,
     pub verdict: Option<String>,
     pub summary: serde_json::Value,
+    /// What a comparison needs of the run, per target (see `summary::Evidence`).
+    pub evidence: Option<serde_json::Value>,
     pub exit_code: i32,
 }
 
@@ -248,11 +250,16 @@ impl Store {
             format!("the summary of run `{id}`"),
             &end.summary,
         )?;
+        let evidence = end
+            .evidence
+            .as_ref()
+            .map(|e| json_text(&self.path, format!("the evidence of run `{id}`"), e))
+            .transpose()?;
         let changed = self
             .conn
             .execute(
                 "UPDATE runs SET finished_at = ?2, status = ?3, verdict = ?4, summary_json = ?5,
-                        exit_code = ?6
+                        exit_code = ?6, evidence_json = ?7
                  WHERE id = ?1 AND finished_at IS NULL",
                 params![
                     id,
@@ -260,7 +267,8 @@ impl Store {
                     end.status,
                     end.verdict,
                     summary,
-                    end.exit_code
+                    end.exit_code,
+                    evidence
                 ],
             )
             .at(&self.path, &format!("recording the end of run `{id}`"))?;
@@ -442,6 +450,23 @@ impl Store {
         } else {
             Err(self.not_found(run_id))
         }
+    }
+
+    /// The evidence a finished run recorded (per target), if any.
+    pub fn evidence(&self, run_id: &str) -> Result<Option<serde_json::Value>, StoreError> {
+        self.require_run(run_id)?;
+        let text: Option<String> = self
+            .conn
+            .query_row("SELECT evidence_json FROM runs WHERE id = ?1", [run_id], |row| row.get(0))
+            .at(&self.path, &format!("reading the evidence of run `{run_id}`"))?;
+        text.map(|t| {
+            serde_json::from_str(&t).map_err(|e| StoreError::Corrupt {
+                path: self.path.clone(),
+                what: format!("run `{run_id}`, evidence_json"),
+                detail: e.to_string(),
+            })
+        })
+        .transpose()
     }
 
     /// How many observations of a run are stored.

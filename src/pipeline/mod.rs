@@ -2,6 +2,10 @@
 //! providers) → store (as observations arrive) → score → summary → compare → verdict. The
 //! CLI, the demo, the gate and the daemon all call this; none of them re-implements a step.
 
+mod evaluate;
+
+pub use evaluate::{BaselineChoice, ComparisonReport, evidence_json, target_evidence};
+
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -11,7 +15,7 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::compare::{Finding, Verdict, check_thresholds};
+use crate::compare::{BaselineError, Finding, Verdict};
 use crate::config::{Probe, display_path};
 use crate::exit;
 use crate::golden::Case;
@@ -30,6 +34,8 @@ pub enum PipelineError {
     Provider(#[from] ProviderError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Baseline(#[from] BaselineError),
     #[error("a background task of the run failed: {0}")]
     Task(String),
 }
@@ -43,6 +49,8 @@ pub struct RunOptions {
     pub concurrency: Option<usize>,
     /// Targets to probe, interleaved case by case; empty means the probe's `target`.
     pub targets: Vec<String>,
+    /// What to compare with.
+    pub baseline: BaselineChoice,
 }
 
 /// Told about progress; the terminal shows a bar, everything else ignores it.
@@ -96,6 +104,10 @@ pub struct RunOutcome {
     /// One per probed target, in the order asked for.
     pub targets: Vec<TargetResult>,
     pub findings: Vec<Finding>,
+    /// The comparison with the baseline, when there was one.
+    pub comparison: Option<ComparisonReport>,
+    /// Things worth knowing that are not findings ("no baseline yet").
+    pub notes: Vec<String>,
     pub verdict: Verdict,
     pub runner: RunnerReport,
     pub budget_usd: Option<f64>,
@@ -222,17 +234,17 @@ pub async fn run_probe(
         .map_err(|e| PipelineError::Task(e.to_string()))??;
 
     let targets = accumulator.finish(elapsed);
-    let mut findings: Vec<Finding> = targets
-        .iter()
-        .take(1)
-        .flat_map(|t| check_thresholds(&probe.thresholds, &t.summary))
-        .collect();
-    findings.sort_by(|a, b| b.severity.cmp(&a.severity));
-    let verdict = Verdict::of(&findings, false);
     let (status, status_reason) = status_of(&targets, &report, probe.min_samples);
+    // A run that probed nothing usable is not judged: its figures would only mislead.
+    let evaluation = if status == RunStatus::CouldNotProbe {
+        evaluate::Evaluation::default()
+    } else {
+        evaluate::evaluate(probe, store, &options.baseline, &targets, seed)?
+    };
+    let verdict = evaluation.verdict.unwrap_or(Verdict::InsufficientData);
     let exit_code = match (status, verdict) {
         (RunStatus::CouldNotProbe, _) => exit::COULD_NOT_PROBE,
-        (_, Verdict::Fail) => exit::VERDICT_FAILED,
+        (_, Verdict::Fail | Verdict::InsufficientData) => exit::VERDICT_FAILED,
         _ => exit::PASSED,
     };
     let outcome = RunOutcome {
@@ -244,7 +256,9 @@ pub async fn run_probe(
         status,
         status_reason,
         targets,
-        findings,
+        findings: evaluation.findings,
+        comparison: evaluation.comparison,
+        notes: evaluation.notes,
         verdict,
         runner: report,
         budget_usd: probe.max_cost_usd,
@@ -255,6 +269,7 @@ pub async fn run_probe(
         status: status.as_str().to_string(),
         verdict: Some(verdict.as_str().to_string()),
         summary: crate::report::json::run_document(&outcome),
+        evidence: Some(evidence_json(&outcome.targets)),
         exit_code,
     })?;
     if let Some(days) = probe.store.retention_days {

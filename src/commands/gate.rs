@@ -1,0 +1,95 @@
+//! `probity gate`: probe a candidate target, compare it with a baseline (a promoted run, a
+//! file, or another target probed alongside in the same run), and fail the CI job when the
+//! verdict fails at the chosen level. Writes JUnit XML, Markdown and JSON for the pipeline.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::run::{cancel_on_ctrl_c, write_json};
+use super::{CommandError, open_store, store_path};
+use crate::cli::{Cli, FailOn, Format, GateArgs};
+use crate::compare::Severity;
+use crate::config::{load_probes, process_env};
+use crate::exit;
+use crate::pipeline::{BaselineChoice, RunOptions, RunStatus, run_probe};
+use crate::report::json::run_document;
+use crate::report::terminal::{Bar, Style, write_outcome};
+use crate::report::{junit::junit, markdown::markdown};
+
+fn write_text(path: &Path, text: &str, append: bool) -> Result<(), CommandError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| CommandError::io(dir, e))?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .append(append)
+        .truncate(!append)
+        .open(path)
+        .map_err(|e| CommandError::io(path, e))?;
+    file.write_all(text.as_bytes()).map_err(|e| CommandError::io(path, e))
+}
+
+pub async fn gate(cli: &Cli, args: &GateArgs) -> Result<i32, CommandError> {
+    let project = load_probes(std::slice::from_ref(&args.probe), &cli.root, &process_env).map_err(CommandError::Config)?;
+    let Some(probe) = project.probes.first() else {
+        return Err(CommandError::Usage(format!("no probe `{}`", args.probe)));
+    };
+    if probe.target_named(&args.candidate).is_none() {
+        let known: Vec<&str> = std::iter::once(probe.target.name.as_str()).chain(probe.targets.keys().map(String::as_str)).collect();
+        return Err(CommandError::Usage(format!("probe `{}` has no target `{}`; known: {}", probe.name, args.candidate, known.join(", "))));
+    }
+    let (baseline, targets) = match args.baseline.as_str() {
+        "latest" => (BaselineChoice::Latest, vec![args.candidate.clone()]),
+        name if probe.target_named(name).is_some() => {
+            if name == args.candidate {
+                return Err(CommandError::Usage("the baseline target is the candidate itself".into()));
+            }
+            (BaselineChoice::Target(name.to_string()), vec![args.candidate.clone(), name.to_string()])
+        }
+        file => {
+            let path = PathBuf::from(file);
+            if !path.is_file() {
+                return Err(CommandError::Usage(format!(
+                    "--baseline `{file}` is neither `latest`, a target of `{}`, nor a file",
+                    probe.name
+                )));
+            }
+            (BaselineChoice::File(path), vec![args.candidate.clone()])
+        }
+    };
+    let store = open_store(&store_path(cli, Some(probe)))?;
+    let options = RunOptions { samples: args.samples, concurrency: None, targets, baseline };
+    let outcome = run_probe(probe, &store, &options, &Bar::new(), cancel_on_ctrl_c()).await?;
+
+    let level = match args.fail_on {
+        FailOn::Warning => Severity::Warning,
+        FailOn::Critical => Severity::Critical,
+    };
+    let document = run_document(&outcome);
+    if let Some(path) = &args.json {
+        write_json(path, &document)?;
+    }
+    if let Some(path) = &args.junit {
+        write_text(path, &junit(&outcome, level), false)?;
+    }
+    match (&args.markdown, std::env::var_os("GITHUB_STEP_SUMMARY")) {
+        (Some(path), _) => write_text(path, &markdown(&outcome), false)?,
+        (None, Some(summary)) => write_text(Path::new(&summary), &markdown(&outcome), true)?,
+        (None, None) => {}
+    }
+    match args.format {
+        Format::Text => {
+            let mut stdout = std::io::stdout().lock();
+            write_outcome(&mut stdout, &outcome, &Style::detect()).map_err(|e| CommandError::io(Path::new("<stdout>"), e))?;
+        }
+        Format::Json => println!("{}", serde_json::to_string_pretty(&document).unwrap_or_default()),
+    }
+    Ok(if outcome.status == RunStatus::CouldNotProbe {
+        exit::COULD_NOT_PROBE
+    } else if outcome.verdict.fails_at(level) {
+        exit::VERDICT_FAILED
+    } else {
+        exit::PASSED
+    })
+}
