@@ -9,7 +9,9 @@ Run (from the crate root):
     python3 scripts/scipy_reference.py > tests/vectors/scipy_reference.json
 
 Generated with scipy 1.17.1, numpy 2.4.6, statsmodels 0.15.0 (recorded in the output's
-"versions"). Everything random comes from one fixed numpy seed, so the file is reproducible.
+"versions"). Everything random comes from fixed numpy seeds (one shared by the sections up to
+power, one for the Wilcoxon section, so adding it left the others unchanged): the file is
+reproducible.
 Cases cover random data and the edges: ties, zeros, all-identical samples, n = 1, 2, 3,
 samples of 2,000 and more, tables with zero cells, p-values near 0 and near 1.
 """
@@ -388,6 +390,123 @@ def power_cases():
     return {"rate": rate, "ratio": ratio}
 
 
+# ---------------------------------------------------------------- paired: Wilcoxon signed-rank
+def wilcoxon_method(x, y):
+    """Which branch scipy 1.17's `wilcoxon(method="auto")` takes, by its own rule: with n the
+    number of pairs after NaN pairs are omitted (zero differences included), "asymptotic"
+    when n > 50; else "exact" when no |d| is tied and no d is zero; else an exhaustive
+    sign-flip "permutation" test when n <= 13 (2^13 < 9999 resamples); else "asymptotic".
+    The script asserts that scipy's auto p-value equals the named method's."""
+    xa, ya = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    keep = ~(np.isnan(xa) | np.isnan(ya))
+    with np.errstate(invalid="ignore"):  # inf - inf is NaN, as in scipy
+        d = xa[keep] - ya[keep]
+    nonzero = d[(d != 0) & ~np.isnan(d)]
+    if len(nonzero) == 0:
+        return "degenerate"
+    if len(d) > 50:
+        return "asymptotic"
+    a = np.sort(np.abs(nonzero))
+    ties = bool(np.any(a[1:] == a[:-1]))
+    if not ties and not np.any(d == 0):
+        return "exact"
+    return "permutation" if len(d) <= 13 else "asymptotic"
+
+
+def wilcoxon_pairs():
+    """(name, x, y) for the paired test; differences d = x - y."""
+    g = np.random.default_rng(20240612)  # its own seed: the sections above stay unchanged
+    pairs = []
+    for n in range(1, 11):  # exact path, no ties or zeros, both directions
+        shift = 0.8 if n % 2 else -0.8
+        x = rounded(g.normal(0, 1, n), 8)
+        pairs.append((f"exact n{n}", x, rounded(np.asarray(x) - g.normal(shift, 1, n), 8)))
+    d = [6, 8, 14, 16, 23, 24, 28, 29, 41, -48, 49, 56, 60, -67, 75]  # scipy's docs example
+    pairs.append(("scipy doc n15", [float(v) for v in d], [0.0] * len(d)))
+    pairs += [
+        ("exact n20 null", rounded(g.normal(5, 1, 20), 8), rounded(g.normal(5, 1, 20), 8)),
+        ("exact n30 less", rounded(g.normal(0, 1, 30), 8), rounded(g.normal(0.6, 1, 30), 8)),
+        ("exact n50 boundary", rounded(g.normal(0.2, 1, 50), 8), rounded(g.normal(0, 1, 50), 8)),
+        ("exact n50 all positive", rounded(g.uniform(1, 2, 50), 8),
+         rounded(g.uniform(-2, -1, 50), 8)),
+        ("exact n50 all negative", rounded(g.uniform(-2, -1, 50), 8),
+         rounded(g.uniform(1, 2, 50), 8)),
+        ("asymptotic n51 boundary", rounded(g.normal(0.2, 1, 51), 8),
+         rounded(g.normal(0, 1, 51), 8)),
+        ("asymptotic n51 all positive", rounded(g.uniform(1, 2, 51), 8),
+         rounded(g.uniform(-2, -1, 51), 8)),
+    ]
+    x = rounded(g.normal(0.3, 1, 50), 8)
+    y = list(x)
+    y[:49] = rounded(g.normal(0, 1, 49), 8)
+    pairs.append(("n50 one zero asymptotic", x, y))
+    x = rounded(g.normal(0.3, 1, 52), 8)
+    y = rounded(g.normal(0, 1, 52), 8)
+    x[5], y[17] = math.nan, math.nan  # omitted pairwise: 50 pairs left, exact
+    pairs.append(("nan pairs omitted n52 to 50 exact", x, y))
+    pairs += [
+        ("ties n8 permutation", [3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0],
+         [1.0, 2.0, 1.0, 0.0, 3.0, 4.0, 4.0, 2.0]),
+        ("ties and zeros n12 permutation", [2.0, 1.0, 3.0, 3.0, 0.0, 5.0, 1.0, 2.0, 2.0, 4.0,
+                                            1.0, 3.0],
+         [1.0, 1.0, 1.0, 4.0, 0.0, 2.0, 3.0, 0.0, 3.0, 1.0, 2.0, 3.0]),
+        ("half ranks n13 permutation", [0.5, -0.5, 1.5, 1.5, -1.5, 2.0, 2.5, 2.5, 2.5, 3.0,
+                                        -3.0, 4.0, 5.0], [0.0] * 13),
+        ("zeros n6 permutation", [1.0, 0.0, 2.5, -1.5, 0.0, 4.0], [0.0] * 6),
+        ("one nonzero n5 permutation", [0.0, 0.0, 2.0, 0.0, 0.0], [0.0] * 5),
+        ("one nonzero n20 asymptotic", [0.0] * 19 + [-1.0], [0.0] * 20),
+        ("ties n14 asymptotic", g.choice([-3.0, -2.0, -1.0, 1.0, 2.0, 3.0, 4.0], 14).tolist(),
+         [0.0] * 14),
+        ("integer ties and zeros n30", g.integers(0, 6, 30).astype(float).tolist(),
+         g.integers(0, 5, 30).astype(float).tolist()),
+        ("integer ties and zeros n45 less", g.integers(0, 5, 45).astype(float).tolist(),
+         g.integers(1, 7, 45).astype(float).tolist()),
+        ("all tied n20", [2.0] * 20, [1.0] * 20),
+        ("infinities", [math.inf, 1.0, 2.0, 3.5, math.inf, -math.inf],
+         [0.0, 0.5, 0.25, 1.0, math.inf, 2.0]),
+        ("all zero n3", [1.0, 2.0, 3.0], [1.0, 2.0, 3.0]),
+        ("all zero n20", [0.5] * 20, [0.5] * 20),
+        ("all nan", [math.nan, 1.0], [2.0, math.nan]),
+        ("empty", [], []),
+    ]
+    base = rounded(g.lognormal(0, 0.5, 5000), 6)
+    pairs += [
+        ("large 5000 small shift", base,
+         rounded(np.asarray(base) * g.lognormal(-0.02, 0.3, 5000), 6)),
+        ("large 5000 deep tail", base,
+         rounded(np.asarray(base) * g.lognormal(0.06, 0.3, 5000), 6)),
+        ("large 5000 p underflows", base,
+         rounded(np.asarray(base) * g.lognormal(0.3, 0.3, 5000), 6)),
+        ("large 5000 integer ties", g.integers(0, 20, 5000).astype(float).tolist(),
+         g.integers(0, 20, 5000).astype(float).tolist()),
+    ]
+    return pairs
+
+
+def wilcoxon_cases():
+    cases = []
+    for name, x, y in wilcoxon_pairs():
+        method = wilcoxon_method(x, y)
+        row = {"name": name, "x": arr(x), "y": arr(y), "method": method}
+        for alt in ALTS:
+            res = stats.wilcoxon(x, y, zero_method="wilcox", correction=False,
+                                 alternative=alt, method="auto", nan_policy="omit")
+            if method in ("exact", "asymptotic"):
+                named = stats.wilcoxon(x, y, zero_method="wilcox", correction=False,
+                                       alternative=alt, method=method, nan_policy="omit")
+            elif method == "permutation":
+                named = stats.wilcoxon(x, y, zero_method="wilcox", correction=False,
+                                       alternative=alt, method=stats.PermutationMethod(),
+                                       nan_policy="omit")
+            else:
+                named = res
+            assert float(named.pvalue) == float(res.pvalue) or (
+                math.isnan(named.pvalue) and math.isnan(res.pvalue)), (name, alt)
+            row[alt] = {"statistic": fl(res.statistic), "p": fl(res.pvalue)}
+        cases.append(row)
+    return cases
+
+
 def main():
     out = {
         "versions": {"scipy": scipy.__version__, "numpy": np.__version__,
@@ -407,6 +526,7 @@ def main():
         "benjamini_hochberg": bh_cases(),
         "bootstrap": bootstrap_cases(),
         "power": power_cases(),
+        "wilcoxon": wilcoxon_cases(),
     }
     json.dump(out, sys.stdout, separators=(",", ":"))
     sys.stdout.write("\n")

@@ -25,7 +25,7 @@ pub struct Cli {
     /// Project folder: the one holding probes/ and golden-sets/.
     #[arg(long, short = 'C', global = true, value_name = "DIR", default_value = ".")]
     pub root: PathBuf,
-    /// SQLite database of runs (default: the probe's `store.path`, else .probity/probity.db under the project folder).
+    /// SQLite database of runs (default: .probity/probity.db under the project folder; `run`, `gate` and the commands that name a probe use its `store.path` when set).
     #[arg(long, global = true, value_name = "FILE", env = "PROBITY_DB")]
     pub db: Option<PathBuf>,
     /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides.
@@ -153,6 +153,9 @@ pub struct GateArgs {
     /// Samples per case, overriding the probe.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub samples: Option<u32>,
+    /// Requests in flight per target, overriding the probe.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub concurrency: Option<u32>,
     /// Write JUnit XML here.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,

@@ -8,6 +8,13 @@ use probity::cli::Cli;
 use probity::commands::{CommandError, dispatch};
 
 fn main() -> ExitCode {
+    // `probity history | head` should end quietly, as Unix tools do, not panic on a closed
+    // pipe: Rust ignores SIGPIPE by default, so restore the default action.
+    #[cfg(unix)]
+    // SAFETY: called first thing, before any thread exists; SIG_DFL is a valid handler.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     init_logging(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {

@@ -479,3 +479,100 @@ fn rank_tests_are_fast_on_large_samples() {
     let limit = if cfg!(debug_assertions) { 10.0 } else { 1.0 };
     assert!(took.as_secs_f64() < limit, "took {took:?}");
 }
+
+/// `scipy.stats.wilcoxon(x, y, zero_method="wilcox", correction=False, alternative,
+/// method="auto", nan_policy="omit")` (scipy 1.17.1), statistic and p-value for all three
+/// alternatives. The exact, permutation (exhaustive sign flips) and normal branches are all
+/// closed forms, so they are held to 1e-6; `method` is the branch scipy's "auto" takes (the
+/// script asserts that scipy's p-value equals that branch's), and must be the one used here.
+/// Degenerate cases (no non-zero difference) follow our documented contract, `statistic` NaN
+/// and `p = 1`, where scipy 1.17 gives `0, 1` (n <= 13), `0, NaN` or `NaN, NaN`.
+#[test]
+fn wilcoxon_signed_rank_matches_scipy() {
+    let mut seen = std::collections::BTreeMap::new();
+    for c in cases("wilcoxon") {
+        let (x, y) = (nums(&c["x"]), nums(&c["y"]));
+        let name = c["name"].as_str().unwrap_or("");
+        let method = c["method"].as_str().expect("method");
+        *seen.entry(method).or_insert(0) += 1;
+        for a in ALTS {
+            let r = stats::wilcoxon_signed_rank(&x, &y, alt(a));
+            let (want_stat, want_p) = (num(&c[a]["statistic"]), num(&c[a]["p"]));
+            if method == "degenerate" {
+                assert_eq!(r.test, "wilcoxon_signed_rank", "{name}");
+                assert!(r.statistic.is_nan(), "{name}: {}", r.statistic);
+                assert_eq!(r.p, 1.0, "{name}");
+                assert!(want_p.is_nan() || want_p == 1.0, "{name}: scipy p {want_p}");
+                continue;
+            }
+            assert_eq!(
+                r.test,
+                format!("wilcoxon_signed_rank_{method}"),
+                "{name} {a}"
+            );
+            close(
+                r.statistic,
+                want_stat,
+                1e-12,
+                0.0,
+                &format!("wilcoxon T {name} {a}"),
+            );
+            close(
+                r.p,
+                want_p,
+                REL,
+                P_FLOOR,
+                &format!("wilcoxon p {name} {a} {}", r.test),
+            );
+        }
+    }
+    for method in ["exact", "permutation", "asymptotic", "degenerate"] {
+        assert!(seen.get(method).copied().unwrap_or(0) >= 3, "{seen:?}");
+    }
+}
+
+/// Paired runs hold up to 100,000 pairs: the normal branch is one sort, O(n log n). The
+/// exact branch at its limit (50 pairs) is a DP of ~21,000 steps per call. Bounds are loose
+/// for a busy, unoptimised build; a quadratic normal branch (10^10 steps) would take minutes.
+#[test]
+fn wilcoxon_is_fast_on_large_and_exact_samples() {
+    let x: Vec<f64> = (0..100_000u64)
+        .map(|i| ((i * 7919) % 100_003) as f64 + 0.25)
+        .collect();
+    let y: Vec<f64> = (0..100_000u64)
+        .map(|i| ((i * 104_729) % 100_019) as f64)
+        .collect();
+    let start = std::time::Instant::now();
+    let big = stats::wilcoxon_signed_rank(&x, &y, Alternative::TwoSided);
+    // 50 differences of distinct sizes 1..=50 with signs varying by k: the exact branch
+    let zeros = [0.0; 50];
+    let mut exact_p = 0.0;
+    for k in 0..300usize {
+        let d: Vec<f64> = (0..50usize)
+            .map(|j| {
+                let size = (j + 1) as f64;
+                if (k * 7 + j * 13) % 5 < 2 {
+                    -size
+                } else {
+                    size
+                }
+            })
+            .collect();
+        for a in [
+            Alternative::TwoSided,
+            Alternative::Greater,
+            Alternative::Less,
+        ] {
+            let r = stats::wilcoxon_signed_rank(&d, &zeros, a);
+            assert_eq!(r.test, "wilcoxon_signed_rank_exact");
+            assert!((0.0..=1.0).contains(&r.p));
+            exact_p += r.p;
+        }
+    }
+    let took = start.elapsed();
+    assert_eq!(big.test, "wilcoxon_signed_rank_asymptotic");
+    assert!((0.0..=1.0).contains(&big.p));
+    assert!(exact_p > 0.0);
+    let limit = if cfg!(debug_assertions) { 5.0 } else { 0.5 };
+    assert!(took.as_secs_f64() < limit, "took {took:?}");
+}

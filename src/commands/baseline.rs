@@ -1,6 +1,6 @@
 //! `probity baseline promote | list | show | export`.
 
-use super::{CommandError, open_store, store_path};
+use super::{CommandError, open_store, store_path, store_path_of_probe};
 use crate::cli::{BaselineCommand, Cli};
 use crate::compare::Baseline;
 use crate::config::display_path;
@@ -9,7 +9,11 @@ use crate::pipeline::target_evidence;
 use crate::store::Store;
 
 pub fn baseline(cli: &Cli, command: &BaselineCommand) -> Result<i32, CommandError> {
-    let store = open_store(&store_path(cli, None))?;
+    let path = match command {
+        BaselineCommand::Show { probe } | BaselineCommand::Export { probe, .. } => store_path_of_probe(cli, probe),
+        _ => store_path(cli, None),
+    };
+    let store = open_store(&path)?;
     match command {
         BaselineCommand::Promote { run, target } => promote(&store, run, target.as_deref()),
         BaselineCommand::List => list(&store),
@@ -37,6 +41,9 @@ fn promote(store: &Store, run: &str, target: Option<&str>) -> Result<i32, Comman
     if !record.is_finished() {
         return Err(CommandError::Usage(format!("run {} did not finish; only a finished run can be a baseline", record.id)));
     }
+    if record.status == "could_not_probe" {
+        return Err(CommandError::Usage(format!("run {} could not probe its endpoint; it cannot be a baseline", record.id)));
+    }
     let first = record.targets.get(0).and_then(|t| t["name"].as_str()).unwrap_or("default").to_string();
     let target = target.map(str::to_string).unwrap_or(first);
     let evidence = store
@@ -47,6 +54,13 @@ fn promote(store: &Store, run: &str, target: Option<&str>) -> Result<i32, Comman
     let baseline = Baseline::new(&record.probe, &record.id, &target, labels.clone(), record.started_at, evidence);
     let data = serde_json::to_value(&baseline).map_err(|e| CommandError::Usage(e.to_string()))?;
     store.promote(&record.probe, &record.id, &labels, &data)?;
+    if baseline.answered() < crate::compare::MIN_ANSWERED {
+        eprintln!(
+            "note: only {} answered samples; comparisons need {} on each side (raise `samples`)",
+            baseline.answered(),
+            crate::compare::MIN_ANSWERED
+        );
+    }
     println!(
         "run {} (target {target}, {} answered samples) is now the baseline of `{}`",
         record.id,

@@ -28,7 +28,7 @@ pub fn compare(cli: &Cli, run_a: &str, run_b: &str, target: Option<&str>, format
         .map(|p| p.drift)
         .unwrap_or_else(Drift::default);
     let seed = b.id.bytes().fold(7u64, |h, x| h.wrapping_mul(31).wrapping_add(u64::from(x)));
-    let comparison = compare_evidence(&ea, &eb, &drift, &target_b, seed);
+    let comparison = compare_evidence(&ea, &eb, None, &drift, &target_b, seed);
     let verdict = Verdict::of(&comparison.findings, comparison.insufficient.is_some());
     match format {
         Format::Json => {

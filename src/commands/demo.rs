@@ -64,7 +64,19 @@ fn load_examples(dir: &Path) -> Result<Vec<Probe>, CommandError> {
     Ok(project.probes)
 }
 
-/// Points every target of a probe at the simulator and keeps the demo quick.
+/// The canary the demo's gate rejects: slower, refusing more, breaking more JSON.
+pub fn canary_profile() -> Profile {
+    Profile {
+        latency: Latency { median: Duration::from_millis(200), p99: Some(Duration::from_millis(900)) },
+        ttft: Latency { median: Duration::from_millis(110), p99: Some(Duration::from_millis(500)) },
+        refusal: 0.15,
+        json_break: 0.25,
+        seed: 8,
+        ..demo_profile()
+    }
+}
+
+/// Points every target of a probe at `base_url` and keeps the demo quick.
 fn aim_at(probe: &mut Probe, base_url: &str, db: &Path) {
     let targets = std::iter::once(&mut probe.target)
         .chain(probe.targets.values_mut())
@@ -83,40 +95,89 @@ fn aim_at(probe: &mut Probe, base_url: &str, db: &Path) {
     probe.store.path = db.to_path_buf();
 }
 
+fn print_outcome(outcome: &crate::pipeline::RunOutcome, style: &Style) -> Result<(), CommandError> {
+    let mut stdout = std::io::stdout().lock();
+    write_outcome(&mut stdout, outcome, style).map_err(|e| CommandError::io(Path::new("<stdout>"), e))?;
+    let _ = writeln!(stdout);
+    Ok(())
+}
+
 pub async fn demo(out: &Path) -> Result<i32, CommandError> {
     let project_dir: PathBuf = out.join("demo-project");
     let mut probes = load_examples(&project_dir)?;
     let golden: Vec<_> = probes.iter().flat_map(|p| p.golden_sets.iter().cloned()).collect();
-    let handle = sim::start(demo_profile(), sim::cases_from_golden(&golden), SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?;
+    let any_port = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+    let current = sim::start(demo_profile(), sim::cases_from_golden(&golden), any_port).await?;
+    let canary = sim::start(canary_profile(), sim::cases_from_golden(&golden), any_port).await?;
     let db = out.join("demo.db");
     let store = open_store(&db)?;
     let style = Style::detect();
     println!(
-        "{} running the example probes against a simulated endpoint at {}\n",
+        "{} the example probes against a simulated endpoint at {}\n",
         style.bold("probity demo:"),
-        handle.base_url()
+        current.base_url()
     );
     let mut written = Vec::new();
+    let mut support_run = None;
     for probe in probes.iter_mut() {
-        aim_at(probe, &handle.base_url(), &db);
-        if probe.target.provider == ProviderKind::Http {
-            // The simulator speaks OpenAI and Anthropic; a team's own RAG API is theirs.
-            continue;
-        }
+        aim_at(probe, &current.base_url(), &db);
         let outcome = run_probe(probe, &store, &RunOptions::default(), &Bar::new(), CancellationToken::new()).await?;
-        let mut stdout = std::io::stdout().lock();
-        write_outcome(&mut stdout, &outcome, &style).map_err(|e| CommandError::io(Path::new("<stdout>"), e))?;
-        let _ = writeln!(stdout);
+        print_outcome(&outcome, &style)?;
         let path = out.join(format!("{}-{}.json", outcome.probe, outcome.run_id));
         write_json(&path, &run_document(&outcome))?;
         written.push(path);
+        if probe.name == "support-bot" {
+            support_run = Some(outcome.run_id.clone());
+        }
     }
-    let stats = handle.stats();
-    handle.shutdown().await?;
-    println!("simulator served {} requests", stats.requests);
+
+    // The rollout gate: a canary of support-bot on a second, degraded endpoint, probed in
+    // the same run as the current target, interleaved case by case, with paired tests.
+    if let (Some(probe), Some(run_id)) = (probes.iter_mut().find(|p| p.name == "support-bot"), support_run) {
+        if let Some(canary_target) = probe.targets.get_mut("canary") {
+            canary_target.base_url = canary.base_url();
+        }
+        println!(
+            "{} promoting run {run_id} as the baseline of support-bot, then gating the canary (a degraded endpoint at {}) against the current target\n",
+            style.bold("probity demo:"),
+            canary.base_url()
+        );
+        let record = store.run(&run_id)?;
+        if let Some(evidence) = store.evidence(&run_id)?.and_then(|e| crate::pipeline::target_evidence(&e, "default")) {
+            let labels = probe.target.labels.clone();
+            let baseline = crate::compare::Baseline::new(&probe.name, &run_id, "default", labels.clone(), record.started_at, evidence);
+            let data = serde_json::to_value(&baseline).unwrap_or_default();
+            store.promote(&probe.name, &run_id, &labels, &data)?;
+        }
+        let gate = RunOptions {
+            samples: Some(10),
+            targets: vec!["canary".into(), "default".into()],
+            baseline: crate::pipeline::BaselineChoice::Target("default".into()),
+            ..RunOptions::default()
+        };
+        let outcome = run_probe(probe, &store, &gate, &Bar::new(), CancellationToken::new()).await?;
+        print_outcome(&outcome, &style)?;
+        let stem = out.join(format!("gate-{}-{}", outcome.probe, outcome.run_id));
+        write_json(&stem.with_extension("json"), &run_document(&outcome))?;
+        let junit = stem.with_extension("xml");
+        std::fs::write(&junit, crate::report::junit::junit(&outcome, crate::compare::Severity::Critical)).map_err(|e| CommandError::io(&junit, e))?;
+        let md = stem.with_extension("md");
+        std::fs::write(&md, crate::report::markdown::markdown(&outcome)).map_err(|e| CommandError::io(&md, e))?;
+        written.extend([stem.with_extension("json"), junit, md]);
+        println!(
+            "the gate's verdict is {}: `probity gate support-bot --candidate canary --baseline default` would exit {}\n",
+            outcome.verdict.as_str(),
+            if outcome.verdict.fails_at(crate::compare::Severity::Critical) { 1 } else { 0 }
+        );
+    }
+
+    let served = current.stats().requests + canary.stats().requests;
+    current.shutdown().await?;
+    canary.shutdown().await?;
+    println!("the simulators served {served} requests");
     for path in &written {
         println!("wrote {}", display_path(path));
     }
-    println!("runs are stored in {} (try `probity --db {} export latest --jsonl`)", display_path(&db), display_path(&db));
+    println!("runs are stored in {} (try `probity --db {} history`)", display_path(&db), display_path(&db));
     Ok(exit::PASSED)
 }

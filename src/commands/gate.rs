@@ -59,14 +59,23 @@ pub async fn gate(cli: &Cli, args: &GateArgs) -> Result<i32, CommandError> {
         }
     };
     let store = open_store(&store_path(cli, Some(probe)))?;
-    let options = RunOptions { samples: args.samples, concurrency: None, targets, baseline };
+    let options = RunOptions { samples: args.samples, concurrency: args.concurrency.map(|c| c as usize), targets, baseline };
     let outcome = run_probe(probe, &store, &options, &Bar::new(), cancel_on_ctrl_c()).await?;
 
     let level = match args.fail_on {
         FailOn::Warning => Severity::Warning,
         FailOn::Critical => Severity::Critical,
     };
-    let document = run_document(&outcome);
+    let code = if outcome.status == RunStatus::CouldNotProbe {
+        exit::COULD_NOT_PROBE
+    } else if outcome.verdict.fails_at(level) {
+        exit::VERDICT_FAILED
+    } else {
+        exit::PASSED
+    };
+    let mut document = run_document(&outcome);
+    // The document says what this gate exits with, `--fail-on` included.
+    document["exit_code"] = code.into();
     if let Some(path) = &args.json {
         write_json(path, &document)?;
     }
@@ -85,11 +94,5 @@ pub async fn gate(cli: &Cli, args: &GateArgs) -> Result<i32, CommandError> {
         }
         Format::Json => println!("{}", serde_json::to_string_pretty(&document).unwrap_or_default()),
     }
-    Ok(if outcome.status == RunStatus::CouldNotProbe {
-        exit::COULD_NOT_PROBE
-    } else if outcome.verdict.fails_at(level) {
-        exit::VERDICT_FAILED
-    } else {
-        exit::PASSED
-    })
+    Ok(code)
 }

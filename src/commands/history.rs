@@ -1,12 +1,16 @@
 //! `probity history`: the stored runs, newest first, one line each.
 
-use super::{CommandError, open_store, store_path};
+use super::{CommandError, open_store, store_path, store_path_of_probe};
 use crate::cli::Cli;
 use crate::exit;
 use crate::report::terminal::Style;
 
 pub fn history(cli: &Cli, probe: Option<&str>, limit: usize) -> Result<i32, CommandError> {
-    let store = open_store(&store_path(cli, None))?;
+    let path = match probe {
+        Some(p) => store_path_of_probe(cli, p),
+        None => store_path(cli, None),
+    };
+    let store = open_store(&path)?;
     let runs = store.runs(probe, limit)?;
     if runs.is_empty() {
         println!("no runs stored yet");

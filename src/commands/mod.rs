@@ -84,6 +84,13 @@ pub fn store_path(cli: &Cli, probe: Option<&Probe>) -> PathBuf {
         .unwrap_or_else(|| default_store_path(&cli.root))
 }
 
+/// The database of a probe named on the command line: its `store.path` when the probe can
+/// be found and loaded, else the default.
+pub fn store_path_of_probe(cli: &Cli, probe: &str) -> PathBuf {
+    let loaded = crate::config::load_probes(&[probe.to_string()], &cli.root, &crate::config::process_env).ok();
+    store_path(cli, loaded.as_ref().and_then(|p| p.probes.first()))
+}
+
 /// Opens the database of runs.
 pub fn open_store(path: &Path) -> Result<Store, CommandError> {
     Ok(Store::open(path)?)

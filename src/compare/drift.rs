@@ -20,9 +20,9 @@ use crate::config::Drift;
 use crate::stats::{
     Alternative, Statistic, TestResult, benjamini_hochberg, bootstrap_ratio, chi2_contingency, cliffs_delta,
     diff_interval, js_divergence, ks_2samp, mann_whitney_u, mcnemar_exact, mde_rate, mde_ratio, mean, rate_test,
-    wilson,
+    wilcoxon_signed_rank, wilson,
 };
-use crate::summary::{Count, Evidence, RATES};
+use crate::summary::{Count, Evidence, Pairs, RATES};
 
 /// Fewest answered samples per side for a comparison to mean anything.
 pub const MIN_ANSWERED: u64 = 20;
@@ -43,8 +43,8 @@ pub enum EffectKind {
     RatioIncrease,
     /// Ratio current / baseline, either direction (output length).
     Ratio,
-    /// Difference of mean scores (current − baseline), lower is worse.
-    ScoreDecrease,
+    /// Ratio current / baseline, lower is worse (similarity, grounding support).
+    RatioDecrease,
     /// Jensen–Shannon divergence of two distributions.
     Divergence,
 }
@@ -105,6 +105,9 @@ struct Candidate {
     record: TestRecord,
     label: String,
     unit: Option<Unit>,
+    /// Smallest absolute change (in the metric's unit) worth a finding: a 2 ms endpoint
+    /// going to 4 ms doubles, and nobody should be paged for it.
+    floor: Option<f64>,
 }
 
 fn show_p(p: f64) -> String {
@@ -117,12 +120,12 @@ fn estimate_rate(c: Count) -> Estimate {
 }
 
 /// How bad an effect is, on the scale its thresholds are written in (a ratio 1.2, a rate
-/// increase 0.02, a score drop 0.05): bigger is worse.
+/// increase 0.02, a relative score drop 0.05): bigger is worse.
 fn badness(kind: EffectKind, effect: f64) -> f64 {
     match kind {
         EffectKind::RateIncrease | EffectKind::RatioIncrease | EffectKind::Divergence => effect,
         EffectKind::Ratio => effect.max(1.0 / effect),
-        EffectKind::ScoreDecrease => -effect,
+        EffectKind::RatioDecrease => 1.0 - effect,
     }
 }
 
@@ -177,18 +180,35 @@ fn record(
 /// of proportions with Newcombe's interval. A rate with no event on either side carries no
 /// signal and is left out of the family (filtering on the margin is independent of the
 /// conditional test under the null, so it keeps the error rate).
-fn rates(b: &Evidence, c: &Evidence, drift: &Drift, out: &mut Vec<Candidate>) {
+///
+/// With pairs (two targets in one run), exact McNemar on the pairs that flipped instead,
+/// one-sided: the binomial tail of the flips towards worse, which is half the two-sided
+/// McNemar p when there are more such flips (and cannot be significant otherwise).
+fn rates(b: &Evidence, c: &Evidence, pairs: Option<&Pairs>, drift: &Drift, out: &mut Vec<Candidate>) {
     for name in RATES {
         let (Some(&x), Some(&y)) = (b.rates.get(name), c.rates.get(name)) else { continue };
         if x.n < MIN_VALUES as u64 || y.n < MIN_VALUES as u64 || x.events + y.events == 0 {
             continue;
         }
-        let t = rate_test(x.events, x.n, y.events, y.n, Alternative::Greater);
-        let (diff, lo, hi) = diff_interval(x.events, x.n, y.events, y.n, 0.95);
+        let paired = pairs.and_then(|p| p.flips.get(name)).filter(|f| f.pairs >= MIN_VALUES as u64);
+        let (t, diff, ci) = match paired {
+            Some(f) => {
+                let two_sided = mcnemar_exact(f.to_bad, f.to_good);
+                let p = if f.to_bad > f.to_good { two_sided.p / 2.0 } else { 1.0 };
+                let diff = (f.to_bad as f64 - f.to_good as f64) / f.pairs as f64;
+                (TestResult { test: "mcnemar_exact_one_sided", statistic: f.to_bad as f64, p }, diff, None)
+            }
+            None => {
+                let t = rate_test(x.events, x.n, y.events, y.n, Alternative::Greater);
+                let (diff, lo, hi) = diff_interval(x.events, x.n, y.events, y.n, 0.95);
+                (t, diff, Some([lo, hi]))
+            }
+        };
         out.push(Candidate {
-            record: record(name, t, EffectKind::RateIncrease, diff, Some([lo, hi]), drift.rate_delta, estimate_rate(x), estimate_rate(y)),
+            record: record(name, t, EffectKind::RateIncrease, diff, ci, drift.rate_delta, estimate_rate(x), estimate_rate(y)),
             label: rate_label(name),
             unit: None,
+            floor: None,
         });
     }
 }
@@ -221,25 +241,30 @@ fn cases(b: &Evidence, c: &Evidence, drift: &Drift, out: &mut Vec<Candidate>) {
         record: record("case_pass", t, EffectKind::RateIncrease, effect, None, drift.rate_delta, share(passed_before), share(passed_now)),
         label: "share of cases passing".into(),
         unit: None,
+        floor: None,
     });
 }
 
 /// Continuous metrics: Mann–Whitney U for a shift (one-sided towards worse where there is a
-/// worse side) and two-sample Kolmogorov–Smirnov for a change of shape (two-sided). Effects:
-/// ratio of medians (for the shift) and of p95 (for the shape), each with a bootstrap
-/// interval; means for bounded scores; Cliff's delta alongside.
-fn continuous(b: &Evidence, c: &Evidence, drift: &Drift, seed: u64, out: &mut Vec<Candidate>) {
+/// worse side) and two-sample Kolmogorov–Smirnov for a change of shape (two-sided). Effects,
+/// each with a percentile bootstrap interval: the ratio of medians for the shift, and for the
+/// shape the ratio of the tail that hurts — p95 where higher is worse (latency), p5 where
+/// lower is worse (scores: a few answers collapsing). Cliff's delta alongside. With pairs,
+/// the shift is tested with the Wilcoxon signed-rank test on the paired differences instead.
+fn continuous(b: &Evidence, c: &Evidence, pairs: Option<&Pairs>, drift: &Drift, seed: u64, out: &mut Vec<Candidate>) {
     let has = |e: &Evidence, name: &str| e.continuous.get(name).is_some_and(|r| !r.is_empty());
     let length = if has(b, "output_tokens") && has(c, "output_tokens") { "output_tokens" } else { "output_chars" };
-    let metrics: [(&str, &str, &str, EffectKind, (f64, f64), Unit); 6] = [
-        ("latency_ms", "latency", "latency", EffectKind::RatioIncrease, drift.latency_ratio, Unit::Millis),
-        ("ttft_ms", "ttft", "time to first token", EffectKind::RatioIncrease, drift.latency_ratio, Unit::Millis),
-        ("cost_usd", "cost", "cost per request", EffectKind::RatioIncrease, drift.cost_ratio, Unit::Usd),
-        (length, "output_length", "output length", EffectKind::Ratio, drift.length_ratio, Unit::Count),
-        ("similarity", "similarity", "similarity to the reference", EffectKind::ScoreDecrease, drift.score_delta, Unit::Score),
-        ("grounding_support", "grounding_support", "grounding support", EffectKind::ScoreDecrease, drift.score_delta, Unit::Score),
+    let latency_floor = Some(drift.latency_floor_ms);
+    let metrics: [(&str, &str, &str, EffectKind, (f64, f64), Unit, Option<f64>); 7] = [
+        ("latency_ms", "latency", "latency", EffectKind::RatioIncrease, drift.latency_ratio, Unit::Millis, latency_floor),
+        ("ttft_ms", "ttft", "time to first token", EffectKind::RatioIncrease, drift.latency_ratio, Unit::Millis, latency_floor),
+        ("cost_usd", "cost", "cost per request", EffectKind::RatioIncrease, drift.cost_ratio, Unit::Usd, None),
+        (length, "output_length", "output length", EffectKind::Ratio, drift.length_ratio, Unit::Count, None),
+        ("similarity", "similarity", "similarity to the reference", EffectKind::RatioDecrease, drift.score_drop, Unit::Score, None),
+        ("cosine", "cosine", "embedding similarity", EffectKind::RatioDecrease, drift.score_drop, Unit::Score, None),
+        ("grounding_support", "grounding_support", "grounding support", EffectKind::RatioDecrease, drift.score_drop, Unit::Score, None),
     ];
-    for (i, (source, metric, label, kind, thresholds, unit)) in metrics.into_iter().enumerate() {
+    for (i, (source, metric, label, kind, thresholds, unit, floor)) in metrics.into_iter().enumerate() {
         let (Some(x), Some(y)) = (b.continuous.get(source), c.continuous.get(source)) else { continue };
         let (x, y) = (&x.values, &y.values);
         if x.len() < MIN_VALUES || y.len() < MIN_VALUES {
@@ -249,45 +274,37 @@ fn continuous(b: &Evidence, c: &Evidence, drift: &Drift, seed: u64, out: &mut Ve
         if x.iter().chain(y.iter()).all(|v| *v == first) {
             continue; // constant on both sides: nothing moved
         }
-        let shift_alt = match kind {
-            EffectKind::RatioIncrease => Alternative::Greater,
-            EffectKind::ScoreDecrease => Alternative::Less,
-            _ => Alternative::TwoSided,
+        let (shift_alt, tail) = match kind {
+            EffectKind::RatioIncrease => (Alternative::Greater, ("p95", 0.95)),
+            EffectKind::RatioDecrease => (Alternative::Less, ("p05", 0.05)),
+            _ => (Alternative::TwoSided, ("p95", 0.95)),
         };
         // scipy's convention: `Greater` means the first sample (current) is larger.
-        let shift = mann_whitney_u(y, x, shift_alt);
+        let paired = pairs.and_then(|p| p.values.get(source)).filter(|v| v.len() >= MIN_VALUES);
+        let shift = match paired {
+            Some(v) => {
+                let (before, now): (Vec<f64>, Vec<f64>) = v.iter().copied().unzip();
+                wilcoxon_signed_rank(&now, &before, shift_alt)
+            }
+            None => mann_whitney_u(y, x, shift_alt),
+        };
         let shape = ks_2samp(y, x, Alternative::TwoSided);
         let delta = cliffs_delta(x, y);
-        let seed = seed.wrapping_add(i as u64);
-        let mut pair = |name: String, t: TestResult, stat: Statistic, what: &str| {
-            let (effect, ci, b_est, c_est) = match kind {
-                EffectKind::ScoreDecrease => {
-                    let (mb, mc) = (mean(x).unwrap_or(0.0), mean(y).unwrap_or(0.0));
-                    (mc - mb, None, Estimate { value: mb, ci: None, n: Some(x.len() as u64) }, Estimate { value: mc, ci: None, n: Some(y.len() as u64) })
-                }
-                _ => {
-                    let q = match stat {
-                        Statistic::Median => 0.5,
-                        Statistic::Quantile(q) => q,
-                    };
-                    let (sb, sc) = (sorted_quantile(x, q), sorted_quantile(y, q));
-                    let (ratio, lo, hi) = bootstrap_ratio(x, y, stat, RESAMPLES, 0.95, seed).unwrap_or((1.0, 1.0, 1.0));
-                    (ratio, Some([lo, hi]), Estimate { value: sb, ci: None, n: Some(x.len() as u64) }, Estimate { value: sc, ci: None, n: Some(y.len() as u64) })
-                }
-            };
-            let mut r = record(&name, t, kind, effect, ci, thresholds, b_est, c_est);
+        for (j, (name, t, q, what)) in [
+            (format!("{metric}_median"), shift, 0.5, "median ".to_string()),
+            (format!("{metric}_{}", tail.0), shape, tail.1, format!("{} ", tail.0)),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let stat = if q == 0.5 { Statistic::Median } else { Statistic::Quantile(q) };
+            let (sb, sc) = (sorted_quantile(x, q), sorted_quantile(y, q));
+            let seed = seed.wrapping_add((2 * i + j) as u64);
+            let (ratio, lo, hi) = bootstrap_ratio(x, y, stat, RESAMPLES, 0.95, seed).unwrap_or((1.0, 1.0, 1.0));
+            let estimate = |v: f64, n: usize| Estimate { value: v, ci: None, n: Some(n as u64) };
+            let mut r = record(&name, t, kind, ratio, Some([lo, hi]), thresholds, estimate(sb, x.len()), estimate(sc, y.len()));
             r.cliffs_delta = Some(delta);
-            out.push(Candidate { record: r, label: format!("{what}{label}"), unit: Some(unit) });
-        };
-        match kind {
-            EffectKind::ScoreDecrease => {
-                pair(metric.to_string(), shift, Statistic::Median, "mean ");
-                pair(format!("{metric}_distribution"), shape, Statistic::Median, "distribution of ");
-            }
-            _ => {
-                pair(format!("{metric}_median"), shift, Statistic::Median, "median ");
-                pair(format!("{metric}_p95"), shape, Statistic::Quantile(0.95), "p95 ");
-            }
+            out.push(Candidate { record: r, label: format!("{what}{label}"), unit: Some(unit), floor });
         }
     }
 }
@@ -316,6 +333,7 @@ fn categorical(b: &Evidence, c: &Evidence, drift: &Drift, out: &mut Vec<Candidat
                 record: record("finish_reason", t, EffectKind::Divergence, js, None, drift.divergence, Estimate::value(0.0), Estimate::value(js)),
                 label: "finish-reason distribution".into(),
                 unit: None,
+                floor: None,
             });
         }
     }
@@ -341,6 +359,7 @@ fn categorical(b: &Evidence, c: &Evidence, drift: &Drift, out: &mut Vec<Candidat
         record: record("vocabulary", t, EffectKind::Divergence, js, None, drift.divergence, Estimate::value(0.0), Estimate::value(js)),
         label: "output vocabulary".into(),
         unit: None,
+        floor: None,
     });
 }
 
@@ -355,7 +374,7 @@ fn message(c: &Candidate, severity: Severity) -> String {
             format_rate(r.baseline.value),
             r.effect * 100.0
         ),
-        EffectKind::RatioIncrease | EffectKind::Ratio => {
+        EffectKind::RatioIncrease | EffectKind::Ratio | EffectKind::RatioDecrease => {
             let unit = c.unit.unwrap_or(Unit::Count);
             format!(
                 "{} {} vs {} in baseline ({:+.0}%, {p})",
@@ -365,23 +384,19 @@ fn message(c: &Candidate, severity: Severity) -> String {
                 (r.effect - 1.0) * 100.0
             )
         }
-        EffectKind::ScoreDecrease => format!(
-            "{} {:.3} vs {:.3} in baseline ({:+.3}, {p})",
-            c.label, r.current.value, r.baseline.value, r.effect
-        ),
         EffectKind::Divergence => format!("{} changed: Jensen–Shannon divergence {:.3} ({p})", c.label, r.effect),
     };
     format!("{body} — {}", severity.as_str())
 }
 
-/// Compares `current` with `baseline` for `target`.
-pub fn compare(baseline: &Evidence, current: &Evidence, drift: &Drift, target: &str, seed: u64) -> Comparison {
+/// Compares `current` with `baseline` for `target`; `pairs` when both were probed in one run.
+pub fn compare(baseline: &Evidence, current: &Evidence, pairs: Option<&Pairs>, drift: &Drift, target: &str, seed: u64) -> Comparison {
     let answered = |e: &Evidence| e.rates.get("sample_fail").map_or(0, |c| c.n);
     let (nb, nc) = (answered(baseline), answered(current));
     let mut candidates = Vec::new();
-    rates(baseline, current, drift, &mut candidates);
+    rates(baseline, current, pairs, drift, &mut candidates);
     cases(baseline, current, drift, &mut candidates);
-    continuous(baseline, current, drift, seed, &mut candidates);
+    continuous(baseline, current, pairs, drift, seed, &mut candidates);
     categorical(baseline, current, drift, &mut candidates);
 
     let adjusted = benjamini_hochberg(&candidates.iter().map(|c| c.record.p).collect::<Vec<_>>());
@@ -391,7 +406,8 @@ pub fn compare(baseline: &Evidence, current: &Evidence, drift: &Drift, target: &
         r.p_adjusted = p_adj;
         // Thresholds are sizes of change on the same scale as `badness`.
         let bad = badness(r.effect_kind, r.effect);
-        if p_adj > drift.alpha || bad.is_nan() {
+        let too_small = c.floor.is_some_and(|floor| (r.current.value - r.baseline.value).abs() < floor);
+        if p_adj > drift.alpha || bad.is_nan() || too_small {
             continue;
         }
         r.severity = if bad >= r.critical_effect {
@@ -422,7 +438,29 @@ pub fn compare(baseline: &Evidence, current: &Evidence, drift: &Drift, target: &
         }
     }
     let insufficient = (nb < MIN_ANSWERED || nc < MIN_ANSWERED).then(|| insufficient_message(baseline, current, drift, nb, nc));
+    if let Some(why) = &insufficient {
+        findings.push(insufficient_finding(target, why));
+    }
     Comparison { tests: candidates.into_iter().map(|c| c.record).collect(), findings, insufficient }
+}
+
+/// The finding that stands for "too little data to compare" (the verdict says it too).
+pub fn insufficient_finding(target: &str, why: &str) -> Finding {
+    Finding {
+        metric: "baseline_comparison".to_string(),
+        kind: FindingKind::InsufficientData,
+        target: target.to_string(),
+        baseline: None,
+        current: None,
+        test: None,
+        statistic: None,
+        p: None,
+        p_adjusted: None,
+        effect: None,
+        min_effect: None,
+        severity: Severity::Warning,
+        message: why.to_string(),
+    }
 }
 
 /// "Too little data" with what the current sample sizes could detect.

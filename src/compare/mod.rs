@@ -9,7 +9,7 @@ pub mod trend;
 
 use serde::{Deserialize, Serialize};
 
-pub use drift::{Comparison, EffectKind, MIN_ANSWERED, TestRecord, compare};
+pub use drift::{Comparison, EffectKind, MIN_ANSWERED, TestRecord, compare, insufficient_finding};
 pub use baseline::{Baseline, BaselineError};
 pub use thresholds::check_thresholds;
 pub use trend::check_trend;
@@ -18,6 +18,7 @@ pub use trend::check_trend;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
+    /// Worth knowing, never alarming (alert routes send it to e.g. email).
     Info,
     Warning,
     Critical,
@@ -109,13 +110,13 @@ impl Verdict {
         }
     }
 
-    /// The verdict of a set of findings: the worst severity decides; with none, too little
-    /// data is its own verdict and never a pass.
+    /// The verdict of a set of findings: a critical one fails; otherwise too little data is
+    /// its own verdict — never a pass, and not a mere warning either — and then warnings warn.
     pub fn of(findings: &[Finding], insufficient: bool) -> Verdict {
         match findings.iter().map(|f| f.severity).max() {
             Some(Severity::Critical) => Verdict::Fail,
-            Some(Severity::Warning) => Verdict::Warn,
             _ if insufficient => Verdict::InsufficientData,
+            Some(Severity::Warning) => Verdict::Warn,
             _ => Verdict::Pass,
         }
     }

@@ -174,12 +174,15 @@ pub struct Drift {
     pub rate_delta: (f64, f64),
     /// Ratio of output length medians (warning, critical).
     pub length_ratio: (f64, f64),
-    /// Absolute change of a mean score (similarity, grounding support) (warning, critical).
-    pub score_delta: (f64, f64),
+    /// Relative drop of a median score (similarity, grounding support): 0.05 = 5% lower
+    /// (warning, critical).
+    pub score_drop: (f64, f64),
     /// Ratio of cost per request (warning, critical).
     pub cost_ratio: (f64, f64),
     /// Jensen–Shannon divergence (base 2) of categorical distributions (warning, critical).
     pub divergence: (f64, f64),
+    /// Smallest absolute latency / TTFT change worth a finding, in milliseconds.
+    pub latency_floor_ms: f64,
 }
 
 impl Default for Drift {
@@ -189,9 +192,10 @@ impl Default for Drift {
             latency_ratio: (1.2, 1.5),
             rate_delta: (0.02, 0.10),
             length_ratio: (1.25, 1.5),
-            score_delta: (0.05, 0.15),
+            score_drop: (0.05, 0.15),
             cost_ratio: (1.2, 1.5),
             divergence: (0.1, 0.2),
+            latency_floor_ms: 5.0,
         }
     }
 }

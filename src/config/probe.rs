@@ -282,9 +282,9 @@ pub struct RawEffects {
     /// Ratio of output length medians.
     #[serde(default)]
     pub length_ratio: Option<f64>,
-    /// Absolute change of a mean score (similarity, grounding support).
+    /// Relative drop of a median score (similarity, grounding support): 0.05 = 5% lower.
     #[serde(default)]
-    pub score_delta: Option<f64>,
+    pub score_drop: Option<f64>,
     /// Ratio of cost per request.
     #[serde(default)]
     pub cost_ratio: Option<f64>,
@@ -306,6 +306,10 @@ pub struct RawDrift {
     /// Larger effects that make it critical.
     #[serde(default)]
     pub critical_effect: Option<RawEffects>,
+    /// Smallest absolute latency change worth a finding, e.g. `5ms` (the default): a 2 ms
+    /// endpoint going to 4 ms doubles without anyone needing to know.
+    #[serde(default)]
+    pub latency_floor: Option<String>,
 }
 
 /// Alert routing of this probe.
@@ -481,6 +485,19 @@ pub fn validate_probe(
                 golden_sets.push(set);
             }
             Err(mut errors) => v.problems.append(&mut errors),
+        }
+    }
+
+    // Expectations that need more than the target: a judge, or an embeddings endpoint.
+    let cases = || golden_sets.iter().flat_map(|s| s.cases.iter());
+    if judge.is_none() {
+        if let Some(c) = cases().find(|c| c.expect.rubric.is_some()) {
+            v.fail("", format!("case `{}/{}` has a `rubric:`, but the probe has no `judge:` target", c.set, c.id), Some("add `judge: { model: ... }` (keys override `target`)"));
+        }
+    }
+    if target.as_ref().is_some_and(|t| t.provider != ProviderKind::OpenAi) {
+        if let Some(c) = cases().find(|c| c.expect.similar.is_some()) {
+            v.fail("/target/provider", format!("case `{}/{}` uses `similar:`, which needs an openai-compatible target for embeddings", c.set, c.id), None);
         }
     }
 
@@ -764,6 +781,10 @@ impl Validator<'_> {
                 self.fail("/drift/alpha", format!("must be between 0 and 0.5, found {alpha}"), Some("0.01 is a sound default"));
             }
         }
+        drift.latency_floor_ms = self
+            .duration("/drift/latency_floor", raw.latency_floor.as_deref(), Duration::from_millis(5))
+            .as_secs_f64()
+            * 1000.0;
         for (which, effects) in [(0, &raw.min_effect), (1, &raw.critical_effect)] {
             let Some(e) = effects else { continue };
             let set = |pair: &mut (f64, f64), value: Option<f64>| {
@@ -774,7 +795,7 @@ impl Validator<'_> {
             set(&mut drift.latency_ratio, e.latency_ratio);
             set(&mut drift.rate_delta, e.rate_delta);
             set(&mut drift.length_ratio, e.length_ratio);
-            set(&mut drift.score_delta, e.score_delta);
+            set(&mut drift.score_drop, e.score_drop);
             set(&mut drift.cost_ratio, e.cost_ratio);
             set(&mut drift.divergence, e.divergence);
         }

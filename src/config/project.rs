@@ -196,32 +196,25 @@ pub fn default_paths(root: &Path) -> Vec<PathBuf> {
 }
 
 /// Resolves `probity run` arguments: each is a probe file, or a probe name found under
-/// `root/probes/`; none means every probe there. The routing file is loaded alongside.
+/// `root/probes/`; none means every probe there. The alert-routing file is not loaded: a
+/// run sends no alert, so its channels' secrets need not be set (`validate` checks it).
 pub fn load_probes(specs: &[String], root: &Path, env: EnvLookup<'_>) -> Result<Project, Diagnostics> {
     let probes_dir = root.join("probes");
-    let mut paths = Vec::new();
-    if specs.is_empty() {
+    let paths = if specs.is_empty() {
         if !probes_dir.is_dir() {
             return Err(Diagnostic::new(&probes_dir, 1, 1, "no probes folder")
                 .with_hint("run `probity init` to create one, or name a probe file")
                 .into());
         }
-        paths.push(probes_dir.clone());
+        // Every probe file, but not the routing file.
+        yaml_files(&probes_dir)
+            .map_err(Diagnostics::from)?
+            .into_iter()
+            .filter(|f| !Document::read(f).is_ok_and(|d| is_alerts_document(&d)))
+            .collect()
     } else {
-        for spec in specs {
-            paths.push(find_probe(spec, &probes_dir)?);
-        }
-        // The routing file lives with the probes.
-        if let Ok(files) = yaml_files(&probes_dir) {
-            for file in files {
-                if !paths.contains(&file)
-                    && Document::read(&file).is_ok_and(|d| is_alerts_document(&d))
-                {
-                    paths.push(file);
-                }
-            }
-        }
-    }
+        specs.iter().map(|s| find_probe(s, &probes_dir)).collect::<Result<Vec<_>, _>>()?
+    };
     load_paths(&paths, env)
 }
 

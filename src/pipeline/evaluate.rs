@@ -8,7 +8,7 @@ use super::PipelineError;
 use crate::compare::{Baseline, Comparison, Finding, Verdict, check_thresholds, check_trend, compare};
 use crate::config::{BaselineRef, Probe};
 use crate::store::Store;
-use crate::summary::{Evidence, TargetResult};
+use crate::summary::{Evidence, Pairs, TargetResult};
 
 /// Where the baseline of a run comes from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -44,6 +44,8 @@ pub struct Evaluation {
     pub findings: Vec<Finding>,
     pub comparison: Option<ComparisonReport>,
     pub notes: Vec<String>,
+    /// Too little data to compare (a required baseline missing, or too few samples).
+    pub insufficient: bool,
     pub verdict: Option<Verdict>,
 }
 
@@ -95,6 +97,7 @@ pub fn evaluate(
     store: &Store,
     choice: &BaselineChoice,
     targets: &[TargetResult],
+    pairs: Option<&Pairs>,
     seed: u64,
 ) -> Result<Evaluation, PipelineError> {
     let mut eval = Evaluation::default();
@@ -107,7 +110,9 @@ pub fn evaluate(
             if baseline.probe != probe.name {
                 eval.notes.push(format!("the baseline was made for probe `{}`, not `{}`", baseline.probe, probe.name));
             }
-            let comparison = compare(&baseline.evidence, &primary.evidence, &probe.drift, name, seed);
+            // Pairs only mean something against the target they were paired with.
+            let pairs = pairs.filter(|_| matches!(choice, BaselineChoice::Target(_)));
+            let comparison = compare(&baseline.evidence, &primary.evidence, pairs, &probe.drift, name, seed);
             eval.findings.extend(comparison.findings.iter().cloned());
             eval.comparison = Some(ComparisonReport {
                 source,
@@ -116,6 +121,12 @@ pub fn evaluate(
                 labels: baseline.labels.clone(),
                 comparison,
             });
+        }
+        // Asked for explicitly (the gate), a missing baseline means nothing was compared:
+        // too little data, never a pass. Configured in the probe, it is only a note.
+        Err(why) if *choice != BaselineChoice::FromProbe => {
+            eval.findings.push(crate::compare::insufficient_finding(name, &why));
+            eval.insufficient = true;
         }
         Err(why) => eval.notes.push(why),
     }
@@ -133,8 +144,8 @@ pub fn evaluate(
     eval.findings.extend(check_trend(&current, &history, &probe.drift, name));
 
     eval.findings.sort_by(|a, b| b.severity.cmp(&a.severity));
-    let insufficient = eval.comparison.as_ref().is_some_and(|c| c.comparison.insufficient.is_some());
-    eval.verdict = Some(Verdict::of(&eval.findings, insufficient));
+    eval.insufficient |= eval.comparison.as_ref().is_some_and(|c| c.comparison.insufficient.is_some());
+    eval.verdict = Some(Verdict::of(&eval.findings, eval.insufficient));
     Ok(eval)
 }
 

@@ -21,7 +21,7 @@ use crate::exit;
 use crate::golden::Case;
 use crate::provider::{Provider, ProviderError};
 use crate::runner::{Budget, Endpoint, Observation, Redactor, Runner, RunnerReport, Settings, new_trace_id};
-use crate::score::Scorer;
+use crate::score::{RemoteScorer, Score, Scorer};
 use crate::store::{NewRun, RunEnd, Store, StoreError};
 use crate::summary::{Accumulator, TargetResult};
 
@@ -99,7 +99,7 @@ pub struct RunOutcome {
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
     pub status: RunStatus,
-    /// Why the run could not probe, when it could not.
+    /// Why the status is not `complete` (could not probe, budget spent).
     pub status_reason: Option<String>,
     /// One per probed target, in the order asked for.
     pub targets: Vec<TargetResult>,
@@ -208,24 +208,60 @@ pub async fn run_probe(
         cases_for_plan.iter().map(|c| ((c.set.as_str(), c.id.as_str()), c)).collect();
     let case_of = |obs: &Observation| index.get(&(obs.set.as_str(), obs.case_id.as_str())).copied();
 
+    let remote = Arc::new(RemoteScorer::new(probe, budget.clone(), runner.redactor.clone())?);
+    let scorer = Arc::new(scorer);
+
     progress.start(total);
     let clock = Instant::now();
     let (tx, mut rx) = mpsc::channel::<Observation>(1024);
     let run = tokio::spawn(runner.run(samples, tx, cancel));
-    while let Some(obs) = rx.recv().await {
-        progress.observed(&obs);
-        writer.observation(&run_id, obs.clone());
-        let scores = match case_of(&obs) {
-            Some(case) if obs.is_ok() && obs.final_attempt => {
-                let scores = scorer.score(case, &obs);
-                writer.scores(&run_id, obs.seq, scores.clone());
-                Some(scores)
-            }
-            _ => None,
-        };
+    // Observations are stored the moment they arrive; answers that need a judge or
+    // embeddings are scored concurrently, and counted when their scores are in.
+    let mut remote_scoring = tokio::task::JoinSet::new();
+    let mut fold = |obs: Observation, scores: Option<Vec<Score>>| {
+        if let Some(scores) = &scores {
+            writer.scores(&run_id, obs.seq, scores.clone());
+        }
         accumulator.add(&obs, scores.as_deref());
+    };
+    loop {
+        tokio::select! {
+            received = rx.recv() => {
+                let Some(obs) = received else { break };
+                progress.observed(&obs);
+                writer.observation(&run_id, obs.clone());
+                match case_of(&obs).filter(|_| obs.is_ok() && obs.final_attempt) {
+                    Some(case) if RemoteScorer::needed(case) => {
+                        let (case, scorer, remote) = (case.clone(), scorer.clone(), remote.clone());
+                        remote_scoring.spawn(async move {
+                            let mut scores = scorer.score(&case, &obs);
+                            scores.extend(remote.score(&case, &obs).await);
+                            (obs, scores)
+                        });
+                    }
+                    Some(case) => {
+                        let scores = scorer.score(case, &obs);
+                        fold(obs, Some(scores));
+                    }
+                    None => fold(obs, None),
+                }
+            }
+            Some(done) = remote_scoring.join_next(), if !remote_scoring.is_empty() => {
+                if let Ok((obs, scores)) = done {
+                    fold(obs, Some(scores));
+                }
+            }
+        }
     }
-    let report = run.await.map_err(|e| PipelineError::Task(e.to_string()))?;
+    while let Some(done) = remote_scoring.join_next().await {
+        if let Ok((obs, scores)) = done {
+            fold(obs, Some(scores));
+        }
+    }
+    drop(fold);
+    let mut report = run.await.map_err(|e| PipelineError::Task(e.to_string()))?;
+    // Scoring calls may finish after the last request: count what they spent too.
+    report.spent_usd = budget.spent();
     let elapsed = clock.elapsed();
     progress.finish();
     // Finishing joins the writer's thread: keep that off the async workers.
@@ -233,13 +269,13 @@ pub async fn run_probe(
         .await
         .map_err(|e| PipelineError::Task(e.to_string()))??;
 
-    let targets = accumulator.finish(elapsed);
+    let (targets, pairs) = accumulator.finish(elapsed);
     let (status, status_reason) = status_of(&targets, &report, probe.min_samples);
     // A run that probed nothing usable is not judged: its figures would only mislead.
     let evaluation = if status == RunStatus::CouldNotProbe {
         evaluate::Evaluation::default()
     } else {
-        evaluate::evaluate(probe, store, &options.baseline, &targets, seed)?
+        evaluate::evaluate(probe, store, &options.baseline, &targets, pairs.as_ref(), seed)?
     };
     let verdict = evaluation.verdict.unwrap_or(Verdict::InsufficientData);
     let exit_code = match (status, verdict) {

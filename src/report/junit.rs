@@ -47,16 +47,13 @@ pub fn junit(outcome: &RunOutcome, fail_on: Severity) -> String {
 
     let mut metrics = TestSuite::new(format!("{} · metrics · {}", outcome.probe, primary.summary.target));
     if let Some(c) = &outcome.comparison {
-        if let Some(why) = &c.comparison.insufficient {
-            metrics.add_test_case(TestCase::new("baseline comparison", failure(why, "insufficient_data")));
-        }
         for t in &c.comparison.tests {
             let status = match t.severity {
                 Some(s) if s >= fail_on => {
                     let message = outcome
                         .findings
                         .iter()
-                        .find(|f| f.metric == t.metric)
+                        .find(|f| f.kind == crate::compare::FindingKind::Drift && f.metric == t.metric)
                         .map(|f| f.message.clone())
                         .unwrap_or_else(|| format!("{} drifted", t.metric));
                     failure(&message, s.as_str())
@@ -69,7 +66,9 @@ pub fn junit(outcome: &RunOutcome, fail_on: Severity) -> String {
         }
     }
     for f in outcome.findings.iter().filter(|f| f.kind != crate::compare::FindingKind::Drift) {
-        let status = if f.severity >= fail_on { failure(&f.message, f.severity.as_str()) } else { TestCaseStatus::success() };
+        // Too little data fails a gate at any level, as the verdict does.
+        let fails = f.severity >= fail_on || f.kind == crate::compare::FindingKind::InsufficientData;
+        let status = if fails { failure(&f.message, f.severity.as_str()) } else { TestCaseStatus::success() };
         let mut case = TestCase::new(format!("{:?}: {}", f.kind, f.metric).to_lowercase(), status);
         case.set_classname(format!("{}.limits", outcome.probe));
         metrics.add_test_case(case);

@@ -50,9 +50,6 @@ pub fn markdown(outcome: &RunOutcome) -> String {
             if labels.is_empty() { String::new() } else { format!(" ({})", labels.join(", ")) },
             c.comparison.tests.len()
         );
-        if let Some(why) = &c.comparison.insufficient {
-            let _ = writeln!(md, "\n> {}", escape(why));
-        }
     }
     if !outcome.findings.is_empty() {
         let _ = writeln!(md, "\n| severity | metric | finding |\n|---|---|---|");
@@ -84,10 +81,10 @@ pub fn markdown(outcome: &RunOutcome) -> String {
                 let passed = (c.figures.pass_rate * c.figures.samples as f64).round();
                 let _ = writeln!(
                     md,
-                    "| {}/{} | {:?} | {passed}/{} | {} |",
+                    "| {}/{} | {} | {passed}/{} | {} |",
                     escape(&c.set),
                     escape(&c.id),
-                    c.status,
+                    c.status.as_str(),
                     c.figures.samples,
                     escape(c.failing_reason.as_deref().unwrap_or(""))
                 );

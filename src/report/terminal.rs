@@ -131,9 +131,6 @@ pub fn write_outcome(out: &mut dyn Write, outcome: &RunOutcome, style: &Style) -
             c.comparison.tests.len(),
             c.comparison.tests.iter().filter(|t| t.severity.is_some()).count(),
         )?;
-        if let Some(why) = &c.comparison.insufficient {
-            writeln!(out, "  {}", style.yellow(why))?;
-        }
     }
     write_findings(out, &outcome.findings, style)?;
     for note in &outcome.notes {

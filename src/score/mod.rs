@@ -4,20 +4,23 @@
 //! is built once (refusal lexicon, stemmer, safety patterns, plus caches of analysed RAG
 //! contexts and system prompts, which every sample of a case shares) and runs them all.
 //!
-//! Everything here is deterministic and offline. The LLM judge (`rubric:`) and embedding
-//! similarity (`similar:`) need network calls and live elsewhere.
+//! `Scorer` is deterministic and offline. The LLM judge (`rubric:`) and embedding
+//! similarity (`similar:`) need network calls: `RemoteScorer` (`remote.rs`) runs those.
 
 mod contains;
 mod equals;
 mod finish_reason;
 mod grounded;
 mod json;
+pub mod judge;
 mod json_schema;
 mod length;
 mod one_of;
 mod refusal;
 mod regex;
+mod remote;
 mod safety;
+pub mod similar;
 mod similarity;
 mod text;
 
@@ -27,6 +30,7 @@ use crate::golden::Case;
 use crate::runner::Observation;
 
 pub use json::extract_json;
+pub use remote::RemoteScorer;
 
 /// What one scorer concluded about one answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -65,6 +65,8 @@ pub struct SimCase {
     pub id: String,
     /// The case's rendered messages; a request with exactly these is matched first.
     pub messages: Vec<Message>,
+    /// The case's context passages: what the simulated RAG endpoint says it retrieved.
+    pub context: Vec<String>,
     plan: Plan,
 }
 
@@ -74,6 +76,7 @@ impl SimCase {
         SimCase {
             id: format!("{}/{}", case.set, case.id),
             messages: case.messages.clone(),
+            context: case.context.clone(),
             plan: plan(case),
         }
     }

@@ -5,7 +5,8 @@
 //!
 //! Requests that match a golden case (by their whole conversation, else by the last user
 //! message) get that case's expected answer with seeded variation; others get a generic
-//! paragraph. `GET /sim/stats` counts requests and every injected fault.
+//! paragraph. `POST /v1/rag/ask` plays a team's own RAG service (for the `http` provider).
+//! `GET /sim/stats` counts requests and every injected fault.
 
 mod answer;
 mod anthropic;
@@ -14,6 +15,7 @@ mod embed;
 mod instance;
 mod openai;
 mod profile;
+mod rag;
 mod seed;
 mod server;
 

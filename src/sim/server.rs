@@ -32,7 +32,7 @@ pub(crate) struct SimState {
     pub(crate) profile: Profile,
     latency: Delay,
     ttft: Delay,
-    index: CaseIndex,
+    pub(crate) index: CaseIndex,
     /// Request counters of golden cases matched by their whole conversation.
     case_counters: Box<[AtomicU64]>,
     /// Request counters of every other prompt.
@@ -557,6 +557,7 @@ pub(crate) fn router(state: Arc<SimState>) -> Router {
         .route("/v1/chat/completions", post(openai::chat_completions))
         .route("/v1/embeddings", post(openai::embeddings))
         .route("/v1/messages", post(anthropic::messages))
+        .route("/v1/rag/ask", post(super::rag::ask))
         .route("/v1/models", get(models))
         .route("/healthz", get(healthz))
         .route("/sim/stats", get(stats))

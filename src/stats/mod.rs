@@ -27,6 +27,7 @@ mod rank;
 mod rates;
 mod reservoir;
 mod special;
+mod wilcoxon;
 
 pub use bootstrap::{Statistic, bootstrap_ratio};
 pub use categorical::{chi2_contingency, js_divergence};
@@ -39,6 +40,7 @@ pub use power::{mde_rate, mde_ratio};
 pub use rank::{cliffs_delta, mann_whitney_u};
 pub use rates::{fisher_exact, mcnemar_exact, rate_test, two_proportion_z};
 pub use reservoir::Reservoir;
+pub use wilcoxon::wilcoxon_signed_rank;
 
 use serde::{Deserialize, Serialize};
 

@@ -10,8 +10,9 @@ use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
 use super::facts::Facts;
+use super::measures::{CONTINUOUS, RATES, measure};
 use super::totals::Count;
-use crate::runner::{Observation, Status};
+use crate::runner::Observation;
 use crate::stats::Reservoir;
 
 /// Most values kept per continuous metric.
@@ -19,15 +20,6 @@ pub const RESERVOIR_CAP: usize = 5000;
 /// Most distinct words kept of the output vocabulary (the rest pool into one bucket).
 pub const VOCABULARY_TOP: usize = 200;
 
-/// Rates, by name; `events` are the bad outcomes.
-pub const RATES: [&str; 10] = [
-    "error", "sample_fail", "over_refusal", "under_refusal", "format_failure", "hallucination",
-    "truncation", "empty_answer", "safety_flag", "judge_fail",
-];
-/// Continuous metrics, by name.
-pub const CONTINUOUS: [&str; 7] = [
-    "latency_ms", "ttft_ms", "output_tokens", "output_chars", "similarity", "grounding_support", "cost_usd",
-];
 
 /// The output vocabulary as a unigram distribution.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -88,51 +80,31 @@ impl EvidenceBuilder {
         EvidenceBuilder { evidence, words: HashMap::new(), rng: StdRng::seed_from_u64(seed) }
     }
 
-    fn rate(&mut self, name: &str, event: Option<bool>) {
-        if let (Some(e), Some(c)) = (event, self.evidence.rates.get_mut(name)) {
-            c.add(e);
-        }
-    }
-
-    fn value(&mut self, name: &str, x: Option<f64>) {
-        if let (Some(x), Some(r)) = (x.filter(|x| x.is_finite()), self.evidence.continuous.get_mut(name)) {
-            r.push(x, &mut self.rng);
-        }
-    }
-
     /// Adds a final attempt (skipped and non-final ones are ignored).
     pub fn add(&mut self, case_key: &str, min_pass_rate: f64, obs: &Observation, facts: Option<&Facts>) {
-        if !obs.final_attempt || obs.status == Status::SkippedBudget {
-            return;
+        let Some(m) = measure(obs, facts) else { return };
+        for (name, event) in RATES.iter().zip(m.events) {
+            if let (Some(e), Some(c)) = (event, self.evidence.rates.get_mut(*name)) {
+                c.add(e);
+            }
         }
-        let errored = obs.status.error_class().is_some();
-        self.rate("error", Some(errored));
+        for (name, value) in CONTINUOUS.iter().zip(m.values) {
+            if let (Some(x), Some(r)) = (value, self.evidence.continuous.get_mut(*name)) {
+                r.push(x, &mut self.rng);
+            }
+        }
         let outcome = self.evidence.cases.entry(case_key.to_string()).or_default();
         outcome.samples += 1;
         outcome.min_pass_rate = min_pass_rate;
-        let Some(f) = facts.filter(|_| !errored) else { return };
-        outcome.passes += u64::from(f.passed);
-        self.rate("sample_fail", Some(!f.passed));
-        self.rate("over_refusal", f.over_refusal());
-        self.rate("under_refusal", f.under_refusal());
-        self.rate("format_failure", f.format_ok.map(|ok| !ok));
-        self.rate("hallucination", f.support.map(|(_, ok)| !ok));
-        self.rate("truncation", Some(f.truncated));
-        self.rate("empty_answer", Some(f.empty));
-        self.rate("safety_flag", Some(f.safety_flag));
-        self.rate("judge_fail", f.judge_passed.map(|p| !p));
-        self.value("latency_ms", obs.latency_ms);
-        self.value("ttft_ms", obs.ttft_ms);
-        self.value("output_tokens", obs.output_tokens.map(|t| t as f64));
-        let text = obs.output.as_deref().unwrap_or("");
-        self.value("output_chars", Some(text.chars().count() as f64));
-        self.value("similarity", f.similarity.or(f.cosine));
-        self.value("grounding_support", f.support.map(|(s, _)| s));
-        self.value("cost_usd", Some(obs.cost_usd));
+        // An answered sample passed unless `sample_fail` says otherwise; an error never passes.
+        outcome.passes += u64::from(m.events[1] == Some(false));
+        if m.events[0] == Some(true) {
+            return;
+        }
         let reason = obs.finish_reason.clone().unwrap_or_else(|| "unknown".into());
         *self.evidence.finish_reasons.entry(reason).or_default() += 1;
         self.evidence.vocabulary.answers += 1;
-        for word in words(text) {
+        for word in words(obs.output.as_deref().unwrap_or("")) {
             self.evidence.vocabulary.words += 1;
             *self.words.entry(word).or_default() += 1;
         }

@@ -62,7 +62,8 @@ impl Facts {
                 "grounded" => f.support = Some((s.value.unwrap_or(0.0), s.passed)),
                 "reference" => f.similarity = s.value,
                 "similar" => f.cosine = s.value,
-                "judge" => f.judge_passed = Some(s.passed),
+                // A judge that could not judge says nothing about the answer.
+                "judge" => f.judge_passed = (!s.informational).then_some(s.passed),
                 "truncation" => f.truncated |= s.value.is_some_and(|v| v >= 0.5),
                 "empty" => f.empty |= s.value.is_some_and(|v| v >= 0.5),
                 "one_of" => {

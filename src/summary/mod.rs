@@ -6,6 +6,8 @@
 mod evidence;
 mod facts;
 mod latency;
+mod measures;
+mod paired;
 mod totals;
 
 use std::collections::BTreeMap;
@@ -13,10 +15,12 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use evidence::{CONTINUOUS, CaseOutcome, Evidence, EvidenceBuilder, RATES, RESERVOIR_CAP, Vocabulary};
+pub use evidence::{CaseOutcome, Evidence, EvidenceBuilder, RESERVOIR_CAP, Vocabulary};
+pub use measures::{CONTINUOUS, Measures, RATES, measure};
+pub use paired::{Flips, PairBuilder, Pairs};
 pub use facts::Facts;
 pub use latency::{LatencyHistogram, Percentiles};
-pub use totals::{Count, Mean, ScorerTally, Totals};
+pub use totals::{Count, Mean, ScorerTally, ScoringUsage, Totals};
 
 use crate::golden::Case;
 use crate::runner::Observation;
@@ -130,6 +134,18 @@ pub enum CaseStatus {
     Skipped,
 }
 
+impl CaseStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseStatus::Pass => "pass",
+            CaseStatus::Flaky => "flaky",
+            CaseStatus::Fail => "fail",
+            CaseStatus::Error => "error",
+            CaseStatus::Skipped => "skipped",
+        }
+    }
+}
+
 /// One scorer over a case's (or run's) samples.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScorerSummary {
@@ -163,8 +179,12 @@ pub struct Figures {
     pub error_rate_ci: [f64; 2],
     pub latency_ms: Percentiles,
     pub ttft_ms: Percentiles,
+    /// Tokens of the probed endpoint and of scoring calls together.
     pub tokens: Tokens,
+    /// Cost of the probed endpoint and of scoring calls together.
     pub cost_usd: f64,
+    /// The judge's and embeddings' share of `tokens` and `cost_usd`.
+    pub scoring: ScoringUsage,
     /// Share of samples (errors included) that passed every check.
     pub pass_rate: f64,
     pub pass_rate_ci: [f64; 2],
@@ -228,6 +248,7 @@ fn figures(t: &Totals) -> Figures {
         ttft_ms: t.ttft.percentiles(),
         tokens: Tokens { input: t.input_tokens, output: t.output_tokens },
         cost_usd: t.cost_usd,
+        scoring: t.scoring,
         pass_rate: ratio(t.passes, t.samples),
         pass_rate_ci: [plo, phi],
     }
@@ -270,6 +291,8 @@ pub struct Accumulator {
     cases: Vec<CaseAcc>,
     case_index: BTreeMap<(String, String, String), usize>,
     min_samples: u32,
+    /// With exactly two targets: the first is the candidate, the second its baseline.
+    pairs: Option<PairBuilder>,
 }
 
 impl Accumulator {
@@ -289,6 +312,7 @@ impl Accumulator {
             cases: Vec::new(),
             case_index: BTreeMap::new(),
             min_samples,
+            pairs: (targets.len() == 2).then(PairBuilder::default),
         };
         for target in targets {
             for case in cases {
@@ -314,12 +338,17 @@ impl Accumulator {
         }
         let key = format!("{}/{}", case.case.set, case.case.id);
         target.evidence.add(&key, case.case.min_pass_rate, obs, facts.as_ref());
+        if let (Some(pairs), Some(m)) = (self.pairs.as_mut(), measure(obs, facts.as_ref())) {
+            let side = usize::from(obs.target != self.targets[0].name);
+            pairs.add(&key, obs.sample, side, m);
+        }
     }
 
-    /// The summaries (one per target, in the given order), their cases, and evidence.
-    pub fn finish(self, elapsed: Duration) -> Vec<TargetResult> {
+    /// The summaries (one per target, in the given order), their cases and evidence, and —
+    /// with two targets — the pairs of the first (candidate) against the second.
+    pub fn finish(self, elapsed: Duration) -> (Vec<TargetResult>, Option<Pairs>) {
         let seconds = elapsed.as_secs_f64().max(1e-9);
-        let Accumulator { targets, cases, min_samples, .. } = self;
+        let Accumulator { targets, cases, min_samples, pairs, .. } = self;
         let mut case_summaries: BTreeMap<String, Vec<CaseSummary>> = BTreeMap::new();
         for c in cases {
             let figures = figures(&c.totals);
@@ -351,7 +380,7 @@ impl Accumulator {
             };
             case_summaries.entry(c.target.clone()).or_default().push(summary);
         }
-        targets
+        let results = targets
             .into_iter()
             .map(|t| {
                 let cases = case_summaries.remove(&t.name).unwrap_or_default();
@@ -395,7 +424,8 @@ impl Accumulator {
                 };
                 TargetResult { summary, cases, evidence: t.evidence.finish() }
             })
-            .collect()
+            .collect();
+        (results, pairs.map(PairBuilder::finish))
     }
 }
 

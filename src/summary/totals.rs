@@ -96,6 +96,38 @@ pub struct Totals {
     pub first_failure: Option<String>,
     /// expected label → predicted label (`-` when none was recognised) → count.
     pub confusion: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Calls made to score answers (judge, embeddings): already in the token and cost totals.
+    pub scoring: ScoringUsage,
+}
+
+/// What scoring itself cost: the judge's and the embeddings endpoint's calls.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ScoringUsage {
+    pub calls: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cost_usd: f64,
+    /// Scores the judge or the embeddings endpoint could not give.
+    pub errors: u64,
+}
+
+impl ScoringUsage {
+    /// Reads `detail.usage` / `detail.error` of a network score.
+    fn add(&mut self, score: &Score) -> (u64, u64, f64) {
+        let Some(detail) = &score.detail else { return (0, 0, 0.0) };
+        if detail.get("error").and_then(|e| e.as_bool()) == Some(true) {
+            self.errors += 1;
+        }
+        let Some(usage) = detail.get("usage") else { return (0, 0, 0.0) };
+        let int = |k: &str| usage.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
+        let (input, output) = (int("input_tokens"), int("output_tokens"));
+        let cost = usage.get("cost_usd").and_then(|v| v.as_f64()).unwrap_or(0.0);
+        self.calls += int("calls");
+        self.input_tokens += input;
+        self.output_tokens += output;
+        self.cost_usd += cost;
+        (input, output, cost)
+    }
 }
 
 impl Totals {
@@ -158,6 +190,10 @@ impl Totals {
             *self.confusion.entry(expected.clone()).or_default().entry(predicted).or_default() += 1;
         }
         for s in scores {
+            let (input, output, cost) = self.scoring.add(s);
+            self.input_tokens += input;
+            self.output_tokens += output;
+            self.cost_usd += cost;
             let t = self.scorers.entry(s.scorer.clone()).or_default();
             t.result.add(s.passed);
             t.informational = s.informational;

@@ -43,7 +43,10 @@ impl Project {
         let probe = format!(
             "name: bot\ntarget:\n  provider: openai\n  base_url: {base_url}\n  model: sim-model\n  api_key: ${{PROBITY_TEST_KEY}}\n  stream: true\ngolden_sets: [golden-sets/support.yaml]\n{body}"
         );
-        Project::with_files(&[("probes/bot.yaml", &probe), ("golden-sets/support.yaml", GOLDEN)])
+        Project::with_files(&[
+            ("probes/bot.yaml", &probe),
+            ("golden-sets/support.yaml", GOLDEN),
+        ])
     }
 
     pub fn with_files(files: &[(&str, &str)]) -> Project {
