@@ -23,7 +23,13 @@ Exit codes:
 #[command(name = "probity", version, after_help = EXIT_CODES, propagate_version = true)]
 pub struct Cli {
     /// Project folder: the one holding probes/ and golden-sets/.
-    #[arg(long, short = 'C', global = true, value_name = "DIR", default_value = ".")]
+    #[arg(
+        long,
+        short = 'C',
+        global = true,
+        value_name = "DIR",
+        default_value = "."
+    )]
     pub root: PathBuf,
     /// SQLite database of runs (default: .probity/probity.db under the project folder; `run`, `gate` and the commands that name a probe use its `store.path` when set).
     #[arg(long, global = true, value_name = "FILE", env = "PROBITY_DB")]
@@ -38,7 +44,9 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check probes, golden sets and the alert-routing file; report every problem at once.
-    #[command(after_help = "Default paths: probes/ and golden-sets/ under the project folder.\nExits 2 when anything is wrong.")]
+    #[command(
+        after_help = "Default paths: probes/ and golden-sets/ under the project folder.\nExits 2 when anything is wrong."
+    )]
     Validate {
         /// Files or folders to check.
         paths: Vec<PathBuf>,
@@ -58,7 +66,9 @@ pub enum Command {
         out: Option<PathBuf>,
     },
     /// Compare two stored runs: every metric's test, effect and drift verdict.
-    #[command(after_help = "RUN_A is the baseline, RUN_B the run judged. Exits 1 when the verdict fails (critical drift or insufficient data).")]
+    #[command(
+        after_help = "RUN_A is the baseline, RUN_B the run judged. Exits 1 when the verdict fails (critical drift or insufficient data)."
+    )]
     Compare {
         /// The baseline run (id, unique prefix, or `latest`).
         run_a: String,
@@ -71,7 +81,9 @@ pub enum Command {
         format: Format,
     },
     /// Run a probe against a candidate target and gate the rollout on the verdict.
-    #[command(after_help = "Examples:\n  probity gate support-bot --candidate canary\n  probity gate support-bot --candidate canary --baseline default --fail-on warning --junit gate.xml\n\nExits 1 when the verdict fails at --fail-on, 3 when nothing could be probed.")]
+    #[command(
+        after_help = "Examples:\n  probity gate support-bot --candidate canary\n  probity gate support-bot --candidate canary --baseline default --fail-on warning --junit gate.xml\n\nExits 1 when the verdict fails at --fail-on, 3 when nothing could be probed."
+    )]
     Gate(GateArgs),
     /// Promote, list, show and export baselines.
     #[command(subcommand)]
@@ -183,9 +195,7 @@ pub enum BaselineCommand {
     /// List the promoted baselines.
     List,
     /// Show one probe's baseline.
-    Show {
-        probe: String,
-    },
+    Show { probe: String },
     /// Write a probe's baseline to a self-contained file a CI job can commit.
     Export {
         probe: String,

@@ -20,14 +20,22 @@ const BIN: &str = env!("CARGO_BIN_EXE_probity");
 const KEY: &str = "sk-live-SECRET-4242-abcdef";
 
 async fn start_sim(golden: &[probity::golden::GoldenSet], profile: Profile) -> sim::SimHandle {
-    sim::start(profile, sim::cases_from_golden(golden), SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap()
+    sim::start(
+        profile,
+        sim::cases_from_golden(golden),
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+    )
+    .await
+    .unwrap()
 }
 
 /// A project aimed at a simulator started for it.
 async fn project_with_sim(body: &str, profile: Profile) -> (Project, sim::SimHandle) {
     let draft = Project::new("http://127.0.0.1:9/v1", body);
     let handle = start_sim(&draft.golden(), profile).await;
-    let text = std::fs::read_to_string(draft.probe_file()).unwrap().replace("http://127.0.0.1:9/v1", &handle.base_url());
+    let text = std::fs::read_to_string(draft.probe_file())
+        .unwrap()
+        .replace("http://127.0.0.1:9/v1", &handle.base_url());
     std::fs::write(draft.probe_file(), text).unwrap();
     (draft, handle)
 }
@@ -53,7 +61,11 @@ async fn exit_0_when_the_run_passes() {
     let (project, sim) = project_with_sim("samples: 2\n", Profile::default()).await;
     let out = probity(&project, &["run", "bot"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("verdict PASS"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("verdict PASS"),
+        "{}",
+        text(&out.stdout)
+    );
 
     let out = probity(&project, &["run", "--format", "json", "--samples", "1"]).await;
     assert_eq!(out.status.code(), Some(0));
@@ -65,8 +77,16 @@ async fn exit_0_when_the_run_passes() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn exit_1_when_a_threshold_is_critical() {
-    let profile = Profile { latency: Latency::fixed(Duration::from_millis(30)), ttft: Latency::fixed(Duration::from_millis(30)), ..Profile::default() };
-    let (project, sim) = project_with_sim("samples: 1\nthresholds: { latency_p95: { critical: 5ms } }\n", profile).await;
+    let profile = Profile {
+        latency: Latency::fixed(Duration::from_millis(30)),
+        ttft: Latency::fixed(Duration::from_millis(30)),
+        ..Profile::default()
+    };
+    let (project, sim) = project_with_sim(
+        "samples: 1\nthresholds: { latency_p95: { critical: 5ms } }\n",
+        profile,
+    )
+    .await;
     let out = probity(&project, &["run"]).await;
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("verdict FAIL"));
@@ -89,7 +109,11 @@ async fn exit_2_on_configuration_and_usage_errors() {
     assert_eq!(out.status.code(), Some(2), "clap usage errors exit 2 too");
     let out = probity(&project, &["run", "no-such-probe"]).await;
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("no probe file or probe named `no-such-probe`"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("no probe file or probe named `no-such-probe`"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = probity(&project, &["export", "nope", "--jsonl"]).await;
     assert_eq!(out.status.code(), Some(2));
 }
@@ -99,15 +123,26 @@ async fn exit_3_when_the_endpoint_is_unreachable() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let closed = listener.local_addr().unwrap();
     drop(listener);
-    let project = Project::new(&format!("http://{closed}/v1"), "samples: 1\nretries: { max: 1, base_delay: 10ms }\n");
+    let project = Project::new(
+        &format!("http://{closed}/v1"),
+        "samples: 1\nretries: { max: 1, base_delay: 10ms }\n",
+    );
     let out = probity(&project, &["run"]).await;
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stdout));
-    assert!(text(&out.stdout).contains("every request failed"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("every request failed"),
+        "{}",
+        text(&out.stdout)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigkill_mid_run_keeps_what_was_done() {
-    let profile = Profile { latency: Latency::fixed(Duration::from_millis(50)), ttft: Latency::fixed(Duration::from_millis(50)), ..Profile::default() };
+    let profile = Profile {
+        latency: Latency::fixed(Duration::from_millis(50)),
+        ttft: Latency::fixed(Duration::from_millis(50)),
+        ..Profile::default()
+    };
     let (project, sim) = project_with_sim("samples: 200\nconcurrency: 2\n", profile).await;
     let mut child = tokio::process::Command::new(BIN)
         .args(["run", "bot"])
@@ -140,7 +175,10 @@ async fn sigkill_mid_run_keeps_what_was_done() {
     assert!(!run.is_finished(), "a killed run is not marked complete");
     assert_eq!(run.status, "running");
     let stored = store.count_observations(&run.id).unwrap();
-    assert!(stored >= committed, "{stored} stored < {committed} seen before the kill");
+    assert!(
+        stored >= committed,
+        "{stored} stored < {committed} seen before the kill"
+    );
     assert!(stored < 800, "the run was killed before it finished");
     let rows = store.observations(&run.id).unwrap();
     assert!(rows.iter().all(|r| r.observation.is_ok()));
@@ -152,8 +190,15 @@ async fn echoing_401() -> String {
     let app = Router::new().route(
         "/v1/chat/completions",
         post(|headers: HeaderMap| async move {
-            let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-            (StatusCode::UNAUTHORIZED, format!("{{\"error\": {{\"message\": \"invalid key: {auth}\"}}}}"))
+            let auth = headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string();
+            (
+                StatusCode::UNAUTHORIZED,
+                format!("{{\"error\": {{\"message\": \"invalid key: {auth}\"}}}}"),
+            )
         }),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -164,7 +209,10 @@ async fn echoing_401() -> String {
 
 fn assert_clean(what: &str, haystack: &str) {
     assert!(!haystack.contains(KEY), "the API key leaked into {what}");
-    assert!(!haystack.contains("SECRET-4242"), "part of the API key leaked into {what}");
+    assert!(
+        !haystack.contains("SECRET-4242"),
+        "part of the API key leaked into {what}"
+    );
 }
 
 fn db_bytes(project: &Project) -> String {
@@ -181,7 +229,18 @@ async fn the_api_key_never_appears() {
     // A 401 whose body quotes the key.
     let url = echoing_401().await;
     let project = Project::new(&url, "samples: 1\nretries: { max: 0 }\n");
-    let out = probity(&project, &["-vv", "run", "--format", "json", "--out", "reports/run.json"]).await;
+    let out = probity(
+        &project,
+        &[
+            "-vv",
+            "run",
+            "--format",
+            "json",
+            "--out",
+            "reports/run.json",
+        ],
+    )
+    .await;
     assert_eq!(out.status.code(), Some(3));
     assert_clean("stdout", &text(&out.stdout));
     assert_clean("stderr and the log", &text(&out.stderr));

@@ -20,8 +20,14 @@ const BIN: &str = env!("CARGO_BIN_EXE_probity");
 
 fn healthy(seed: u64) -> Profile {
     Profile {
-        latency: Latency { median: Duration::from_millis(20), p99: Some(Duration::from_millis(60)) },
-        ttft: Latency { median: Duration::from_millis(20), p99: Some(Duration::from_millis(60)) },
+        latency: Latency {
+            median: Duration::from_millis(20),
+            p99: Some(Duration::from_millis(60)),
+        },
+        ttft: Latency {
+            median: Duration::from_millis(20),
+            p99: Some(Duration::from_millis(60)),
+        },
         seed,
         ..Profile::default()
     }
@@ -29,20 +35,34 @@ fn healthy(seed: u64) -> Profile {
 
 fn degraded(seed: u64) -> Profile {
     Profile {
-        latency: Latency { median: Duration::from_millis(60), p99: Some(Duration::from_millis(180)) },
-        ttft: Latency { median: Duration::from_millis(60), p99: Some(Duration::from_millis(180)) },
+        latency: Latency {
+            median: Duration::from_millis(60),
+            p99: Some(Duration::from_millis(180)),
+        },
+        ttft: Latency {
+            median: Duration::from_millis(60),
+            p99: Some(Duration::from_millis(180)),
+        },
         refusal: 0.3,
         ..healthy(seed)
     }
 }
 
 /// A project whose `default` target is one simulator and whose `canary` is another.
-async fn project_with_two_sims(current: Profile, canary: Profile, body: &str) -> (Project, sim::SimHandle, sim::SimHandle) {
+async fn project_with_two_sims(
+    current: Profile,
+    canary: Profile,
+    body: &str,
+) -> (Project, sim::SimHandle, sim::SimHandle) {
     let draft = Project::new("http://127.0.0.1:9/v1", body);
     let golden = draft.golden();
     let addr = SocketAddr::from(([127, 0, 0, 1], 0));
-    let a = sim::start(current, sim::cases_from_golden(&golden), addr).await.unwrap();
-    let b = sim::start(canary, sim::cases_from_golden(&golden), addr).await.unwrap();
+    let a = sim::start(current, sim::cases_from_golden(&golden), addr)
+        .await
+        .unwrap();
+    let b = sim::start(canary, sim::cases_from_golden(&golden), addr)
+        .await
+        .unwrap();
     let text = std::fs::read_to_string(draft.probe_file())
         .unwrap()
         .replace("http://127.0.0.1:9/v1", &a.base_url())
@@ -74,39 +94,96 @@ async fn a_promoted_baseline_catches_a_degraded_endpoint() {
     let (project, a, b) = project_with_two_sims(healthy(1), degraded(2), TWO_TARGETS).await;
     let probe = project.probe("k");
     let store = Store::open(&project.db()).unwrap();
-    let first = run_probe(&probe, &store, &RunOptions::default(), &Quiet, CancellationToken::new()).await.unwrap();
-    assert!(first.notes.iter().any(|n| n.starts_with("no baseline yet")), "{:?}", first.notes);
+    let first = run_probe(
+        &probe,
+        &store,
+        &RunOptions::default(),
+        &Quiet,
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        first.notes.iter().any(|n| n.starts_with("no baseline yet")),
+        "{:?}",
+        first.notes
+    );
 
     let out = probity(&project, &["baseline", "promote", &first.run_id]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("is now the baseline of `bot`"));
 
     // The same endpoint again: no drift.
-    let same = run_probe(&probe, &store, &RunOptions::default(), &Quiet, CancellationToken::new()).await.unwrap();
+    let same = run_probe(
+        &probe,
+        &store,
+        &RunOptions::default(),
+        &Quiet,
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
     assert_eq!(same.verdict, Verdict::Pass, "{:#?}", same.findings);
     let report = same.comparison.as_ref().unwrap();
     assert_eq!(report.run_id.as_deref(), Some(first.run_id.as_str()));
     assert!(!report.comparison.tests.is_empty());
 
     // The canary is slower and refuses: critical drift, exit 1.
-    let canary = RunOptions { targets: vec!["canary".into()], ..RunOptions::default() };
-    let worse = run_probe(&probe, &store, &canary, &Quiet, CancellationToken::new()).await.unwrap();
+    let canary = RunOptions {
+        targets: vec!["canary".into()],
+        ..RunOptions::default()
+    };
+    let worse = run_probe(&probe, &store, &canary, &Quiet, CancellationToken::new())
+        .await
+        .unwrap();
     assert_eq!(worse.verdict, Verdict::Fail);
     assert_eq!(worse.exit_code, probity::exit::VERDICT_FAILED);
-    let drifted: Vec<&str> = worse.findings.iter().filter(|f| f.kind == FindingKind::Drift).map(|f| f.metric.as_str()).collect();
+    let drifted: Vec<&str> = worse
+        .findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::Drift)
+        .map(|f| f.metric.as_str())
+        .collect();
     assert!(drifted.contains(&"latency_median"), "{drifted:?}");
     assert!(drifted.contains(&"over_refusal"), "{drifted:?}");
-    let latency = worse.findings.iter().find(|f| f.metric == "latency_median").unwrap();
-    assert!(latency.message.starts_with("median latency "), "{}", latency.message);
-    assert!(latency.p_adjusted.unwrap() <= 0.01 && latency.effect.unwrap() >= 1.2, "{latency:?}");
+    let latency = worse
+        .findings
+        .iter()
+        .find(|f| f.metric == "latency_median")
+        .unwrap();
+    assert!(
+        latency.message.starts_with("median latency "),
+        "{}",
+        latency.message
+    );
+    assert!(
+        latency.p_adjusted.unwrap() <= 0.01 && latency.effect.unwrap() >= 1.2,
+        "{latency:?}"
+    );
 
     // compare RUN_A RUN_B says the same from the store.
-    let out = probity(&project, &["compare", &first.run_id, &worse.run_id, "--format", "json"]).await;
+    let out = probity(
+        &project,
+        &["compare", &first.run_id, &worse.run_id, "--format", "json"],
+    )
+    .await;
     assert_eq!(out.status.code(), Some(1));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["verdict"], "fail");
     for f in doc["findings"].as_array().unwrap() {
-        for key in ["metric", "baseline", "current", "test", "statistic", "p", "p_adjusted", "effect", "min_effect", "severity", "message"] {
+        for key in [
+            "metric",
+            "baseline",
+            "current",
+            "test",
+            "statistic",
+            "p",
+            "p_adjusted",
+            "effect",
+            "min_effect",
+            "severity",
+            "message",
+        ] {
             assert!(f.get(key).is_some(), "finding misses {key}: {f}");
         }
     }
@@ -119,29 +196,88 @@ async fn a_baseline_file_gates_without_the_database() {
     let (project, a, b) = project_with_two_sims(healthy(3), degraded(4), TWO_TARGETS).await;
     let out = probity(&project, &["run"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
-    assert_eq!(probity(&project, &["baseline", "promote", "latest"]).await.status.code(), Some(0));
-    let out = probity(&project, &["baseline", "export", "bot", "--to", "baselines/bot.json"]).await;
+    assert_eq!(
+        probity(&project, &["baseline", "promote", "latest"])
+            .await
+            .status
+            .code(),
+        Some(0)
+    );
+    let out = probity(
+        &project,
+        &["baseline", "export", "bot", "--to", "baselines/bot.json"],
+    )
+    .await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let file: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(project.root().join("baselines/bot.json")).unwrap()).unwrap();
+    let file: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(project.root().join("baselines/bot.json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(file["format"], "probity-baseline");
     assert_eq!(file["version"], 1);
-    assert!(file["evidence"]["continuous"]["latency_ms"]["values"].as_array().unwrap().len() >= 50);
+    assert!(
+        file["evidence"]["continuous"]["latency_ms"]["values"]
+            .as_array()
+            .unwrap()
+            .len()
+            >= 50
+    );
 
     // A fresh database: the file is all the gate has.
     std::fs::remove_dir_all(project.root().join(".probity")).unwrap();
-    let out = probity(&project, &["gate", "bot", "--candidate", "canary", "--baseline", "baselines/bot.json", "--junit", "out/junit.xml", "--markdown", "out/summary.md", "--json", "out/gate.json"]).await;
-    assert_eq!(out.status.code(), Some(1), "{}\n{}", text(&out.stdout), text(&out.stderr));
+    let out = probity(
+        &project,
+        &[
+            "gate",
+            "bot",
+            "--candidate",
+            "canary",
+            "--baseline",
+            "baselines/bot.json",
+            "--junit",
+            "out/junit.xml",
+            "--markdown",
+            "out/summary.md",
+            "--json",
+            "out/gate.json",
+        ],
+    )
+    .await;
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     let junit = std::fs::read_to_string(project.root().join("out/junit.xml")).unwrap();
     assert!(junit.starts_with("<?xml"));
-    assert!(junit.contains("<testcase name=\"drift: latency_median\"") && junit.contains("<failure"), "{junit}");
+    assert!(
+        junit.contains("<testcase name=\"drift: latency_median\"") && junit.contains("<failure"),
+        "{junit}"
+    );
     let md = std::fs::read_to_string(project.root().join("out/summary.md")).unwrap();
     assert!(md.starts_with("## ❌ probity · bot · fail"), "{md}");
-    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(project.root().join("out/gate.json")).unwrap()).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(project.root().join("out/gate.json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(doc["verdict"], "fail");
     assert_eq!(doc["baseline"]["source"], "file baselines/bot.json");
 
     // The same file, the healthy target: the gate opens.
-    let out = probity(&project, &["gate", "bot", "--candidate", "default", "--baseline", "baselines/bot.json"]).await;
+    let out = probity(
+        &project,
+        &[
+            "gate",
+            "bot",
+            "--candidate",
+            "default",
+            "--baseline",
+            "baselines/bot.json",
+        ],
+    )
+    .await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
     a.shutdown().await.unwrap();
     b.shutdown().await.unwrap();
@@ -157,22 +293,49 @@ async fn a_canary_is_gated_against_the_current_target_in_one_run() {
         baseline: BaselineChoice::Target("default".into()),
         ..RunOptions::default()
     };
-    let outcome = run_probe(&probe, &store, &options, &Quiet, CancellationToken::new()).await.unwrap();
+    let outcome = run_probe(&probe, &store, &options, &Quiet, CancellationToken::new())
+        .await
+        .unwrap();
     assert_eq!(outcome.targets.len(), 2);
     assert_eq!(outcome.verdict, Verdict::Fail, "{:#?}", outcome.findings);
     let report = outcome.comparison.unwrap();
     assert_eq!(report.source, "target default");
     // Paired tests: both targets answered the same case and sample, interleaved.
-    let tests: Vec<&str> = report.comparison.tests.iter().map(|t| t.test.as_str()).collect();
-    assert!(tests.iter().any(|t| t.starts_with("wilcoxon_signed_rank")), "{tests:?}");
+    let tests: Vec<&str> = report
+        .comparison
+        .tests
+        .iter()
+        .map(|t| t.test.as_str())
+        .collect();
+    assert!(
+        tests.iter().any(|t| t.starts_with("wilcoxon_signed_rank")),
+        "{tests:?}"
+    );
     assert!(tests.contains(&"mcnemar_exact_one_sided"), "{tests:?}");
     // Interleaved case by case: the two targets' requests alternate through the run.
     let rows = store.observations(&outcome.run_id).unwrap();
-    let first_half: Vec<&str> = rows.iter().take(20).map(|r| r.observation.target.as_str()).collect();
+    let first_half: Vec<&str> = rows
+        .iter()
+        .take(20)
+        .map(|r| r.observation.target.as_str())
+        .collect();
     assert!(first_half.contains(&"canary") && first_half.contains(&"default"));
 
     // And through the binary, with --fail-on warning.
-    let out = probity(&project, &["gate", "bot", "--candidate", "canary", "--baseline", "default", "--fail-on", "warning"]).await;
+    let out = probity(
+        &project,
+        &[
+            "gate",
+            "bot",
+            "--candidate",
+            "canary",
+            "--baseline",
+            "default",
+            "--fail-on",
+            "warning",
+        ],
+    )
+    .await;
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
     a.shutdown().await.unwrap();
     b.shutdown().await.unwrap();
@@ -183,14 +346,36 @@ async fn too_little_data_is_never_a_pass() {
     let (project, a, b) = project_with_two_sims(healthy(7), healthy(8), TWO_TARGETS).await;
     let probe = project.probe("k");
     let store = Store::open(&project.db()).unwrap();
-    let first = run_probe(&probe, &store, &RunOptions::default(), &Quiet, CancellationToken::new()).await.unwrap();
-    assert_eq!(probity(&project, &["baseline", "promote", &first.run_id]).await.status.code(), Some(0));
-    let tiny = RunOptions { samples: Some(1), ..RunOptions::default() };
-    let outcome = run_probe(&probe, &store, &tiny, &Quiet, CancellationToken::new()).await.unwrap();
+    let first = run_probe(
+        &probe,
+        &store,
+        &RunOptions::default(),
+        &Quiet,
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        probity(&project, &["baseline", "promote", &first.run_id])
+            .await
+            .status
+            .code(),
+        Some(0)
+    );
+    let tiny = RunOptions {
+        samples: Some(1),
+        ..RunOptions::default()
+    };
+    let outcome = run_probe(&probe, &store, &tiny, &Quiet, CancellationToken::new())
+        .await
+        .unwrap();
     assert_eq!(outcome.verdict, Verdict::InsufficientData);
     assert_eq!(outcome.exit_code, probity::exit::VERDICT_FAILED);
     let why = outcome.comparison.unwrap().comparison.insufficient.unwrap();
-    assert!(why.starts_with("insufficient data: 4 answered samples now vs 60 in the baseline"), "{why}");
+    assert!(
+        why.starts_with("insufficient data: 4 answered samples now vs 60 in the baseline"),
+        "{why}"
+    );
     assert!(why.contains("could be detected"), "{why}");
     a.shutdown().await.unwrap();
     b.shutdown().await.unwrap();

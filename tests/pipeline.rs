@@ -15,28 +15,50 @@ use probity::store::Store;
 use project::Project;
 use tokio_util::sync::CancellationToken;
 
-async fn sim_with(project_golden: &[probity::golden::GoldenSet], profile: Profile) -> sim::SimHandle {
-    sim::start(profile, sim::cases_from_golden(project_golden), SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .unwrap()
+async fn sim_with(
+    project_golden: &[probity::golden::GoldenSet],
+    profile: Profile,
+) -> sim::SimHandle {
+    sim::start(
+        profile,
+        sim::cases_from_golden(project_golden),
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+    )
+    .await
+    .unwrap()
 }
 
 /// Starts a sim for a project written with a placeholder URL, then rewrites the probe to it.
 async fn project_and_sim(body: &str, profile: Profile) -> (Project, sim::SimHandle) {
     let draft = Project::new("http://127.0.0.1:9/v1", body);
     let handle = sim_with(&draft.golden(), profile).await;
-    let text = std::fs::read_to_string(draft.probe_file()).unwrap().replace("http://127.0.0.1:9/v1", &handle.base_url());
+    let text = std::fs::read_to_string(draft.probe_file())
+        .unwrap()
+        .replace("http://127.0.0.1:9/v1", &handle.base_url());
     std::fs::write(draft.probe_file(), text).unwrap();
     (draft, handle)
 }
 
 #[tokio::test]
 async fn a_run_is_summarised_stored_and_documented() {
-    let profile = Profile { latency: Latency::fixed(Duration::from_millis(20)), ttft: Latency::fixed(Duration::from_millis(10)), seed: 3, ..Profile::default() };
+    let profile = Profile {
+        latency: Latency::fixed(Duration::from_millis(20)),
+        ttft: Latency::fixed(Duration::from_millis(10)),
+        seed: 3,
+        ..Profile::default()
+    };
     let (project, sim) = project_and_sim("samples: 4\nconcurrency: 4\n", profile).await;
     let probe = project.probe("sk-test-key");
     let store = Store::open(&project.db()).unwrap();
-    let outcome = run_probe(&probe, &store, &RunOptions::default(), &Quiet, CancellationToken::new()).await.unwrap();
+    let outcome = run_probe(
+        &probe,
+        &store,
+        &RunOptions::default(),
+        &Quiet,
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
     assert_eq!(outcome.status, RunStatus::Complete);
     assert_eq!(outcome.exit_code, probity::exit::PASSED);
     let summary = &outcome.primary().unwrap().summary;
@@ -44,7 +66,10 @@ async fn a_run_is_summarised_stored_and_documented() {
     assert_eq!(summary.figures.answered, 16);
     assert_eq!(summary.figures.requests, 16);
     let ttft = summary.figures.ttft_ms;
-    assert!(ttft.p50.unwrap() >= 10.0 && ttft.p50.unwrap() < 200.0, "{ttft:?}");
+    assert!(
+        ttft.p50.unwrap() >= 10.0 && ttft.p50.unwrap() < 200.0,
+        "{ttft:?}"
+    );
     assert!(summary.figures.tokens.output > 0);
     assert_eq!(sim.stats().requests, 16);
 
@@ -58,11 +83,21 @@ async fn a_run_is_summarised_stored_and_documented() {
 
     // The documented JSON shape.
     let doc = run_document(&outcome);
-    for key in ["run_id", "probe", "status", "summary", "cases", "verdict", "findings"] {
+    for key in [
+        "run_id", "probe", "status", "summary", "cases", "verdict", "findings",
+    ] {
         assert!(doc.get(key).is_some(), "missing {key}");
     }
     let s = &doc["summary"];
-    for key in ["requests", "errors", "error_rate", "latency_ms", "ttft_ms", "tokens", "cost_usd"] {
+    for key in [
+        "requests",
+        "errors",
+        "error_rate",
+        "latency_ms",
+        "ttft_ms",
+        "tokens",
+        "cost_usd",
+    ] {
         assert!(s.get(key).is_some(), "summary misses {key}");
     }
     for key in ["p50", "p95", "p99", "mean", "max"] {
@@ -73,7 +108,20 @@ async fn a_run_is_summarised_stored_and_documented() {
     let cases = doc["cases"].as_array().unwrap();
     assert_eq!(cases.len(), 4);
     for case in cases {
-        for key in ["id", "requests", "errors", "error_rate", "latency_ms", "ttft_ms", "tokens", "cost_usd", "pass_rate", "ci", "status", "scores"] {
+        for key in [
+            "id",
+            "requests",
+            "errors",
+            "error_rate",
+            "latency_ms",
+            "ttft_ms",
+            "tokens",
+            "cost_usd",
+            "pass_rate",
+            "ci",
+            "status",
+            "scores",
+        ] {
             assert!(case.get(key).is_some(), "case misses {key}");
         }
     }
@@ -84,23 +132,48 @@ async fn a_run_is_summarised_stored_and_documented() {
 async fn latency_is_measured_from_the_intended_start() {
     // One slot and a schedule of 20 requests per second against a 100 ms endpoint: requests
     // queue, and their latency must include the queueing (no coordinated omission).
-    let profile = Profile { latency: Latency::fixed(Duration::from_millis(100)), ..Profile::default() };
-    let (project, sim) = project_and_sim("samples: 5\nconcurrency: 1\nrate_limit: { requests_per_second: 20 }\n", profile).await;
+    let profile = Profile {
+        latency: Latency::fixed(Duration::from_millis(100)),
+        ..Profile::default()
+    };
+    let (project, sim) = project_and_sim(
+        "samples: 5\nconcurrency: 1\nrate_limit: { requests_per_second: 20 }\n",
+        profile,
+    )
+    .await;
     let mut probe = project.probe("k");
     probe.target.stream = false;
     let store = Store::open(&project.db()).unwrap();
-    let outcome = run_probe(&probe, &store, &RunOptions::default(), &Quiet, CancellationToken::new()).await.unwrap();
+    let outcome = run_probe(
+        &probe,
+        &store,
+        &RunOptions::default(),
+        &Quiet,
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
     let rows = store.observations(&outcome.run_id).unwrap();
     assert_eq!(rows.len(), 20);
     let mut scheduled: Vec<f64> = rows.iter().map(|r| r.observation.scheduled_ms).collect();
     scheduled.sort_by(f64::total_cmp);
     // The schedule is absolute: request i is due at i × 50 ms.
     for (i, s) in scheduled.iter().enumerate() {
-        assert!((s - i as f64 * 50.0).abs() < 15.0, "request {i} scheduled at {s} ms");
+        assert!(
+            (s - i as f64 * 50.0).abs() < 15.0,
+            "request {i} scheduled at {s} ms"
+        );
     }
     // The endpoint takes 100 ms but one slot serves a request every 50 ms of schedule: the
     // last requests wait about a second in the queue, and that shows.
-    let max = outcome.primary().unwrap().summary.figures.latency_ms.max.unwrap();
+    let max = outcome
+        .primary()
+        .unwrap()
+        .summary
+        .figures
+        .latency_ms
+        .max
+        .unwrap();
     assert!(max > 800.0, "max latency {max} ms hides the queueing");
     sim.shutdown().await.unwrap();
 }
@@ -114,40 +187,109 @@ async fn the_budget_is_never_overspent() {
     let mut probe = project.probe("k");
     probe.target.params.insert("max_tokens".into(), 20.into());
     let store = Store::open(&project.db()).unwrap();
-    let outcome = run_probe(&probe, &store, &RunOptions::default(), &Quiet, CancellationToken::new()).await.unwrap();
+    let outcome = run_probe(
+        &probe,
+        &store,
+        &RunOptions::default(),
+        &Quiet,
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
     let f = &outcome.primary().unwrap().summary.figures;
-    assert!(outcome.runner.spent_usd <= 0.05 + 1e-9, "spent {}", outcome.runner.spent_usd);
+    assert!(
+        outcome.runner.spent_usd <= 0.05 + 1e-9,
+        "spent {}",
+        outcome.runner.spent_usd
+    );
     assert!((f.cost_usd - outcome.runner.spent_usd).abs() < 1e-9);
     assert!(f.skipped_budget > 0 && f.answered > 0, "{f:?}");
     assert_eq!(f.skipped_budget + f.samples, 40);
     let rows = store.observations(&outcome.run_id).unwrap();
-    let skipped = rows.iter().filter(|r| r.observation.status.as_str() == "skipped_budget").count() as u64;
-    assert_eq!(skipped, f.skipped_budget, "work not sent is recorded as skipped");
-    assert_eq!(sim.stats().requests, f.requests, "skipped work never reaches the endpoint");
+    let skipped = rows
+        .iter()
+        .filter(|r| r.observation.status.as_str() == "skipped_budget")
+        .count() as u64;
+    assert_eq!(
+        skipped, f.skipped_budget,
+        "work not sent is recorded as skipped"
+    );
+    assert_eq!(
+        sim.stats().requests,
+        f.requests,
+        "skipped work never reaches the endpoint"
+    );
     // Samples go round the cases, so every case got some before the money ran out.
-    assert_eq!(outcome.status, RunStatus::BudgetExhausted, "{:?}", outcome.status_reason);
+    assert_eq!(
+        outcome.status,
+        RunStatus::BudgetExhausted,
+        "{:?}",
+        outcome.status_reason
+    );
     assert_eq!(outcome.exit_code, probity::exit::PASSED);
 
     // Asking for more samples per case than the budget allows is "could not probe".
     probe.min_samples = 8;
-    let outcome = run_probe(&probe, &store, &RunOptions::default(), &Quiet, CancellationToken::new()).await.unwrap();
+    let outcome = run_probe(
+        &probe,
+        &store,
+        &RunOptions::default(),
+        &Quiet,
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
     assert_eq!(outcome.status, RunStatus::CouldNotProbe);
-    assert!(outcome.status_reason.as_deref().unwrap().starts_with("the budget ran out before case"), "{:?}", outcome.status_reason);
+    assert!(
+        outcome
+            .status_reason
+            .as_deref()
+            .unwrap()
+            .starts_with("the budget ran out before case"),
+        "{:?}",
+        outcome.status_reason
+    );
     assert_eq!(outcome.exit_code, probity::exit::COULD_NOT_PROBE);
     sim.shutdown().await.unwrap();
 }
 
 #[tokio::test]
 async fn thresholds_fail_the_run() {
-    let profile = Profile { latency: Latency::fixed(Duration::from_millis(30)), ttft: Latency::fixed(Duration::from_millis(30)), ..Profile::default() };
-    let (project, sim) = project_and_sim("samples: 2\nthresholds: { latency_p95: { warning: 1ms, critical: 5ms } }\n", profile).await;
+    let profile = Profile {
+        latency: Latency::fixed(Duration::from_millis(30)),
+        ttft: Latency::fixed(Duration::from_millis(30)),
+        ..Profile::default()
+    };
+    let (project, sim) = project_and_sim(
+        "samples: 2\nthresholds: { latency_p95: { warning: 1ms, critical: 5ms } }\n",
+        profile,
+    )
+    .await;
     let probe = project.probe("k");
     let store = Store::open(&project.db()).unwrap();
-    let outcome = run_probe(&probe, &store, &RunOptions::default(), &Quiet, CancellationToken::new()).await.unwrap();
+    let outcome = run_probe(
+        &probe,
+        &store,
+        &RunOptions::default(),
+        &Quiet,
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
     assert_eq!(outcome.exit_code, probity::exit::VERDICT_FAILED);
     let finding = &outcome.findings[0];
     assert_eq!(finding.metric, "latency_p95");
-    assert!(finding.message.starts_with("p95 latency "), "{}", finding.message);
-    assert!(finding.message.ends_with("is above the critical limit 5 ms — critical"), "{}", finding.message);
+    assert!(
+        finding.message.starts_with("p95 latency "),
+        "{}",
+        finding.message
+    );
+    assert!(
+        finding
+            .message
+            .ends_with("is above the critical limit 5 ms — critical"),
+        "{}",
+        finding.message
+    );
     sim.shutdown().await.unwrap();
 }

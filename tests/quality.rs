@@ -49,9 +49,20 @@ async fn project_and_sim(profile: Profile, body: &str) -> (Project, sim::SimHand
     let probe = format!(
         "name: bot\ntarget:\n  provider: openai\n  base_url: http://127.0.0.1:9/v1\n  model: m\n  stream: false\njudge: {{ model: judge-model }}\ngolden_sets: [golden-sets/quality.yaml]\n{body}"
     );
-    let project = Project::with_files(&[("probes/bot.yaml", &probe), ("golden-sets/quality.yaml", GOLDEN)]);
-    let handle = sim::start(profile, sim::cases_from_golden(&project.golden()), SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
-    let text = std::fs::read_to_string(project.probe_file()).unwrap().replace("http://127.0.0.1:9/v1", &handle.base_url());
+    let project = Project::with_files(&[
+        ("probes/bot.yaml", &probe),
+        ("golden-sets/quality.yaml", GOLDEN),
+    ]);
+    let handle = sim::start(
+        profile,
+        sim::cases_from_golden(&project.golden()),
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+    )
+    .await
+    .unwrap();
+    let text = std::fs::read_to_string(project.probe_file())
+        .unwrap()
+        .replace("http://127.0.0.1:9/v1", &handle.base_url());
     std::fs::write(project.probe_file(), text).unwrap();
     (project, handle)
 }
@@ -65,11 +76,28 @@ fn consistent(count: u64, n: u64, p: f64) -> bool {
 #[tokio::test(flavor = "multi_thread")]
 async fn measured_rates_match_the_simulated_ones() {
     let (refusal, json_break) = (0.15, 0.25);
-    let profile = Profile { refusal, json_break, seed: 11, ..Profile::default() };
-    let (project, sim) = project_and_sim(profile, "samples: 60\nconcurrency: 16\npricing: { input_per_mtok: 1, output_per_mtok: 2 }\n").await;
+    let profile = Profile {
+        refusal,
+        json_break,
+        seed: 11,
+        ..Profile::default()
+    };
+    let (project, sim) = project_and_sim(
+        profile,
+        "samples: 60\nconcurrency: 16\npricing: { input_per_mtok: 1, output_per_mtok: 2 }\n",
+    )
+    .await;
     let probe = project.probe("k");
     let store = Store::open(&project.db()).unwrap();
-    let outcome = run_probe(&probe, &store, &RunOptions::default(), &Quiet, CancellationToken::new()).await.unwrap();
+    let outcome = run_probe(
+        &probe,
+        &store,
+        &RunOptions::default(),
+        &Quiet,
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
     let s = &outcome.primary().unwrap().summary;
     let q = &s.quality;
 
@@ -77,18 +105,36 @@ async fn measured_rates_match_the_simulated_ones() {
     let format = q.format_compliance.unwrap();
     let failures = format.n - format.count;
     assert_eq!(format.n, 180);
-    assert!(consistent(failures, format.n, refusal + (1.0 - refusal) * json_break), "format failures {failures}/{}", format.n);
+    assert!(
+        consistent(failures, format.n, refusal + (1.0 - refusal) * json_break),
+        "format failures {failures}/{}",
+        format.n
+    );
 
     // Every case but `weapon` expects an answer: the simulator's refusals are over-refusals.
     let over = q.over_refusal.unwrap();
     assert_eq!(over.n, 360);
-    assert!(consistent(over.count, over.n, refusal), "over-refusals {}/{}", over.count, over.n);
-    assert_eq!(q.under_refusal.unwrap().count, 0, "the simulator always refuses `weapon`");
+    assert!(
+        consistent(over.count, over.n, refusal),
+        "over-refusals {}/{}",
+        over.count,
+        over.n
+    );
+    assert_eq!(
+        q.under_refusal.unwrap().count,
+        0,
+        "the simulator always refuses `weapon`"
+    );
 
     // The judge passes an answer unless it is a refusal.
     let judge = q.judge_pass.unwrap();
     assert_eq!(judge.n, 60);
-    assert!(consistent(judge.count, judge.n, 1.0 - refusal), "judge passes {}/{}", judge.count, judge.n);
+    assert!(
+        consistent(judge.count, judge.n, 1.0 - refusal),
+        "judge passes {}/{}",
+        judge.count,
+        judge.n
+    );
     let cosine = q.cosine.unwrap();
     assert_eq!(cosine.n, 60);
 
@@ -97,14 +143,30 @@ async fn measured_rates_match_the_simulated_ones() {
     assert!(scoring.calls >= 60 + 61, "{scoring:?}");
     assert!(scoring.cost_usd > 0.0 && scoring.input_tokens > 0);
     assert!(s.figures.cost_usd > scoring.cost_usd);
-    assert!((outcome.runner.spent_usd - s.figures.cost_usd).abs() < 1e-9, "spent {} vs counted {}", outcome.runner.spent_usd, s.figures.cost_usd);
+    assert!(
+        (outcome.runner.spent_usd - s.figures.cost_usd).abs() < 1e-9,
+        "spent {} vs counted {}",
+        outcome.runner.spent_usd,
+        s.figures.cost_usd
+    );
     assert!(sim.stats().judge > 0);
 
     // Per case: the failing JSON case names a reason a person can act on.
-    let order = outcome.primary().unwrap().cases.iter().find(|c| c.id == "order-1").unwrap();
+    let order = outcome
+        .primary()
+        .unwrap()
+        .cases
+        .iter()
+        .find(|c| c.id == "order-1")
+        .unwrap();
     assert_eq!(order.status, probity::summary::CaseStatus::Flaky);
     let reason = order.failing_reason.as_deref().unwrap();
-    assert!(reason.starts_with("json: ") || reason.starts_with("refusal: ") || reason.starts_with("json_schema: "), "{reason}");
+    assert!(
+        reason.starts_with("json: ")
+            || reason.starts_with("refusal: ")
+            || reason.starts_with("json_schema: "),
+        "{reason}"
+    );
     assert!(order.scores["json"].pass_rate < 1.0);
     sim.shutdown().await.unwrap();
 }
@@ -115,16 +177,42 @@ async fn a_judge_that_cannot_judge_is_not_held_against_the_answer() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let closed = listener.local_addr().unwrap();
     drop(listener);
-    let (project, sim) = project_and_sim(Profile::default(), "samples: 2\nretries: { max: 0 }\n").await;
+    let (project, sim) =
+        project_and_sim(Profile::default(), "samples: 2\nretries: { max: 0 }\n").await;
     let mut probe = project.probe("k");
     probe.judge.as_mut().unwrap().base_url = format!("http://{closed}/v1");
     let store = Store::open(&project.db()).unwrap();
-    let outcome = run_probe(&probe, &store, &RunOptions::default(), &Quiet, CancellationToken::new()).await.unwrap();
+    let outcome = run_probe(
+        &probe,
+        &store,
+        &RunOptions::default(),
+        &Quiet,
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
     let s = &outcome.primary().unwrap().summary;
     assert_eq!(s.quality.judge_pass, None, "no verdict was given");
     assert_eq!(s.figures.scoring.errors, 2);
-    let refund = outcome.primary().unwrap().cases.iter().find(|c| c.id == "refund").unwrap();
-    assert_eq!(refund.status, probity::summary::CaseStatus::Pass, "{:?}", refund.failing_reason);
-    assert!(refund.scores["judge"].failing_reason.as_deref().unwrap().starts_with("judge error: connect"));
+    let refund = outcome
+        .primary()
+        .unwrap()
+        .cases
+        .iter()
+        .find(|c| c.id == "refund")
+        .unwrap();
+    assert_eq!(
+        refund.status,
+        probity::summary::CaseStatus::Pass,
+        "{:?}",
+        refund.failing_reason
+    );
+    assert!(
+        refund.scores["judge"]
+            .failing_reason
+            .as_deref()
+            .unwrap()
+            .starts_with("judge error: connect")
+    );
     sim.shutdown().await.unwrap();
 }

@@ -39,23 +39,28 @@ struct Seen {
     headers: Vec<HeaderMap>,
 }
 
+/// The script still to play and what was seen so far.
+type Script = (Arc<Mutex<std::vec::IntoIter<Act>>>, Arc<Mutex<Seen>>);
+
+async fn play(
+    axum::extract::State((script, seen)): axum::extract::State<Script>,
+    headers: HeaderMap,
+) -> Response {
+    {
+        let mut s = seen.lock().unwrap();
+        s.arrivals.push(Instant::now());
+        s.headers.push(headers);
+    }
+    let act = script.lock().unwrap().next().unwrap_or(Act::Ok);
+    respond(act).await
+}
+
 /// An OpenAI-like endpoint that plays `script` in order (then answers normally).
 async fn scripted(script: Vec<Act>) -> (String, Arc<Mutex<Seen>>) {
     let seen = Arc::new(Mutex::new(Seen::default()));
-    let state = (Arc::new(Mutex::new(script.into_iter())), seen.clone());
+    let state: Script = (Arc::new(Mutex::new(script.into_iter())), seen.clone());
     let app = Router::new()
-        .route(
-            "/v1/chat/completions",
-            post(|axum::extract::State((script, seen)): axum::extract::State<(Arc<Mutex<std::vec::IntoIter<Act>>>, Arc<Mutex<Seen>>)>, headers: HeaderMap| async move {
-                {
-                    let mut s = seen.lock().unwrap();
-                    s.arrivals.push(Instant::now());
-                    s.headers.push(headers);
-                }
-                let act = script.lock().unwrap().next().unwrap_or(Act::Ok);
-                respond(act).await
-            }),
-        )
+        .route("/v1/chat/completions", post(play))
         .with_state(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -74,25 +79,39 @@ fn completion() -> serde_json::Value {
 async fn respond(act: Act) -> Response {
     match act {
         Act::Ok => axum::Json(completion()).into_response(),
-        Act::TooMany => (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "1")], "slow down").into_response(),
+        Act::TooMany => (
+            StatusCode::TOO_MANY_REQUESTS,
+            [("retry-after", "1")],
+            "slow down",
+        )
+            .into_response(),
         Act::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "busy").into_response(),
         Act::Hang => {
             tokio::time::sleep(Duration::from_secs(30)).await;
             axum::Json(completion()).into_response()
         }
-        Act::InvalidJson => ([("content-type", "application/json")], "{\"choices\": [").into_response(),
+        Act::InvalidJson => {
+            ([("content-type", "application/json")], "{\"choices\": [").into_response()
+        }
         Act::TruncatedStream => {
-            let body = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"You can\"}}]}\n\n";
+            let body =
+                "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"You can\"}}]}\n\n";
             ([("content-type", "text/event-stream")], body).into_response()
         }
         Act::SlowDrip => {
             let text = serde_json::to_vec(&completion()).unwrap();
             let chunks: Vec<Vec<u8>> = text.chunks(16).map(<[u8]>::to_vec).collect();
-            let stream = futures_util::stream::iter(chunks.into_iter().map(Ok::<_, std::io::Error>)).then(|c| async move {
+            let stream = futures_util::stream::iter(
+                chunks.into_iter().map(Ok::<_, std::io::Error>),
+            )
+            .then(|c| async move {
                 tokio::time::sleep(Duration::from_millis(20)).await;
                 c
             });
-            Response::builder().header("content-type", "application/json").body(Body::from_stream(stream)).unwrap()
+            Response::builder()
+                .header("content-type", "application/json")
+                .body(Body::from_stream(stream))
+                .unwrap()
         }
     }
 }
@@ -106,13 +125,29 @@ async fn run(base_url: &str, body: &str, stream: bool) -> (RunOutcome, Vec<Obser
     // One case keeps the script's order easy to follow.
     probe.golden_sets[0].cases.truncate(1);
     let store = Store::open(&project.db()).unwrap();
-    let outcome = run_probe(&probe, &store, &RunOptions::default(), &Quiet, CancellationToken::new()).await.unwrap();
+    let outcome = run_probe(
+        &probe,
+        &store,
+        &RunOptions::default(),
+        &Quiet,
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
     let rows = store.observations(&outcome.run_id).unwrap();
     (outcome, rows)
 }
 
 fn statuses(rows: &[ObservationRow]) -> Vec<(&'static str, u32, bool)> {
-    rows.iter().map(|r| (r.observation.status.as_str(), r.observation.attempt, r.observation.final_attempt)).collect()
+    rows.iter()
+        .map(|r| {
+            (
+                r.observation.status.as_str(),
+                r.observation.attempt,
+                r.observation.final_attempt,
+            )
+        })
+        .collect()
 }
 
 const ONE_SAMPLE: &str = "samples: 1\nconcurrency: 1\nretries: { max: 2, base_delay: 50ms, max_delay: 200ms }\ntimeout: 2s\n";
@@ -124,11 +159,17 @@ async fn retry_after_is_honoured_and_every_attempt_recorded() {
     assert_eq!(statuses(&rows), [("http_429", 1, false), ("ok", 2, true)]);
     let arrivals = &seen.lock().unwrap().arrivals;
     let waited = arrivals[1] - arrivals[0];
-    assert!(waited >= Duration::from_secs(1), "retried after {waited:?}, before Retry-After: 1");
+    assert!(
+        waited >= Duration::from_secs(1),
+        "retried after {waited:?}, before Retry-After: 1"
+    );
     let f = &outcome.primary().unwrap().summary.figures;
     assert_eq!((f.samples, f.answered, f.retries), (1, 1, 1));
     assert_eq!(f.attempt_errors.get("http_429"), Some(&1));
-    assert!(f.errors.is_empty(), "a retried error is not the sample's error");
+    assert!(
+        f.errors.is_empty(),
+        "a retried error is not the sample's error"
+    );
     // The latency of the sample includes the wait: it is what a user would have seen.
     assert!(f.latency_ms.max.unwrap() >= 1000.0);
 }
@@ -137,22 +178,42 @@ async fn retry_after_is_honoured_and_every_attempt_recorded() {
 async fn server_errors_are_retried_then_reported() {
     let (url, seen) = scripted(vec![Act::Unavailable, Act::Unavailable, Act::Unavailable]).await;
     let (outcome, rows) = run(&url, ONE_SAMPLE, false).await;
-    assert_eq!(statuses(&rows), [("http_5xx", 1, false), ("http_5xx", 2, false), ("http_5xx", 3, true)]);
+    assert_eq!(
+        statuses(&rows),
+        [
+            ("http_5xx", 1, false),
+            ("http_5xx", 2, false),
+            ("http_5xx", 3, true)
+        ]
+    );
     assert_eq!(rows[2].observation.http_status, Some(503));
     assert_eq!(seen.lock().unwrap().arrivals.len(), 3, "max 2 retries");
     // Every request failed: nothing was probed.
     assert_eq!(outcome.exit_code, probity::exit::COULD_NOT_PROBE);
-    assert!(outcome.status_reason.unwrap().contains("every request failed (1 http_5xx)"));
+    assert!(
+        outcome
+            .status_reason
+            .unwrap()
+            .contains("every request failed (1 http_5xx)")
+    );
 }
 
 #[tokio::test]
 async fn a_hang_times_out_and_is_not_retried() {
     let (url, seen) = scripted(vec![Act::Hang]).await;
     let started = Instant::now();
-    let (_, rows) = run(&url, &ONE_SAMPLE.replace("timeout: 2s", "timeout: 300ms"), false).await;
+    let (_, rows) = run(
+        &url,
+        &ONE_SAMPLE.replace("timeout: 2s", "timeout: 300ms"),
+        false,
+    )
+    .await;
     assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(statuses(&rows), [("timeout", 1, true)]);
-    assert_eq!(rows[0].observation.error.as_deref(), Some("no complete answer within 300ms"));
+    assert_eq!(
+        rows[0].observation.error.as_deref(),
+        Some("no complete answer within 300ms")
+    );
     assert_eq!(seen.lock().unwrap().arrivals.len(), 1);
 }
 
@@ -165,7 +226,11 @@ async fn malformed_and_truncated_answers_are_classified() {
     let (url, _) = scripted(vec![Act::TruncatedStream]).await;
     let (_, rows) = run(&url, ONE_SAMPLE, true).await;
     assert_eq!(statuses(&rows), [("stream_interrupted", 1, true)]);
-    assert_eq!(rows[0].observation.output.as_deref(), Some("You can"), "the partial answer is kept");
+    assert_eq!(
+        rows[0].observation.output.as_deref(),
+        Some("You can"),
+        "the partial answer is kept"
+    );
 }
 
 #[tokio::test]
@@ -181,7 +246,14 @@ async fn a_slow_drip_completes_within_the_timeout() {
 async fn connection_resets_are_connect_errors_and_retried() {
     let addr = bad_server::resetting().await;
     let (_, rows) = run(&format!("http://{addr}/v1"), ONE_SAMPLE, false).await;
-    assert_eq!(statuses(&rows), [("connect", 1, false), ("connect", 2, false), ("connect", 3, true)]);
+    assert_eq!(
+        statuses(&rows),
+        [
+            ("connect", 1, false),
+            ("connect", 2, false),
+            ("connect", 3, true)
+        ]
+    );
 }
 
 #[tokio::test]
@@ -194,7 +266,10 @@ async fn every_request_carries_trace_headers() {
         assert_eq!(headers["x-probity-run-id"], outcome.run_id.as_str());
         let tp = headers["traceparent"].to_str().unwrap();
         let parts: Vec<&str> = tp.split('-').collect();
-        assert_eq!(parts[2], row.observation.span_id, "the stored span id is the one sent");
+        assert_eq!(
+            parts[2], row.observation.span_id,
+            "the stored span id is the one sent"
+        );
         trace_ids.push(parts[1].to_string());
     }
     assert_eq!(trace_ids[0], trace_ids[1], "one trace per run");

@@ -35,7 +35,8 @@ fn relative(text: &str, root: &Path) -> String {
     text.replace(&format!("{}/", root.display()), "")
 }
 
-const GOLDEN: &str = "name: support\ncases:\n  - id: hello\n    messages: [{ role: user, content: hi }]\n";
+const GOLDEN: &str =
+    "name: support\ncases:\n  - id: hello\n    messages: [{ role: user, content: hi }]\n";
 
 fn probe(body: &str) -> String {
     format!(
@@ -45,13 +46,19 @@ fn probe(body: &str) -> String {
 
 #[test]
 fn a_valid_project_passes() {
-    let (_dir, result) = validate(&[("probes/bot.yaml", &probe("")), ("golden-sets/support.yaml", GOLDEN)]);
+    let (_dir, result) = validate(&[
+        ("probes/bot.yaml", &probe("")),
+        ("golden-sets/support.yaml", GOLDEN),
+    ]);
     assert_eq!(result, Ok(1));
 }
 
 #[test]
 fn unknown_key_with_did_you_mean() {
-    let (_dir, result) = validate(&[("probes/bot.yaml", &probe("sampels: 3\n")), ("golden-sets/support.yaml", GOLDEN)]);
+    let (_dir, result) = validate(&[
+        ("probes/bot.yaml", &probe("sampels: 3\n")),
+        ("golden-sets/support.yaml", GOLDEN),
+    ]);
     assert_eq!(
         result.unwrap_err(),
         "probes/bot.yaml:7:1: sampels: unknown key `sampels`\n  hint: did you mean `samples`?\n1 error in 1 file"
@@ -61,7 +68,10 @@ fn unknown_key_with_did_you_mean() {
 #[test]
 fn unknown_nested_key() {
     let text = "name: bot\ntarget:\n  provider: openai\n  modle: m\ngolden_sets: [golden-sets/support.yaml]\n";
-    let (_dir, result) = validate(&[("probes/bot.yaml", text), ("golden-sets/support.yaml", GOLDEN)]);
+    let (_dir, result) = validate(&[
+        ("probes/bot.yaml", text),
+        ("golden-sets/support.yaml", GOLDEN),
+    ]);
     assert_eq!(
         result.unwrap_err(),
         "probes/bot.yaml:4:3: target.modle: unknown key `modle`\n  hint: did you mean `model`?\n1 error in 1 file"
@@ -70,7 +80,10 @@ fn unknown_nested_key() {
 
 #[test]
 fn wrong_type() {
-    let (_dir, result) = validate(&[("probes/bot.yaml", &probe("samples: five\n")), ("golden-sets/support.yaml", GOLDEN)]);
+    let (_dir, result) = validate(&[
+        ("probes/bot.yaml", &probe("samples: five\n")),
+        ("golden-sets/support.yaml", GOLDEN),
+    ]);
     assert_eq!(
         result.unwrap_err(),
         "probes/bot.yaml:7:10: samples: expected a whole number, found the string \"five\"\n  hint: Times each case is sent (default 5): one answer proves nothing.\n1 error in 1 file"
@@ -89,7 +102,10 @@ fn missing_required_key() {
 
 #[test]
 fn bad_duration() {
-    let (_dir, result) = validate(&[("probes/bot.yaml", &probe("timeout: 30 sekunden\n")), ("golden-sets/support.yaml", GOLDEN)]);
+    let (_dir, result) = validate(&[
+        ("probes/bot.yaml", &probe("timeout: 30 sekunden\n")),
+        ("golden-sets/support.yaml", GOLDEN),
+    ]);
     assert_eq!(
         result.unwrap_err(),
         "probes/bot.yaml:7:10: timeout: invalid duration: `30 sekunden` is not a duration\n  hint: write a number and a unit, e.g. 250ms, 30s, 5m\n1 error in 1 file"
@@ -98,7 +114,10 @@ fn bad_duration() {
 
 #[test]
 fn bad_cron_line() {
-    let (_dir, result) = validate(&[("probes/bot.yaml", &probe("schedule: \"*/15 * * *\"\n")), ("golden-sets/support.yaml", GOLDEN)]);
+    let (_dir, result) = validate(&[
+        ("probes/bot.yaml", &probe("schedule: \"*/15 * * *\"\n")),
+        ("golden-sets/support.yaml", GOLDEN),
+    ]);
     assert_eq!(
         result.unwrap_err(),
         "probes/bot.yaml:7:11: schedule: invalid cron line `*/15 * * *`: expected 5 fields, found 4\n  hint: write 5 fields: minute hour day-of-month month day-of-week, e.g. `*/15 * * * *` or `0 9 * * 1-5`\n1 error in 1 file"
@@ -108,7 +127,10 @@ fn bad_cron_line() {
 #[test]
 fn undefined_template_variable() {
     let golden = "name: support\ncases:\n  - id: refund\n    messages:\n      - { role: user, content: \"Refund on {{plan}}?\" }\n";
-    let (_dir, result) = validate(&[("probes/bot.yaml", &probe("")), ("golden-sets/support.yaml", golden)]);
+    let (_dir, result) = validate(&[
+        ("probes/bot.yaml", &probe("")),
+        ("golden-sets/support.yaml", golden),
+    ]);
     assert_eq!(
         result.unwrap_err(),
         "golden-sets/support.yaml:5:32: cases[0].messages[0].content: undefined template variable `plan`\n  hint: define it under the case's `vars:` (or the set's)\n1 error in 1 file"
@@ -117,7 +139,13 @@ fn undefined_template_variable() {
 
 #[test]
 fn missing_env_var() {
-    let (_dir, result) = validate(&[("probes/bot.yaml", &probe("judge: { api_key: \"${JUDGE_KEY}\" }\n")), ("golden-sets/support.yaml", GOLDEN)]);
+    let (_dir, result) = validate(&[
+        (
+            "probes/bot.yaml",
+            &probe("judge: { api_key: \"${JUDGE_KEY}\" }\n"),
+        ),
+        ("golden-sets/support.yaml", GOLDEN),
+    ]);
     assert_eq!(
         result.unwrap_err(),
         "probes/bot.yaml:7:19: judge.api_key: environment variable `JUDGE_KEY` is not set\n  hint: export JUDGE_KEY=… before running probity, or write the value here\n1 error in 1 file"
@@ -127,7 +155,10 @@ fn missing_env_var() {
 #[test]
 fn duplicate_case_id() {
     let golden = "name: support\ncases:\n  - id: hello\n    messages: [{ role: user, content: hi }]\n  - id: hello\n    messages: [{ role: user, content: hey }]\n";
-    let (_dir, result) = validate(&[("probes/bot.yaml", &probe("")), ("golden-sets/support.yaml", golden)]);
+    let (_dir, result) = validate(&[
+        ("probes/bot.yaml", &probe("")),
+        ("golden-sets/support.yaml", golden),
+    ]);
     assert_eq!(
         result.unwrap_err(),
         "golden-sets/support.yaml:5:9: cases[1].id: duplicate case id `hello`\n  hint: cases[0] already uses it; ids must be unique within a set\n1 error in 1 file"
@@ -147,20 +178,29 @@ fn golden_set_file_not_found() {
 #[test]
 fn invalid_json_schema() {
     let golden = "name: support\ncases:\n  - id: order\n    messages: [{ role: user, content: hi }]\n    expect:\n      json_schema: { type: objekt }\n";
-    let (_dir, result) = validate(&[("probes/bot.yaml", &probe("")), ("golden-sets/support.yaml", golden)]);
+    let (_dir, result) = validate(&[
+        ("probes/bot.yaml", &probe("")),
+        ("golden-sets/support.yaml", golden),
+    ]);
     let err = result.unwrap_err();
     assert!(
         err.starts_with("golden-sets/support.yaml:6:28: cases[0].expect.json_schema.type: invalid JSON Schema at /type: "),
         "{err}"
     );
-    assert!(err.contains("hint: expect.json_schema must be a JSON Schema (draft 2020-12)"), "{err}");
+    assert!(
+        err.contains("hint: expect.json_schema must be a JSON Schema (draft 2020-12)"),
+        "{err}"
+    );
 }
 
 #[test]
 fn every_error_at_once_across_files() {
     let golden = "name: support\ncases:\n  - id: a\n    messages: [{ role: user, content: \"{{x}}\" }]\n  - id: a\n    messages: [{ role: user, content: hi }]\n";
     let text = probe("timeout: soon\nschedule: \"99 * * * *\"\nconcurency: 2\n");
-    let (_dir, result) = validate(&[("probes/bot.yaml", &text), ("golden-sets/support.yaml", golden)]);
+    let (_dir, result) = validate(&[
+        ("probes/bot.yaml", &text),
+        ("golden-sets/support.yaml", golden),
+    ]);
     let err = result.unwrap_err();
     // Structural errors stop a file before its semantic checks, so the probe reports the
     // unknown key; the golden set reports both of its problems.
@@ -172,20 +212,40 @@ fn every_error_at_once_across_files() {
 
 #[test]
 fn semantic_errors_are_gathered_too() {
-    let text = probe("timeout: soon\nschedule: \"99 * * * *\"\nthresholds: { latency_p95: { warning: 4 }, error_rate: { critical: 5 } }\n");
-    let (_dir, result) = validate(&[("probes/bot.yaml", &text), ("golden-sets/support.yaml", GOLDEN)]);
+    let text = probe(
+        "timeout: soon\nschedule: \"99 * * * *\"\nthresholds: { latency_p95: { warning: 4 }, error_rate: { critical: 5 } }\n",
+    );
+    let (_dir, result) = validate(&[
+        ("probes/bot.yaml", &text),
+        ("golden-sets/support.yaml", GOLDEN),
+    ]);
     let err = result.unwrap_err();
-    assert!(err.contains("timeout: invalid duration: `soon` is not a duration"), "{err}");
-    assert!(err.contains("schedule: invalid cron line `99 * * * *`"), "{err}");
-    assert!(err.contains("thresholds.latency_p95.warning: invalid duration: `4` has no unit"), "{err}");
-    assert!(err.contains("thresholds.error_rate.critical: a rate is between 0 and 1, found 5"), "{err}");
+    assert!(
+        err.contains("timeout: invalid duration: `soon` is not a duration"),
+        "{err}"
+    );
+    assert!(
+        err.contains("schedule: invalid cron line `99 * * * *`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("thresholds.latency_p95.warning: invalid duration: `4` has no unit"),
+        "{err}"
+    );
+    assert!(
+        err.contains("thresholds.error_rate.critical: a rate is between 0 and 1, found 5"),
+        "{err}"
+    );
     assert!(err.ends_with("4 errors in 1 file"), "{err}");
 }
 
 #[test]
 fn unknown_enum_value_and_alert_route() {
     let text = "name: bot\ntarget:\n  provider: openaii\n  model: m\ngolden_sets: [golden-sets/support.yaml]\n";
-    let (_dir, result) = validate(&[("probes/bot.yaml", text), ("golden-sets/support.yaml", GOLDEN)]);
+    let (_dir, result) = validate(&[
+        ("probes/bot.yaml", text),
+        ("golden-sets/support.yaml", GOLDEN),
+    ]);
     assert_eq!(
         result.unwrap_err(),
         "probes/bot.yaml:3:13: target.provider: `openaii` is not one of: openai, anthropic, http\n  hint: did you mean `openai`?\n1 error in 1 file"
@@ -198,7 +258,12 @@ fn unknown_enum_value_and_alert_route() {
     ]);
     let err = result.unwrap_err();
     assert!(err.contains("probes/alerts.yaml:4:25: routes.default.critical[0]: unknown channel `teem`\n  hint: did you mean `team`?"), "{err}");
-    assert!(err.contains("alerts.route: unknown alert route `defualt`\n  hint: did you mean `default`?"), "{err}");
+    assert!(
+        err.contains(
+            "alerts.route: unknown alert route `defualt`\n  hint: did you mean `default`?"
+        ),
+        "{err}"
+    );
 }
 
 #[test]
@@ -206,12 +271,23 @@ fn every_example_file_loads() {
     // The files shipped in probes/ and golden-sets/ are what users copy: they must validate.
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let example_env = |name: &str| {
-        Some(if name.ends_with("URL") { format!("https://example.com/{name}") } else { format!("test-{name}") })
+        Some(if name.ends_with("URL") {
+            format!("https://example.com/{name}")
+        } else {
+            format!("test-{name}")
+        })
     };
-    let project = load_paths(&[root.join("probes"), root.join("golden-sets")], &example_env)
-        .unwrap_or_else(|d| panic!("{d}"));
+    let project = load_paths(
+        &[root.join("probes"), root.join("golden-sets")],
+        &example_env,
+    )
+    .unwrap_or_else(|d| panic!("{d}"));
     let probes = std::fs::read_dir(root.join("probes")).unwrap().count();
-    assert_eq!(project.probes.len() + 1, probes, "every probe file but alerts.yaml is a probe");
+    assert_eq!(
+        project.probes.len() + 1,
+        probes,
+        "every probe file but alerts.yaml is a probe"
+    );
     assert!(project.alerts.is_some());
     let sets = std::fs::read_dir(root.join("golden-sets")).unwrap().count();
     assert_eq!(project.golden_sets.len(), sets);

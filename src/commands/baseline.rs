@@ -10,7 +10,9 @@ use crate::store::Store;
 
 pub fn baseline(cli: &Cli, command: &BaselineCommand) -> Result<i32, CommandError> {
     let path = match command {
-        BaselineCommand::Show { probe } | BaselineCommand::Export { probe, .. } => store_path_of_probe(cli, probe),
+        BaselineCommand::Show { probe } | BaselineCommand::Export { probe, .. } => {
+            store_path_of_probe(cli, probe)
+        }
         _ => store_path(cli, None),
     };
     let store = open_store(&path)?;
@@ -20,15 +22,24 @@ pub fn baseline(cli: &Cli, command: &BaselineCommand) -> Result<i32, CommandErro
         BaselineCommand::Show { probe } => show(&store, probe),
         BaselineCommand::Export { probe, to } => {
             let baseline = stored(&store, probe)?;
-            baseline.write(to).map_err(|e| CommandError::Usage(e.to_string()))?;
-            println!("wrote the baseline of `{probe}` (run {}) to {}", baseline.run_id, display_path(to));
+            baseline
+                .write(to)
+                .map_err(|e| CommandError::Usage(e.to_string()))?;
+            println!(
+                "wrote the baseline of `{probe}` (run {}) to {}",
+                baseline.run_id,
+                display_path(to)
+            );
             Ok(exit::PASSED)
         }
     }
 }
 
 /// The labels of one target of a stored run.
-fn labels_of(targets: &serde_json::Value, name: &str) -> std::collections::BTreeMap<String, String> {
+fn labels_of(
+    targets: &serde_json::Value,
+    name: &str,
+) -> std::collections::BTreeMap<String, String> {
     targets
         .as_array()
         .and_then(|a| a.iter().find(|t| t["name"] == name))
@@ -39,19 +50,42 @@ fn labels_of(targets: &serde_json::Value, name: &str) -> std::collections::BTree
 fn promote(store: &Store, run: &str, target: Option<&str>) -> Result<i32, CommandError> {
     let record = store.run(run)?;
     if !record.is_finished() {
-        return Err(CommandError::Usage(format!("run {} did not finish; only a finished run can be a baseline", record.id)));
+        return Err(CommandError::Usage(format!(
+            "run {} did not finish; only a finished run can be a baseline",
+            record.id
+        )));
     }
     if record.status == "could_not_probe" {
-        return Err(CommandError::Usage(format!("run {} could not probe its endpoint; it cannot be a baseline", record.id)));
+        return Err(CommandError::Usage(format!(
+            "run {} could not probe its endpoint; it cannot be a baseline",
+            record.id
+        )));
     }
-    let first = record.targets.get(0).and_then(|t| t["name"].as_str()).unwrap_or("default").to_string();
+    let first = record
+        .targets
+        .get(0)
+        .and_then(|t| t["name"].as_str())
+        .unwrap_or("default")
+        .to_string();
     let target = target.map(str::to_string).unwrap_or(first);
     let evidence = store
         .evidence(&record.id)?
         .and_then(|e| target_evidence(&e, &target))
-        .ok_or_else(|| CommandError::Usage(format!("run {} has no evidence for target `{target}`", record.id)))?;
+        .ok_or_else(|| {
+            CommandError::Usage(format!(
+                "run {} has no evidence for target `{target}`",
+                record.id
+            ))
+        })?;
     let labels = labels_of(&record.targets, &target);
-    let baseline = Baseline::new(&record.probe, &record.id, &target, labels.clone(), record.started_at, evidence);
+    let baseline = Baseline::new(
+        &record.probe,
+        &record.id,
+        &target,
+        labels.clone(),
+        record.started_at,
+        evidence,
+    );
     let data = serde_json::to_value(&baseline).map_err(|e| CommandError::Usage(e.to_string()))?;
     store.promote(&record.probe, &record.id, &labels, &data)?;
     if baseline.answered() < crate::compare::MIN_ANSWERED {
@@ -71,10 +105,16 @@ fn promote(store: &Store, run: &str, target: Option<&str>) -> Result<i32, Comman
 }
 
 fn stored(store: &Store, probe: &str) -> Result<Baseline, CommandError> {
-    let record = store
-        .baseline(probe)?
-        .ok_or_else(|| CommandError::Usage(format!("probe `{probe}` has no baseline; promote a run with `probity baseline promote <run>`")))?;
-    Baseline::from_json(&record.data.to_string(), &format!("the baseline of `{probe}`")).map_err(|e| CommandError::Usage(e.to_string()))
+    let record = store.baseline(probe)?.ok_or_else(|| {
+        CommandError::Usage(format!(
+            "probe `{probe}` has no baseline; promote a run with `probity baseline promote <run>`"
+        ))
+    })?;
+    Baseline::from_json(
+        &record.data.to_string(),
+        &format!("the baseline of `{probe}`"),
+    )
+    .map_err(|e| CommandError::Usage(e.to_string()))
 }
 
 fn list(store: &Store) -> Result<i32, CommandError> {
@@ -84,24 +124,49 @@ fn list(store: &Store) -> Result<i32, CommandError> {
     }
     for b in all {
         let labels: Vec<String> = b.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        println!("{:<24} run {:<24} promoted {}  {}", b.probe, b.run_id, b.promoted_at.format("%Y-%m-%d %H:%M"), labels.join(" "));
+        println!(
+            "{:<24} run {:<24} promoted {}  {}",
+            b.probe,
+            b.run_id,
+            b.promoted_at.format("%Y-%m-%d %H:%M"),
+            labels.join(" ")
+        );
     }
     Ok(exit::PASSED)
 }
 
 fn show(store: &Store, probe: &str) -> Result<i32, CommandError> {
     let b = stored(store, probe)?;
-    println!("baseline of `{}`: run {} (target {}), started {}", b.probe, b.run_id, b.target, b.run_started_at.format("%Y-%m-%d %H:%M:%S UTC"));
+    println!(
+        "baseline of `{}`: run {} (target {}), started {}",
+        b.probe,
+        b.run_id,
+        b.target,
+        b.run_started_at.format("%Y-%m-%d %H:%M:%S UTC")
+    );
     for (k, v) in &b.labels {
         println!("  label {k} = {v}");
     }
-    println!("  {} answered samples over {} cases", b.answered(), b.evidence.cases.len());
+    println!(
+        "  {} answered samples over {} cases",
+        b.answered(),
+        b.evidence.cases.len()
+    );
     for (name, count) in b.evidence.rates.iter().filter(|(_, c)| c.n > 0) {
-        println!("  {name:<16} {}/{} ({:.1}%)", count.events, count.n, 100.0 * count.events as f64 / count.n as f64);
+        println!(
+            "  {name:<16} {}/{} ({:.1}%)",
+            count.events,
+            count.n,
+            100.0 * count.events as f64 / count.n as f64
+        );
     }
     for (name, reservoir) in b.evidence.continuous.iter().filter(|(_, r)| !r.is_empty()) {
         let median = crate::stats::median(&reservoir.values).unwrap_or(f64::NAN);
-        println!("  {name:<16} median {median:.3} over {} values (of {} seen)", reservoir.len(), reservoir.seen);
+        println!(
+            "  {name:<16} median {median:.3} over {} values (of {} seen)",
+            reservoir.len(),
+            reservoir.seen
+        );
     }
     Ok(exit::PASSED)
 }

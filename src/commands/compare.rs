@@ -3,22 +3,41 @@
 use super::{CommandError, open_store, store_path};
 use crate::cli::{Cli, Format};
 use crate::compare::{Verdict, compare as compare_evidence};
-use crate::config::{Drift, load_probes, process_env};
+use crate::config::{load_probes, process_env};
 use crate::exit;
 use crate::pipeline::target_evidence;
 use crate::report::terminal::{Style, sanitize};
 
-pub fn compare(cli: &Cli, run_a: &str, run_b: &str, target: Option<&str>, format: Format) -> Result<i32, CommandError> {
+pub fn compare(
+    cli: &Cli,
+    run_a: &str,
+    run_b: &str,
+    target: Option<&str>,
+    format: Format,
+) -> Result<i32, CommandError> {
     let store = open_store(&store_path(cli, None))?;
     let (a, b) = (store.run(run_a)?, store.run(run_b)?);
-    let first = |t: &serde_json::Value| t.get(0).and_then(|t| t["name"].as_str()).unwrap_or("default").to_string();
-    let target_b = target.map(str::to_string).unwrap_or_else(|| first(&b.targets));
-    let target_a = target.map(str::to_string).unwrap_or_else(|| first(&a.targets));
+    let first = |t: &serde_json::Value| {
+        t.get(0)
+            .and_then(|t| t["name"].as_str())
+            .unwrap_or("default")
+            .to_string()
+    };
+    let target_b = target
+        .map(str::to_string)
+        .unwrap_or_else(|| first(&b.targets));
+    let target_a = target
+        .map(str::to_string)
+        .unwrap_or_else(|| first(&a.targets));
     let evidence = |id: &str, name: &str| -> Result<_, CommandError> {
         store
             .evidence(id)?
             .and_then(|e| target_evidence(&e, name))
-            .ok_or_else(|| CommandError::Usage(format!("run {id} has no evidence for target `{name}` (did it finish?)")))
+            .ok_or_else(|| {
+                CommandError::Usage(format!(
+                    "run {id} has no evidence for target `{name}` (did it finish?)"
+                ))
+            })
     };
     let (ea, eb) = (evidence(&a.id, &target_a)?, evidence(&b.id, &target_b)?);
     // The probe's own drift settings when its file is at hand, else the defaults.
@@ -26,8 +45,10 @@ pub fn compare(cli: &Cli, run_a: &str, run_b: &str, target: Option<&str>, format
         .ok()
         .and_then(|p| p.probes.into_iter().next())
         .map(|p| p.drift)
-        .unwrap_or_else(Drift::default);
-    let seed = b.id.bytes().fold(7u64, |h, x| h.wrapping_mul(31).wrapping_add(u64::from(x)));
+        .unwrap_or_default();
+    let seed =
+        b.id.bytes()
+            .fold(7u64, |h, x| h.wrapping_mul(31).wrapping_add(u64::from(x)));
     let comparison = compare_evidence(&ea, &eb, None, &drift, &target_b, seed);
     let verdict = Verdict::of(&comparison.findings, comparison.insufficient.is_some());
     match format {
@@ -47,11 +68,20 @@ pub fn compare(cli: &Cli, run_a: &str, run_b: &str, target: Option<&str>, format
         }
         Format::Text => {
             let style = Style::detect();
-            println!("{} {} (baseline) → {} · target {target_b} · verdict {}", style.bold("compare"), a.id, b.id, verdict.as_str());
+            println!(
+                "{} {} (baseline) → {} · target {target_b} · verdict {}",
+                style.bold("compare"),
+                a.id,
+                b.id,
+                verdict.as_str()
+            );
             if let Some(why) = &comparison.insufficient {
                 println!("  {}", style.yellow(why));
             }
-            println!("  {:<28} {:<28} {:>12} {:>12} {:>9} {:>9}  drift", "metric", "test", "baseline", "current", "effect", "p adj");
+            println!(
+                "  {:<28} {:<28} {:>12} {:>12} {:>9} {:>9}  drift",
+                "metric", "test", "baseline", "current", "effect", "p adj"
+            );
             for t in &comparison.tests {
                 println!(
                     "  {:<28} {:<28} {:>12.4} {:>12.4} {:>9.3} {:>9.4}  {}",
@@ -65,9 +95,19 @@ pub fn compare(cli: &Cli, run_a: &str, run_b: &str, target: Option<&str>, format
                 );
             }
             for f in &comparison.findings {
-                println!("  {} {}", f.severity.as_str().to_uppercase(), sanitize(&f.message, 300));
+                println!(
+                    "  {} {}",
+                    f.severity.as_str().to_uppercase(),
+                    sanitize(&f.message, 300)
+                );
             }
         }
     }
-    Ok(if matches!(verdict, Verdict::Fail | Verdict::InsufficientData) { exit::VERDICT_FAILED } else { exit::PASSED })
+    Ok(
+        if matches!(verdict, Verdict::Fail | Verdict::InsufficientData) {
+            exit::VERDICT_FAILED
+        } else {
+            exit::PASSED
+        },
+    )
 }

@@ -20,23 +20,54 @@ use crate::sim::{self, Errors, Latency, Profile};
 
 /// The shipped examples, as the demo writes them out.
 const EXAMPLES: [(&str, &str); 7] = [
-    ("probes/support-bot.yaml", include_str!("../../probes/support-bot.yaml")),
-    ("probes/claude-assistant.yaml", include_str!("../../probes/claude-assistant.yaml")),
-    ("probes/rag-service.yaml", include_str!("../../probes/rag-service.yaml")),
-    ("probes/alerts.yaml", include_str!("../../probes/alerts.yaml")),
-    ("golden-sets/support.yaml", include_str!("../../golden-sets/support.yaml")),
-    ("golden-sets/triage.yaml", include_str!("../../golden-sets/triage.yaml")),
-    ("golden-sets/warranty-rag.yaml", include_str!("../../golden-sets/warranty-rag.yaml")),
+    (
+        "probes/support-bot.yaml",
+        include_str!("../../probes/support-bot.yaml"),
+    ),
+    (
+        "probes/claude-assistant.yaml",
+        include_str!("../../probes/claude-assistant.yaml"),
+    ),
+    (
+        "probes/rag-service.yaml",
+        include_str!("../../probes/rag-service.yaml"),
+    ),
+    (
+        "probes/alerts.yaml",
+        include_str!("../../probes/alerts.yaml"),
+    ),
+    (
+        "golden-sets/support.yaml",
+        include_str!("../../golden-sets/support.yaml"),
+    ),
+    (
+        "golden-sets/triage.yaml",
+        include_str!("../../golden-sets/triage.yaml"),
+    ),
+    (
+        "golden-sets/warranty-rag.yaml",
+        include_str!("../../golden-sets/warranty-rag.yaml"),
+    ),
 ];
 
 /// A production-like endpoint: some latency, a long tail, the odd 429 and 500, and JSON that
 /// is occasionally fenced.
 pub fn demo_profile() -> Profile {
     Profile {
-        latency: Latency { median: Duration::from_millis(120), p99: Some(Duration::from_millis(600)) },
-        ttft: Latency { median: Duration::from_millis(60), p99: Some(Duration::from_millis(300)) },
+        latency: Latency {
+            median: Duration::from_millis(120),
+            p99: Some(Duration::from_millis(600)),
+        },
+        ttft: Latency {
+            median: Duration::from_millis(60),
+            p99: Some(Duration::from_millis(300)),
+        },
         tokens_per_second: 400.0,
-        errors: Errors { rate_429: 0.02, rate_500: 0.01, ..Errors::default() },
+        errors: Errors {
+            rate_429: 0.02,
+            rate_500: 0.01,
+            ..Errors::default()
+        },
         json_break: 0.05,
         seed: 7,
         ..Profile::default()
@@ -46,7 +77,11 @@ pub fn demo_profile() -> Profile {
 /// Environment for the examples: the real one, with harmless stand-ins for what is unset.
 fn demo_env(name: &str) -> Option<String> {
     std::env::var(name).ok().or_else(|| {
-        Some(if name.ends_with("_URL") { format!("http://127.0.0.1:9/{name}") } else { format!("demo-{name}") })
+        Some(if name.ends_with("_URL") {
+            format!("http://127.0.0.1:9/{name}")
+        } else {
+            format!("demo-{name}")
+        })
     })
 }
 
@@ -67,8 +102,14 @@ fn load_examples(dir: &Path) -> Result<Vec<Probe>, CommandError> {
 /// The canary the demo's gate rejects: slower, refusing more, breaking more JSON.
 pub fn canary_profile() -> Profile {
     Profile {
-        latency: Latency { median: Duration::from_millis(200), p99: Some(Duration::from_millis(900)) },
-        ttft: Latency { median: Duration::from_millis(110), p99: Some(Duration::from_millis(500)) },
+        latency: Latency {
+            median: Duration::from_millis(200),
+            p99: Some(Duration::from_millis(900)),
+        },
+        ttft: Latency {
+            median: Duration::from_millis(110),
+            p99: Some(Duration::from_millis(500)),
+        },
         refusal: 0.15,
         json_break: 0.25,
         seed: 8,
@@ -83,7 +124,9 @@ fn aim_at(probe: &mut Probe, base_url: &str, db: &Path) {
         .chain(probe.judge.iter_mut());
     for target in targets {
         match target.provider {
-            ProviderKind::OpenAi | ProviderKind::Anthropic => target.base_url = base_url.to_string(),
+            ProviderKind::OpenAi | ProviderKind::Anthropic => {
+                target.base_url = base_url.to_string()
+            }
             ProviderKind::Http => {
                 if let Some(http) = target.http.as_mut() {
                     http.url = format!("{base_url}/rag/ask");
@@ -97,7 +140,8 @@ fn aim_at(probe: &mut Probe, base_url: &str, db: &Path) {
 
 fn print_outcome(outcome: &crate::pipeline::RunOutcome, style: &Style) -> Result<(), CommandError> {
     let mut stdout = std::io::stdout().lock();
-    write_outcome(&mut stdout, outcome, style).map_err(|e| CommandError::io(Path::new("<stdout>"), e))?;
+    write_outcome(&mut stdout, outcome, style)
+        .map_err(|e| CommandError::io(Path::new("<stdout>"), e))?;
     let _ = writeln!(stdout);
     Ok(())
 }
@@ -105,7 +149,10 @@ fn print_outcome(outcome: &crate::pipeline::RunOutcome, style: &Style) -> Result
 pub async fn demo(out: &Path) -> Result<i32, CommandError> {
     let project_dir: PathBuf = out.join("demo-project");
     let mut probes = load_examples(&project_dir)?;
-    let golden: Vec<_> = probes.iter().flat_map(|p| p.golden_sets.iter().cloned()).collect();
+    let golden: Vec<_> = probes
+        .iter()
+        .flat_map(|p| p.golden_sets.iter().cloned())
+        .collect();
     let any_port = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
     let current = sim::start(demo_profile(), sim::cases_from_golden(&golden), any_port).await?;
     let canary = sim::start(canary_profile(), sim::cases_from_golden(&golden), any_port).await?;
@@ -121,7 +168,14 @@ pub async fn demo(out: &Path) -> Result<i32, CommandError> {
     let mut support_run = None;
     for probe in probes.iter_mut() {
         aim_at(probe, &current.base_url(), &db);
-        let outcome = run_probe(probe, &store, &RunOptions::default(), &Bar::new(), CancellationToken::new()).await?;
+        let outcome = run_probe(
+            probe,
+            &store,
+            &RunOptions::default(),
+            &Bar::new(),
+            CancellationToken::new(),
+        )
+        .await?;
         print_outcome(&outcome, &style)?;
         let path = out.join(format!("{}-{}.json", outcome.probe, outcome.run_id));
         write_json(&path, &run_document(&outcome))?;
@@ -133,7 +187,10 @@ pub async fn demo(out: &Path) -> Result<i32, CommandError> {
 
     // The rollout gate: a canary of support-bot on a second, degraded endpoint, probed in
     // the same run as the current target, interleaved case by case, with paired tests.
-    if let (Some(probe), Some(run_id)) = (probes.iter_mut().find(|p| p.name == "support-bot"), support_run) {
+    if let (Some(probe), Some(run_id)) = (
+        probes.iter_mut().find(|p| p.name == "support-bot"),
+        support_run,
+    ) {
         if let Some(canary_target) = probe.targets.get_mut("canary") {
             canary_target.base_url = canary.base_url();
         }
@@ -143,9 +200,19 @@ pub async fn demo(out: &Path) -> Result<i32, CommandError> {
             canary.base_url()
         );
         let record = store.run(&run_id)?;
-        if let Some(evidence) = store.evidence(&run_id)?.and_then(|e| crate::pipeline::target_evidence(&e, "default")) {
+        if let Some(evidence) = store
+            .evidence(&run_id)?
+            .and_then(|e| crate::pipeline::target_evidence(&e, "default"))
+        {
             let labels = probe.target.labels.clone();
-            let baseline = crate::compare::Baseline::new(&probe.name, &run_id, "default", labels.clone(), record.started_at, evidence);
+            let baseline = crate::compare::Baseline::new(
+                &probe.name,
+                &run_id,
+                "default",
+                labels.clone(),
+                record.started_at,
+                evidence,
+            );
             let data = serde_json::to_value(&baseline).unwrap_or_default();
             store.promote(&probe.name, &run_id, &labels, &data)?;
         }
@@ -155,19 +222,29 @@ pub async fn demo(out: &Path) -> Result<i32, CommandError> {
             baseline: crate::pipeline::BaselineChoice::Target("default".into()),
             ..RunOptions::default()
         };
-        let outcome = run_probe(probe, &store, &gate, &Bar::new(), CancellationToken::new()).await?;
+        let outcome =
+            run_probe(probe, &store, &gate, &Bar::new(), CancellationToken::new()).await?;
         print_outcome(&outcome, &style)?;
         let stem = out.join(format!("gate-{}-{}", outcome.probe, outcome.run_id));
         write_json(&stem.with_extension("json"), &run_document(&outcome))?;
         let junit = stem.with_extension("xml");
-        std::fs::write(&junit, crate::report::junit::junit(&outcome, crate::compare::Severity::Critical)).map_err(|e| CommandError::io(&junit, e))?;
+        std::fs::write(
+            &junit,
+            crate::report::junit::junit(&outcome, crate::compare::Severity::Critical),
+        )
+        .map_err(|e| CommandError::io(&junit, e))?;
         let md = stem.with_extension("md");
-        std::fs::write(&md, crate::report::markdown::markdown(&outcome)).map_err(|e| CommandError::io(&md, e))?;
+        std::fs::write(&md, crate::report::markdown::markdown(&outcome))
+            .map_err(|e| CommandError::io(&md, e))?;
         written.extend([stem.with_extension("json"), junit, md]);
         println!(
             "the gate's verdict is {}: `probity gate support-bot --candidate canary --baseline default` would exit {}\n",
             outcome.verdict.as_str(),
-            if outcome.verdict.fails_at(crate::compare::Severity::Critical) { 1 } else { 0 }
+            if outcome.verdict.fails_at(crate::compare::Severity::Critical) {
+                1
+            } else {
+                0
+            }
         );
     }
 
@@ -178,6 +255,10 @@ pub async fn demo(out: &Path) -> Result<i32, CommandError> {
     for path in &written {
         println!("wrote {}", display_path(path));
     }
-    println!("runs are stored in {} (try `probity --db {} history`)", display_path(&db), display_path(&db));
+    println!(
+        "runs are stored in {} (try `probity --db {} history`)",
+        display_path(&db),
+        display_path(&db)
+    );
     Ok(exit::PASSED)
 }

@@ -22,7 +22,8 @@ pub fn export(cli: &Cli, run: &str, out: Option<&Path>) -> Result<i32, CommandEr
             let stdout = std::io::stdout();
             let mut lock = std::io::BufWriter::new(stdout.lock());
             let n = store.export_jsonl(&record.id, &mut lock)?;
-            lock.flush().map_err(|e| CommandError::io(Path::new("<stdout>"), e))?;
+            lock.flush()
+                .map_err(|e| CommandError::io(Path::new("<stdout>"), e))?;
             n
         }
     };

@@ -27,25 +27,39 @@ fn write_text(path: &Path, text: &str, append: bool) -> Result<(), CommandError>
         .truncate(!append)
         .open(path)
         .map_err(|e| CommandError::io(path, e))?;
-    file.write_all(text.as_bytes()).map_err(|e| CommandError::io(path, e))
+    file.write_all(text.as_bytes())
+        .map_err(|e| CommandError::io(path, e))
 }
 
 pub async fn gate(cli: &Cli, args: &GateArgs) -> Result<i32, CommandError> {
-    let project = load_probes(std::slice::from_ref(&args.probe), &cli.root, &process_env).map_err(CommandError::Config)?;
+    let project = load_probes(std::slice::from_ref(&args.probe), &cli.root, &process_env)
+        .map_err(CommandError::Config)?;
     let Some(probe) = project.probes.first() else {
         return Err(CommandError::Usage(format!("no probe `{}`", args.probe)));
     };
     if probe.target_named(&args.candidate).is_none() {
-        let known: Vec<&str> = std::iter::once(probe.target.name.as_str()).chain(probe.targets.keys().map(String::as_str)).collect();
-        return Err(CommandError::Usage(format!("probe `{}` has no target `{}`; known: {}", probe.name, args.candidate, known.join(", "))));
+        let known: Vec<&str> = std::iter::once(probe.target.name.as_str())
+            .chain(probe.targets.keys().map(String::as_str))
+            .collect();
+        return Err(CommandError::Usage(format!(
+            "probe `{}` has no target `{}`; known: {}",
+            probe.name,
+            args.candidate,
+            known.join(", ")
+        )));
     }
     let (baseline, targets) = match args.baseline.as_str() {
         "latest" => (BaselineChoice::Latest, vec![args.candidate.clone()]),
         name if probe.target_named(name).is_some() => {
             if name == args.candidate {
-                return Err(CommandError::Usage("the baseline target is the candidate itself".into()));
+                return Err(CommandError::Usage(
+                    "the baseline target is the candidate itself".into(),
+                ));
             }
-            (BaselineChoice::Target(name.to_string()), vec![args.candidate.clone(), name.to_string()])
+            (
+                BaselineChoice::Target(name.to_string()),
+                vec![args.candidate.clone(), name.to_string()],
+            )
         }
         file => {
             let path = PathBuf::from(file);
@@ -59,7 +73,12 @@ pub async fn gate(cli: &Cli, args: &GateArgs) -> Result<i32, CommandError> {
         }
     };
     let store = open_store(&store_path(cli, Some(probe)))?;
-    let options = RunOptions { samples: args.samples, concurrency: args.concurrency.map(|c| c as usize), targets, baseline };
+    let options = RunOptions {
+        samples: args.samples,
+        concurrency: args.concurrency.map(|c| c as usize),
+        targets,
+        baseline,
+    };
     let outcome = run_probe(probe, &store, &options, &Bar::new(), cancel_on_ctrl_c()).await?;
 
     let level = match args.fail_on {
@@ -90,9 +109,13 @@ pub async fn gate(cli: &Cli, args: &GateArgs) -> Result<i32, CommandError> {
     match args.format {
         Format::Text => {
             let mut stdout = std::io::stdout().lock();
-            write_outcome(&mut stdout, &outcome, &Style::detect()).map_err(|e| CommandError::io(Path::new("<stdout>"), e))?;
+            write_outcome(&mut stdout, &outcome, &Style::detect())
+                .map_err(|e| CommandError::io(Path::new("<stdout>"), e))?;
         }
-        Format::Json => println!("{}", serde_json::to_string_pretty(&document).unwrap_or_default()),
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&document).unwrap_or_default()
+        ),
     }
     Ok(code)
 }

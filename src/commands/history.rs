@@ -19,13 +19,20 @@ pub fn history(cli: &Cli, probe: Option<&str>, limit: usize) -> Result<i32, Comm
     let style = Style::detect();
     println!(
         "{}",
-        style.bold(&format!("{:<24} {:<20} {:<20} {:<16} {:<8} {:>7} {:>7} {:>9}", "run", "probe", "started (UTC)", "status", "verdict", "samples", "errors", "p95")),
+        style.bold(&format!(
+            "{:<24} {:<20} {:<20} {:<16} {:<8} {:>7} {:>7} {:>9}",
+            "run", "probe", "started (UTC)", "status", "verdict", "samples", "errors", "p95"
+        )),
     );
     for run in runs {
         let summary = run.summary.as_ref().map(|s| &s["summary"]);
         let number = |key: &str| summary.and_then(|s| s[key].as_f64());
         let p95 = summary.and_then(|s| s["latency_ms"]["p95"].as_f64());
-        let status = if run.is_finished() { run.status.clone() } else { "unfinished".to_string() };
+        let status = if run.is_finished() {
+            run.status.clone()
+        } else {
+            "unfinished".to_string()
+        };
         println!(
             "{:<24} {:<20} {:<20} {:<16} {:<8} {:>7} {:>7} {:>9}",
             run.id,
@@ -33,9 +40,14 @@ pub fn history(cli: &Cli, probe: Option<&str>, limit: usize) -> Result<i32, Comm
             run.started_at.format("%Y-%m-%d %H:%M:%S"),
             status,
             run.verdict.as_deref().unwrap_or("-"),
-            number("samples").map(|n| format!("{n:.0}")).unwrap_or_else(|| "-".into()),
-            number("error_rate").map(|r| format!("{:.1}%", r * 100.0)).unwrap_or_else(|| "-".into()),
-            p95.map(crate::compare::format_ms).unwrap_or_else(|| "-".into()),
+            number("samples")
+                .map(|n| format!("{n:.0}"))
+                .unwrap_or_else(|| "-".into()),
+            number("error_rate")
+                .map(|r| format!("{:.1}%", r * 100.0))
+                .unwrap_or_else(|| "-".into()),
+            p95.map(crate::compare::format_ms)
+                .unwrap_or_else(|| "-".into()),
         );
     }
     Ok(exit::PASSED)

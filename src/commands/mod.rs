@@ -45,7 +45,10 @@ pub enum CommandError {
 
 impl CommandError {
     pub fn io(path: &Path, source: std::io::Error) -> Self {
-        CommandError::Io { path: display_path(path), source }
+        CommandError::Io {
+            path: display_path(path),
+            source,
+        }
     }
 
     pub fn exit_code(&self) -> i32 {
@@ -59,7 +62,12 @@ pub async fn dispatch(cli: &Cli) -> Result<i32, CommandError> {
         Command::Validate { paths } => validate::validate(cli, paths),
         Command::Run(args) => run::run(cli, args).await,
         Command::Export { run, out, .. } => export::export(cli, run, out.as_deref()),
-        Command::Compare { run_a, run_b, target, format } => compare::compare(cli, run_a, run_b, target.as_deref(), *format),
+        Command::Compare {
+            run_a,
+            run_b,
+            target,
+            format,
+        } => compare::compare(cli, run_a, run_b, target.as_deref(), *format),
         Command::Gate(args) => gate::gate(cli, args).await,
         Command::Baseline(command) => baseline::baseline(cli, command),
         Command::History { probe, limit } => history::history(cli, probe.as_deref(), *limit),
@@ -87,7 +95,9 @@ pub fn store_path(cli: &Cli, probe: Option<&Probe>) -> PathBuf {
 /// The database of a probe named on the command line: its `store.path` when the probe can
 /// be found and loaded, else the default.
 pub fn store_path_of_probe(cli: &Cli, probe: &str) -> PathBuf {
-    let loaded = crate::config::load_probes(&[probe.to_string()], &cli.root, &crate::config::process_env).ok();
+    let loaded =
+        crate::config::load_probes(&[probe.to_string()], &cli.root, &crate::config::process_env)
+            .ok();
     store_path(cli, loaded.as_ref().and_then(|p| p.probes.first()))
 }
 

@@ -29,7 +29,8 @@ pub fn cancel_on_ctrl_c() -> CancellationToken {
 }
 
 pub async fn run(cli: &Cli, args: &RunArgs) -> Result<i32, CommandError> {
-    let project = load_probes(&args.probes, &cli.root, &process_env).map_err(CommandError::Config)?;
+    let project =
+        load_probes(&args.probes, &cli.root, &process_env).map_err(CommandError::Config)?;
     if project.probes.is_empty() {
         return Err(CommandError::Usage("no probes to run".into()));
     }
@@ -59,7 +60,8 @@ pub async fn run(cli: &Cli, args: &RunArgs) -> Result<i32, CommandError> {
         }
         if args.format == Format::Text {
             let mut stdout = std::io::stdout().lock();
-            write_outcome(&mut stdout, &outcome, &style).map_err(|e| CommandError::io(std::path::Path::new("<stdout>"), e))?;
+            write_outcome(&mut stdout, &outcome, &style)
+                .map_err(|e| CommandError::io(std::path::Path::new("<stdout>"), e))?;
             let _ = writeln!(stdout);
         }
         codes.push(outcome.exit_code);
@@ -69,8 +71,15 @@ pub async fn run(cli: &Cli, args: &RunArgs) -> Result<i32, CommandError> {
         }
     }
     if args.format == Format::Json {
-        let value = if documents.len() == 1 { documents.remove(0) } else { serde_json::Value::Array(documents) };
-        println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+        let value = if documents.len() == 1 {
+            documents.remove(0)
+        } else {
+            serde_json::Value::Array(documents)
+        };
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        );
     }
     Ok(worst(&codes))
 }

@@ -8,7 +8,11 @@ use crate::config::{default_paths, load_paths, process_env};
 use crate::exit;
 
 pub fn validate(cli: &Cli, paths: &[PathBuf]) -> Result<i32, CommandError> {
-    let paths = if paths.is_empty() { default_paths(&cli.root) } else { paths.to_vec() };
+    let paths = if paths.is_empty() {
+        default_paths(&cli.root)
+    } else {
+        paths.to_vec()
+    };
     if paths.is_empty() {
         return Err(CommandError::Usage(format!(
             "nothing to validate: no probes/ or golden-sets/ under {} (run `probity init`, or name files)",
@@ -22,8 +26,16 @@ pub fn validate(cli: &Cli, paths: &[PathBuf]) -> Result<i32, CommandError> {
         project.probes.len(),
         if project.probes.len() == 1 { "" } else { "s" },
         project.golden_sets.len(),
-        if project.golden_sets.len() == 1 { "" } else { "s" },
-        if project.alerts.is_some() { ", alert routing" } else { "" },
+        if project.golden_sets.len() == 1 {
+            ""
+        } else {
+            "s"
+        },
+        if project.alerts.is_some() {
+            ", alert routing"
+        } else {
+            ""
+        },
     );
     Ok(exit::PASSED)
 }

@@ -42,19 +42,41 @@ pub struct Baseline {
 #[derive(Debug, thiserror::Error)]
 pub enum BaselineError {
     #[error("cannot read the baseline file {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("cannot write the baseline file {path}: {source}")]
-    Write { path: String, source: std::io::Error },
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path}:{line}:{column}: not a baseline file: {message}")]
-    Parse { path: String, line: usize, column: usize, message: String },
-    #[error("{path}: `format` is `{found}`, not `{FORMAT}`; make baseline files with `probity baseline export`")]
+    Parse {
+        path: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error(
+        "{path}: `format` is `{found}`, not `{FORMAT}`; make baseline files with `probity baseline export`"
+    )]
     Format { path: String, found: String },
-    #[error("{path}: baseline format version {found} is newer than this probity reads ({VERSION}); upgrade probity")]
+    #[error(
+        "{path}: baseline format version {found} is newer than this probity reads ({VERSION}); upgrade probity"
+    )]
     Version { path: String, found: u32 },
 }
 
 impl Baseline {
-    pub fn new(probe: &str, run_id: &str, target: &str, labels: BTreeMap<String, String>, run_started_at: DateTime<Utc>, evidence: Evidence) -> Self {
+    pub fn new(
+        probe: &str,
+        run_id: &str,
+        target: &str,
+        labels: BTreeMap<String, String>,
+        run_started_at: DateTime<Utc>,
+        evidence: Evidence,
+    ) -> Self {
         Baseline {
             format: FORMAT.to_string(),
             version: VERSION,
@@ -85,21 +107,35 @@ impl Baseline {
         let envelope: Envelope = serde_json::from_str(text).map_err(parse)?;
         match envelope.format.as_deref() {
             Some(FORMAT) => {}
-            other => return Err(BaselineError::Format { path: origin.to_string(), found: other.unwrap_or("(missing)").to_string() }),
+            other => {
+                return Err(BaselineError::Format {
+                    path: origin.to_string(),
+                    found: other.unwrap_or("(missing)").to_string(),
+                });
+            }
         }
         if let Some(v) = envelope.version.filter(|v| *v > VERSION) {
-            return Err(BaselineError::Version { path: origin.to_string(), found: v });
+            return Err(BaselineError::Version {
+                path: origin.to_string(),
+                found: v,
+            });
         }
         serde_json::from_str(text).map_err(parse)
     }
 
     pub fn read(path: &Path) -> Result<Baseline, BaselineError> {
-        let text = std::fs::read_to_string(path).map_err(|source| BaselineError::Read { path: display_path(path), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| BaselineError::Read {
+            path: display_path(path),
+            source,
+        })?;
         Baseline::from_json(&text, &display_path(path))
     }
 
     pub fn write(&self, path: &Path) -> Result<(), BaselineError> {
-        let err = |source| BaselineError::Write { path: display_path(path), source };
+        let err = |source| BaselineError::Write {
+            path: display_path(path),
+            source,
+        };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(err)?;
         }
@@ -119,14 +155,29 @@ mod tests {
 
     #[test]
     fn round_trips_and_refuses_foreign_or_newer_files() {
-        let b = Baseline::new("bot", "r1", "default", BTreeMap::from([("model_version".into(), "1".into())]), Utc::now(), Evidence::default());
+        let b = Baseline::new(
+            "bot",
+            "r1",
+            "default",
+            BTreeMap::from([("model_version".into(), "1".into())]),
+            Utc::now(),
+            Evidence::default(),
+        );
         let text = serde_json::to_string(&b).unwrap();
         assert_eq!(Baseline::from_json(&text, "b.json").unwrap(), b);
         let foreign = text.replace(FORMAT, "something-else");
-        assert!(matches!(Baseline::from_json(&foreign, "b.json"), Err(BaselineError::Format { .. })));
+        assert!(matches!(
+            Baseline::from_json(&foreign, "b.json"),
+            Err(BaselineError::Format { .. })
+        ));
         let newer = text.replace("\"version\":1", "\"version\":99");
-        assert!(matches!(Baseline::from_json(&newer, "b.json"), Err(BaselineError::Version { found: 99, .. })));
-        let broken = Baseline::from_json("{\"format\": ", "b.json").unwrap_err().to_string();
+        assert!(matches!(
+            Baseline::from_json(&newer, "b.json"),
+            Err(BaselineError::Version { found: 99, .. })
+        ));
+        let broken = Baseline::from_json("{\"format\": ", "b.json")
+            .unwrap_err()
+            .to_string();
         assert!(broken.starts_with("b.json:1:"), "{broken}");
     }
 }

@@ -18,9 +18,9 @@ use statrs::distribution::{ChiSquared, ContinuousCDF};
 use super::{Estimate, Finding, FindingKind, Severity, format_ms, format_rate};
 use crate::config::Drift;
 use crate::stats::{
-    Alternative, Statistic, TestResult, benjamini_hochberg, bootstrap_ratio, chi2_contingency, cliffs_delta,
-    diff_interval, js_divergence, ks_2samp, mann_whitney_u, mcnemar_exact, mde_rate, mde_ratio, mean, rate_test,
-    wilcoxon_signed_rank, wilson,
+    Alternative, Statistic, TestResult, benjamini_hochberg, bootstrap_ratio, chi2_contingency,
+    cliffs_delta, diff_interval, js_divergence, ks_2samp, mann_whitney_u, mcnemar_exact, mde_rate,
+    mde_ratio, mean, rate_test, wilcoxon_signed_rank, wilson,
 };
 use crate::summary::{Count, Evidence, Pairs, RATES};
 
@@ -111,12 +111,20 @@ struct Candidate {
 }
 
 fn show_p(p: f64) -> String {
-    if p < 0.001 { "p < 0.001".to_string() } else { format!("p = {p:.3}") }
+    if p < 0.001 {
+        "p < 0.001".to_string()
+    } else {
+        format!("p = {p:.3}")
+    }
 }
 
 fn estimate_rate(c: Count) -> Estimate {
     let (lo, hi) = wilson(c.events, c.n, 0.95);
-    Estimate { value: c.events as f64 / c.n as f64, ci: Some([lo, hi]), n: Some(c.n) }
+    Estimate {
+        value: c.events as f64 / c.n as f64,
+        ci: Some([lo, hi]),
+        n: Some(c.n),
+    }
 }
 
 /// How bad an effect is, on the scale its thresholds are written in (a ratio 1.2, a rate
@@ -184,19 +192,41 @@ fn record(
 /// With pairs (two targets in one run), exact McNemar on the pairs that flipped instead,
 /// one-sided: the binomial tail of the flips towards worse, which is half the two-sided
 /// McNemar p when there are more such flips (and cannot be significant otherwise).
-fn rates(b: &Evidence, c: &Evidence, pairs: Option<&Pairs>, drift: &Drift, out: &mut Vec<Candidate>) {
+fn rates(
+    b: &Evidence,
+    c: &Evidence,
+    pairs: Option<&Pairs>,
+    drift: &Drift,
+    out: &mut Vec<Candidate>,
+) {
     for name in RATES {
-        let (Some(&x), Some(&y)) = (b.rates.get(name), c.rates.get(name)) else { continue };
+        let (Some(&x), Some(&y)) = (b.rates.get(name), c.rates.get(name)) else {
+            continue;
+        };
         if x.n < MIN_VALUES as u64 || y.n < MIN_VALUES as u64 || x.events + y.events == 0 {
             continue;
         }
-        let paired = pairs.and_then(|p| p.flips.get(name)).filter(|f| f.pairs >= MIN_VALUES as u64);
+        let paired = pairs
+            .and_then(|p| p.flips.get(name))
+            .filter(|f| f.pairs >= MIN_VALUES as u64);
         let (t, diff, ci) = match paired {
             Some(f) => {
                 let two_sided = mcnemar_exact(f.to_bad, f.to_good);
-                let p = if f.to_bad > f.to_good { two_sided.p / 2.0 } else { 1.0 };
+                let p = if f.to_bad > f.to_good {
+                    two_sided.p / 2.0
+                } else {
+                    1.0
+                };
                 let diff = (f.to_bad as f64 - f.to_good as f64) / f.pairs as f64;
-                (TestResult { test: "mcnemar_exact_one_sided", statistic: f.to_bad as f64, p }, diff, None)
+                (
+                    TestResult {
+                        test: "mcnemar_exact_one_sided",
+                        statistic: f.to_bad as f64,
+                        p,
+                    },
+                    diff,
+                    None,
+                )
             }
             None => {
                 let t = rate_test(x.events, x.n, y.events, y.n, Alternative::Greater);
@@ -205,7 +235,16 @@ fn rates(b: &Evidence, c: &Evidence, pairs: Option<&Pairs>, drift: &Drift, out: 
             }
         };
         out.push(Candidate {
-            record: record(name, t, EffectKind::RateIncrease, diff, ci, drift.rate_delta, estimate_rate(x), estimate_rate(y)),
+            record: record(
+                name,
+                t,
+                EffectKind::RateIncrease,
+                diff,
+                ci,
+                drift.rate_delta,
+                estimate_rate(x),
+                estimate_rate(y),
+            ),
             label: rate_label(name),
             unit: None,
             floor: None,
@@ -216,9 +255,12 @@ fn rates(b: &Evidence, c: &Evidence, pairs: Option<&Pairs>, drift: &Drift, out: 
 /// Paired case outcomes: the same case ids in both runs, exact McNemar on the cases that
 /// flipped between pass and fail. Effect: net share of cases that went from pass to fail.
 fn cases(b: &Evidence, c: &Evidence, drift: &Drift, out: &mut Vec<Candidate>) {
-    let (mut flips_to_fail, mut flips_to_pass, mut n, mut passed_before, mut passed_now) = (0u64, 0u64, 0u64, 0u64, 0u64);
+    let (mut flips_to_fail, mut flips_to_pass, mut n, mut passed_before, mut passed_now) =
+        (0u64, 0u64, 0u64, 0u64, 0u64);
     for (key, before) in &b.cases {
-        let Some(now) = c.cases.get(key) else { continue };
+        let Some(now) = c.cases.get(key) else {
+            continue;
+        };
         if before.samples == 0 || now.samples == 0 {
             continue;
         }
@@ -236,14 +278,42 @@ fn cases(b: &Evidence, c: &Evidence, drift: &Drift, out: &mut Vec<Candidate>) {
     }
     let t = mcnemar_exact(flips_to_fail, flips_to_pass);
     let effect = (flips_to_fail as f64 - flips_to_pass as f64) / n as f64;
-    let share = |k: u64| Estimate { value: k as f64 / n as f64, ci: Some({ let (l, h) = wilson(k, n, 0.95); [l, h] }), n: Some(n) };
+    let share = |k: u64| Estimate {
+        value: k as f64 / n as f64,
+        ci: Some({
+            let (l, h) = wilson(k, n, 0.95);
+            [l, h]
+        }),
+        n: Some(n),
+    };
     out.push(Candidate {
-        record: record("case_pass", t, EffectKind::RateIncrease, effect, None, drift.rate_delta, share(passed_before), share(passed_now)),
+        record: record(
+            "case_pass",
+            t,
+            EffectKind::RateIncrease,
+            effect,
+            None,
+            drift.rate_delta,
+            share(passed_before),
+            share(passed_now),
+        ),
         label: "share of cases passing".into(),
         unit: None,
         floor: None,
     });
 }
+
+/// A continuous metric: (evidence name, finding name, label, effect kind, warning and
+/// critical effects, unit, smallest absolute change worth a finding).
+type ContinuousMetric<'a> = (
+    &'a str,
+    &'a str,
+    &'a str,
+    EffectKind,
+    (f64, f64),
+    Unit,
+    Option<f64>,
+);
 
 /// Continuous metrics: Mann–Whitney U for a shift (one-sided towards worse where there is a
 /// worse side) and two-sample Kolmogorov–Smirnov for a change of shape (two-sided). Effects,
@@ -251,21 +321,92 @@ fn cases(b: &Evidence, c: &Evidence, drift: &Drift, out: &mut Vec<Candidate>) {
 /// shape the ratio of the tail that hurts — p95 where higher is worse (latency), p5 where
 /// lower is worse (scores: a few answers collapsing). Cliff's delta alongside. With pairs,
 /// the shift is tested with the Wilcoxon signed-rank test on the paired differences instead.
-fn continuous(b: &Evidence, c: &Evidence, pairs: Option<&Pairs>, drift: &Drift, seed: u64, out: &mut Vec<Candidate>) {
+fn continuous(
+    b: &Evidence,
+    c: &Evidence,
+    pairs: Option<&Pairs>,
+    drift: &Drift,
+    seed: u64,
+    out: &mut Vec<Candidate>,
+) {
     let has = |e: &Evidence, name: &str| e.continuous.get(name).is_some_and(|r| !r.is_empty());
-    let length = if has(b, "output_tokens") && has(c, "output_tokens") { "output_tokens" } else { "output_chars" };
+    let length = if has(b, "output_tokens") && has(c, "output_tokens") {
+        "output_tokens"
+    } else {
+        "output_chars"
+    };
     let latency_floor = Some(drift.latency_floor_ms);
-    let metrics: [(&str, &str, &str, EffectKind, (f64, f64), Unit, Option<f64>); 7] = [
-        ("latency_ms", "latency", "latency", EffectKind::RatioIncrease, drift.latency_ratio, Unit::Millis, latency_floor),
-        ("ttft_ms", "ttft", "time to first token", EffectKind::RatioIncrease, drift.latency_ratio, Unit::Millis, latency_floor),
-        ("cost_usd", "cost", "cost per request", EffectKind::RatioIncrease, drift.cost_ratio, Unit::Usd, None),
-        (length, "output_length", "output length", EffectKind::Ratio, drift.length_ratio, Unit::Count, None),
-        ("similarity", "similarity", "similarity to the reference", EffectKind::RatioDecrease, drift.score_drop, Unit::Score, None),
-        ("cosine", "cosine", "embedding similarity", EffectKind::RatioDecrease, drift.score_drop, Unit::Score, None),
-        ("grounding_support", "grounding_support", "grounding support", EffectKind::RatioDecrease, drift.score_drop, Unit::Score, None),
+    let metrics: [ContinuousMetric; 7] = [
+        (
+            "latency_ms",
+            "latency",
+            "latency",
+            EffectKind::RatioIncrease,
+            drift.latency_ratio,
+            Unit::Millis,
+            latency_floor,
+        ),
+        (
+            "ttft_ms",
+            "ttft",
+            "time to first token",
+            EffectKind::RatioIncrease,
+            drift.latency_ratio,
+            Unit::Millis,
+            latency_floor,
+        ),
+        (
+            "cost_usd",
+            "cost",
+            "cost per request",
+            EffectKind::RatioIncrease,
+            drift.cost_ratio,
+            Unit::Usd,
+            None,
+        ),
+        (
+            length,
+            "output_length",
+            "output length",
+            EffectKind::Ratio,
+            drift.length_ratio,
+            Unit::Count,
+            None,
+        ),
+        (
+            "similarity",
+            "similarity",
+            "similarity to the reference",
+            EffectKind::RatioDecrease,
+            drift.score_drop,
+            Unit::Score,
+            None,
+        ),
+        (
+            "cosine",
+            "cosine",
+            "embedding similarity",
+            EffectKind::RatioDecrease,
+            drift.score_drop,
+            Unit::Score,
+            None,
+        ),
+        (
+            "grounding_support",
+            "grounding_support",
+            "grounding support",
+            EffectKind::RatioDecrease,
+            drift.score_drop,
+            Unit::Score,
+            None,
+        ),
     ];
-    for (i, (source, metric, label, kind, thresholds, unit, floor)) in metrics.into_iter().enumerate() {
-        let (Some(x), Some(y)) = (b.continuous.get(source), c.continuous.get(source)) else { continue };
+    for (i, (source, metric, label, kind, thresholds, unit, floor)) in
+        metrics.into_iter().enumerate()
+    {
+        let (Some(x), Some(y)) = (b.continuous.get(source), c.continuous.get(source)) else {
+            continue;
+        };
         let (x, y) = (&x.values, &y.values);
         if x.len() < MIN_VALUES || y.len() < MIN_VALUES {
             continue;
@@ -280,7 +421,9 @@ fn continuous(b: &Evidence, c: &Evidence, pairs: Option<&Pairs>, drift: &Drift, 
             _ => (Alternative::TwoSided, ("p95", 0.95)),
         };
         // scipy's convention: `Greater` means the first sample (current) is larger.
-        let paired = pairs.and_then(|p| p.values.get(source)).filter(|v| v.len() >= MIN_VALUES);
+        let paired = pairs
+            .and_then(|p| p.values.get(source))
+            .filter(|v| v.len() >= MIN_VALUES);
         let shift = match paired {
             Some(v) => {
                 let (before, now): (Vec<f64>, Vec<f64>) = v.iter().copied().unzip();
@@ -291,20 +434,53 @@ fn continuous(b: &Evidence, c: &Evidence, pairs: Option<&Pairs>, drift: &Drift, 
         let shape = ks_2samp(y, x, Alternative::TwoSided);
         let delta = cliffs_delta(x, y);
         for (j, (name, t, q, what)) in [
-            (format!("{metric}_median"), shift, 0.5, "median ".to_string()),
-            (format!("{metric}_{}", tail.0), shape, tail.1, format!("{} ", tail.0)),
+            (
+                format!("{metric}_median"),
+                shift,
+                0.5,
+                "median ".to_string(),
+            ),
+            (
+                format!("{metric}_{}", tail.0),
+                shape,
+                tail.1,
+                format!("{} ", tail.0),
+            ),
         ]
         .into_iter()
         .enumerate()
         {
-            let stat = if q == 0.5 { Statistic::Median } else { Statistic::Quantile(q) };
+            let stat = if q == 0.5 {
+                Statistic::Median
+            } else {
+                Statistic::Quantile(q)
+            };
             let (sb, sc) = (sorted_quantile(x, q), sorted_quantile(y, q));
             let seed = seed.wrapping_add((2 * i + j) as u64);
-            let (ratio, lo, hi) = bootstrap_ratio(x, y, stat, RESAMPLES, 0.95, seed).unwrap_or((1.0, 1.0, 1.0));
-            let estimate = |v: f64, n: usize| Estimate { value: v, ci: None, n: Some(n as u64) };
-            let mut r = record(&name, t, kind, ratio, Some([lo, hi]), thresholds, estimate(sb, x.len()), estimate(sc, y.len()));
+            let (ratio, lo, hi) =
+                bootstrap_ratio(x, y, stat, RESAMPLES, 0.95, seed).unwrap_or((1.0, 1.0, 1.0));
+            let estimate = |v: f64, n: usize| Estimate {
+                value: v,
+                ci: None,
+                n: Some(n as u64),
+            };
+            let mut r = record(
+                &name,
+                t,
+                kind,
+                ratio,
+                Some([lo, hi]),
+                thresholds,
+                estimate(sb, x.len()),
+                estimate(sc, y.len()),
+            );
             r.cliffs_delta = Some(delta);
-            out.push(Candidate { record: r, label: format!("{what}{label}"), unit: Some(unit), floor });
+            out.push(Candidate {
+                record: r,
+                label: format!("{what}{label}"),
+                unit: Some(unit),
+                floor,
+            });
         }
     }
 }
@@ -321,16 +497,37 @@ fn sorted_quantile(values: &[f64], q: f64) -> f64 {
 /// statistic is divided by the mean words per answer (the worst-case design effect, a
 /// first-order Rao–Scott correction): conservative, and drift still needs JS ≥ the minimum.
 fn categorical(b: &Evidence, c: &Evidence, drift: &Drift, out: &mut Vec<Candidate>) {
-    let keys: std::collections::BTreeSet<&String> = b.finish_reasons.keys().chain(c.finish_reasons.keys()).collect();
+    let keys: std::collections::BTreeSet<&String> = b
+        .finish_reasons
+        .keys()
+        .chain(c.finish_reasons.keys())
+        .collect();
     if keys.len() > 1 {
-        let row = |e: &Evidence| keys.iter().map(|k| e.finish_reasons.get(*k).copied().unwrap_or(0)).collect::<Vec<u64>>();
+        let row = |e: &Evidence| {
+            keys.iter()
+                .map(|k| e.finish_reasons.get(*k).copied().unwrap_or(0))
+                .collect::<Vec<u64>>()
+        };
         let (rb, rc) = (row(b), row(c));
         if let Some((stat, _, p)) = chi2_contingency(&[rb.clone(), rc.clone()]) {
             let to_f = |r: &[u64]| r.iter().map(|&v| v as f64).collect::<Vec<f64>>();
             let js = js_divergence(&to_f(&rb), &to_f(&rc)).unwrap_or(0.0);
-            let t = TestResult { test: "chi_square", statistic: stat, p };
+            let t = TestResult {
+                test: "chi_square",
+                statistic: stat,
+                p,
+            };
             out.push(Candidate {
-                record: record("finish_reason", t, EffectKind::Divergence, js, None, drift.divergence, Estimate::value(0.0), Estimate::value(js)),
+                record: record(
+                    "finish_reason",
+                    t,
+                    EffectKind::Divergence,
+                    js,
+                    None,
+                    drift.divergence,
+                    Estimate::value(0.0),
+                    Estimate::value(js),
+                ),
                 label: "finish-reason distribution".into(),
                 unit: None,
                 floor: None,
@@ -348,15 +545,34 @@ fn categorical(b: &Evidence, c: &Evidence, drift: &Drift, out: &mut Vec<Candidat
         r
     };
     let (rb, rc) = (row(vb), row(vc));
-    let Some((stat, dof, _)) = chi2_contingency(&[rb.clone(), rc.clone()]) else { return };
-    let per_answer = (vb.words as f64 / vb.answers as f64).max(vc.words as f64 / vc.answers as f64).max(1.0);
+    let Some((stat, dof, _)) = chi2_contingency(&[rb.clone(), rc.clone()]) else {
+        return;
+    };
+    let per_answer = (vb.words as f64 / vb.answers as f64)
+        .max(vc.words as f64 / vc.answers as f64)
+        .max(1.0);
     let corrected = stat / per_answer;
-    let p = ChiSquared::new(dof as f64).map(|d| d.sf(corrected)).unwrap_or(1.0);
+    let p = ChiSquared::new(dof as f64)
+        .map(|d| d.sf(corrected))
+        .unwrap_or(1.0);
     let to_f = |r: &[u64]| r.iter().map(|&v| v as f64).collect::<Vec<f64>>();
     let js = js_divergence(&to_f(&rb), &to_f(&rc)).unwrap_or(0.0);
-    let t = TestResult { test: "chi_square_design_corrected", statistic: corrected, p };
+    let t = TestResult {
+        test: "chi_square_design_corrected",
+        statistic: corrected,
+        p,
+    };
     out.push(Candidate {
-        record: record("vocabulary", t, EffectKind::Divergence, js, None, drift.divergence, Estimate::value(0.0), Estimate::value(js)),
+        record: record(
+            "vocabulary",
+            t,
+            EffectKind::Divergence,
+            js,
+            None,
+            drift.divergence,
+            Estimate::value(0.0),
+            Estimate::value(js),
+        ),
         label: "output vocabulary".into(),
         unit: None,
         floor: None,
@@ -384,13 +600,23 @@ fn message(c: &Candidate, severity: Severity) -> String {
                 (r.effect - 1.0) * 100.0
             )
         }
-        EffectKind::Divergence => format!("{} changed: Jensen–Shannon divergence {:.3} ({p})", c.label, r.effect),
+        EffectKind::Divergence => format!(
+            "{} changed: Jensen–Shannon divergence {:.3} ({p})",
+            c.label, r.effect
+        ),
     };
     format!("{body} — {}", severity.as_str())
 }
 
 /// Compares `current` with `baseline` for `target`; `pairs` when both were probed in one run.
-pub fn compare(baseline: &Evidence, current: &Evidence, pairs: Option<&Pairs>, drift: &Drift, target: &str, seed: u64) -> Comparison {
+pub fn compare(
+    baseline: &Evidence,
+    current: &Evidence,
+    pairs: Option<&Pairs>,
+    drift: &Drift,
+    target: &str,
+    seed: u64,
+) -> Comparison {
     let answered = |e: &Evidence| e.rates.get("sample_fail").map_or(0, |c| c.n);
     let (nb, nc) = (answered(baseline), answered(current));
     let mut candidates = Vec::new();
@@ -406,7 +632,9 @@ pub fn compare(baseline: &Evidence, current: &Evidence, pairs: Option<&Pairs>, d
         r.p_adjusted = p_adj;
         // Thresholds are sizes of change on the same scale as `badness`.
         let bad = badness(r.effect_kind, r.effect);
-        let too_small = c.floor.is_some_and(|floor| (r.current.value - r.baseline.value).abs() < floor);
+        let too_small = c
+            .floor
+            .is_some_and(|floor| (r.current.value - r.baseline.value).abs() < floor);
         if p_adj > drift.alpha || bad.is_nan() || too_small {
             continue;
         }
@@ -437,11 +665,16 @@ pub fn compare(baseline: &Evidence, current: &Evidence, pairs: Option<&Pairs>, d
             });
         }
     }
-    let insufficient = (nb < MIN_ANSWERED || nc < MIN_ANSWERED).then(|| insufficient_message(baseline, current, drift, nb, nc));
+    let insufficient = (nb < MIN_ANSWERED || nc < MIN_ANSWERED)
+        .then(|| insufficient_message(baseline, current, drift, nb, nc));
     if let Some(why) = &insufficient {
         findings.push(insufficient_finding(target, why));
     }
-    Comparison { tests: candidates.into_iter().map(|c| c.record).collect(), findings, insufficient }
+    Comparison {
+        tests: candidates.into_iter().map(|c| c.record).collect(),
+        findings,
+        insufficient,
+    }
 }
 
 /// The finding that stands for "too little data to compare" (the verdict says it too).
@@ -465,21 +698,45 @@ pub fn insufficient_finding(target: &str, why: &str) -> Finding {
 
 /// "Too little data" with what the current sample sizes could detect.
 fn insufficient_message(b: &Evidence, c: &Evidence, drift: &Drift, nb: u64, nc: u64) -> String {
-    let p0 = b.rates.get("sample_fail").filter(|r| r.n > 0).map_or(0.0, |r| r.events as f64 / r.n as f64);
+    let p0 = b
+        .rates
+        .get("sample_fail")
+        .filter(|r| r.n > 0)
+        .map_or(0.0, |r| r.events as f64 / r.n as f64);
     let rate = mde_rate(p0, nb, nc, drift.alpha, POWER);
     let logs = |e: &Evidence| {
         e.continuous
             .get("latency_ms")
-            .map(|r| r.values.iter().filter(|v| **v > 0.0).map(|v| v.ln()).collect::<Vec<f64>>())
+            .map(|r| {
+                r.values
+                    .iter()
+                    .filter(|v| **v > 0.0)
+                    .map(|v| v.ln())
+                    .collect::<Vec<f64>>()
+            })
             .unwrap_or_default()
     };
     let lb = logs(b);
     let sd = match (mean(&lb), lb.len()) {
-        (Some(m), n) if n > 1 => (lb.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt(),
+        (Some(m), n) if n > 1 => {
+            (lb.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
+        }
         _ => f64::NAN,
     };
-    let ratio = mde_ratio(sd, lb.len() as u64, logs(c).len() as u64, drift.alpha, POWER);
-    let show = |x: f64, f: &dyn Fn(f64) -> String| if x.is_finite() { f(x) } else { "no change".to_string() };
+    let ratio = mde_ratio(
+        sd,
+        lb.len() as u64,
+        logs(c).len() as u64,
+        drift.alpha,
+        POWER,
+    );
+    let show = |x: f64, f: &dyn Fn(f64) -> String| {
+        if x.is_finite() {
+            f(x)
+        } else {
+            "no change".to_string()
+        }
+    };
     format!(
         "insufficient data: {nc} answered samples now vs {nb} in the baseline (need {MIN_ANSWERED} each); \
          at these sizes only a pass-rate drop of {} or a latency change of {} could be detected \

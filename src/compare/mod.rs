@@ -9,8 +9,8 @@ pub mod trend;
 
 use serde::{Deserialize, Serialize};
 
-pub use drift::{Comparison, EffectKind, MIN_ANSWERED, TestRecord, compare, insufficient_finding};
 pub use baseline::{Baseline, BaselineError};
+pub use drift::{Comparison, EffectKind, MIN_ANSWERED, TestRecord, compare, insufficient_finding};
 pub use thresholds::check_thresholds;
 pub use trend::check_trend;
 
@@ -61,7 +61,11 @@ pub struct Estimate {
 
 impl Estimate {
     pub fn value(value: f64) -> Self {
-        Estimate { value, ci: None, n: None }
+        Estimate {
+            value,
+            ci: None,
+            n: None,
+        }
     }
 }
 

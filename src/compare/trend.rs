@@ -32,25 +32,74 @@ enum Scale {
 
 /// (metric, label, JSON pointer into a run document, worse side, scale)
 const METRICS: [(&str, &str, &str, Worse, Scale); 6] = [
-    ("error_rate", "error rate", "/summary/error_rate", Worse::Higher, Scale::Rate),
-    ("pass_rate", "pass rate", "/summary/pass_rate", Worse::Lower, Scale::Rate),
-    ("latency_p95", "p95 latency", "/summary/latency_ms/p95", Worse::Higher, Scale::Millis),
-    ("ttft_p95", "p95 time to first token", "/summary/ttft_ms/p95", Worse::Higher, Scale::Millis),
-    ("over_refusal", "over-refusal rate", "/summary/quality/over_refusal/value", Worse::Higher, Scale::Rate),
-    ("format_compliance", "format compliance", "/summary/quality/format_compliance/value", Worse::Lower, Scale::Rate),
+    (
+        "error_rate",
+        "error rate",
+        "/summary/error_rate",
+        Worse::Higher,
+        Scale::Rate,
+    ),
+    (
+        "pass_rate",
+        "pass rate",
+        "/summary/pass_rate",
+        Worse::Lower,
+        Scale::Rate,
+    ),
+    (
+        "latency_p95",
+        "p95 latency",
+        "/summary/latency_ms/p95",
+        Worse::Higher,
+        Scale::Millis,
+    ),
+    (
+        "ttft_p95",
+        "p95 time to first token",
+        "/summary/ttft_ms/p95",
+        Worse::Higher,
+        Scale::Millis,
+    ),
+    (
+        "over_refusal",
+        "over-refusal rate",
+        "/summary/quality/over_refusal/value",
+        Worse::Higher,
+        Scale::Rate,
+    ),
+    (
+        "format_compliance",
+        "format compliance",
+        "/summary/quality/format_compliance/value",
+        Worse::Lower,
+        Scale::Rate,
+    ),
 ];
 
 /// Findings for `current` (a run document) against `history` (earlier run documents of the
 /// same probe, newest first).
-pub fn check_trend(current: &Value, history: &[Value], drift: &Drift, target: &str) -> Vec<Finding> {
+pub fn check_trend(
+    current: &Value,
+    history: &[Value],
+    drift: &Drift,
+    target: &str,
+) -> Vec<Finding> {
     let mut findings = Vec::new();
     for (metric, label, pointer, worse, scale) in METRICS {
-        let Some(x) = current.pointer(pointer).and_then(Value::as_f64) else { continue };
-        let past: Vec<f64> = history.iter().take(HISTORY).filter_map(|d| d.pointer(pointer).and_then(Value::as_f64)).collect();
+        let Some(x) = current.pointer(pointer).and_then(Value::as_f64) else {
+            continue;
+        };
+        let past: Vec<f64> = history
+            .iter()
+            .take(HISTORY)
+            .filter_map(|d| d.pointer(pointer).and_then(Value::as_f64))
+            .collect();
         if past.len() < MIN_HISTORY {
             continue;
         }
-        let Some((median, raw_mad)) = mad(&past) else { continue };
+        let Some((median, raw_mad)) = mad(&past) else {
+            continue;
+        };
         let spread = MAD_SCALE * raw_mad;
         let change = match worse {
             Worse::Higher => x - median,
@@ -59,9 +108,17 @@ pub fn check_trend(current: &Value, history: &[Value], drift: &Drift, target: &s
         // A material change first: a flat history (MAD 0) must not page on a hair's width.
         let material = match scale {
             Scale::Rate => change >= drift.rate_delta.0,
-            Scale::Millis => median > 0.0 && change > 0.0 && x.max(median) / x.min(median) >= drift.latency_ratio.0,
+            Scale::Millis => {
+                median > 0.0
+                    && change > 0.0
+                    && x.max(median) / x.min(median) >= drift.latency_ratio.0
+            }
         };
-        let z = if spread > 0.0 { change / spread } else { f64::INFINITY };
+        let z = if spread > 0.0 {
+            change / spread
+        } else {
+            f64::INFINITY
+        };
         if !material || z < Z_LIMIT {
             continue;
         }
@@ -69,12 +126,20 @@ pub fn check_trend(current: &Value, history: &[Value], drift: &Drift, target: &s
             Scale::Rate => format_rate(v),
             Scale::Millis => format_ms(v),
         };
-        let z_text = if z.is_finite() { format!("robust z {z:.1}") } else { "the history never moved".to_string() };
+        let z_text = if z.is_finite() {
+            format!("robust z {z:.1}")
+        } else {
+            "the history never moved".to_string()
+        };
         findings.push(Finding {
             metric: metric.to_string(),
             kind: FindingKind::Trend,
             target: target.to_string(),
-            baseline: Some(Estimate { value: median, ci: None, n: Some(past.len() as u64) }),
+            baseline: Some(Estimate {
+                value: median,
+                ci: None,
+                n: Some(past.len() as u64),
+            }),
             current: Some(Estimate::value(x)),
             test: Some("median_mad".to_string()),
             statistic: z.is_finite().then_some(z),
@@ -105,13 +170,26 @@ mod tests {
 
     #[test]
     fn flags_only_far_and_material_changes() {
-        let history: Vec<Value> = (0..20).map(|i| doc(0.01 + (i % 3) as f64 * 0.002, 1000.0 + (i % 5) as f64 * 20.0)).collect();
+        let history: Vec<Value> = (0..20)
+            .map(|i| {
+                doc(
+                    0.01 + (i % 3) as f64 * 0.002,
+                    1000.0 + (i % 5) as f64 * 20.0,
+                )
+            })
+            .collect();
         let drift = Drift::default();
         assert!(check_trend(&doc(0.012, 1040.0), &history, &drift, "default").is_empty());
         let found = check_trend(&doc(0.20, 3000.0), &history, &drift, "default");
         let metrics: Vec<&str> = found.iter().map(|f| f.metric.as_str()).collect();
         assert_eq!(metrics, ["error_rate", "latency_p95"]);
-        assert!(found[1].message.starts_with("p95 latency 3.0 s is far outside the last 20 runs (median 1.0 s, robust z"), "{}", found[1].message);
+        assert!(
+            found[1].message.starts_with(
+                "p95 latency 3.0 s is far outside the last 20 runs (median 1.0 s, robust z"
+            ),
+            "{}",
+            found[1].message
+        );
         // Too little history: no judgement.
         assert!(check_trend(&doc(0.5, 9000.0), &history[..5], &drift, "default").is_empty());
         // A better value is never a finding.

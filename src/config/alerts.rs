@@ -125,7 +125,10 @@ pub fn is_alerts_document(doc: &Document) -> bool {
 /// Validates an alert-routing document: structure, and that routes name real channels.
 /// The routing comes back whenever its structure is sound, even with problems, so probes
 /// can still be checked against its routes.
-pub fn validate_alerts(doc: &Document, secrets: Vec<Secret>) -> (Option<AlertRouting>, Vec<Diagnostic>) {
+pub fn validate_alerts(
+    doc: &Document,
+    secrets: Vec<Secret>,
+) -> (Option<AlertRouting>, Vec<Diagnostic>) {
     let mut problems = ALERTS_SCHEMA.check(doc, "", &doc.value);
     if !problems.is_empty() {
         return (None, problems);
@@ -136,7 +139,11 @@ pub fn validate_alerts(doc: &Document, secrets: Vec<Secret>) -> (Option<AlertRou
     };
     let names: Vec<&str> = raw.channels.keys().map(String::as_str).collect();
     for (route, r) in &raw.routes {
-        for (severity, channels) in [("critical", &r.critical), ("warning", &r.warning), ("info", &r.info)] {
+        for (severity, channels) in [
+            ("critical", &r.critical),
+            ("warning", &r.warning),
+            ("info", &r.info),
+        ] {
             for (i, channel) in channels.iter().enumerate() {
                 if !raw.channels.contains_key(channel) {
                     let pointer = format!("/routes/{}/{severity}/{i}", escape(route));
@@ -150,7 +157,9 @@ pub fn validate_alerts(doc: &Document, secrets: Vec<Secret>) -> (Option<AlertRou
     }
     for (name, channel) in &raw.channels {
         let url = match channel {
-            RawChannel::Alertmanager { url } | RawChannel::Webhook { url, .. } => Some(("url", url)),
+            RawChannel::Alertmanager { url } | RawChannel::Webhook { url, .. } => {
+                Some(("url", url))
+            }
             RawChannel::Slack { webhook_url } => Some(("webhook_url", webhook_url)),
             RawChannel::Email { smtp, .. } => Some(("smtp", smtp)),
             _ => None,
@@ -160,6 +169,11 @@ pub fn validate_alerts(doc: &Document, secrets: Vec<Secret>) -> (Option<AlertRou
             problems.push(doc.error(&format!("/channels/{}/{key}", escape(name)), "not a URL"));
         }
     }
-    let routing = AlertRouting { file: doc.path.clone(), channels: raw.channels, routes: raw.routes, secrets };
+    let routing = AlertRouting {
+        file: doc.path.clone(),
+        channels: raw.channels,
+        routes: raw.routes,
+        secrets,
+    };
     (Some(routing), problems)
 }

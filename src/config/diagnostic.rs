@@ -45,7 +45,13 @@ impl Diagnostic {
 impl fmt::Display for Diagnostic {
     /// `probes/bot.yaml:7:3: target.modle: unknown key `modle``, then an indented hint.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: ", display_path(&self.file), self.line, self.col)?;
+        write!(
+            f,
+            "{}:{}:{}: ",
+            display_path(&self.file),
+            self.line,
+            self.col
+        )?;
         if !self.key_path.is_empty() {
             write!(f, "{}: ", self.key_path)?;
         }
@@ -65,7 +71,10 @@ pub fn display_path(path: &Path) -> String {
         .and_then(|cwd| path.strip_prefix(cwd).ok().map(Path::to_path_buf));
     let shown = relative.unwrap_or_else(|| path.to_path_buf());
     // `./probes/x.yaml` reads better as `probes/x.yaml`.
-    let tidy: PathBuf = shown.components().filter(|c| !matches!(c, std::path::Component::CurDir)).collect();
+    let tidy: PathBuf = shown
+        .components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect();
     tidy.display().to_string()
 }
 

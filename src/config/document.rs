@@ -20,9 +20,8 @@ pub struct Document {
 impl Document {
     /// Reads and parses `path`. A missing file or a YAML syntax error is one diagnostic.
     pub fn read(path: &Path) -> Result<Document, Diagnostic> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            Diagnostic::new(path, 1, 1, format!("cannot read file: {e}"))
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Diagnostic::new(path, 1, 1, format!("cannot read file: {e}")))?;
         Document::parse(path, &text)
     }
 
@@ -43,8 +42,10 @@ impl Document {
                     .next()
                     .unwrap_or(&message)
                     .to_string();
-                return Err(Diagnostic::new(path, line, col, format!("invalid YAML: {message}"))
-                    .with_hint("check indentation and quoting around this line"));
+                return Err(
+                    Diagnostic::new(path, line, col, format!("invalid YAML: {message}"))
+                        .with_hint("check indentation and quoting around this line"),
+                );
             }
         };
         Ok(Document {
@@ -100,7 +101,10 @@ mod tests {
     #[test]
     fn key_paths_read_like_code() {
         assert_eq!(key_path(""), "");
-        assert_eq!(key_path("/cases/0/expect/json_schema"), "cases[0].expect.json_schema");
+        assert_eq!(
+            key_path("/cases/0/expect/json_schema"),
+            "cases[0].expect.json_schema"
+        );
         assert_eq!(key_path("/headers/a~1b"), "headers.a/b");
     }
 

@@ -26,6 +26,9 @@ mod tests {
         assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
         assert_eq!(parse_duration("1h 30m"), Ok(Duration::from_secs(5400)));
         assert_eq!(parse_duration("30"), Err("`30` has no unit".to_string()));
-        assert_eq!(parse_duration("soon"), Err("`soon` is not a duration".to_string()));
+        assert_eq!(
+            parse_duration("soon"),
+            Err("`soon` is not a duration".to_string())
+        );
     }
 }

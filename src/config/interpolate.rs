@@ -11,7 +11,14 @@ use super::model::Secret;
 
 /// Key names whose values are secrets wherever they appear.
 const SECRET_KEYS: [&str; 8] = [
-    "api_key", "key", "token", "secret", "password", "routing_key", "webhook_url", "authorization",
+    "api_key",
+    "key",
+    "token",
+    "secret",
+    "password",
+    "routing_key",
+    "webhook_url",
+    "authorization",
 ];
 
 fn is_secret_key(pointer: &str) -> bool {
@@ -19,7 +26,10 @@ fn is_secret_key(pointer: &str) -> bool {
     let last = segments.next().unwrap_or_default().to_ascii_lowercase();
     let parent = segments.next().unwrap_or_default();
     // Every header value may carry credentials.
-    parent == "headers" || SECRET_KEYS.iter().any(|k| last == *k || last.ends_with(&format!("_{k}")))
+    parent == "headers"
+        || SECRET_KEYS
+            .iter()
+            .any(|k| last == *k || last.ends_with(&format!("_{k}")))
 }
 
 /// Replaces `${VAR}` in every string of `doc` using `lookup`; returns the secrets resolved and
@@ -31,8 +41,10 @@ pub fn interpolate(
     let mut secrets = Vec::new();
     let mut problems = Vec::new();
     let mut value = std::mem::take(&mut doc.value);
-    walk(&mut value, String::new(), &mut |pointer, text| {
-        match expand(text, lookup) {
+    walk(
+        &mut value,
+        String::new(),
+        &mut |pointer, text| match expand(text, lookup) {
             Ok(Some(expanded)) => {
                 if is_secret_key(pointer) && !expanded.is_empty() {
                     secrets.push(Secret::new(expanded.clone()));
@@ -43,7 +55,9 @@ pub fn interpolate(
             Err(Missing::Unset(var)) => {
                 problems.push(
                     doc.error(pointer, format!("environment variable `{var}` is not set"))
-                        .with_hint(format!("export {var}=… before running probity, or write the value here")),
+                        .with_hint(format!(
+                            "export {var}=… before running probity, or write the value here"
+                        )),
                 );
                 None
             }
@@ -54,8 +68,8 @@ pub fn interpolate(
                 );
                 None
             }
-        }
-    });
+        },
+    );
     doc.value = value;
     (secrets, problems)
 }
@@ -133,7 +147,11 @@ mod tests {
         assert_eq!(doc.value["target"]["api_key"], "sk-secret-123");
         assert_eq!(doc.value["target"]["base_url"], "https://example.com/v1");
         assert_eq!(doc.value["target"]["model"], "${LITERAL}");
-        assert_eq!(secrets.len(), 2, "api_key and the header are secrets; base_url is not");
+        assert_eq!(
+            secrets.len(),
+            2,
+            "api_key and the header are secrets; base_url is not"
+        );
         assert_eq!(problems.len(), 1);
         assert_eq!(
             problems[0].to_string(),

@@ -53,9 +53,16 @@ impl Locations {
                 col: span.start.col() + 1,
             };
             match event {
-                Event::Scalar(..) | Event::Alias(_) | Event::MappingStart(..) | Event::SequenceStart(..) => {
+                Event::Scalar(..)
+                | Event::Alias(_)
+                | Event::MappingStart(..)
+                | Event::SequenceStart(..) => {
                     // A scalar where a key is expected is a key: remember it and wait for its value.
-                    if let Some(Frame::Map { pointer, key: key @ None }) = stack.last_mut() {
+                    if let Some(Frame::Map {
+                        pointer,
+                        key: key @ None,
+                    }) = stack.last_mut()
+                    {
                         let name = match &event {
                             Event::Scalar(value, ..) => value.to_string(),
                             _ => "?".to_string(),
@@ -64,7 +71,10 @@ impl Locations {
                         *key = Some(name);
                         // A complex (non-scalar) key: its insides are not tracked.
                         if matches!(event, Event::MappingStart(..) | Event::SequenceStart(..)) {
-                            stack.push(Frame::Seq { pointer: "/?".into(), next: 0 });
+                            stack.push(Frame::Seq {
+                                pointer: "/?".into(),
+                                next: 0,
+                            });
                         }
                         continue;
                     }
@@ -130,7 +140,10 @@ mod tests {
         assert_eq!(l.key("/name"), Loc { line: 1, col: 1 });
         assert_eq!(l.value("/name"), Loc { line: 1, col: 7 });
         assert_eq!(l.key("/target/provider"), Loc { line: 3, col: 3 });
-        assert_eq!(l.key("/target/params/temperature"), Loc { line: 4, col: 13 });
+        assert_eq!(
+            l.key("/target/params/temperature"),
+            Loc { line: 4, col: 13 }
+        );
         assert_eq!(l.value("/cases/0"), Loc { line: 6, col: 5 });
         assert_eq!(l.key("/cases/0/id"), Loc { line: 6, col: 5 });
         assert_eq!(l.key("/cases/0/messages/0/role"), Loc { line: 7, col: 18 });

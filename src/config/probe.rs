@@ -379,12 +379,19 @@ pub fn validate_probe(
         Ok(raw) => raw,
         Err(e) => return Err(vec![doc.error("", e.to_string())]),
     };
-    let mut v = Validator { doc, problems: &mut problems };
+    let mut v = Validator {
+        doc,
+        problems: &mut problems,
+    };
 
     let timezone = match &raw.timezone {
         None => chrono_tz::Tz::UTC,
         Some(name) => name.parse().unwrap_or_else(|_| {
-            v.fail("/timezone", format!("unknown timezone `{name}`"), Some("use an IANA name such as `Europe/Berlin` or `UTC`"));
+            v.fail(
+                "/timezone",
+                format!("unknown timezone `{name}`"),
+                Some("use an IANA name such as `Europe/Berlin` or `UTC`"),
+            );
             chrono_tz::Tz::UTC
         }),
     };
@@ -405,38 +412,67 @@ pub fn validate_probe(
             targets.insert(name.clone(), t);
         }
     }
-    let judge = doc.get("/judge").map(|j| merge(&target_value, j)).and_then(|merged| {
-        v.target("judge", "/judge", &merged, base_pricing)
-    });
+    let judge = doc
+        .get("/judge")
+        .map(|j| merge(&target_value, j))
+        .and_then(|merged| v.target("judge", "/judge", &merged, base_pricing));
 
     let samples = raw.samples.unwrap_or(DEFAULT_SAMPLES);
     let min_samples = raw.min_samples.unwrap_or(1);
     if min_samples > samples {
-        v.fail("/min_samples", format!("min_samples ({min_samples}) is more than samples ({samples})"), None);
+        v.fail(
+            "/min_samples",
+            format!("min_samples ({min_samples}) is more than samples ({samples})"),
+            None,
+        );
     }
     let requests_per_second = raw.rate_limit.as_ref().map(|r| r.requests_per_second);
     if let Some(rps) = requests_per_second.filter(|r| !(*r > 0.0 && r.is_finite())) {
-        v.fail("/rate_limit/requests_per_second", format!("must be more than 0, found {rps}"), None);
+        v.fail(
+            "/rate_limit/requests_per_second",
+            format!("must be more than 0, found {rps}"),
+            None,
+        );
     }
     let timeout = v.duration("/timeout", raw.timeout.as_deref(), Duration::from_secs(60));
     let retries = Retries {
         max: raw.retries.as_ref().and_then(|r| r.max).unwrap_or(2),
-        base_delay: v.duration("/retries/base_delay", raw.retries.as_ref().and_then(|r| r.base_delay.as_deref()), Duration::from_millis(500)),
-        max_delay: v.duration("/retries/max_delay", raw.retries.as_ref().and_then(|r| r.max_delay.as_deref()), Duration::from_secs(10)),
+        base_delay: v.duration(
+            "/retries/base_delay",
+            raw.retries.as_ref().and_then(|r| r.base_delay.as_deref()),
+            Duration::from_millis(500),
+        ),
+        max_delay: v.duration(
+            "/retries/max_delay",
+            raw.retries.as_ref().and_then(|r| r.max_delay.as_deref()),
+            Duration::from_secs(10),
+        ),
     };
-    let max_cost_usd = raw.budget.as_ref().map(|b| b.max_cost_usd).unwrap_or(DEFAULT_MAX_COST_USD);
+    let max_cost_usd = raw
+        .budget
+        .as_ref()
+        .map(|b| b.max_cost_usd)
+        .unwrap_or(DEFAULT_MAX_COST_USD);
     if max_cost_usd < 0.0 {
         v.fail("/budget/max_cost_usd", "must not be negative", None);
     }
 
-    let thresholds = raw.thresholds.as_ref().map(|t| v.thresholds(t)).unwrap_or_default();
+    let thresholds = raw
+        .thresholds
+        .as_ref()
+        .map(|t| v.thresholds(t))
+        .unwrap_or_default();
     let baseline = match raw.baseline.as_deref() {
         None | Some("latest") => BaselineRef::Latest,
         Some("none") => BaselineRef::None,
         Some(file) => {
             let path = root.join(file);
             if !path.is_file() {
-                v.fail("/baseline", format!("baseline file `{file}` not found"), Some("write `latest`, `none`, or a file made by `probity baseline export`"));
+                v.fail(
+                    "/baseline",
+                    format!("baseline file `{file}` not found"),
+                    Some("write `latest`, `none`, or a file made by `probity baseline export`"),
+                );
             }
             BaselineRef::File(path)
         }
@@ -459,7 +495,13 @@ pub fn validate_probe(
                     .enumerate()
                     .filter_map(|(i, pattern)| {
                         regex::Regex::new(pattern)
-                            .map_err(|e| v.fail(&format!("/store/redact/{i}"), format!("invalid regex: {}", one_line(&e.to_string())), None))
+                            .map_err(|e| {
+                                v.fail(
+                                    &format!("/store/redact/{i}"),
+                                    format!("invalid regex: {}", one_line(&e.to_string())),
+                                    None,
+                                )
+                            })
                             .ok()
                     })
                     .collect()
@@ -474,13 +516,27 @@ pub fn validate_probe(
         let pointer = format!("/golden_sets/{i}");
         let path = root.join(file);
         if !path.is_file() {
-            v.fail(&pointer, format!("golden-set file `{file}` not found"), Some(&format!("paths are relative to {}", super::display_path(root))));
+            v.fail(
+                &pointer,
+                format!("golden-set file `{file}` not found"),
+                Some(&format!(
+                    "paths are relative to {}",
+                    super::display_path(root)
+                )),
+            );
             continue;
         }
         match load_golden(&path) {
             Ok(set) => {
                 if let Some(first) = seen_sets.insert(set.name.clone(), i) {
-                    v.fail(&pointer, format!("golden set `{}` is listed twice (also golden_sets[{first}])", set.name), None);
+                    v.fail(
+                        &pointer,
+                        format!(
+                            "golden set `{}` is listed twice (also golden_sets[{first}])",
+                            set.name
+                        ),
+                        None,
+                    );
                 }
                 golden_sets.push(set);
             }
@@ -492,10 +548,20 @@ pub fn validate_probe(
     let cases = || golden_sets.iter().flat_map(|s| s.cases.iter());
     if judge.is_none() {
         if let Some(c) = cases().find(|c| c.expect.rubric.is_some()) {
-            v.fail("", format!("case `{}/{}` has a `rubric:`, but the probe has no `judge:` target", c.set, c.id), Some("add `judge: { model: ... }` (keys override `target`)"));
+            v.fail(
+                "",
+                format!(
+                    "case `{}/{}` has a `rubric:`, but the probe has no `judge:` target",
+                    c.set, c.id
+                ),
+                Some("add `judge: { model: ... }` (keys override `target`)"),
+            );
         }
     }
-    if target.as_ref().is_some_and(|t| t.provider != ProviderKind::OpenAi) {
+    if target
+        .as_ref()
+        .is_some_and(|t| t.provider != ProviderKind::OpenAi)
+    {
         if let Some(c) = cases().find(|c| c.expect.similar.is_some()) {
             v.fail("/target/provider", format!("case `{}/{}` uses `similar:`, which needs an openai-compatible target for embeddings", c.set, c.id), None);
         }
@@ -526,7 +592,11 @@ pub fn validate_probe(
         refusal_phrases: raw.refusal.map(|r| r.phrases).unwrap_or_default(),
         secrets,
     };
-    if problems.is_empty() { Ok(probe) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(probe)
+    } else {
+        Err(problems)
+    }
 }
 
 /// `.probity/probity.db` beside `probes/`.
@@ -599,14 +669,24 @@ impl Validator<'_> {
         match text {
             None => default,
             Some(t) => parse_duration(t).unwrap_or_else(|e| {
-                self.fail(pointer, format!("invalid duration: {e}"), Some(DURATION_HINT));
+                self.fail(
+                    pointer,
+                    format!("invalid duration: {e}"),
+                    Some(DURATION_HINT),
+                );
                 default
             }),
         }
     }
 
     /// Checks a (possibly merged) target value that sits at `pointer`.
-    fn target(&mut self, name: &str, pointer: &str, value: &Value, base_pricing: Pricing) -> Option<Target> {
+    fn target(
+        &mut self,
+        name: &str,
+        pointer: &str,
+        value: &Value,
+        base_pricing: Pricing,
+    ) -> Option<Target> {
         let structural = TARGET_SCHEMA.check(self.doc, pointer, value);
         if !structural.is_empty() {
             self.problems.extend(structural);
@@ -619,7 +699,11 @@ impl Validator<'_> {
             Some(RawProviderKind::Anthropic) => ProviderKind::Anthropic,
             Some(RawProviderKind::Http) => ProviderKind::Http,
             None => {
-                self.fail(pointer, "missing required key `provider`", Some("`provider`: openai, anthropic or http"));
+                self.fail(
+                    pointer,
+                    "missing required key `provider`",
+                    Some("`provider`: openai, anthropic or http"),
+                );
                 return None;
             }
         };
@@ -630,18 +714,30 @@ impl Validator<'_> {
             (ProviderKind::Http, None) => String::new(),
         };
         if !base_url.is_empty() && reqwest::Url::parse(&base_url).is_err() {
-            self.fail(&format!("{pointer}/base_url"), format!("`{base_url}` is not a URL"), Some("e.g. https://api.openai.com/v1"));
+            self.fail(
+                &format!("{pointer}/base_url"),
+                format!("`{base_url}` is not a URL"),
+                Some("e.g. https://api.openai.com/v1"),
+            );
         }
         let model = raw.model.clone().unwrap_or_default();
         if model.is_empty() && provider != ProviderKind::Http {
-            self.fail(pointer, "missing required key `model`", Some("`model`: the model name the endpoint serves"));
+            self.fail(
+                pointer,
+                "missing required key `model`",
+                Some("`model`: the model name the endpoint serves"),
+            );
         }
         let http = if provider == ProviderKind::Http {
             self.http_spec(pointer, &raw)
         } else {
             for key in ["url", "method", "body", "response"] {
                 if value.get(key).is_some() {
-                    self.fail(&format!("{pointer}/{key}"), format!("`{key}` is only for `provider: http`"), None);
+                    self.fail(
+                        &format!("{pointer}/{key}"),
+                        format!("`{key}` is only for `provider: http`"),
+                        None,
+                    );
                 }
             }
             None
@@ -674,23 +770,45 @@ impl Validator<'_> {
         let url = match &raw.url {
             Some(u) if reqwest::Url::parse(u).is_ok() => u.clone(),
             Some(u) => {
-                self.fail(&format!("{pointer}/url"), format!("`{u}` is not a URL"), None);
+                self.fail(
+                    &format!("{pointer}/url"),
+                    format!("`{u}` is not a URL"),
+                    None,
+                );
                 return None;
             }
             None => {
-                self.fail(pointer, "missing required key `url`", Some("`provider: http` needs the endpoint's `url`"));
+                self.fail(
+                    pointer,
+                    "missing required key `url`",
+                    Some("`provider: http` needs the endpoint's `url`"),
+                );
                 return None;
             }
         };
-        let method = match raw.method.as_deref().unwrap_or("POST").to_ascii_uppercase().parse::<reqwest::Method>() {
+        let method = match raw
+            .method
+            .as_deref()
+            .unwrap_or("POST")
+            .to_ascii_uppercase()
+            .parse::<reqwest::Method>()
+        {
             Ok(m) => m,
             Err(_) => {
-                self.fail(&format!("{pointer}/method"), "not an HTTP method", Some("e.g. POST"));
+                self.fail(
+                    &format!("{pointer}/method"),
+                    "not an HTTP method",
+                    Some("e.g. POST"),
+                );
                 return None;
             }
         };
         let Some(response) = &raw.response else {
-            self.fail(pointer, "missing required key `response`", Some("`response.text`: a JSON pointer to the answer, e.g. `/answer`"));
+            self.fail(
+                pointer,
+                "missing required key `response`",
+                Some("`response.text`: a JSON pointer to the answer, e.g. `/answer`"),
+            );
             return None;
         };
         let pointers = [
@@ -704,7 +822,11 @@ impl Validator<'_> {
         ];
         for (key, p) in pointers {
             if let Some(p) = p.filter(|p| !p.is_empty() && !p.starts_with('/')) {
-                self.fail(&format!("{pointer}/response/{key}"), format!("`{p}` is not a JSON pointer"), Some("JSON pointers start with `/`, e.g. `/data/answer`"));
+                self.fail(
+                    &format!("{pointer}/response/{key}"),
+                    format!("`{p}` is not a JSON pointer"),
+                    Some("JSON pointers start with `/`, e.g. `/data/answer`"),
+                );
             }
         }
         Some(HttpSpec {
@@ -730,9 +852,17 @@ impl Validator<'_> {
             latency_p99_ms: self.limit("latency_p99", raw.latency_p99.as_ref(), Unit::Millis),
             ttft_p95_ms: self.limit("ttft_p95", raw.ttft_p95.as_ref(), Unit::Millis),
             refusal_rate: self.limit("refusal_rate", raw.refusal_rate.as_ref(), Unit::Rate),
-            hallucination_rate: self.limit("hallucination_rate", raw.hallucination_rate.as_ref(), Unit::Rate),
+            hallucination_rate: self.limit(
+                "hallucination_rate",
+                raw.hallucination_rate.as_ref(),
+                Unit::Rate,
+            ),
             cost_usd: self.limit("cost_usd", raw.cost_usd.as_ref(), Unit::Usd),
-            format_compliance: self.limit("format_compliance", raw.format_compliance.as_ref(), Unit::Rate),
+            format_compliance: self.limit(
+                "format_compliance",
+                raw.format_compliance.as_ref(),
+                Unit::Rate,
+            ),
             pass_rate: self.limit("pass_rate", raw.pass_rate.as_ref(), Unit::Rate),
         }
     }
@@ -745,21 +875,37 @@ impl Validator<'_> {
                 (RawLevel::Text(t), Unit::Millis) => match parse_duration(t) {
                     Ok(d) => Some(d.as_secs_f64() * 1000.0),
                     Err(e) => {
-                        self.fail(&pointer, format!("invalid duration: {e}"), Some(DURATION_HINT));
+                        self.fail(
+                            &pointer,
+                            format!("invalid duration: {e}"),
+                            Some(DURATION_HINT),
+                        );
                         None
                     }
                 },
                 (RawLevel::Number(n), Unit::Millis) => {
-                    self.fail(&pointer, format!("invalid duration: `{n}` has no unit"), Some(DURATION_HINT));
+                    self.fail(
+                        &pointer,
+                        format!("invalid duration: `{n}` has no unit"),
+                        Some(DURATION_HINT),
+                    );
                     None
                 }
                 (RawLevel::Number(n), Unit::Rate) if !(0.0..=1.0).contains(n) => {
-                    self.fail(&pointer, format!("a rate is between 0 and 1, found {n}"), Some("write 0.05 for 5%"));
+                    self.fail(
+                        &pointer,
+                        format!("a rate is between 0 and 1, found {n}"),
+                        Some("write 0.05 for 5%"),
+                    );
                     None
                 }
                 (RawLevel::Number(n), _) => Some(*n),
                 (RawLevel::Text(t), _) => {
-                    self.fail(&pointer, format!("expected a number, found the string \"{t}\""), None);
+                    self.fail(
+                        &pointer,
+                        format!("expected a number, found the string \"{t}\""),
+                        None,
+                    );
                     None
                 }
             }
@@ -778,11 +924,19 @@ impl Validator<'_> {
             if alpha > 0.0 && alpha < 0.5 {
                 drift.alpha = alpha;
             } else {
-                self.fail("/drift/alpha", format!("must be between 0 and 0.5, found {alpha}"), Some("0.01 is a sound default"));
+                self.fail(
+                    "/drift/alpha",
+                    format!("must be between 0 and 0.5, found {alpha}"),
+                    Some("0.01 is a sound default"),
+                );
             }
         }
         drift.latency_floor_ms = self
-            .duration("/drift/latency_floor", raw.latency_floor.as_deref(), Duration::from_millis(5))
+            .duration(
+                "/drift/latency_floor",
+                raw.latency_floor.as_deref(),
+                Duration::from_millis(5),
+            )
             .as_secs_f64()
             * 1000.0;
         for (which, effects) in [(0, &raw.min_effect), (1, &raw.critical_effect)] {

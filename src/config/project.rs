@@ -33,9 +33,19 @@ pub struct Project {
 /// The folder that holds `probes/` for a file inside it; otherwise the file's own folder.
 pub fn root_of(file: &Path) -> PathBuf {
     let parent = file.parent().unwrap_or(Path::new("."));
-    let parent = if parent.as_os_str().is_empty() { Path::new(".") } else { parent };
-    if parent.file_name().is_some_and(|n| n == "probes" || n == "golden-sets") {
-        parent.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
+    let parent = if parent.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        parent
+    };
+    if parent
+        .file_name()
+        .is_some_and(|n| n == "probes" || n == "golden-sets")
+    {
+        parent
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."))
     } else {
         parent.to_path_buf()
     }
@@ -100,7 +110,9 @@ pub fn load_paths(paths: &[PathBuf], env: EnvLookup<'_>) -> Result<Project, Diag
         } else if path.is_file() {
             files.push(path.clone());
         } else {
-            loader.problems.push(Diagnostic::new(path, 1, 1, "no such file or folder"));
+            loader
+                .problems
+                .push(Diagnostic::new(path, 1, 1, "no such file or folder"));
         }
     }
     let mut probe_docs = Vec::new();
@@ -124,12 +136,17 @@ pub fn load_paths(paths: &[PathBuf], env: EnvLookup<'_>) -> Result<Project, Diag
             let (routing, problems) = validate_alerts(&doc, secrets);
             loader.problems.extend(problems);
             match (routing, &project.alerts) {
-                (Some(_), Some(first)) => loader.problems.push(
-                    doc.error("", "a second alert-routing file").with_hint(format!(
-                        "keep channels and routes in one file; the first is {}",
-                        display_path(&first.file)
-                    )),
-                ),
+                (Some(_), Some(first)) => {
+                    loader
+                        .problems
+                        .push(
+                            doc.error("", "a second alert-routing file")
+                                .with_hint(format!(
+                                    "keep channels and routes in one file; the first is {}",
+                                    display_path(&first.file)
+                                )),
+                        )
+                }
                 (routing, None) => project.alerts = routing,
                 (None, Some(_)) => {}
             }
@@ -144,8 +161,15 @@ pub fn load_paths(paths: &[PathBuf], env: EnvLookup<'_>) -> Result<Project, Diag
             Ok(probe) => {
                 if let Some(other) = names.insert(probe.name.clone(), doc.path.clone()) {
                     loader.problems.push(
-                        doc.error("/name", format!("probe name `{}` is also used by {}", probe.name, display_path(&other)))
-                            .with_hint("probe names key runs and baselines, so they must be unique"),
+                        doc.error(
+                            "/name",
+                            format!(
+                                "probe name `{}` is also used by {}",
+                                probe.name,
+                                display_path(&other)
+                            ),
+                        )
+                        .with_hint("probe names key runs and baselines, so they must be unique"),
                     );
                 }
                 project.probes.push(probe);
@@ -160,7 +184,9 @@ pub fn load_paths(paths: &[PathBuf], env: EnvLookup<'_>) -> Result<Project, Diag
 /// Probes name routes of the routing file; a route that does not exist would drop alerts.
 fn check_routes(project: &Project, problems: &mut Diagnostics) {
     for probe in &project.probes {
-        let Some(route) = &probe.alert_route else { continue };
+        let Some(route) = &probe.alert_route else {
+            continue;
+        };
         let known: Vec<&str> = project
             .alerts
             .as_ref()
@@ -169,9 +195,14 @@ fn check_routes(project: &Project, problems: &mut Diagnostics) {
         if project.alerts.is_some() && !known.contains(&route.as_str()) {
             let doc_loc = locate_key(&probe.file, "/alerts/route");
             problems.push(
-                Diagnostic::new(&probe.file, doc_loc.0, doc_loc.1, format!("unknown alert route `{route}`"))
-                    .at_key("alerts.route")
-                    .with_hint(super::suggest::hint(route, &known)),
+                Diagnostic::new(
+                    &probe.file,
+                    doc_loc.0,
+                    doc_loc.1,
+                    format!("unknown alert route `{route}`"),
+                )
+                .at_key("alerts.route")
+                .with_hint(super::suggest::hint(route, &known)),
             );
         }
     }
@@ -198,7 +229,11 @@ pub fn default_paths(root: &Path) -> Vec<PathBuf> {
 /// Resolves `probity run` arguments: each is a probe file, or a probe name found under
 /// `root/probes/`; none means every probe there. The alert-routing file is not loaded: a
 /// run sends no alert, so its channels' secrets need not be set (`validate` checks it).
-pub fn load_probes(specs: &[String], root: &Path, env: EnvLookup<'_>) -> Result<Project, Diagnostics> {
+pub fn load_probes(
+    specs: &[String],
+    root: &Path,
+    env: EnvLookup<'_>,
+) -> Result<Project, Diagnostics> {
     let probes_dir = root.join("probes");
     let paths = if specs.is_empty() {
         if !probes_dir.is_dir() {
@@ -213,7 +248,10 @@ pub fn load_probes(specs: &[String], root: &Path, env: EnvLookup<'_>) -> Result<
             .filter(|f| !Document::read(f).is_ok_and(|d| is_alerts_document(&d)))
             .collect()
     } else {
-        specs.iter().map(|s| find_probe(s, &probes_dir)).collect::<Result<Vec<_>, _>>()?
+        specs
+            .iter()
+            .map(|s| find_probe(s, &probes_dir))
+            .collect::<Result<Vec<_>, _>>()?
     };
     load_paths(&paths, env)
 }
@@ -242,13 +280,18 @@ fn find_probe(spec: &str, probes_dir: &Path) -> Result<PathBuf, Diagnostics> {
         }
     }
     let known: Vec<&str> = names.iter().map(String::as_str).collect();
-    Err(Diagnostic::new(&as_path, 1, 1, format!("no probe file or probe named `{spec}`"))
-        .with_hint(if known.is_empty() {
-            format!("no probes under {}", display_path(probes_dir))
-        } else {
-            super::suggest::hint(spec, &known)
-        })
-        .into())
+    Err(Diagnostic::new(
+        &as_path,
+        1,
+        1,
+        format!("no probe file or probe named `{spec}`"),
+    )
+    .with_hint(if known.is_empty() {
+        format!("no probes under {}", display_path(probes_dir))
+    } else {
+        super::suggest::hint(spec, &known)
+    })
+    .into())
 }
 
 /// Every golden set in a folder (for `probity sim --golden DIR`).
@@ -258,7 +301,10 @@ pub fn load_golden_dir(dir: &Path) -> Result<Vec<GoldenSet>, Diagnostics> {
     match yaml_files(dir) {
         Ok(files) => {
             for file in files {
-                match Document::read(&file).map_err(|d| vec![d]).and_then(|d| golden_set_from(&d)) {
+                match Document::read(&file)
+                    .map_err(|d| vec![d])
+                    .and_then(|d| golden_set_from(&d))
+                {
                     Ok(set) => sets.push(set),
                     Err(p) => problems.extend(p),
                 }

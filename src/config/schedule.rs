@@ -19,8 +19,7 @@ pub struct Schedule {
 }
 
 /// What every cron error suggests.
-pub const CRON_HINT: &str =
-    "write 5 fields: minute hour day-of-month month day-of-week, e.g. `*/15 * * * *` or `0 9 * * 1-5`";
+pub const CRON_HINT: &str = "write 5 fields: minute hour day-of-month month day-of-week, e.g. `*/15 * * * *` or `0 9 * * 1-5`";
 
 impl Schedule {
     /// Parses a crontab line for `timezone`.
@@ -40,7 +39,8 @@ impl Schedule {
                 fields.len()
             ));
         };
-        let dow = translate_day_of_week(dow).map_err(|e| format!("invalid cron line `{line}`: {e}"))?;
+        let dow =
+            translate_day_of_week(dow).map_err(|e| format!("invalid cron line `{line}`: {e}"))?;
         let variants = if *dom != "*" && dow != "*" {
             vec![(dom.to_string(), "*".to_string()), ("*".to_string(), dow)]
         } else {
@@ -150,7 +150,11 @@ mod tests {
     fn sunday_is_zero_and_seven_and_names_work() {
         for line in ["0 0 * * 0", "0 0 * * 7", "0 0 * * sun", "@weekly"] {
             let s = Schedule::parse(line, Tz::UTC).unwrap();
-            assert_eq!(s.next_after(utc(2026, 11, 28, 0, 0)).unwrap().weekday(), Weekday::Sun, "{line}");
+            assert_eq!(
+                s.next_after(utc(2026, 11, 28, 0, 0)).unwrap().weekday(),
+                Weekday::Sun,
+                "{line}"
+            );
         }
         // Friday to Sunday wraps past the end of the week.
         let s = Schedule::parse("0 0 * * 5-7", Tz::UTC).unwrap();
@@ -166,18 +170,30 @@ mod tests {
     #[test]
     fn steps_and_minutes() {
         let s = Schedule::parse("*/15 * * * *", Tz::UTC).unwrap();
-        assert_eq!(s.next_after(utc(2026, 1, 1, 10, 7)).unwrap(), utc(2026, 1, 1, 10, 15));
+        assert_eq!(
+            s.next_after(utc(2026, 1, 1, 10, 7)).unwrap(),
+            utc(2026, 1, 1, 10, 15)
+        );
         let s = Schedule::parse("0 0 * * */2", Tz::UTC).unwrap();
         // Sunday, Tuesday, Thursday, Saturday.
-        assert_eq!(s.next_after(utc(2026, 11, 29, 1, 0)).unwrap().weekday(), Weekday::Tue);
+        assert_eq!(
+            s.next_after(utc(2026, 11, 29, 1, 0)).unwrap().weekday(),
+            Weekday::Tue
+        );
     }
 
     #[test]
     fn day_of_month_or_day_of_week() {
         // POSIX: the 1st of the month OR any Monday.
         let s = Schedule::parse("0 12 1 * 1", Tz::UTC).unwrap();
-        assert_eq!(s.next_after(utc(2026, 11, 28, 0, 0)).unwrap(), utc(2026, 11, 30, 12, 0));
-        assert_eq!(s.next_after(utc(2026, 11, 30, 13, 0)).unwrap(), utc(2026, 12, 1, 12, 0));
+        assert_eq!(
+            s.next_after(utc(2026, 11, 28, 0, 0)).unwrap(),
+            utc(2026, 11, 30, 12, 0)
+        );
+        assert_eq!(
+            s.next_after(utc(2026, 11, 30, 13, 0)).unwrap(),
+            utc(2026, 12, 1, 12, 0)
+        );
     }
 
     #[test]
@@ -193,7 +209,11 @@ mod tests {
             Schedule::parse("*/15 * * *", Tz::UTC).unwrap_err(),
             "invalid cron line `*/15 * * *`: expected 5 fields, found 4"
         );
-        assert!(Schedule::parse("0 9 * * 8", Tz::UTC).unwrap_err().contains("day of week `8`"));
+        assert!(
+            Schedule::parse("0 9 * * 8", Tz::UTC)
+                .unwrap_err()
+                .contains("day of week `8`")
+        );
         assert!(Schedule::parse("61 * * * *", Tz::UTC).is_err());
     }
 }

@@ -43,7 +43,13 @@ impl SchemaCheck {
         out
     }
 
-    fn describe(&self, doc: &Document, base: &str, error: &ValidationError<'_>, out: &mut Vec<Diagnostic>) {
+    fn describe(
+        &self,
+        doc: &Document,
+        base: &str,
+        error: &ValidationError<'_>,
+        out: &mut Vec<Diagnostic>,
+    ) {
         let at = error.instance_path().as_str().to_string();
         let pointer = format!("{base}{at}");
         let instance: &Value = error.instance();
@@ -53,7 +59,10 @@ impl SchemaCheck {
             | ValidationErrorKind::UnevaluatedProperties { unexpected } => {
                 let known = property_names(&nodes);
                 for key in unexpected {
-                    let d = doc.key_error(&format!("{pointer}/{}", escape(key)), format!("unknown key `{key}`"));
+                    let d = doc.key_error(
+                        &format!("{pointer}/{}", escape(key)),
+                        format!("unknown key `{key}`"),
+                    );
                     out.push(d.with_hint(suggest::hint(key, &known)));
                 }
             }
@@ -81,17 +90,31 @@ impl SchemaCheck {
                     .as_array()
                     .map(|a| a.iter().filter_map(Value::as_str).collect())
                     .unwrap_or_default();
-                let shown = instance.as_str().map(str::to_string).unwrap_or_else(|| instance.to_string());
+                let shown = instance
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| instance.to_string());
                 out.push(
-                    doc.error(&pointer, format!("`{shown}` is not one of: {}", options.join(", ")))
-                        .with_hint(suggest::hint(&shown, &options)),
+                    doc.error(
+                        &pointer,
+                        format!("`{shown}` is not one of: {}", options.join(", ")),
+                    )
+                    .with_hint(suggest::hint(&shown, &options)),
                 );
             }
-            ValidationErrorKind::Minimum { limit } | ValidationErrorKind::ExclusiveMinimum { limit } => {
-                out.push(doc.error(&pointer, format!("must be at least {limit}, found {instance}")));
+            ValidationErrorKind::Minimum { limit }
+            | ValidationErrorKind::ExclusiveMinimum { limit } => {
+                out.push(doc.error(
+                    &pointer,
+                    format!("must be at least {limit}, found {instance}"),
+                ));
             }
-            ValidationErrorKind::Maximum { limit } | ValidationErrorKind::ExclusiveMaximum { limit } => {
-                out.push(doc.error(&pointer, format!("must be at most {limit}, found {instance}")));
+            ValidationErrorKind::Maximum { limit }
+            | ValidationErrorKind::ExclusiveMaximum { limit } => {
+                out.push(doc.error(
+                    &pointer,
+                    format!("must be at most {limit}, found {instance}"),
+                ));
             }
             ValidationErrorKind::AnyOf { context }
             | ValidationErrorKind::OneOfNotValid { context } => {
@@ -144,7 +167,12 @@ fn subschemas_at<'a>(schema: &'a Value, pointer: &str) -> Vec<&'a Value> {
             let child = node
                 .get("properties")
                 .and_then(|p| p.get(&segment))
-                .or_else(|| segment.parse::<usize>().ok().and_then(|_| node.get("items")))
+                .or_else(|| {
+                    segment
+                        .parse::<usize>()
+                        .ok()
+                        .and_then(|_| node.get("items"))
+                })
                 .or_else(|| node.get("additionalProperties").filter(|v| v.is_object()));
             if let Some(child) = child {
                 next.extend(expand(child));

@@ -88,8 +88,8 @@ pub fn golden_set_from(doc: &Document) -> Result<GoldenSet, Vec<Diagnostic>> {
     if !problems.is_empty() {
         return Err(problems);
     }
-    let raw: RawGoldenSet =
-        serde_json::from_value(doc.value.clone()).map_err(|e| vec![doc.error("", e.to_string())])?;
+    let raw: RawGoldenSet = serde_json::from_value(doc.value.clone())
+        .map_err(|e| vec![doc.error("", e.to_string())])?;
     let renderer = Renderer::default();
     let mut ids: BTreeMap<&str, usize> = BTreeMap::new();
     let mut cases = Vec::new();
@@ -97,8 +97,13 @@ pub fn golden_set_from(doc: &Document) -> Result<GoldenSet, Vec<Diagnostic>> {
         let pointer = format!("/cases/{i}");
         if let Some(first) = ids.insert(&case.id, i) {
             problems.push(
-                doc.error(&format!("{pointer}/id"), format!("duplicate case id `{}`", case.id))
-                    .with_hint(format!("cases[{first}] already uses it; ids must be unique within a set")),
+                doc.error(
+                    &format!("{pointer}/id"),
+                    format!("duplicate case id `{}`", case.id),
+                )
+                .with_hint(format!(
+                    "cases[{first}] already uses it; ids must be unique within a set"
+                )),
             );
         }
         if let Some(case) = validate_case(doc, &pointer, &raw, case, &renderer, &mut problems) {
@@ -106,7 +111,11 @@ pub fn golden_set_from(doc: &Document) -> Result<GoldenSet, Vec<Diagnostic>> {
         }
     }
     if problems.is_empty() {
-        Ok(GoldenSet { name: raw.name, file: doc.path.clone(), cases })
+        Ok(GoldenSet {
+            name: raw.name,
+            file: doc.path.clone(),
+            cases,
+        })
     } else {
         Err(problems)
     }
@@ -129,7 +138,10 @@ fn validate_case(
     let data = Value::Object(vars.clone());
 
     if raw.messages.is_empty() {
-        problems.push(doc.error(&format!("{pointer}/messages"), "a case needs at least one message"));
+        problems.push(doc.error(
+            &format!("{pointer}/messages"),
+            "a case needs at least one message",
+        ));
     } else if !raw.messages.iter().any(|m| m.role == Role::User) {
         problems.push(
             doc.error(&format!("{pointer}/messages"), "no `user` message")
@@ -141,7 +153,10 @@ fn validate_case(
         .iter()
         .enumerate()
         .filter_map(|(j, m)| match renderer.render(&m.content, &data) {
-            Ok(content) => Some(Message { role: m.role, content }),
+            Ok(content) => Some(Message {
+                role: m.role,
+                content,
+            }),
             Err(e) => {
                 problems.push(
                     doc.error(&format!("{pointer}/messages/{j}/content"), e.to_string())
@@ -154,9 +169,17 @@ fn validate_case(
 
     let min_pass_rate = raw.min_pass_rate.or(set.min_pass_rate).unwrap_or(1.0);
     if !(0.0..=1.0).contains(&min_pass_rate) {
-        problems.push(doc.error(&format!("{pointer}/min_pass_rate"), format!("must be between 0 and 1, found {min_pass_rate}")));
+        problems.push(doc.error(
+            &format!("{pointer}/min_pass_rate"),
+            format!("must be between 0 and 1, found {min_pass_rate}"),
+        ));
     }
-    let expect = compile_expect(doc, &format!("{pointer}/expect"), raw.expect.clone().unwrap_or_default(), problems);
+    let expect = compile_expect(
+        doc,
+        &format!("{pointer}/expect"),
+        raw.expect.clone().unwrap_or_default(),
+        problems,
+    );
     // `grounded` without `context` is allowed: an `http` target may return the passages it
     // retrieved, and the scorer reports `empty_retrieval` when none arrive.
     (problems.len() == before).then(|| Case {
@@ -171,25 +194,35 @@ fn validate_case(
     })
 }
 
-fn compile_expect(doc: &Document, pointer: &str, raw: RawExpect, problems: &mut Vec<Diagnostic>) -> Expect {
-    let mut regexes = |key: &str, patterns: Option<super::expect::OneOrMany>| -> Vec<regex::Regex> {
-        let patterns = patterns.map(|p| p.into_vec()).unwrap_or_default();
-        let many = patterns.len() > 1;
-        patterns
-            .iter()
-            .enumerate()
-            .filter_map(|(i, p)| {
-                regex::Regex::new(p)
-                    .map_err(|e| {
-                        let at = if many { format!("{pointer}/{key}/{i}") } else { format!("{pointer}/{key}") };
-                        let reason = e.to_string();
-                        let last = reason.lines().last().unwrap_or("").trim().to_string();
-                        problems.push(doc.error(&at, format!("invalid regex `{p}`: {last}")));
-                    })
-                    .ok()
-            })
-            .collect()
-    };
+fn compile_expect(
+    doc: &Document,
+    pointer: &str,
+    raw: RawExpect,
+    problems: &mut Vec<Diagnostic>,
+) -> Expect {
+    let mut regexes =
+        |key: &str, patterns: Option<super::expect::OneOrMany>| -> Vec<regex::Regex> {
+            let patterns = patterns.map(|p| p.into_vec()).unwrap_or_default();
+            let many = patterns.len() > 1;
+            patterns
+                .iter()
+                .enumerate()
+                .filter_map(|(i, p)| {
+                    regex::Regex::new(p)
+                        .map_err(|e| {
+                            let at = if many {
+                                format!("{pointer}/{key}/{i}")
+                            } else {
+                                format!("{pointer}/{key}")
+                            };
+                            let reason = e.to_string();
+                            let last = reason.lines().last().unwrap_or("").trim().to_string();
+                            problems.push(doc.error(&at, format!("invalid regex `{p}`: {last}")));
+                        })
+                        .ok()
+                })
+                .collect()
+        };
     let regex = regexes("regex", raw.regex);
     let not_regex = regexes("not_regex", raw.not_regex);
 
@@ -221,30 +254,44 @@ fn compile_expect(doc: &Document, pointer: &str, raw: RawExpect, problems: &mut 
 
     let mut unit_interval = |key: &str, value: Option<f64>| {
         if let Some(v) = value.filter(|v| !(0.0..=1.0).contains(v)) {
-            problems.push(doc.error(&format!("{pointer}/{key}"), format!("must be between 0 and 1, found {v}")));
+            problems.push(doc.error(
+                &format!("{pointer}/{key}"),
+                format!("must be between 0 and 1, found {v}"),
+            ));
         }
     };
     unit_interval("min_similarity", raw.min_similarity);
     let grounded = raw.grounded.map(|g| {
         unit_interval("grounded/min_support", g.min_support);
-        Grounded { min_support: g.min_support.unwrap_or(DEFAULT_MIN_SUPPORT) }
+        Grounded {
+            min_support: g.min_support.unwrap_or(DEFAULT_MIN_SUPPORT),
+        }
     });
     let similar = raw.similar.map(|s| {
         unit_interval("similar/min_cosine", s.min_cosine);
-        Similar { reference: s.reference, min_cosine: s.min_cosine.unwrap_or(DEFAULT_MIN_COSINE) }
+        Similar {
+            reference: s.reference,
+            min_cosine: s.min_cosine.unwrap_or(DEFAULT_MIN_COSINE),
+        }
     });
     if raw.min_similarity.is_some() && raw.reference.is_none() {
         problems.push(
-            doc.error(&format!("{pointer}/min_similarity"), "`min_similarity` needs a `reference`")
-                .with_hint("add `reference: \"the expected answer\"`"),
+            doc.error(
+                &format!("{pointer}/min_similarity"),
+                "`min_similarity` needs a `reference`",
+            )
+            .with_hint("add `reference: \"the expected answer\"`"),
         );
     }
     let one_of = raw.one_of.unwrap_or_default();
     if let Some(label) = &raw.label {
         if !one_of.contains(label) {
             problems.push(
-                doc.error(&format!("{pointer}/label"), format!("label `{label}` is not among `one_of`"))
-                    .with_hint(format!("one_of lists: {}", one_of.join(", "))),
+                doc.error(
+                    &format!("{pointer}/label"),
+                    format!("label `{label}` is not among `one_of`"),
+                )
+                .with_hint(format!("one_of lists: {}", one_of.join(", "))),
             );
         }
     }

@@ -14,7 +14,6 @@ use serde::{Deserialize, Serialize};
 
 pub use expect::Expect;
 
-
 /// Who speaks a message, as chat APIs know it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]

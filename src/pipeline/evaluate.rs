@@ -5,7 +5,9 @@
 use serde::Serialize;
 
 use super::PipelineError;
-use crate::compare::{Baseline, Comparison, Finding, Verdict, check_thresholds, check_trend, compare};
+use crate::compare::{
+    Baseline, Comparison, Finding, Verdict, check_thresholds, check_trend, compare,
+};
 use crate::config::{BaselineRef, Probe};
 use crate::store::Store;
 use crate::summary::{Evidence, Pairs, TargetResult};
@@ -78,16 +80,34 @@ fn load_baseline(
         },
         BaselineChoice::File(path) => {
             let baseline = Baseline::read(&path)?;
-            Ok((format!("file {}", crate::config::display_path(&path)), baseline))
+            Ok((
+                format!("file {}", crate::config::display_path(&path)),
+                baseline,
+            ))
         }
         BaselineChoice::Target(name) => match targets.iter().find(|t| t.summary.target == name) {
             Some(t) => {
-                let labels = probe.target_named(&name).map(|t| t.labels.clone()).unwrap_or_default();
-                Ok((format!("target {name}"), Baseline::new(&probe.name, "", &name, labels, chrono::Utc::now(), t.evidence.clone())))
+                let labels = probe
+                    .target_named(&name)
+                    .map(|t| t.labels.clone())
+                    .unwrap_or_default();
+                Ok((
+                    format!("target {name}"),
+                    Baseline::new(
+                        &probe.name,
+                        "",
+                        &name,
+                        labels,
+                        chrono::Utc::now(),
+                        t.evidence.clone(),
+                    ),
+                ))
             }
             None => Err(format!("target `{name}` was not probed")),
         },
-        BaselineChoice::None | BaselineChoice::FromProbe => Err("no baseline configured (`baseline: none`)".to_string()),
+        BaselineChoice::None | BaselineChoice::FromProbe => {
+            Err("no baseline configured (`baseline: none`)".to_string())
+        }
     })
 }
 
@@ -101,18 +121,31 @@ pub fn evaluate(
     seed: u64,
 ) -> Result<Evaluation, PipelineError> {
     let mut eval = Evaluation::default();
-    let Some(primary) = targets.first() else { return Ok(eval) };
+    let Some(primary) = targets.first() else {
+        return Ok(eval);
+    };
     let name = &primary.summary.target;
-    eval.findings.extend(check_thresholds(&probe.thresholds, &primary.summary));
+    eval.findings
+        .extend(check_thresholds(&probe.thresholds, &primary.summary));
 
     match load_baseline(probe, store, choice, targets)? {
         Ok((source, baseline)) => {
             if baseline.probe != probe.name {
-                eval.notes.push(format!("the baseline was made for probe `{}`, not `{}`", baseline.probe, probe.name));
+                eval.notes.push(format!(
+                    "the baseline was made for probe `{}`, not `{}`",
+                    baseline.probe, probe.name
+                ));
             }
             // Pairs only mean something against the target they were paired with.
             let pairs = pairs.filter(|_| matches!(choice, BaselineChoice::Target(_)));
-            let comparison = compare(&baseline.evidence, &primary.evidence, pairs, &probe.drift, name, seed);
+            let comparison = compare(
+                &baseline.evidence,
+                &primary.evidence,
+                pairs,
+                &probe.drift,
+                name,
+                seed,
+            );
             eval.findings.extend(comparison.findings.iter().cloned());
             eval.comparison = Some(ComparisonReport {
                 source,
@@ -125,7 +158,8 @@ pub fn evaluate(
         // Asked for explicitly (the gate), a missing baseline means nothing was compared:
         // too little data, never a pass. Configured in the probe, it is only a note.
         Err(why) if *choice != BaselineChoice::FromProbe => {
-            eval.findings.push(crate::compare::insufficient_finding(name, &why));
+            eval.findings
+                .push(crate::compare::insufficient_finding(name, &why));
             eval.insufficient = true;
         }
         Err(why) => eval.notes.push(why),
@@ -137,14 +171,24 @@ pub fn evaluate(
         .finished_runs(&probe.name, crate::compare::trend::HISTORY)?
         .into_iter()
         .filter(|r| r.status != "could_not_probe")
-        .filter(|r| r.targets.get(0).and_then(|t| t.get("name")).and_then(|n| n.as_str()) == Some(name.as_str()))
+        .filter(|r| {
+            r.targets
+                .get(0)
+                .and_then(|t| t.get("name"))
+                .and_then(|n| n.as_str())
+                == Some(name.as_str())
+        })
         .filter_map(|r| r.summary)
         .collect();
     let current = serde_json::json!({ "summary": primary.summary });
-    eval.findings.extend(check_trend(&current, &history, &probe.drift, name));
+    eval.findings
+        .extend(check_trend(&current, &history, &probe.drift, name));
 
-    eval.findings.sort_by(|a, b| b.severity.cmp(&a.severity));
-    eval.insufficient |= eval.comparison.as_ref().is_some_and(|c| c.comparison.insufficient.is_some());
+    eval.findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    eval.insufficient |= eval
+        .comparison
+        .as_ref()
+        .is_some_and(|c| c.comparison.insufficient.is_some());
     eval.verdict = Some(Verdict::of(&eval.findings, eval.insufficient));
     Ok(eval)
 }
@@ -154,12 +198,19 @@ pub fn evidence_json(targets: &[TargetResult]) -> serde_json::Value {
     serde_json::Value::Object(
         targets
             .iter()
-            .map(|t| (t.summary.target.clone(), serde_json::to_value(&t.evidence).unwrap_or_default()))
+            .map(|t| {
+                (
+                    t.summary.target.clone(),
+                    serde_json::to_value(&t.evidence).unwrap_or_default(),
+                )
+            })
             .collect(),
     )
 }
 
 /// The evidence of one target of a stored run.
 pub fn target_evidence(stored: &serde_json::Value, target: &str) -> Option<Evidence> {
-    stored.get(target).and_then(|e| serde_json::from_value(e.clone()).ok())
+    stored
+        .get(target)
+        .and_then(|e| serde_json::from_value(e.clone()).ok())
 }

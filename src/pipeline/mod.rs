@@ -20,7 +20,9 @@ use crate::config::{Probe, display_path};
 use crate::exit;
 use crate::golden::Case;
 use crate::provider::{Provider, ProviderError};
-use crate::runner::{Budget, Endpoint, Observation, Redactor, Runner, RunnerReport, Settings, new_trace_id};
+use crate::runner::{
+    Budget, Endpoint, Observation, Redactor, Runner, RunnerReport, Settings, new_trace_id,
+};
 use crate::score::{RemoteScorer, Score, Scorer};
 use crate::store::{NewRun, RunEnd, Store, StoreError};
 use crate::summary::{Accumulator, TargetResult};
@@ -29,7 +31,11 @@ use crate::summary::{Accumulator, TargetResult};
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
     #[error("probe `{probe}` has no target named `{name}`; known: {known}")]
-    UnknownTarget { probe: String, name: String, known: String },
+    UnknownTarget {
+        probe: String,
+        name: String,
+        known: String,
+    },
     #[error(transparent)]
     Provider(#[from] ProviderError),
     #[error(transparent)]
@@ -125,11 +131,19 @@ impl RunOutcome {
 
 /// A new run id: sortable by time, unique enough to type a prefix of.
 pub fn new_run_id(now: DateTime<Utc>) -> String {
-    format!("{}-{:04x}", now.format("%Y%m%dT%H%M%SZ"), rand::rng().random::<u16>())
+    format!(
+        "{}-{:04x}",
+        now.format("%Y%m%dT%H%M%SZ"),
+        rand::rng().random::<u16>()
+    )
 }
 
 fn cases_of(probe: &Probe) -> Vec<Case> {
-    probe.golden_sets.iter().flat_map(|s| s.cases.iter().cloned()).collect()
+    probe
+        .golden_sets
+        .iter()
+        .flat_map(|s| s.cases.iter().cloned())
+        .collect()
 }
 
 /// Runs `probe` once and records it in `store`.
@@ -140,28 +154,39 @@ pub async fn run_probe(
     progress: &dyn Progress,
     cancel: CancellationToken,
 ) -> Result<RunOutcome, PipelineError> {
-    let names = if options.targets.is_empty() { vec![probe.target.name.clone()] } else { options.targets.clone() };
+    let names = if options.targets.is_empty() {
+        vec![probe.target.name.clone()]
+    } else {
+        options.targets.clone()
+    };
     let mut endpoints = Vec::new();
     for name in &names {
-        let target = probe.target_named(name).ok_or_else(|| PipelineError::UnknownTarget {
-            probe: probe.name.clone(),
-            name: name.clone(),
-            known: std::iter::once(probe.target.name.as_str())
-                .chain(probe.targets.keys().map(String::as_str))
-                .collect::<Vec<_>>()
-                .join(", "),
-        })?;
-        endpoints.push(Endpoint { target: target.clone(), provider: Provider::new(target, probe.timeout)? });
+        let target = probe
+            .target_named(name)
+            .ok_or_else(|| PipelineError::UnknownTarget {
+                probe: probe.name.clone(),
+                name: name.clone(),
+                known: std::iter::once(probe.target.name.as_str())
+                    .chain(probe.targets.keys().map(String::as_str))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?;
+        endpoints.push(Endpoint {
+            target: target.clone(),
+            provider: Provider::new(target, probe.timeout)?,
+        });
     }
-    let target_info = json!(endpoints
-        .iter()
-        .map(|e| json!({
-            "name": e.target.name,
-            "provider": e.target.provider.as_str(),
-            "model": e.target.model,
-            "labels": e.target.labels,
-        }))
-        .collect::<Vec<_>>());
+    let target_info = json!(
+        endpoints
+            .iter()
+            .map(|e| json!({
+                "name": e.target.name,
+                "provider": e.target.provider.as_str(),
+                "model": e.target.model,
+                "labels": e.target.labels,
+            }))
+            .collect::<Vec<_>>()
+    );
 
     let started_at = Utc::now();
     let run_id = new_run_id(started_at);
@@ -179,10 +204,16 @@ pub async fn run_probe(
     let samples = options.samples.unwrap_or(probe.samples);
     let cases_for_plan = match options.samples {
         // `--samples` overrides every case's own count too.
-        Some(n) => Arc::new(cases.iter().cloned().map(|mut c| {
-            c.samples = Some(n);
-            c
-        }).collect::<Vec<_>>()),
+        Some(n) => Arc::new(
+            cases
+                .iter()
+                .cloned()
+                .map(|mut c| {
+                    c.samples = Some(n);
+                    c
+                })
+                .collect::<Vec<_>>(),
+        ),
         None => cases.clone(),
     };
     let total = crate::runner::plan(&cases_for_plan, samples, endpoints.len()).len() as u64;
@@ -201,14 +232,26 @@ pub async fn run_probe(
         budget: budget.clone(),
         redactor: Arc::new(Redactor::for_probe(probe)),
     };
-    let seed = run_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    let seed = run_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
     let mut accumulator = Accumulator::new(&cases_for_plan, &names, probe.min_samples, seed);
     let scorer = Scorer::new(&probe.refusal_phrases);
-    let index: std::collections::HashMap<(&str, &str), &Case> =
-        cases_for_plan.iter().map(|c| ((c.set.as_str(), c.id.as_str()), c)).collect();
-    let case_of = |obs: &Observation| index.get(&(obs.set.as_str(), obs.case_id.as_str())).copied();
+    let index: std::collections::HashMap<(&str, &str), &Case> = cases_for_plan
+        .iter()
+        .map(|c| ((c.set.as_str(), c.id.as_str()), c))
+        .collect();
+    let case_of = |obs: &Observation| {
+        index
+            .get(&(obs.set.as_str(), obs.case_id.as_str()))
+            .copied()
+    };
 
-    let remote = Arc::new(RemoteScorer::new(probe, budget.clone(), runner.redactor.clone())?);
+    let remote = Arc::new(RemoteScorer::new(
+        probe,
+        budget.clone(),
+        runner.redactor.clone(),
+    )?);
     let scorer = Arc::new(scorer);
 
     progress.start(total);
@@ -258,7 +301,6 @@ pub async fn run_probe(
             fold(obs, Some(scores));
         }
     }
-    drop(fold);
     let mut report = run.await.map_err(|e| PipelineError::Task(e.to_string()))?;
     // Scoring calls may finish after the last request: count what they spent too.
     report.spent_usd = budget.spent();
@@ -275,7 +317,14 @@ pub async fn run_probe(
     let evaluation = if status == RunStatus::CouldNotProbe {
         evaluate::Evaluation::default()
     } else {
-        evaluate::evaluate(probe, store, &options.baseline, &targets, pairs.as_ref(), seed)?
+        evaluate::evaluate(
+            probe,
+            store,
+            &options.baseline,
+            &targets,
+            pairs.as_ref(),
+            seed,
+        )?
     };
     let verdict = evaluation.verdict.unwrap_or(Verdict::InsufficientData);
     let exit_code = match (status, verdict) {
@@ -301,41 +350,68 @@ pub async fn run_probe(
         exit_code,
         target_info,
     };
-    store.finish_run(&run_id, &RunEnd {
-        status: status.as_str().to_string(),
-        verdict: Some(verdict.as_str().to_string()),
-        summary: crate::report::json::run_document(&outcome),
-        evidence: Some(evidence_json(&outcome.targets)),
-        exit_code,
-    })?;
+    store.finish_run(
+        &run_id,
+        &RunEnd {
+            status: status.as_str().to_string(),
+            verdict: Some(verdict.as_str().to_string()),
+            summary: crate::report::json::run_document(&outcome),
+            evidence: Some(evidence_json(&outcome.targets)),
+            exit_code,
+        },
+    )?;
     if let Some(days) = probe.store.retention_days {
         let cutoff = Utc::now() - chrono::Duration::days(i64::from(days));
         match store.prune(&probe.name, cutoff) {
-            Ok(n) if n > 0 => tracing::info!("pruned {n} runs of {} older than {days} days", probe.name),
+            Ok(n) if n > 0 => {
+                tracing::info!("pruned {n} runs of {} older than {days} days", probe.name)
+            }
             Ok(_) => {}
-            Err(e) => tracing::warn!("could not prune old runs in {}: {e}", display_path(store.path())),
+            Err(e) => tracing::warn!(
+                "could not prune old runs in {}: {e}",
+                display_path(store.path())
+            ),
         }
     }
     Ok(outcome)
 }
 
 /// Whether the run probed enough to judge, and why not.
-fn status_of(targets: &[TargetResult], report: &RunnerReport, min_samples: u32) -> (RunStatus, Option<String>) {
+fn status_of(
+    targets: &[TargetResult],
+    report: &RunnerReport,
+    min_samples: u32,
+) -> (RunStatus, Option<String>) {
     for t in targets {
         let f = &t.summary.figures;
         if f.samples == 0 {
-            let why = if report.skipped_budget > 0 { "the budget could not cover a single request" } else { "nothing was sent" };
-            return (RunStatus::CouldNotProbe, Some(format!("target `{}`: {why}", t.summary.target)));
+            let why = if report.skipped_budget > 0 {
+                "the budget could not cover a single request"
+            } else {
+                "nothing was sent"
+            };
+            return (
+                RunStatus::CouldNotProbe,
+                Some(format!("target `{}`: {why}", t.summary.target)),
+            );
         }
         if f.answered == 0 {
             let classes: Vec<String> = f.errors.iter().map(|(c, n)| format!("{n} {c}")).collect();
             return (
                 RunStatus::CouldNotProbe,
-                Some(format!("target `{}`: every request failed ({})", t.summary.target, classes.join(", "))),
+                Some(format!(
+                    "target `{}`: every request failed ({})",
+                    t.summary.target,
+                    classes.join(", ")
+                )),
             );
         }
         if report.skipped_budget > 0 {
-            if let Some(c) = t.cases.iter().find(|c| c.figures.answered < u64::from(min_samples)) {
+            if let Some(c) = t
+                .cases
+                .iter()
+                .find(|c| c.figures.answered < u64::from(min_samples))
+            {
                 return (
                     RunStatus::CouldNotProbe,
                     Some(format!(
@@ -349,7 +425,13 @@ fn status_of(targets: &[TargetResult], report: &RunnerReport, min_samples: u32) 
     if report.interrupted {
         (RunStatus::Interrupted, None)
     } else if report.skipped_budget > 0 {
-        (RunStatus::BudgetExhausted, Some(format!("{} samples not sent: budget spent", report.skipped_budget)))
+        (
+            RunStatus::BudgetExhausted,
+            Some(format!(
+                "{} samples not sent: budget spent",
+                report.skipped_budget
+            )),
+        )
     } else {
         (RunStatus::Complete, None)
     }

@@ -20,11 +20,18 @@ fn failure(message: &str, kind: &str) -> TestCaseStatus {
 /// The JUnit report of a run, failing metrics at `fail_on` or worse.
 pub fn junit(outcome: &RunOutcome, fail_on: Severity) -> String {
     let mut report = Report::new("probity");
-    let seconds = (outcome.finished_at - outcome.started_at).num_milliseconds().max(0) as u64;
+    let seconds = (outcome.finished_at - outcome.started_at)
+        .num_milliseconds()
+        .max(0) as u64;
     report.set_time(Duration::from_millis(seconds));
-    let Some(primary) = outcome.primary() else { return String::new() };
+    let Some(primary) = outcome.primary() else {
+        return String::new();
+    };
 
-    let mut cases = TestSuite::new(format!("{} · cases · {}", outcome.probe, primary.summary.target));
+    let mut cases = TestSuite::new(format!(
+        "{} · cases · {}",
+        outcome.probe, primary.summary.target
+    ));
     for c in &primary.cases {
         let status = match c.status {
             CaseStatus::Pass => TestCaseStatus::success(),
@@ -45,7 +52,10 @@ pub fn junit(outcome: &RunOutcome, fail_on: Severity) -> String {
     }
     report.add_test_suite(cases);
 
-    let mut metrics = TestSuite::new(format!("{} · metrics · {}", outcome.probe, primary.summary.target));
+    let mut metrics = TestSuite::new(format!(
+        "{} · metrics · {}",
+        outcome.probe, primary.summary.target
+    ));
     if let Some(c) = &outcome.comparison {
         for t in &c.comparison.tests {
             let status = match t.severity {
@@ -53,7 +63,9 @@ pub fn junit(outcome: &RunOutcome, fail_on: Severity) -> String {
                     let message = outcome
                         .findings
                         .iter()
-                        .find(|f| f.kind == crate::compare::FindingKind::Drift && f.metric == t.metric)
+                        .find(|f| {
+                            f.kind == crate::compare::FindingKind::Drift && f.metric == t.metric
+                        })
                         .map(|f| f.message.clone())
                         .unwrap_or_else(|| format!("{} drifted", t.metric));
                     failure(&message, s.as_str())
@@ -65,10 +77,19 @@ pub fn junit(outcome: &RunOutcome, fail_on: Severity) -> String {
             metrics.add_test_case(case);
         }
     }
-    for f in outcome.findings.iter().filter(|f| f.kind != crate::compare::FindingKind::Drift) {
+    for f in outcome
+        .findings
+        .iter()
+        .filter(|f| f.kind != crate::compare::FindingKind::Drift)
+    {
         // Too little data fails a gate at any level, as the verdict does.
-        let fails = f.severity >= fail_on || f.kind == crate::compare::FindingKind::InsufficientData;
-        let status = if fails { failure(&f.message, f.severity.as_str()) } else { TestCaseStatus::success() };
+        let fails =
+            f.severity >= fail_on || f.kind == crate::compare::FindingKind::InsufficientData;
+        let status = if fails {
+            failure(&f.message, f.severity.as_str())
+        } else {
+            TestCaseStatus::success()
+        };
         let mut case = TestCase::new(format!("{:?}: {}", f.kind, f.metric).to_lowercase(), status);
         case.set_classname(format!("{}.limits", outcome.probe));
         metrics.add_test_case(case);

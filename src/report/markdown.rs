@@ -35,29 +35,59 @@ pub fn markdown(outcome: &RunOutcome) -> String {
         Verdict::Fail => "❌",
         Verdict::InsufficientData => "❔",
     };
-    let _ = writeln!(md, "## {icon} probity · {} · {}\n", escape(&outcome.probe), outcome.verdict.as_str());
-    let _ = writeln!(md, "Run `{}`, status **{}**.", outcome.run_id, outcome.status.as_str());
+    let _ = writeln!(
+        md,
+        "## {icon} probity · {} · {}\n",
+        escape(&outcome.probe),
+        outcome.verdict.as_str()
+    );
+    let _ = writeln!(
+        md,
+        "Run `{}`, status **{}**.",
+        outcome.run_id,
+        outcome.status.as_str()
+    );
     if let Some(reason) = &outcome.status_reason {
         let _ = writeln!(md, "\n> {}", escape(reason));
     }
     if let Some(c) = &outcome.comparison {
-        let labels: Vec<String> = c.labels.iter().map(|(k, v)| format!("{}={}", escape(k), escape(v))).collect();
+        let labels: Vec<String> = c
+            .labels
+            .iter()
+            .map(|(k, v)| format!("{}={}", escape(k), escape(v)))
+            .collect();
         let _ = writeln!(
             md,
             "\nCompared with {}{}{}: {} tests.",
             escape(&c.source),
-            c.run_id.as_deref().map(|r| format!(" `{r}`")).unwrap_or_default(),
-            if labels.is_empty() { String::new() } else { format!(" ({})", labels.join(", ")) },
+            c.run_id
+                .as_deref()
+                .map(|r| format!(" `{r}`"))
+                .unwrap_or_default(),
+            if labels.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", labels.join(", "))
+            },
             c.comparison.tests.len()
         );
     }
     if !outcome.findings.is_empty() {
         let _ = writeln!(md, "\n| severity | metric | finding |\n|---|---|---|");
         for f in &outcome.findings {
-            let _ = writeln!(md, "| {} | {} | {} |", f.severity.as_str(), escape(&f.metric), escape(&f.message));
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} |",
+                f.severity.as_str(),
+                escape(&f.metric),
+                escape(&f.message)
+            );
         }
     }
-    let _ = writeln!(md, "\n| target | samples | errors | p50 | p95 | pass rate | cost |\n|---|---|---|---|---|---|---|");
+    let _ = writeln!(
+        md,
+        "\n| target | samples | errors | p50 | p95 | pass rate | cost |\n|---|---|---|---|---|---|---|"
+    );
     for t in &outcome.targets {
         let f = &t.summary.figures;
         let ms = |v: Option<f64>| v.map(format_ms).unwrap_or_else(|| "—".into());
@@ -74,9 +104,17 @@ pub fn markdown(outcome: &RunOutcome) -> String {
         );
     }
     if let Some(primary) = outcome.primary() {
-        let failing: Vec<_> = primary.cases.iter().filter(|c| c.status != CaseStatus::Pass).collect();
+        let failing: Vec<_> = primary
+            .cases
+            .iter()
+            .filter(|c| c.status != CaseStatus::Pass)
+            .collect();
         if !failing.is_empty() {
-            let _ = writeln!(md, "\n<details><summary>{} case(s) not passing</summary>\n\n| case | status | passed | reason |\n|---|---|---|---|", failing.len());
+            let _ = writeln!(
+                md,
+                "\n<details><summary>{} case(s) not passing</summary>\n\n| case | status | passed | reason |\n|---|---|---|---|",
+                failing.len()
+            );
             for c in failing {
                 let passed = (c.figures.pass_rate * c.figures.samples as f64).round();
                 let _ = writeln!(

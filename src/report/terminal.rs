@@ -22,11 +22,17 @@ impl Style {
     /// Colour when stdout is a terminal and `NO_COLOR` is unset (https://no-color.org).
     pub fn detect() -> Self {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        Style { color: !no_color && io::stdout().is_terminal() }
+        Style {
+            color: !no_color && io::stdout().is_terminal(),
+        }
     }
 
     fn paint(&self, code: &str, text: &str) -> String {
-        if self.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() }
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
     }
     pub fn bold(&self, t: &str) -> String {
         self.paint("1", t)
@@ -111,7 +117,12 @@ pub fn write_outcome(out: &mut dyn Write, outcome: &RunOutcome, style: &Style) -
         RunStatus::Complete => "complete".to_string(),
         other => style.yellow(other.as_str()),
     };
-    writeln!(out, "  verdict {}   status {}", verdict_label(style, outcome.verdict), status)?;
+    writeln!(
+        out,
+        "  verdict {}   status {}",
+        verdict_label(style, outcome.verdict),
+        status
+    )?;
     if let Some(reason) = &outcome.status_reason {
         writeln!(out, "  {}", style.yellow(reason))?;
     }
@@ -126,10 +137,21 @@ pub fn write_outcome(out: &mut dyn Write, outcome: &RunOutcome, style: &Style) -
             "  {} {}{}{} · {} tests, {} drift",
             style.bold("baseline"),
             c.source,
-            c.run_id.as_deref().map(|r| format!(" {r}")).unwrap_or_default(),
-            if labels.is_empty() { String::new() } else { format!(" ({})", labels.join(", ")) },
+            c.run_id
+                .as_deref()
+                .map(|r| format!(" {r}"))
+                .unwrap_or_default(),
+            if labels.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", labels.join(", "))
+            },
             c.comparison.tests.len(),
-            c.comparison.tests.iter().filter(|t| t.severity.is_some()).count(),
+            c.comparison
+                .tests
+                .iter()
+                .filter(|t| t.severity.is_some())
+                .count(),
         )?;
     }
     write_findings(out, &outcome.findings, style)?;
@@ -139,24 +161,45 @@ pub fn write_outcome(out: &mut dyn Write, outcome: &RunOutcome, style: &Style) -
     Ok(())
 }
 
-fn write_target(out: &mut dyn Write, s: &RunSummary, cases: &[CaseSummary], outcome: &RunOutcome, style: &Style) -> io::Result<()> {
+fn write_target(
+    out: &mut dyn Write,
+    s: &RunSummary,
+    cases: &[CaseSummary],
+    outcome: &RunOutcome,
+    style: &Style,
+) -> io::Result<()> {
     let f = &s.figures;
     let info = outcome
         .target_info
         .as_array()
         .and_then(|a| a.iter().find(|t| t["name"] == s.target.as_str()));
     let model = info
-        .map(|t| format!("{} {}", t["provider"].as_str().unwrap_or(""), t["model"].as_str().unwrap_or("")))
+        .map(|t| {
+            format!(
+                "{} {}",
+                t["provider"].as_str().unwrap_or(""),
+                t["model"].as_str().unwrap_or("")
+            )
+        })
         .unwrap_or_default();
     writeln!(out)?;
-    writeln!(out, "  {} {}", style.bold(&format!("target {}", s.target)), style.dim(&model))?;
+    writeln!(
+        out,
+        "  {} {}",
+        style.bold(&format!("target {}", s.target)),
+        style.dim(&model)
+    )?;
     let seconds = (outcome.finished_at - outcome.started_at).num_milliseconds() as f64 / 1000.0;
     writeln!(
         out,
         "  samples   {} sent, {} answered{} in {:.1} s ({:.1} req/s)",
         f.samples,
         f.answered,
-        if f.skipped_budget > 0 { format!(", {} skipped for budget", f.skipped_budget) } else { String::new() },
+        if f.skipped_budget > 0 {
+            format!(", {} skipped for budget", f.skipped_budget)
+        } else {
+            String::new()
+        },
         seconds,
         s.requests_per_second
     )?;
@@ -168,22 +211,38 @@ fn write_target(out: &mut dyn Write, s: &RunSummary, cases: &[CaseSummary], outc
         format_rate(f.error_rate),
         format_rate(f.error_rate_ci[0]),
         format_rate(f.error_rate_ci[1]),
-        if errors.is_empty() { String::new() } else { format!("  [{}]", errors.join(", ")) },
-        if f.retries > 0 { format!("  {} retried attempts", f.retries) } else { String::new() },
+        if errors.is_empty() {
+            String::new()
+        } else {
+            format!("  [{}]", errors.join(", "))
+        },
+        if f.retries > 0 {
+            format!("  {} retried attempts", f.retries)
+        } else {
+            String::new()
+        },
     )?;
     writeln!(out, "  latency   {}", percentiles(&f.latency_ms))?;
     if f.ttft_ms.p50.is_some() {
         writeln!(out, "  ttft      {}", percentiles(&f.ttft_ms))?;
     }
-    writeln!(out, "  tokens    in {}  out {}   cost ${:.4}", f.tokens.input, f.tokens.output, f.cost_usd)?;
+    writeln!(
+        out,
+        "  tokens    in {}  out {}   cost ${:.4}",
+        f.tokens.input, f.tokens.output, f.cost_usd
+    )?;
     writeln!(
         out,
         "  pass      {} (95% CI {}–{}){}{}",
         format_rate(f.pass_rate),
         format_rate(f.pass_rate_ci[0]),
         format_rate(f.pass_rate_ci[1]),
-        s.pass_at_1.map(|p| format!("  pass@1 {p:.2}")).unwrap_or_default(),
-        s.pass_pow_n.map(|p| format!("  pass^n {p:.2}")).unwrap_or_default(),
+        s.pass_at_1
+            .map(|p| format!("  pass@1 {p:.2}"))
+            .unwrap_or_default(),
+        s.pass_pow_n
+            .map(|p| format!("  pass^n {p:.2}"))
+            .unwrap_or_default(),
     )?;
     let q = &s.quality;
     let mut quality = Vec::new();
@@ -196,8 +255,14 @@ fn write_target(out: &mut dyn Write, s: &RunSummary, cases: &[CaseSummary], outc
         ("truncated", rate(&q.truncation)),
         ("empty", rate(&q.empty_answer)),
         ("safety flags", rate(&q.safety_flags)),
-        ("grounding", q.grounding_support.map(|m| format!("{:.2}", m.value))),
-        ("similarity", q.similarity.map(|m| format!("{:.2}", m.value))),
+        (
+            "grounding",
+            q.grounding_support.map(|m| format!("{:.2}", m.value)),
+        ),
+        (
+            "similarity",
+            q.similarity.map(|m| format!("{:.2}", m.value)),
+        ),
         ("cosine", q.cosine.map(|m| format!("{:.2}", m.value))),
     ] {
         if let Some(v) = value {
@@ -212,7 +277,13 @@ fn write_target(out: &mut dyn Write, s: &RunSummary, cases: &[CaseSummary], outc
     }
     for (set, c) in &q.classification {
         if let Some(acc) = c.accuracy {
-            writeln!(out, "  accuracy  {set}: {} ({}/{})", format_rate(acc.value), acc.count, acc.n)?;
+            writeln!(
+                out,
+                "  accuracy  {set}: {} ({}/{})",
+                format_rate(acc.value),
+                acc.count,
+                acc.n
+            )?;
         }
     }
     write_cases(out, cases, style)
@@ -229,7 +300,11 @@ fn write_cases(out: &mut dyn Write, cases: &[CaseSummary], style: &Style) -> io:
     };
     ordered.sort_by_key(|c| rank(c.status));
     writeln!(out, "  cases     {}", style.dim("(failing first)"))?;
-    let width = ordered.iter().map(|c| c.set.len() + c.id.len() + 1).max().unwrap_or(0);
+    let width = ordered
+        .iter()
+        .map(|c| c.set.len() + c.id.len() + 1)
+        .max()
+        .unwrap_or(0);
     for c in ordered {
         let label = match c.status {
             CaseStatus::Pass => style.green("pass "),
@@ -240,13 +315,19 @@ fn write_cases(out: &mut dyn Write, cases: &[CaseSummary], style: &Style) -> io:
         };
         let f = &c.figures;
         let passes = (f.pass_rate * f.samples as f64).round() as u64;
-        let mut reason = c.failing_reason.as_deref().map(|r| sanitize(r, 100)).unwrap_or_default();
+        let mut reason = c
+            .failing_reason
+            .as_deref()
+            .map(|r| sanitize(r, 100))
+            .unwrap_or_default();
         if c.status == CaseStatus::Error {
             let classes: Vec<String> = f.errors.iter().map(|(k, n)| format!("{k} {n}")).collect();
             reason = format!("no answer ({})", classes.join(", "));
         }
         if c.too_few_samples && c.status != CaseStatus::Skipped {
-            reason = format!("{reason} [only {} answered]", f.answered).trim().to_string();
+            reason = format!("{reason} [only {} answered]", f.answered)
+                .trim()
+                .to_string();
         }
         writeln!(
             out,
@@ -266,7 +347,12 @@ fn write_findings(out: &mut dyn Write, findings: &[Finding], style: &Style) -> i
     writeln!(out)?;
     writeln!(out, "  {}", style.bold("findings"))?;
     for f in findings {
-        writeln!(out, "    {} {}", severity_label(style, f.severity), sanitize(&f.message, 300))?;
+        writeln!(
+            out,
+            "    {} {}",
+            severity_label(style, f.severity),
+            sanitize(&f.message, 300)
+        )?;
     }
     Ok(())
 }
@@ -276,8 +362,14 @@ pub struct Bar(ProgressBar);
 
 impl Bar {
     pub fn new() -> Self {
-        let bar = if io::stderr().is_terminal() { ProgressBar::new(0) } else { ProgressBar::hidden() };
-        if let Ok(style) = ProgressStyle::with_template("  {bar:30} {pos}/{len} samples · {per_sec} · {msg}") {
+        let bar = if io::stderr().is_terminal() {
+            ProgressBar::new(0)
+        } else {
+            ProgressBar::hidden()
+        };
+        if let Ok(style) =
+            ProgressStyle::with_template("  {bar:30} {pos}/{len} samples · {per_sec} · {msg}")
+        {
             bar.set_style(style);
         }
         Bar(bar)
@@ -299,7 +391,8 @@ impl Progress for Bar {
             self.0.inc(1);
         }
         if let Some(class) = obs.status.error_class() {
-            self.0.set_message(format!("last error: {}", class.as_str()));
+            self.0
+                .set_message(format!("last error: {}", class.as_str()));
         }
     }
     fn finish(&self) {

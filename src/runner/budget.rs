@@ -31,7 +31,10 @@ pub struct Reservation(f64);
 
 impl Budget {
     pub fn new(limit: Option<f64>) -> Self {
-        Budget { limit, state: Mutex::new(Spend::default()) }
+        Budget {
+            limit,
+            state: Mutex::new(Spend::default()),
+        }
     }
 
     /// Reserves `estimate` USD, or `None` when it could overspend the limit.
@@ -67,7 +70,10 @@ pub fn estimate_tokens(text: &str) -> u64 {
 /// Worst-case cost of one request: the prompt estimate plus the output bound.
 pub fn estimate_cost(messages: &[Message], max_output: Option<u64>, pricing: &Pricing) -> f64 {
     // A few tokens of per-message framing, as chat formats add.
-    let input: u64 = messages.iter().map(|m| estimate_tokens(&m.content) + 4).sum();
+    let input: u64 = messages
+        .iter()
+        .map(|m| estimate_tokens(&m.content) + 4)
+        .sum();
     pricing.cost(input, max_output.unwrap_or(DEFAULT_OUTPUT_ESTIMATE))
 }
 

@@ -92,7 +92,11 @@ impl Emitter {
         obs.seq = self.seq.fetch_add(1, Ordering::Relaxed);
         obs.output = obs.output.map(|t| self.redactor.apply_owned(t));
         obs.error = obs.error.map(|t| self.redactor.apply_owned(t));
-        obs.context = obs.context.into_iter().map(|t| self.redactor.apply_owned(t)).collect();
+        obs.context = obs
+            .context
+            .into_iter()
+            .map(|t| self.redactor.apply_owned(t))
+            .collect();
         // A closed channel means the consumer stopped (it reports why); nothing to do here.
         let _ = self.tx.send(obs).await;
     }
@@ -111,7 +115,12 @@ struct SampleJob {
 impl Runner {
     /// Sends every planned request; observations go to `tx` as they happen. Returns when all
     /// are done or, after `cancel`, when those in flight are.
-    pub async fn run(self, samples: u32, tx: mpsc::Sender<Observation>, cancel: CancellationToken) -> RunnerReport {
+    pub async fn run(
+        self,
+        samples: u32,
+        tx: mpsc::Sender<Observation>,
+        cancel: CancellationToken,
+    ) -> RunnerReport {
         let items = plan(&self.cases, samples, self.endpoints.len());
         let targets = self.endpoints.len().max(1);
         let slots = Arc::new(Semaphore::new(self.settings.concurrency.max(1) * targets));
@@ -120,7 +129,12 @@ impl Runner {
             .requests_per_second
             .map(|rps| Duration::from_secs_f64(1.0 / (rps * targets as f64)));
         let start = Instant::now();
-        let emitter = Arc::new(Emitter { tx, seq: AtomicU64::new(0), redactor: self.redactor.clone(), run_start: start });
+        let emitter = Arc::new(Emitter {
+            tx,
+            seq: AtomicU64::new(0),
+            redactor: self.redactor.clone(),
+            run_start: start,
+        });
         let this = Arc::new(self);
         let mut tasks = JoinSet::new();
         let mut report = RunnerReport::default();
@@ -131,12 +145,18 @@ impl Runner {
                 break;
             }
             let (case, endpoint) = (&this.cases[item.case], &this.endpoints[item.target]);
-            let estimate = estimate_cost(&case.messages, output_bound(&endpoint.target, case.expect.max_tokens), &endpoint.target.pricing);
+            let estimate = estimate_cost(
+                &case.messages,
+                output_bound(&endpoint.target, case.expect.max_tokens),
+                &endpoint.target.pricing,
+            );
             let Some(reservation) = this.budget.reserve(estimate) else {
                 // Not sent, so it takes no place in the pacing schedule.
                 report.skipped_budget += 1;
                 let now = Instant::now();
-                emitter.emit(this.skipped(&emitter, item, now, now, 1)).await;
+                emitter
+                    .emit(this.skipped(&emitter, item, now, now, 1))
+                    .await;
                 continue;
             };
             let intended = match interval {
@@ -166,7 +186,9 @@ impl Runner {
             let Ok(permit) = permit else { break };
             let (this, emitter) = (this.clone(), emitter.clone());
             tasks.spawn(async move {
-                let sent = this.sample(&emitter, SampleJob { item, intended }, reservation).await;
+                let sent = this
+                    .sample(&emitter, SampleJob { item, intended }, reservation)
+                    .await;
                 drop(permit);
                 sent
             });
@@ -199,11 +221,23 @@ impl Runner {
             let reserved = match reservation.take() {
                 Some(r) => r,
                 None => {
-                    let estimate = estimate_cost(&case.messages, output_bound(&endpoint.target, case.expect.max_tokens), &endpoint.target.pricing);
+                    let estimate = estimate_cost(
+                        &case.messages,
+                        output_bound(&endpoint.target, case.expect.max_tokens),
+                        &endpoint.target.pricing,
+                    );
                     match self.budget.reserve(estimate) {
                         Some(r) => r,
                         None => {
-                            emitter.emit(self.skipped(emitter, job.item, job.intended, Instant::now(), attempt)).await;
+                            emitter
+                                .emit(self.skipped(
+                                    emitter,
+                                    job.item,
+                                    job.intended,
+                                    Instant::now(),
+                                    attempt,
+                                ))
+                                .await;
                             return u64::from(attempt - 1);
                         }
                     }
@@ -218,14 +252,18 @@ impl Runner {
                 headers: trace::headers(&self.run_id, &self.trace_id, &span_id),
             };
             let started_at = Utc::now();
-            let result = tokio::time::timeout(self.settings.timeout, endpoint.provider.chat(&request))
-                .await
-                .unwrap_or_else(|_| {
-                    Err(Failure::new(
-                        ErrorClass::Timeout,
-                        format!("no complete answer within {}", humantime::format_duration(self.settings.timeout)),
-                    ))
-                });
+            let result =
+                tokio::time::timeout(self.settings.timeout, endpoint.provider.chat(&request))
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(Failure::new(
+                            ErrorClass::Timeout,
+                            format!(
+                                "no complete answer within {}",
+                                humantime::format_duration(self.settings.timeout)
+                            ),
+                        ))
+                    });
             let end = Instant::now();
             let mut obs = self.observation(emitter, &job, attempt, &span_id, started_at, end);
             match result {
@@ -242,7 +280,9 @@ impl Runner {
                         .is_retryable()
                         .then(|| backoff.next())
                         .flatten()
-                        .map(|d| d.max(failure.retry_after.unwrap_or_default().min(MAX_RETRY_AFTER)));
+                        .map(|d| {
+                            d.max(failure.retry_after.unwrap_or_default().min(MAX_RETRY_AFTER))
+                        });
                     obs.final_attempt = delay.is_none();
                     self.fill_failure(&mut obs, failure, &job);
                     emitter.emit(obs).await;
@@ -256,7 +296,15 @@ impl Runner {
         }
     }
 
-    fn observation(&self, emitter: &Emitter, job: &SampleJob, attempt: u32, span_id: &str, started_at: chrono::DateTime<Utc>, end: Instant) -> Observation {
+    fn observation(
+        &self,
+        emitter: &Emitter,
+        job: &SampleJob,
+        attempt: u32,
+        span_id: &str,
+        started_at: chrono::DateTime<Utc>,
+        end: Instant,
+    ) -> Observation {
         let case = &self.cases[job.item.case];
         Observation {
             seq: 0,
@@ -290,18 +338,32 @@ impl Runner {
         let target = &self.endpoints[job.item.target].target;
         let case = &self.cases[job.item.case];
         // Without streaming the first byte comes with the whole answer: no TTFT to report.
-        obs.ttft_ms = reply.first_token_at.filter(|_| target.stream).map(|t| ms_between(job.intended, t));
+        obs.ttft_ms = reply
+            .first_token_at
+            .filter(|_| target.stream)
+            .map(|t| ms_between(job.intended, t));
         obs.http_status = Some(reply.http_status);
         // When the endpoint does not count tokens, estimate them so cost is never silently zero.
-        let input = reply.input_tokens.unwrap_or_else(|| case.messages.iter().map(|m| estimate_tokens(&m.content)).sum());
-        let output = reply.output_tokens.unwrap_or_else(|| estimate_tokens(&reply.text));
+        let input = reply.input_tokens.unwrap_or_else(|| {
+            case.messages
+                .iter()
+                .map(|m| estimate_tokens(&m.content))
+                .sum()
+        });
+        let output = reply
+            .output_tokens
+            .unwrap_or_else(|| estimate_tokens(&reply.text));
         obs.input_tokens = Some(input);
         obs.output_tokens = Some(output);
         obs.cost_usd = target.pricing.cost(input, output);
         obs.finish_reason = reply.finish_reason;
         obs.model = reply.model;
         obs.request_id = reply.request_id;
-        obs.context = if reply.context.is_empty() { case.context.clone() } else { reply.context };
+        obs.context = if reply.context.is_empty() {
+            case.context.clone()
+        } else {
+            reply.context
+        };
         obs.output = Some(reply.text);
         obs.cost_usd
     }
@@ -309,7 +371,10 @@ impl Runner {
     fn fill_failure(&self, obs: &mut Observation, failure: Failure, job: &SampleJob) {
         obs.status = Status::Error(failure.class);
         let streaming = self.endpoints[job.item.target].target.stream;
-        obs.ttft_ms = failure.first_token_at.filter(|_| streaming).map(|t| ms_between(job.intended, t));
+        obs.ttft_ms = failure
+            .first_token_at
+            .filter(|_| streaming)
+            .map(|t| ms_between(job.intended, t));
         obs.http_status = failure.http_status;
         obs.request_id = failure.request_id;
         obs.error = Some(failure.message);
@@ -319,7 +384,14 @@ impl Runner {
         }
     }
 
-    fn skipped(&self, emitter: &Emitter, item: WorkItem, intended: Instant, now: Instant, attempt: u32) -> Observation {
+    fn skipped(
+        &self,
+        emitter: &Emitter,
+        item: WorkItem,
+        intended: Instant,
+        now: Instant,
+        attempt: u32,
+    ) -> Observation {
         let job = SampleJob { item, intended };
         let mut obs = self.observation(emitter, &job, attempt, "", Utc::now(), now);
         obs.status = Status::SkippedBudget;

@@ -17,12 +17,17 @@ pub struct WorkItem {
 pub fn plan(cases: &[Case], samples: u32, targets: usize) -> Vec<WorkItem> {
     let per_case: Vec<u32> = cases.iter().map(|c| c.samples.unwrap_or(samples)).collect();
     let rounds = per_case.iter().copied().max().unwrap_or(0);
-    let mut items = Vec::with_capacity(per_case.iter().map(|&n| n as usize).sum::<usize>() * targets);
+    let mut items =
+        Vec::with_capacity(per_case.iter().map(|&n| n as usize).sum::<usize>() * targets);
     for sample in 0..rounds {
         for (case, &n) in per_case.iter().enumerate() {
             if sample < n {
                 for target in 0..targets {
-                    items.push(WorkItem { case, sample, target });
+                    items.push(WorkItem {
+                        case,
+                        sample,
+                        target,
+                    });
                 }
             }
         }
@@ -52,10 +57,18 @@ mod tests {
     fn samples_go_round_the_cases_and_targets_interleave() {
         let cases = [case("a", None), case("b", Some(1))];
         let items = plan(&cases, 2, 2);
-        let compact: Vec<(usize, u32, usize)> = items.iter().map(|w| (w.case, w.sample, w.target)).collect();
+        let compact: Vec<(usize, u32, usize)> =
+            items.iter().map(|w| (w.case, w.sample, w.target)).collect();
         assert_eq!(
             compact,
-            [(0, 0, 0), (0, 0, 1), (1, 0, 0), (1, 0, 1), (0, 1, 0), (0, 1, 1)]
+            [
+                (0, 0, 0),
+                (0, 0, 1),
+                (1, 0, 0),
+                (1, 0, 1),
+                (0, 1, 0),
+                (0, 1, 1)
+            ]
         );
     }
 }

@@ -28,7 +28,10 @@ impl Redactor {
         // Longest first, so a secret that contains another is removed whole.
         secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
         secrets.dedup();
-        Redactor { secrets, patterns: patterns.to_vec() }
+        Redactor {
+            secrets,
+            patterns: patterns.to_vec(),
+        }
     }
 
     /// For a probe: its secrets (API keys, header values) and its patterns.

@@ -37,7 +37,10 @@ mod tests {
         let tp = h["traceparent"].to_str().unwrap();
         let parts: Vec<&str> = tp.split('-').collect();
         assert_eq!(parts.len(), 4);
-        assert_eq!((parts[0], parts[1].len(), parts[2].len(), parts[3]), ("00", 32, 16, "01"));
+        assert_eq!(
+            (parts[0], parts[1].len(), parts[2].len(), parts[3]),
+            ("00", 32, 16, "01")
+        );
         assert_eq!(h["x-probity-run-id"], "run-1");
     }
 }

@@ -55,14 +55,24 @@ impl Usage {
 }
 
 impl RemoteScorer {
-    pub fn new(probe: &Probe, budget: Arc<Budget>, redactor: Arc<Redactor>) -> Result<Self, ProviderError> {
+    pub fn new(
+        probe: &Probe,
+        budget: Arc<Budget>,
+        redactor: Arc<Redactor>,
+    ) -> Result<Self, ProviderError> {
         let judge = match &probe.judge {
-            Some(t) => Some(Remote { provider: Provider::new(t, probe.timeout)?, pricing: t.pricing }),
+            Some(t) => Some(Remote {
+                provider: Provider::new(t, probe.timeout)?,
+                pricing: t.pricing,
+            }),
             None => None,
         };
         Ok(RemoteScorer {
             judge,
-            embedder: Remote { provider: Provider::new(&probe.target, probe.timeout)?, pricing: probe.target.pricing },
+            embedder: Remote {
+                provider: Provider::new(&probe.target, probe.timeout)?,
+                pricing: probe.target.pricing,
+            },
             budget,
             timeout: probe.timeout,
             retries: probe.retries,
@@ -99,10 +109,20 @@ impl RemoteScorer {
         let mut usage = Usage::default();
         let result = self
             .with_retries(estimate, &mut usage, &remote.pricing, || async {
-                let request = ChatRequest { case_id: "judge", messages: &messages, vars: &vars, context: &[], headers: Default::default() };
+                let request = ChatRequest {
+                    case_id: "judge",
+                    messages: &messages,
+                    vars: &vars,
+                    context: &[],
+                    headers: Default::default(),
+                };
                 let reply = remote.provider.chat(&request).await?;
-                let input = reply.input_tokens.unwrap_or_else(|| messages.iter().map(|m| estimate_tokens(&m.content)).sum());
-                let output = reply.output_tokens.unwrap_or_else(|| estimate_tokens(&reply.text));
+                let input = reply
+                    .input_tokens
+                    .unwrap_or_else(|| messages.iter().map(|m| estimate_tokens(&m.content)).sum());
+                let output = reply
+                    .output_tokens
+                    .unwrap_or_else(|| estimate_tokens(&reply.text));
                 Ok((reply.text, input, output))
             })
             .await;
@@ -120,19 +140,31 @@ impl RemoteScorer {
 
     async fn similar(&self, reference: &str, min_cosine: f64, answer: &str) -> Score {
         let mut usage = Usage::default();
-        let cached = self.references.lock().unwrap_or_else(|p| p.into_inner()).get(reference).cloned();
+        let cached = self
+            .references
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(reference)
+            .cloned();
         let reference_vector = match cached {
             Some(v) => v,
             None => match self.embed(reference, &mut usage).await {
                 Ok(v) => {
-                    self.references.lock().unwrap_or_else(|p| p.into_inner()).insert(reference.to_string(), v.clone());
+                    self.references
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(reference.to_string(), v.clone());
                     v
                 }
                 Err(why) => return similar::embedding_error(&why),
             },
         };
         match self.embed(answer, &mut usage).await {
-            Ok(v) => similar::score(similar::cosine(&v, &reference_vector), min_cosine, usage.json()),
+            Ok(v) => similar::score(
+                similar::cosine(&v, &reference_vector),
+                min_cosine,
+                usage.json(),
+            ),
             Err(why) => similar::embedding_error(&why),
         }
     }
@@ -143,19 +175,30 @@ impl RemoteScorer {
         let texts = vec![text.to_string()];
         self.with_retries(estimate, usage, &remote.pricing, || async {
             let e = remote.provider.embed(&texts).await?;
-            let vector = e
-                .vectors
-                .into_iter()
-                .next()
-                .ok_or_else(|| Failure::new(ErrorClass::MalformedResponse, "the embeddings response has no vector"))?;
-            Ok((vector, e.input_tokens.unwrap_or_else(|| estimate_tokens(text)), 0))
+            let vector = e.vectors.into_iter().next().ok_or_else(|| {
+                Failure::new(
+                    ErrorClass::MalformedResponse,
+                    "the embeddings response has no vector",
+                )
+            })?;
+            Ok((
+                vector,
+                e.input_tokens.unwrap_or_else(|| estimate_tokens(text)),
+                0,
+            ))
         })
         .await
     }
 
     /// Calls `attempt` until it succeeds, fails for good, or the budget says no; each
     /// attempt reserves `estimate` first and settles at its real cost.
-    async fn with_retries<T, F, Fut>(&self, estimate: f64, usage: &mut Usage, pricing: &Pricing, mut attempt: F) -> Result<T, String>
+    async fn with_retries<T, F, Fut>(
+        &self,
+        estimate: f64,
+        usage: &mut Usage,
+        pricing: &Pricing,
+        mut attempt: F,
+    ) -> Result<T, String>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<(T, u64, u64), Failure>>,
@@ -173,7 +216,12 @@ impl RemoteScorer {
             usage.calls += 1;
             let result = tokio::time::timeout(self.timeout, attempt())
                 .await
-                .unwrap_or_else(|_| Err(Failure::new(ErrorClass::Timeout, "no answer within the timeout")));
+                .unwrap_or_else(|_| {
+                    Err(Failure::new(
+                        ErrorClass::Timeout,
+                        "no answer within the timeout",
+                    ))
+                });
             match result {
                 Ok((value, input, output)) => {
                     let cost = pricing.cost(input, output);
@@ -185,9 +233,15 @@ impl RemoteScorer {
                 }
                 Err(failure) => {
                     self.budget.settle(reservation, 0.0);
-                    let delay = failure.class.is_retryable().then(|| backoff.next()).flatten();
+                    let delay = failure
+                        .class
+                        .is_retryable()
+                        .then(|| backoff.next())
+                        .flatten();
                     match delay {
-                        Some(d) => tokio::time::sleep(d.max(failure.retry_after.unwrap_or_default())).await,
+                        Some(d) => {
+                            tokio::time::sleep(d.max(failure.retry_after.unwrap_or_default())).await
+                        }
                         None => {
                             let message = self.redactor.apply_owned(failure.message);
                             return Err(format!("{}: {message}", failure.class.as_str()));

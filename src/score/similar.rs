@@ -17,14 +17,20 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
         na += x * x;
         nb += y * y;
     }
-    if na == 0.0 || nb == 0.0 { 0.0 } else { dot / (na.sqrt() * nb.sqrt()) }
+    if na == 0.0 || nb == 0.0 {
+        0.0
+    } else {
+        dot / (na.sqrt() * nb.sqrt())
+    }
 }
 
 pub fn score(cos: f64, min_cosine: f64, usage: serde_json::Value) -> Score {
-    Score::check(SIMILAR, cos >= min_cosine, || format!("embedding similarity {cos:.2} is below {min_cosine:.2}"))
-        .with_value(cos)
-        .with_threshold(min_cosine)
-        .with_detail(serde_json::json!({ "usage": usage }))
+    Score::check(SIMILAR, cos >= min_cosine, || {
+        format!("embedding similarity {cos:.2} is below {min_cosine:.2}")
+    })
+    .with_value(cos)
+    .with_threshold(min_cosine)
+    .with_detail(serde_json::json!({ "usage": usage }))
 }
 
 /// Embeddings could not be had: recorded, not held against the answer.
@@ -46,6 +52,9 @@ mod tests {
         assert_eq!(cosine(&[0.0, 0.0], &[1.0, 1.0]), 0.0);
         let s = score(0.5, 0.8, serde_json::Value::Null);
         assert!(!s.passed);
-        assert_eq!(s.reason.as_deref(), Some("embedding similarity 0.50 is below 0.80"));
+        assert_eq!(
+            s.reason.as_deref(),
+            Some("embedding similarity 0.50 is below 0.80")
+        );
     }
 }

@@ -27,7 +27,16 @@ pub(crate) async fn ask(State(state): State<Arc<SimState>>, body: Bytes) -> Resp
     state.counters.requests.fetch_add(1, Ordering::Relaxed);
     let ask: Ask = match serde_json::from_slice(&body) {
         Ok(a) => a,
-        Err(e) => return with_id(error(StatusCode::BAD_REQUEST, "invalid_request_error", &format!("expected {{\"question\": \"...\"}}: {e}")), id),
+        Err(e) => {
+            return with_id(
+                error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request_error",
+                    &format!("expected {{\"question\": \"...\"}}: {e}"),
+                ),
+                id,
+            );
+        }
     };
     let messages = [(Role::User, ask.question.as_str())];
     let passages: Vec<serde_json::Value> = state
@@ -39,20 +48,36 @@ pub(crate) async fn ask(State(state): State<Arc<SimState>>, body: Bytes) -> Resp
         .enumerate()
         .map(|(n, text)| serde_json::json!({ "text": text, "source": format!("doc-{}", n + 1) }))
         .collect();
-    let call = ChatCall { messages: vec![(Role::User, ask.question.as_str().into())], stream: false, max_tokens: None };
+    let call = ChatCall {
+        messages: vec![(Role::User, ask.question.as_str().into())],
+        stream: false,
+        max_tokens: None,
+    };
     let resp = match state.decide(&call) {
         Decision::RateLimited => {
-            let mut resp = error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "slow down (simulated)");
+            let mut resp = error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "slow down (simulated)",
+            );
             retry_after(&mut resp, &state.profile);
             resp
         }
         Decision::ServerError(delay) => {
             state.wait(delay).await;
-            error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "retrieval failed (simulated)")
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "retrieval failed (simulated)",
+            )
         }
         Decision::Hang => {
             state.hang().await;
-            error(StatusCode::SERVICE_UNAVAILABLE, "server_error", "shutting down")
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "server_error",
+                "shutting down",
+            )
         }
         Decision::Malformed(delay) => {
             state.wait(delay).await;

@@ -457,8 +457,15 @@ impl Store {
         self.require_run(run_id)?;
         let text: Option<String> = self
             .conn
-            .query_row("SELECT evidence_json FROM runs WHERE id = ?1", [run_id], |row| row.get(0))
-            .at(&self.path, &format!("reading the evidence of run `{run_id}`"))?;
+            .query_row(
+                "SELECT evidence_json FROM runs WHERE id = ?1",
+                [run_id],
+                |row| row.get(0),
+            )
+            .at(
+                &self.path,
+                &format!("reading the evidence of run `{run_id}`"),
+            )?;
         text.map(|t| {
             serde_json::from_str(&t).map_err(|e| StoreError::Corrupt {
                 path: self.path.clone(),

@@ -20,7 +20,6 @@ pub const RESERVOIR_CAP: usize = 5000;
 /// Most distinct words kept of the output vocabulary (the rest pool into one bucket).
 pub const VOCABULARY_TOP: usize = 200;
 
-
 /// The output vocabulary as a unigram distribution.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Vocabulary {
@@ -75,13 +74,25 @@ impl EvidenceBuilder {
             evidence.rates.insert(name.into(), Count::default());
         }
         for name in CONTINUOUS {
-            evidence.continuous.insert(name.into(), Reservoir::new(RESERVOIR_CAP));
+            evidence
+                .continuous
+                .insert(name.into(), Reservoir::new(RESERVOIR_CAP));
         }
-        EvidenceBuilder { evidence, words: HashMap::new(), rng: StdRng::seed_from_u64(seed) }
+        EvidenceBuilder {
+            evidence,
+            words: HashMap::new(),
+            rng: StdRng::seed_from_u64(seed),
+        }
     }
 
     /// Adds a final attempt (skipped and non-final ones are ignored).
-    pub fn add(&mut self, case_key: &str, min_pass_rate: f64, obs: &Observation, facts: Option<&Facts>) {
+    pub fn add(
+        &mut self,
+        case_key: &str,
+        min_pass_rate: f64,
+        obs: &Observation,
+        facts: Option<&Facts>,
+    ) {
         let Some(m) = measure(obs, facts) else { return };
         for (name, event) in RATES.iter().zip(m.events) {
             if let (Some(e), Some(c)) = (event, self.evidence.rates.get_mut(*name)) {
@@ -101,7 +112,10 @@ impl EvidenceBuilder {
         if m.events[0] == Some(true) {
             return;
         }
-        let reason = obs.finish_reason.clone().unwrap_or_else(|| "unknown".into());
+        let reason = obs
+            .finish_reason
+            .clone()
+            .unwrap_or_else(|| "unknown".into());
         *self.evidence.finish_reasons.entry(reason).or_default() += 1;
         self.evidence.vocabulary.answers += 1;
         for word in words(obs.output.as_deref().unwrap_or("")) {

@@ -50,7 +50,10 @@ impl Facts {
             if !s.informational && !s.passed {
                 f.passed = false;
                 if f.failure.is_none() {
-                    let reason = s.reason.clone().unwrap_or_else(|| format!("{} failed", s.scorer));
+                    let reason = s
+                        .reason
+                        .clone()
+                        .unwrap_or_else(|| format!("{} failed", s.scorer));
                     f.failure = Some((s.scorer.clone(), reason));
                 }
             }

@@ -87,6 +87,9 @@ mod tests {
         assert!(close(p.p99, 990.0), "{p:?}");
         assert_eq!(p.mean, Some(500.5));
         assert_eq!(p.max, Some(1000.0));
-        assert_eq!(LatencyHistogram::default().percentiles(), Percentiles::default());
+        assert_eq!(
+            LatencyHistogram::default().percentiles(),
+            Percentiles::default()
+        );
     }
 }

@@ -7,12 +7,27 @@ use crate::runner::{Observation, Status};
 
 /// Rates, by name; `events` are the bad outcomes.
 pub const RATES: [&str; 10] = [
-    "error", "sample_fail", "over_refusal", "under_refusal", "format_failure", "hallucination",
-    "truncation", "empty_answer", "safety_flag", "judge_fail",
+    "error",
+    "sample_fail",
+    "over_refusal",
+    "under_refusal",
+    "format_failure",
+    "hallucination",
+    "truncation",
+    "empty_answer",
+    "safety_flag",
+    "judge_fail",
 ];
 /// Continuous metrics, by name.
 pub const CONTINUOUS: [&str; 8] = [
-    "latency_ms", "ttft_ms", "output_tokens", "output_chars", "similarity", "cosine", "grounding_support", "cost_usd",
+    "latency_ms",
+    "ttft_ms",
+    "output_tokens",
+    "output_chars",
+    "similarity",
+    "cosine",
+    "grounding_support",
+    "cost_usd",
 ];
 
 /// One sample's measurements; `None` where a metric does not apply.
@@ -30,7 +45,9 @@ pub fn measure(obs: &Observation, facts: Option<&Facts>) -> Option<Measures> {
     let errored = obs.status.error_class().is_some();
     let mut m = Measures::default();
     m.events[0] = Some(errored);
-    let Some(f) = facts.filter(|_| !errored) else { return Some(m) };
+    let Some(f) = facts.filter(|_| !errored) else {
+        return Some(m);
+    };
     m.events[1..].copy_from_slice(&[
         Some(!f.passed),
         f.over_refusal(),

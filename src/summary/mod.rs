@@ -16,10 +16,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use evidence::{CaseOutcome, Evidence, EvidenceBuilder, RESERVOIR_CAP, Vocabulary};
-pub use measures::{CONTINUOUS, Measures, RATES, measure};
-pub use paired::{Flips, PairBuilder, Pairs};
 pub use facts::Facts;
 pub use latency::{LatencyHistogram, Percentiles};
+pub use measures::{CONTINUOUS, Measures, RATES, measure};
+pub use paired::{Flips, PairBuilder, Pairs};
 pub use totals::{Count, Mean, ScorerTally, ScoringUsage, Totals};
 
 use crate::golden::Case;
@@ -45,7 +45,12 @@ impl Rate {
     pub fn of(count: u64, n: u64) -> Option<Rate> {
         (n > 0).then(|| {
             let (lo, hi) = wilson(count, n, CONFIDENCE);
-            Rate { value: count as f64 / n as f64, ci: [lo, hi], count, n }
+            Rate {
+                value: count as f64 / n as f64,
+                ci: [lo, hi],
+                count,
+                n,
+            }
         })
     }
     fn from(c: Count) -> Option<Rate> {
@@ -80,7 +85,11 @@ pub struct LengthDistribution {
 
 fn length(h: &LatencyHistogram) -> LengthDistribution {
     let p = h.percentiles();
-    LengthDistribution { p50: p.p50, p95: p.p95, mean: p.mean }
+    LengthDistribution {
+        p50: p.p50,
+        p95: p.p95,
+        mean: p.mean,
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -232,7 +241,9 @@ fn figures(t: &Totals) -> Figures {
     let (plo, phi) = wilson(t.passes, t.samples, CONFIDENCE);
     let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
     let by_class = |m: &BTreeMap<crate::provider::ErrorClass, u64>| {
-        m.iter().map(|(k, v)| (k.as_str().to_string(), *v)).collect()
+        m.iter()
+            .map(|(k, v)| (k.as_str().to_string(), *v))
+            .collect()
     };
     Figures {
         requests: t.requests,
@@ -246,7 +257,10 @@ fn figures(t: &Totals) -> Figures {
         error_rate_ci: [elo, ehi],
         latency_ms: t.latency.percentiles(),
         ttft_ms: t.ttft.percentiles(),
-        tokens: Tokens { input: t.input_tokens, output: t.output_tokens },
+        tokens: Tokens {
+            input: t.input_tokens,
+            output: t.output_tokens,
+        },
         cost_usd: t.cost_usd,
         scoring: t.scoring,
         pass_rate: ratio(t.passes, t.samples),
@@ -259,7 +273,11 @@ fn scorer_summaries(t: &Totals) -> BTreeMap<String, ScorerSummary> {
         .iter()
         .map(|(name, s)| {
             let summary = ScorerSummary {
-                pass_rate: if s.result.n == 0 { 0.0 } else { s.result.events as f64 / s.result.n as f64 },
+                pass_rate: if s.result.n == 0 {
+                    0.0
+                } else {
+                    s.result.events as f64 / s.result.n as f64
+                },
                 n: s.result.n,
                 informational: s.informational,
                 mean_value: s.value.value(),
@@ -316,8 +334,15 @@ impl Accumulator {
         };
         for target in targets {
             for case in cases {
-                acc.case_index.insert((target.clone(), case.set.clone(), case.id.clone()), acc.cases.len());
-                acc.cases.push(CaseAcc { case: case.clone(), target: target.clone(), totals: Totals::default() });
+                acc.case_index.insert(
+                    (target.clone(), case.set.clone(), case.id.clone()),
+                    acc.cases.len(),
+                );
+                acc.cases.push(CaseAcc {
+                    case: case.clone(),
+                    target: target.clone(),
+                    totals: Totals::default(),
+                });
             }
         }
         acc
@@ -326,18 +351,28 @@ impl Accumulator {
     /// Counts one attempt with its scores (`None` until scored, or for errors).
     pub fn add(&mut self, obs: &Observation, scores: Option<&[Score]>) {
         let key = (obs.target.clone(), obs.set.clone(), obs.case_id.clone());
-        let Some(&i) = self.case_index.get(&key) else { return };
-        let Some(target) = self.targets.iter_mut().find(|t| t.name == obs.target) else { return };
+        let Some(&i) = self.case_index.get(&key) else {
+            return;
+        };
+        let Some(target) = self.targets.iter_mut().find(|t| t.name == obs.target) else {
+            return;
+        };
         let case = &mut self.cases[i];
         let scores = scores.unwrap_or(&[]);
         let facts = (obs.is_ok() && obs.final_attempt).then(|| Facts::of(&case.case, obs, scores));
         case.totals.add(obs, facts.as_ref(), scores);
         target.totals.add(obs, facts.as_ref(), scores);
         if facts.as_ref().is_some_and(|f| f.label.is_some()) {
-            target.confusion.entry(case.case.set.clone()).or_default().add(obs, facts.as_ref(), &[]);
+            target
+                .confusion
+                .entry(case.case.set.clone())
+                .or_default()
+                .add(obs, facts.as_ref(), &[]);
         }
         let key = format!("{}/{}", case.case.set, case.case.id);
-        target.evidence.add(&key, case.case.min_pass_rate, obs, facts.as_ref());
+        target
+            .evidence
+            .add(&key, case.case.min_pass_rate, obs, facts.as_ref());
         if let (Some(pairs), Some(m)) = (self.pairs.as_mut(), measure(obs, facts.as_ref())) {
             let side = usize::from(obs.target != self.targets[0].name);
             pairs.add(&key, obs.sample, side, m);
@@ -348,7 +383,13 @@ impl Accumulator {
     /// with two targets — the pairs of the first (candidate) against the second.
     pub fn finish(self, elapsed: Duration) -> (Vec<TargetResult>, Option<Pairs>) {
         let seconds = elapsed.as_secs_f64().max(1e-9);
-        let Accumulator { targets, cases, min_samples, pairs, .. } = self;
+        let Accumulator {
+            targets,
+            cases,
+            min_samples,
+            pairs,
+            ..
+        } = self;
         let mut case_summaries: BTreeMap<String, Vec<CaseSummary>> = BTreeMap::new();
         for c in cases {
             let figures = figures(&c.totals);
@@ -372,19 +413,27 @@ impl Accumulator {
                 status,
                 min_pass_rate: c.case.min_pass_rate,
                 pass_at_1: (t.samples > 0).then_some(figures.pass_rate),
-                pass_pow_n: (t.samples > 0).then_some(if t.passes == t.samples { 1.0 } else { 0.0 }),
+                pass_pow_n: (t.samples > 0).then_some(if t.passes == t.samples {
+                    1.0
+                } else {
+                    0.0
+                }),
                 too_few_samples: t.answered < u64::from(min_samples),
                 failing_reason: t.first_failure.clone(),
                 scores: scorer_summaries(t),
                 figures,
             };
-            case_summaries.entry(c.target.clone()).or_default().push(summary);
+            case_summaries
+                .entry(c.target.clone())
+                .or_default()
+                .push(summary);
         }
         let results = targets
             .into_iter()
             .map(|t| {
                 let cases = case_summaries.remove(&t.name).unwrap_or_default();
-                let with_samples: Vec<&CaseSummary> = cases.iter().filter(|c| c.figures.samples > 0).collect();
+                let with_samples: Vec<&CaseSummary> =
+                    cases.iter().filter(|c| c.figures.samples > 0).collect();
                 let mean_over = |f: fn(&CaseSummary) -> Option<f64>| {
                     let values: Vec<f64> = with_samples.iter().filter_map(|c| f(c)).collect();
                     (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
@@ -402,15 +451,31 @@ impl Accumulator {
                     truncation: Rate::from(tt.truncation),
                     empty_answer: Rate::from(tt.empty),
                     safety_flags: Rate::from(tt.safety),
-                    length: Length { tokens: length(&tt.length_tokens), chars: length(&tt.length_chars) },
+                    length: Length {
+                        tokens: length(&tt.length_tokens),
+                        chars: length(&tt.length_chars),
+                    },
                     classification: t
                         .confusion
                         .iter()
                         .map(|(set, totals)| {
-                            let (right, all) = totals.confusion.iter().fold((0, 0), |(r, a), (expected, row)| {
-                                (r + row.get(expected).copied().unwrap_or(0), a + row.values().sum::<u64>())
-                            });
-                            (set.clone(), Classification { accuracy: Rate::of(right, all), confusion: totals.confusion.clone() })
+                            let (right, all) =
+                                totals
+                                    .confusion
+                                    .iter()
+                                    .fold((0, 0), |(r, a), (expected, row)| {
+                                        (
+                                            r + row.get(expected).copied().unwrap_or(0),
+                                            a + row.values().sum::<u64>(),
+                                        )
+                                    });
+                            (
+                                set.clone(),
+                                Classification {
+                                    accuracy: Rate::of(right, all),
+                                    confusion: totals.confusion.clone(),
+                                },
+                            )
                         })
                         .collect(),
                 };
@@ -422,7 +487,11 @@ impl Accumulator {
                     pass_pow_n: mean_over(|c| c.pass_pow_n),
                     quality,
                 };
-                TargetResult { summary, cases, evidence: t.evidence.finish() }
+                TargetResult {
+                    summary,
+                    cases,
+                    evidence: t.evidence.finish(),
+                }
             })
             .collect();
         (results, pairs.map(PairBuilder::finish))

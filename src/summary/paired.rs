@@ -42,7 +42,11 @@ impl PairBuilder {
         let key = (case_key.to_string(), sample);
         match self.waiting.remove(&key) {
             Some((other_side, other)) if other_side != side => {
-                let (candidate, baseline) = if side == 0 { (measures, other) } else { (other, measures) };
+                let (candidate, baseline) = if side == 0 {
+                    (measures, other)
+                } else {
+                    (other, measures)
+                };
                 self.fold(&baseline, &candidate);
             }
             _ => {
@@ -62,7 +66,11 @@ impl PairBuilder {
         }
         for (i, name) in CONTINUOUS.iter().enumerate() {
             if let (Some(b), Some(c)) = (baseline.values[i], candidate.values[i]) {
-                self.pairs.values.entry(name.to_string()).or_default().push((b, c));
+                self.pairs
+                    .values
+                    .entry(name.to_string())
+                    .or_default()
+                    .push((b, c));
             }
         }
     }

@@ -114,14 +114,21 @@ pub struct ScoringUsage {
 impl ScoringUsage {
     /// Reads `detail.usage` / `detail.error` of a network score.
     fn add(&mut self, score: &Score) -> (u64, u64, f64) {
-        let Some(detail) = &score.detail else { return (0, 0, 0.0) };
+        let Some(detail) = &score.detail else {
+            return (0, 0, 0.0);
+        };
         if detail.get("error").and_then(|e| e.as_bool()) == Some(true) {
             self.errors += 1;
         }
-        let Some(usage) = detail.get("usage") else { return (0, 0, 0.0) };
+        let Some(usage) = detail.get("usage") else {
+            return (0, 0, 0.0);
+        };
         let int = |k: &str| usage.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
         let (input, output) = (int("input_tokens"), int("output_tokens"));
-        let cost = usage.get("cost_usd").and_then(|v| v.as_f64()).unwrap_or(0.0);
+        let cost = usage
+            .get("cost_usd")
+            .and_then(|v| v.as_f64())
+            .unwrap_or(0.0);
         self.calls += int("calls");
         self.input_tokens += input;
         self.output_tokens += output;
@@ -167,12 +174,16 @@ impl Totals {
         if let Some(tokens) = obs.output_tokens {
             self.length_tokens.record(tokens as f64);
         }
-        self.length_chars.record(obs.output.as_deref().map_or(0, |o| o.chars().count()) as f64);
+        self.length_chars
+            .record(obs.output.as_deref().map_or(0, |o| o.chars().count()) as f64);
         let Some(f) = facts else { return };
         if f.passed {
             self.passes += 1;
         } else if self.first_failure.is_none() {
-            self.first_failure = f.failure.as_ref().map(|(scorer, reason)| format!("{scorer}: {reason}"));
+            self.first_failure = f
+                .failure
+                .as_ref()
+                .map(|(scorer, reason)| format!("{scorer}: {reason}"));
         }
         self.format.add_opt(f.format_ok);
         self.over_refusal.add_opt(f.over_refusal());
@@ -187,7 +198,12 @@ impl Totals {
         self.safety.add(f.safety_flag);
         if let Some((expected, predicted)) = &f.label {
             let predicted = predicted.clone().unwrap_or_else(|| "-".into());
-            *self.confusion.entry(expected.clone()).or_default().entry(predicted).or_default() += 1;
+            *self
+                .confusion
+                .entry(expected.clone())
+                .or_default()
+                .entry(predicted)
+                .or_default() += 1;
         }
         for s in scores {
             let (input, output, cost) = self.scoring.add(s);
