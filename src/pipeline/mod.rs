@@ -24,7 +24,7 @@ use crate::runner::{
     Budget, Endpoint, Observation, Redactor, Runner, RunnerReport, Settings, new_trace_id,
 };
 use crate::score::{RemoteScorer, Score, Scorer};
-use crate::store::{NewRun, RunEnd, Store, StoreError};
+use crate::store::{NewRun, RunEnd, Store, StoreError, WriteOp};
 use crate::summary::{Accumulator, TargetResult};
 
 /// Why a run could not be carried out at all (a failed verdict is not an error).
@@ -258,23 +258,24 @@ pub async fn run_probe(
     let clock = Instant::now();
     let (tx, mut rx) = mpsc::channel::<Observation>(1024);
     let run = tokio::spawn(runner.run(samples, tx, cancel));
-    // Observations are stored the moment they arrive; answers that need a judge or
-    // embeddings are scored concurrently, and counted when their scores are in.
+    // Observations are stored the moment they arrive — with their scores when scoring is
+    // local and instant; answers that need a judge or embeddings are stored first and scored
+    // concurrently, their scores written when they come.
     let mut remote_scoring = tokio::task::JoinSet::new();
-    let mut fold = |obs: Observation, scores: Option<Vec<Score>>| {
-        if let Some(scores) = &scores {
-            writer.scores(&run_id, obs.seq, scores.clone());
-        }
-        accumulator.add(&obs, scores.as_deref());
+    let mut sink = Sink {
+        run_id: &run_id,
+        writer: &writer,
+        accumulator: &mut accumulator,
+        pending: Vec::new(),
     };
     loop {
         tokio::select! {
             received = rx.recv() => {
                 let Some(obs) = received else { break };
                 progress.observed(&obs);
-                writer.observation(&run_id, obs.clone());
                 match case_of(&obs).filter(|_| obs.is_ok() && obs.final_attempt) {
                     Some(case) if RemoteScorer::needed(case) => {
+                        sink.pending.push(WriteOp::Observation(obs.clone(), None));
                         let (case, scorer, remote) = (case.clone(), scorer.clone(), remote.clone());
                         remote_scoring.spawn(async move {
                             let mut scores = scorer.score(&case, &obs);
@@ -284,23 +285,28 @@ pub async fn run_probe(
                     }
                     Some(case) => {
                         let scores = scorer.score(case, &obs);
-                        fold(obs, Some(scores));
+                        sink.scored(obs, scores);
                     }
-                    None => fold(obs, None),
+                    None => sink.unscored(obs),
+                }
+                if rx.is_empty() {
+                    sink.flush();
                 }
             }
             Some(done) = remote_scoring.join_next(), if !remote_scoring.is_empty() => {
                 if let Ok((obs, scores)) = done {
-                    fold(obs, Some(scores));
+                    sink.scored_later(obs, scores);
                 }
+                sink.flush();
             }
         }
     }
     while let Some(done) = remote_scoring.join_next().await {
         if let Ok((obs, scores)) = done {
-            fold(obs, Some(scores));
+            sink.scored_later(obs, scores);
         }
     }
+    sink.flush();
     let mut report = run.await.map_err(|e| PipelineError::Task(e.to_string()))?;
     // Scoring calls may finish after the last request: count what they spent too.
     report.spent_usd = budget.spent();
@@ -374,6 +380,53 @@ pub async fn run_probe(
         }
     }
     Ok(outcome)
+}
+
+/// Where every observation ends: the store and the summary. Writes wait in `pending` only
+/// while more observations are already queued behind them, so under load the store's thread
+/// is woken once per burst, and when idle nothing waits at all.
+struct Sink<'a> {
+    run_id: &'a str,
+    writer: &'a crate::store::Writer,
+    accumulator: &'a mut Accumulator,
+    pending: Vec<WriteOp>,
+}
+
+/// Most writes held back before they go to the store anyway.
+const MAX_PENDING: usize = 64;
+
+impl Sink<'_> {
+    /// Not scored (an error, a retried attempt): counted and stored.
+    fn unscored(&mut self, obs: Observation) {
+        self.accumulator.add(&obs, None);
+        self.push(WriteOp::Observation(obs, None));
+    }
+
+    /// Scored on arrival: counted and stored with its scores in one write.
+    fn scored(&mut self, obs: Observation, scores: Vec<Score>) {
+        self.accumulator.add(&obs, Some(&scores));
+        self.push(WriteOp::Observation(obs, Some(scores)));
+    }
+
+    /// Stored on arrival, scored later (judge, embeddings): counted now, scores added.
+    fn scored_later(&mut self, obs: Observation, scores: Vec<Score>) {
+        self.accumulator.add(&obs, Some(&scores));
+        self.push(WriteOp::Scores(obs.seq, scores));
+    }
+
+    fn push(&mut self, write: WriteOp) {
+        self.pending.push(write);
+        if self.pending.len() >= MAX_PENDING {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if !self.pending.is_empty() {
+            self.writer
+                .write_all(self.run_id, std::mem::take(&mut self.pending));
+        }
+    }
 }
 
 /// Whether the run probed enough to judge, and why not.

@@ -9,7 +9,7 @@ use reqwest::Method;
 use serde_json::{Map, Value, json};
 
 use super::classify::{
-    self, Meta, Sent, Transport, check_url, describe_keys, json_type, with_partial,
+    self, Address, Meta, Sent, Transport, check_url, describe_keys, json_type, with_partial,
 };
 use super::{ChatRequest, ErrorClass, Failure, ProviderError, Reply};
 use crate::config::Target;
@@ -23,7 +23,7 @@ const DEFAULT_MAX_TOKENS: u64 = 1024;
 #[derive(Debug, Clone)]
 pub struct Anthropic {
     transport: Transport,
-    url: String,
+    url: Address,
     model: String,
     stream: bool,
     params: Map<String, Value>,
@@ -33,8 +33,10 @@ pub struct Anthropic {
 
 impl Anthropic {
     pub fn new(target: &Target, timeout: Duration) -> Result<Self, ProviderError> {
-        let url = format!("{}/messages", target.base_url.trim_end_matches('/'));
-        check_url(target, &url)?;
+        let url = check_url(
+            target,
+            &format!("{}/messages", target.base_url.trim_end_matches('/')),
+        )?;
         let auth = target
             .api_key
             .as_ref()

@@ -178,8 +178,8 @@ impl Transport {
         })
     }
 
-    pub fn request(&self, method: reqwest::Method, url: &str) -> RequestBuilder {
-        self.client.request(method, url)
+    pub fn request(&self, method: reqwest::Method, address: &Address) -> RequestBuilder {
+        self.client.request(method, address.url.clone())
     }
 
     /// Removes the target's secrets from a failure's message: the last line of defence
@@ -191,8 +191,8 @@ impl Transport {
 
     /// Sends the request. A response with a non-2xx status is read (its start) and turned
     /// into the failure its status means.
-    pub async fn send(&self, request: RequestBuilder, url: &str) -> Result<Sent, Failure> {
-        let shown = display_url(url);
+    pub async fn send(&self, request: RequestBuilder, address: &Address) -> Result<Sent, Failure> {
+        let shown = address.shown.clone();
         let response = request
             .send()
             .await
@@ -630,9 +630,21 @@ pub(super) fn with_partial(
 }
 
 /// A base URL that does not make a URL is a configuration mistake, reported at build time.
-pub(super) fn check_url(target: &Target, url: &str) -> Result<(), ProviderError> {
+/// A request URL, parsed once when the provider is built (not per request), and the form
+/// messages show it in (no query, no credentials).
+#[derive(Debug, Clone)]
+pub(super) struct Address {
+    url: reqwest::Url,
+    shown: String,
+}
+
+/// Checks and parses a provider's URL.
+pub(super) fn check_url(target: &Target, url: &str) -> Result<Address, ProviderError> {
     match reqwest::Url::parse(url) {
-        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => Ok(()),
+        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => Ok(Address {
+            shown: display_url(url),
+            url: parsed,
+        }),
         Ok(parsed) => Err(ProviderError::Build {
             target: target.name.clone(),
             message: format!(

@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
-use super::classify::{Meta, Transport, check_url, json_type};
+use super::classify::{Address, Meta, Transport, check_url, json_type};
 use super::{ChatRequest, ErrorClass, Failure, ProviderError, Reply};
 use crate::config::{HttpResponseMap, HttpSpec, Target};
 use crate::golden::Role;
@@ -40,6 +40,7 @@ pub struct HttpEndpoint {
 #[derive(Debug)]
 struct Inner {
     transport: Transport,
+    address: Address,
     spec: HttpSpec,
     model: String,
     params: Map<String, Value>,
@@ -57,7 +58,7 @@ impl HttpEndpoint {
                 "the http provider needs an `http:` section (method, url, body, response)".into(),
             ));
         };
-        check_url(target, &spec.url)?;
+        let address = check_url(target, &spec.url)?;
         // Template syntax is checked now, so a typo fails `probity validate`-time building
         // rather than every request; undefined variables can only be found per case.
         check_templates(&spec.body, &mut String::new()).map_err(build)?;
@@ -72,6 +73,7 @@ impl HttpEndpoint {
         Ok(HttpEndpoint {
             inner: Arc::new(Inner {
                 transport: Transport::new(target, timeout, auth)?,
+                address,
                 spec,
                 model: target.model.clone(),
                 params: target.params.clone(),
@@ -105,12 +107,12 @@ impl Inner {
             })?;
         let mut builder = self
             .transport
-            .request(self.spec.method.clone(), &self.spec.url)
+            .request(self.spec.method.clone(), &self.address)
             .headers(request.headers.clone());
         if !body.is_null() {
             builder = builder.json(&body);
         }
-        let sent = self.transport.send(builder, &self.spec.url).await?;
+        let sent = self.transport.send(builder, &self.address).await?;
         let (value, meta) = self.transport.read_json(sent).await?;
         extract(&value, &self.spec.response, &meta)
     }

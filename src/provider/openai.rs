@@ -10,7 +10,7 @@ use reqwest::Method;
 use serde_json::{Map, Value, json};
 
 use super::classify::{
-    self, Meta, Sent, Transport, check_url, describe_keys, json_type, with_partial,
+    self, Address, Meta, Sent, Transport, check_url, describe_keys, json_type, with_partial,
 };
 use super::{ChatRequest, Embeddings, ErrorClass, Failure, ProviderError, Reply};
 use crate::config::Target;
@@ -22,8 +22,8 @@ const DEFAULT_EMBEDDINGS_MODEL: &str = "text-embedding-3-small";
 #[derive(Debug, Clone)]
 pub struct OpenAi {
     transport: Transport,
-    chat_url: String,
-    embeddings_url: String,
+    chat_url: Address,
+    embeddings_url: Address,
     model: String,
     stream: bool,
     params: Map<String, Value>,
@@ -33,8 +33,8 @@ pub struct OpenAi {
 impl OpenAi {
     pub fn new(target: &Target, timeout: Duration) -> Result<Self, ProviderError> {
         let base = target.base_url.trim_end_matches('/');
-        let chat_url = format!("{base}/chat/completions");
-        check_url(target, &chat_url)?;
+        let chat_url = check_url(target, &format!("{base}/chat/completions"))?;
+        let embeddings_url = check_url(target, &format!("{base}/embeddings"))?;
         let auth = target
             .api_key
             .as_ref()
@@ -42,7 +42,7 @@ impl OpenAi {
             .map(|k| ("authorization", format!("Bearer {}", k.expose())));
         Ok(OpenAi {
             transport: Transport::new(target, timeout, auth)?,
-            embeddings_url: format!("{base}/embeddings"),
+            embeddings_url,
             chat_url,
             model: target.model.clone(),
             stream: target.stream,

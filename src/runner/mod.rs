@@ -68,6 +68,16 @@ pub struct RunnerReport {
     pub spent_usd: f64,
 }
 
+impl RunnerReport {
+    fn count(&mut self, done: Result<u64, tokio::task::JoinError>) {
+        match done {
+            Ok(sent) => self.sent += sent,
+            // A panicking task is a bug; it must not take the run's other results with it.
+            Err(e) => tracing::error!("a request task failed: {e}"),
+        }
+    }
+}
+
 /// Everything one run needs.
 pub struct Runner {
     pub run_id: String,
@@ -192,13 +202,13 @@ impl Runner {
                 drop(permit);
                 sent
             });
+            // Reap what has finished, so memory follows the concurrency, not the run's length.
+            while let Some(done) = tasks.try_join_next() {
+                report.count(done);
+            }
         }
         while let Some(done) = tasks.join_next().await {
-            match done {
-                Ok(sent) => report.sent += sent,
-                // A panicking task is a bug; it must not take the run's other results with it.
-                Err(e) => tracing::error!("a request task failed: {e}"),
-            }
+            report.count(done);
         }
         report.elapsed = start.elapsed();
         report.spent_usd = this.budget.spent();

@@ -20,7 +20,7 @@ use rusqlite::{Connection, Row, Transaction, TransactionBehavior, params};
 
 pub use error::StoreError;
 pub use rows::ObservationRow;
-pub use writer::{BATCH_SIZE, FLUSH_INTERVAL, WriteStats, Writer};
+pub use writer::{BATCH_SIZE, FLUSH_INTERVAL, WriteOp, WriteStats, Writer};
 
 use error::SqlContext;
 use rows::{ExportLine, SELECT_COLUMNS, decode};

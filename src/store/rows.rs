@@ -22,9 +22,9 @@ const INSERT: &str = "INSERT INTO observations (
         run_id, seq, target, golden_set, case_id, sample, attempt, final_attempt, started_at,
         scheduled_ms, latency_ms, ttft_ms, status, http_status, error, input_tokens,
         output_tokens, cost_usd, finish_reason, model, request_id, span_id, output,
-        context_json
+        context_json, scores_json
     ) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-              ?19, ?20, ?21, ?22, ?23, ?24)";
+              ?19, ?20, ?21, ?22, ?23, ?24, ?25)";
 
 const UPDATE_SCORES: &str =
     "UPDATE observations SET scores_json = ?3 WHERE run_id = ?1 AND seq = ?2";
@@ -48,11 +48,14 @@ fn extended_code(e: &rusqlite::Error) -> Option<i32> {
     e.sqlite_error().map(|e| e.extended_code)
 }
 
+/// Inserts an observation, with its scores when they are already known (one write instead
+/// of an insert and an update).
 pub(crate) fn insert_observation(
     conn: &Connection,
     path: &Path,
     run_id: &str,
     o: &Observation,
+    scores: Option<&[Score]>,
 ) -> Result<(), StoreError> {
     let seq = to_i64(path, run_id, "an observation's seq", o.seq)?;
     let input_tokens = o
@@ -68,6 +71,14 @@ pub(crate) fn insert_observation(
         what: format!("the context of observation {} of run `{run_id}`", o.seq),
         source,
     })?;
+    let scores = scores
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|source| StoreError::Encode {
+            path: path.to_path_buf(),
+            what: format!("the scores of observation {} of run `{run_id}`", o.seq),
+            source,
+        })?;
     let sqlite = |source| StoreError::Sqlite {
         path: path.to_path_buf(),
         action: format!("writing observation {} of run `{run_id}`", o.seq),
@@ -99,6 +110,7 @@ pub(crate) fn insert_observation(
         o.span_id,
         o.output,
         context,
+        scores,
     ]);
     match result {
         Ok(_) => Ok(()),

@@ -41,14 +41,26 @@ enum Msg {
     Observation {
         run_id: String,
         observation: Box<Observation>,
+        scores: Option<Vec<Score>>,
     },
     Scores {
         run_id: String,
         seq: u64,
         scores: Vec<Score>,
     },
+    /// Several of the above at once: one wake-up of the thread instead of many.
+    Many(Vec<Msg>),
     /// Commit what came before, then answer with the first error so far (if any).
     Flush(Sender<Option<String>>),
+}
+
+/// One write of a batch queued with `Writer::write_all`.
+#[derive(Debug)]
+pub enum WriteOp {
+    /// An observation, with its scores when they are known.
+    Observation(Observation, Option<Vec<Score>>),
+    /// The scores of an observation written earlier.
+    Scores(u64, Vec<Score>),
 }
 
 /// Handle to the writer thread. Sending never blocks; failures are kept and returned by
@@ -102,6 +114,16 @@ impl Writer {
         self.send(Msg::Observation {
             run_id: run_id.to_string(),
             observation: Box::new(observation),
+            scores: None,
+        });
+    }
+
+    /// Queue an observation together with its scores (one write). Never blocks.
+    pub fn scored(&self, run_id: &str, observation: Observation, scores: Vec<Score>) {
+        self.send(Msg::Observation {
+            run_id: run_id.to_string(),
+            observation: Box::new(observation),
+            scores: Some(scores),
         });
     }
 
@@ -112,6 +134,27 @@ impl Writer {
             seq,
             scores,
         });
+    }
+
+    /// Queue several writes of `run_id` in one message. Under load this spares the writer
+    /// thread a wake-up per observation. Never blocks.
+    pub fn write_all(&self, run_id: &str, writes: Vec<WriteOp>) {
+        let msgs = writes
+            .into_iter()
+            .map(|w| match w {
+                WriteOp::Observation(observation, scores) => Msg::Observation {
+                    run_id: run_id.to_string(),
+                    observation: Box::new(observation),
+                    scores,
+                },
+                WriteOp::Scores(seq, scores) => Msg::Scores {
+                    run_id: run_id.to_string(),
+                    seq,
+                    scores,
+                },
+            })
+            .collect();
+        self.send(Msg::Many(msgs));
     }
 
     /// Whether the thread has met an error (or died): what was sent since may be lost.
@@ -207,14 +250,19 @@ impl Worker<'_> {
                     Msg::Observation {
                         run_id,
                         observation,
-                    } => insert_observation(&tx, path, &run_id, &observation)
-                        .map(|()| observations += 1),
+                        scores: s,
+                    } => insert_observation(&tx, path, &run_id, &observation, s.as_deref()).map(
+                        |()| {
+                            observations += 1;
+                            scores += u64::from(s.is_some());
+                        },
+                    ),
                     Msg::Scores {
                         run_id,
                         seq,
                         scores: s,
                     } => update_scores(&tx, path, &run_id, seq, &s).map(|()| scores += 1),
-                    Msg::Flush(_) => Ok(()),
+                    Msg::Flush(_) | Msg::Many(_) => Ok(()),
                 };
                 match applied {
                     Ok(()) => {}
@@ -275,11 +323,14 @@ fn run(
         let deadline = Instant::now() + FLUSH_INTERVAL;
         let mut next = Some(first);
         while let Some(msg) = next.take() {
-            if let Msg::Flush(ack) = msg {
-                acks.push(ack);
-                break;
+            match msg {
+                Msg::Flush(ack) => {
+                    acks.push(ack);
+                    break;
+                }
+                Msg::Many(msgs) => batch.extend(msgs),
+                msg => batch.push(msg),
             }
-            batch.push(msg);
             if batch.len() >= BATCH_SIZE {
                 break;
             }

@@ -120,7 +120,13 @@ impl EvidenceBuilder {
         self.evidence.vocabulary.answers += 1;
         for word in words(obs.output.as_deref().unwrap_or("")) {
             self.evidence.vocabulary.words += 1;
-            *self.words.entry(word).or_default() += 1;
+            // Most words are seen before: count them without allocating.
+            match self.words.get_mut(word.as_ref()) {
+                Some(n) => *n += 1,
+                None => {
+                    self.words.insert(word.into_owned(), 1);
+                }
+            }
         }
     }
 
@@ -141,8 +147,14 @@ impl EvidenceBuilder {
 }
 
 /// Lower-cased words of a text (letters and digits), for the vocabulary.
-fn words(text: &str) -> impl Iterator<Item = String> + '_ {
+fn words(text: &str) -> impl Iterator<Item = std::borrow::Cow<'_, str>> + '_ {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
+        .map(|w| {
+            if w.chars().any(char::is_uppercase) {
+                std::borrow::Cow::Owned(w.to_lowercase())
+            } else {
+                std::borrow::Cow::Borrowed(w)
+            }
+        })
 }

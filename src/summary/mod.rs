@@ -10,7 +10,7 @@ mod measures;
 mod paired;
 mod totals;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -290,6 +290,8 @@ fn scorer_summaries(t: &Totals) -> BTreeMap<String, ScorerSummary> {
 
 struct CaseAcc {
     case: Case,
+    /// `set/case`, the key of evidence and pairs.
+    key: String,
     target: String,
     totals: Totals,
 }
@@ -307,7 +309,8 @@ pub struct Accumulator {
     targets: Vec<TargetAcc>,
     /// Indexed by (target index, case index), in plan order.
     cases: Vec<CaseAcc>,
-    case_index: BTreeMap<(String, String, String), usize>,
+    /// target → set → case id → index into `cases`; looked up by `&str`, without allocating.
+    case_index: HashMap<String, HashMap<String, HashMap<String, usize>>>,
     min_samples: u32,
     /// With exactly two targets: the first is the candidate, the second its baseline.
     pairs: Option<PairBuilder>,
@@ -328,18 +331,21 @@ impl Accumulator {
                 })
                 .collect(),
             cases: Vec::new(),
-            case_index: BTreeMap::new(),
+            case_index: HashMap::new(),
             min_samples,
             pairs: (targets.len() == 2).then(PairBuilder::default),
         };
         for target in targets {
             for case in cases {
-                acc.case_index.insert(
-                    (target.clone(), case.set.clone(), case.id.clone()),
-                    acc.cases.len(),
-                );
+                acc.case_index
+                    .entry(target.clone())
+                    .or_default()
+                    .entry(case.set.clone())
+                    .or_default()
+                    .insert(case.id.clone(), acc.cases.len());
                 acc.cases.push(CaseAcc {
                     case: case.clone(),
+                    key: format!("{}/{}", case.set, case.id),
                     target: target.clone(),
                     totals: Totals::default(),
                 });
@@ -350,8 +356,12 @@ impl Accumulator {
 
     /// Counts one attempt with its scores (`None` until scored, or for errors).
     pub fn add(&mut self, obs: &Observation, scores: Option<&[Score]>) {
-        let key = (obs.target.clone(), obs.set.clone(), obs.case_id.clone());
-        let Some(&i) = self.case_index.get(&key) else {
+        let found = self
+            .case_index
+            .get(obs.target.as_str())
+            .and_then(|sets| sets.get(obs.set.as_str()))
+            .and_then(|ids| ids.get(obs.case_id.as_str()));
+        let Some(&i) = found else {
             return;
         };
         let Some(target) = self.targets.iter_mut().find(|t| t.name == obs.target) else {
@@ -369,13 +379,12 @@ impl Accumulator {
                 .or_default()
                 .add(obs, facts.as_ref(), &[]);
         }
-        let key = format!("{}/{}", case.case.set, case.case.id);
         target
             .evidence
-            .add(&key, case.case.min_pass_rate, obs, facts.as_ref());
+            .add(&case.key, case.case.min_pass_rate, obs, facts.as_ref());
         if let (Some(pairs), Some(m)) = (self.pairs.as_mut(), measure(obs, facts.as_ref())) {
             let side = usize::from(obs.target != self.targets[0].name);
-            pairs.add(&key, obs.sample, side, m);
+            pairs.add(&case.key, obs.sample, side, m);
         }
     }
 

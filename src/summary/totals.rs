@@ -210,7 +210,14 @@ impl Totals {
             self.input_tokens += input;
             self.output_tokens += output;
             self.cost_usd += cost;
-            let t = self.scorers.entry(s.scorer.clone()).or_default();
+            // Look up first: the name is cloned once per scorer, not once per answer.
+            if !self.scorers.contains_key(&s.scorer) {
+                self.scorers
+                    .insert(s.scorer.clone(), ScorerTally::default());
+            }
+            let Some(t) = self.scorers.get_mut(&s.scorer) else {
+                continue;
+            };
             t.result.add(s.passed);
             t.informational = s.informational;
             t.value.add(s.value);
