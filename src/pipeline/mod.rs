@@ -275,7 +275,7 @@ pub async fn run_probe(
                 progress.observed(&obs);
                 match case_of(&obs).filter(|_| obs.is_ok() && obs.final_attempt) {
                     Some(case) if RemoteScorer::needed(case) => {
-                        sink.pending.push(WriteOp::Observation(obs.clone(), None));
+                        sink.pending.push(WriteOp::Observation(Box::new(obs.clone()), None));
                         let (case, scorer, remote) = (case.clone(), scorer.clone(), remote.clone());
                         remote_scoring.spawn(async move {
                             let mut scores = scorer.score(&case, &obs);
@@ -399,13 +399,13 @@ impl Sink<'_> {
     /// Not scored (an error, a retried attempt): counted and stored.
     fn unscored(&mut self, obs: Observation) {
         self.accumulator.add(&obs, None);
-        self.push(WriteOp::Observation(obs, None));
+        self.push(WriteOp::Observation(Box::new(obs), None));
     }
 
     /// Scored on arrival: counted and stored with its scores in one write.
     fn scored(&mut self, obs: Observation, scores: Vec<Score>) {
         self.accumulator.add(&obs, Some(&scores));
-        self.push(WriteOp::Observation(obs, Some(scores)));
+        self.push(WriteOp::Observation(Box::new(obs), Some(scores)));
     }
 
     /// Stored on arrival, scored later (judge, embeddings): counted now, scores added.

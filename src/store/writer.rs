@@ -58,7 +58,7 @@ enum Msg {
 #[derive(Debug)]
 pub enum WriteOp {
     /// An observation, with its scores when they are known.
-    Observation(Observation, Option<Vec<Score>>),
+    Observation(Box<Observation>, Option<Vec<Score>>),
     /// The scores of an observation written earlier.
     Scores(u64, Vec<Score>),
 }
@@ -144,7 +144,7 @@ impl Writer {
             .map(|w| match w {
                 WriteOp::Observation(observation, scores) => Msg::Observation {
                     run_id: run_id.to_string(),
-                    observation: Box::new(observation),
+                    observation,
                     scores,
                 },
                 WriteOp::Scores(seq, scores) => Msg::Scores {
