@@ -5,40 +5,18 @@
 #[path = "support/project.rs"]
 mod project;
 
-use std::net::SocketAddr;
 use std::process::Output;
 use std::time::Duration;
 
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use probity::sim::{self, Latency, Profile};
+use probity::sim::{Latency, Profile};
 use probity::store::Store;
 use project::Project;
 
 const BIN: &str = env!("CARGO_BIN_EXE_probity");
 const KEY: &str = "sk-live-SECRET-4242-abcdef";
-
-async fn start_sim(golden: &[probity::golden::GoldenSet], profile: Profile) -> sim::SimHandle {
-    sim::start(
-        profile,
-        sim::cases_from_golden(golden),
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-    )
-    .await
-    .unwrap()
-}
-
-/// A project aimed at a simulator started for it.
-async fn project_with_sim(body: &str, profile: Profile) -> (Project, sim::SimHandle) {
-    let draft = Project::new("http://127.0.0.1:9/v1", body);
-    let handle = start_sim(&draft.golden(), profile).await;
-    let text = std::fs::read_to_string(draft.probe_file())
-        .unwrap()
-        .replace("http://127.0.0.1:9/v1", &handle.base_url());
-    std::fs::write(draft.probe_file(), text).unwrap();
-    (draft, handle)
-}
 
 async fn probity(project: &Project, args: &[&str]) -> Output {
     tokio::process::Command::new(BIN)
@@ -58,7 +36,7 @@ fn text(bytes: &[u8]) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn exit_0_when_the_run_passes() {
-    let (project, sim) = project_with_sim("samples: 2\n", Profile::default()).await;
+    let (project, sim) = Project::with_sim("samples: 2\n", Profile::default()).await;
     let out = probity(&project, &["run", "bot"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(
@@ -82,7 +60,7 @@ async fn exit_1_when_a_threshold_is_critical() {
         ttft: Latency::fixed(Duration::from_millis(30)),
         ..Profile::default()
     };
-    let (project, sim) = project_with_sim(
+    let (project, sim) = Project::with_sim(
         "samples: 1\nthresholds: { latency_p95: { critical: 5ms } }\n",
         profile,
     )
@@ -143,7 +121,7 @@ async fn sigkill_mid_run_keeps_what_was_done() {
         ttft: Latency::fixed(Duration::from_millis(50)),
         ..Profile::default()
     };
-    let (project, sim) = project_with_sim("samples: 200\nconcurrency: 2\n", profile).await;
+    let (project, sim) = Project::with_sim("samples: 200\nconcurrency: 2\n", profile).await;
     let mut child = tokio::process::Command::new(BIN)
         .args(["run", "bot"])
         .current_dir(project.root())
@@ -256,7 +234,7 @@ async fn the_api_key_never_appears() {
     assert_clean("the database", &db_bytes(&project));
 
     // And a successful run against the simulator, which sees the key.
-    let (project, sim) = project_with_sim("samples: 1\n", Profile::default()).await;
+    let (project, sim) = Project::with_sim("samples: 1\n", Profile::default()).await;
     let out = probity(&project, &["-vv", "run"]).await;
     assert_eq!(out.status.code(), Some(0));
     assert_clean("stdout", &text(&out.stdout));

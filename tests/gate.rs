@@ -5,7 +5,6 @@
 #[path = "support/project.rs"]
 mod project;
 
-use std::net::SocketAddr;
 use std::process::Output;
 use std::time::Duration;
 
@@ -13,7 +12,7 @@ use probity::compare::{FindingKind, Verdict};
 use probity::pipeline::{BaselineChoice, Quiet, RunOptions, run_probe};
 use probity::sim::{self, Latency, Profile};
 use probity::store::Store;
-use project::Project;
+use project::{PLACEHOLDER, Project, start_sim};
 use tokio_util::sync::CancellationToken;
 
 const BIN: &str = env!("CARGO_BIN_EXE_probity");
@@ -54,21 +53,15 @@ async fn project_with_two_sims(
     canary: Profile,
     body: &str,
 ) -> (Project, sim::SimHandle, sim::SimHandle) {
-    let draft = Project::new("http://127.0.0.1:9/v1", body);
-    let golden = draft.golden();
-    let addr = SocketAddr::from(([127, 0, 0, 1], 0));
-    let a = sim::start(current, sim::cases_from_golden(&golden), addr)
-        .await
-        .unwrap();
-    let b = sim::start(canary, sim::cases_from_golden(&golden), addr)
-        .await
-        .unwrap();
-    let text = std::fs::read_to_string(draft.probe_file())
-        .unwrap()
-        .replace("http://127.0.0.1:9/v1", &a.base_url())
-        .replace("CANARY_URL", &b.base_url());
-    std::fs::write(draft.probe_file(), text).unwrap();
-    (draft, a, b)
+    let project = Project::new(PLACEHOLDER, body);
+    let golden = project.golden();
+    let (a, b) = (
+        start_sim(&golden, current).await,
+        start_sim(&golden, canary).await,
+    );
+    project.aim(PLACEHOLDER, &a.base_url());
+    project.aim("CANARY_URL", &b.base_url());
+    (project, a, b)
 }
 
 const TWO_TARGETS: &str = "targets:\n  canary: { base_url: CANARY_URL, model: canary-model, labels: { model_version: \"2\" } }\nsamples: 15\nconcurrency: 8\n";

@@ -5,39 +5,14 @@
 #[path = "support/project.rs"]
 mod project;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use probity::pipeline::{Quiet, RunOptions, RunStatus, run_probe};
 use probity::report::json::run_document;
-use probity::sim::{self, Latency, Profile};
+use probity::sim::{Latency, Profile};
 use probity::store::Store;
 use project::Project;
 use tokio_util::sync::CancellationToken;
-
-async fn sim_with(
-    project_golden: &[probity::golden::GoldenSet],
-    profile: Profile,
-) -> sim::SimHandle {
-    sim::start(
-        profile,
-        sim::cases_from_golden(project_golden),
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-    )
-    .await
-    .unwrap()
-}
-
-/// Starts a sim for a project written with a placeholder URL, then rewrites the probe to it.
-async fn project_and_sim(body: &str, profile: Profile) -> (Project, sim::SimHandle) {
-    let draft = Project::new("http://127.0.0.1:9/v1", body);
-    let handle = sim_with(&draft.golden(), profile).await;
-    let text = std::fs::read_to_string(draft.probe_file())
-        .unwrap()
-        .replace("http://127.0.0.1:9/v1", &handle.base_url());
-    std::fs::write(draft.probe_file(), text).unwrap();
-    (draft, handle)
-}
 
 #[tokio::test]
 async fn a_run_is_summarised_stored_and_documented() {
@@ -47,7 +22,7 @@ async fn a_run_is_summarised_stored_and_documented() {
         seed: 3,
         ..Profile::default()
     };
-    let (project, sim) = project_and_sim("samples: 4\nconcurrency: 4\n", profile).await;
+    let (project, sim) = Project::with_sim("samples: 4\nconcurrency: 4\n", profile).await;
     let probe = project.probe("sk-test-key");
     let store = Store::open(&project.db()).unwrap();
     let outcome = run_probe(
@@ -136,7 +111,7 @@ async fn latency_is_measured_from_the_intended_start() {
         latency: Latency::fixed(Duration::from_millis(100)),
         ..Profile::default()
     };
-    let (project, sim) = project_and_sim(
+    let (project, sim) = Project::with_sim(
         "samples: 5\nconcurrency: 1\nrate_limit: { requests_per_second: 20 }\n",
         profile,
     )
@@ -183,7 +158,7 @@ async fn the_budget_is_never_overspent() {
     // $100 per million tokens and at most 20 output tokens: each request reserves about
     // $0.0035 and costs a little less, so only about half of the 40 samples fit in $0.05.
     let body = "samples: 10\nconcurrency: 4\nbudget: { max_cost_usd: 0.05 }\npricing: { input_per_mtok: 100, output_per_mtok: 100 }\n";
-    let (project, sim) = project_and_sim(body, Profile::default()).await;
+    let (project, sim) = Project::with_sim(body, Profile::default()).await;
     let mut probe = project.probe("k");
     probe.target.params.insert("max_tokens".into(), 20.into());
     let store = Store::open(&project.db()).unwrap();
@@ -260,7 +235,7 @@ async fn thresholds_fail_the_run() {
         ttft: Latency::fixed(Duration::from_millis(30)),
         ..Profile::default()
     };
-    let (project, sim) = project_and_sim(
+    let (project, sim) = Project::with_sim(
         "samples: 2\nthresholds: { latency_p95: { warning: 1ms, critical: 5ms } }\n",
         profile,
     )

@@ -5,13 +5,11 @@
 #[path = "support/project.rs"]
 mod project;
 
-use std::net::SocketAddr;
-
 use probity::pipeline::{Quiet, RunOptions, run_probe};
 use probity::sim::{self, Profile};
 use probity::stats::wilson;
 use probity::store::Store;
-use project::Project;
+use project::{PLACEHOLDER, Project, start_sim};
 use tokio_util::sync::CancellationToken;
 
 const GOLDEN: &str = r#"name: quality
@@ -47,23 +45,14 @@ cases:
 
 async fn project_and_sim(profile: Profile, body: &str) -> (Project, sim::SimHandle) {
     let probe = format!(
-        "name: bot\ntarget:\n  provider: openai\n  base_url: http://127.0.0.1:9/v1\n  model: m\n  stream: false\njudge: {{ model: judge-model }}\ngolden_sets: [golden-sets/quality.yaml]\n{body}"
+        "name: bot\ntarget:\n  provider: openai\n  base_url: {PLACEHOLDER}\n  model: m\n  stream: false\njudge: {{ model: judge-model }}\ngolden_sets: [golden-sets/quality.yaml]\n{body}"
     );
     let project = Project::with_files(&[
         ("probes/bot.yaml", &probe),
         ("golden-sets/quality.yaml", GOLDEN),
     ]);
-    let handle = sim::start(
-        profile,
-        sim::cases_from_golden(&project.golden()),
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-    )
-    .await
-    .unwrap();
-    let text = std::fs::read_to_string(project.probe_file())
-        .unwrap()
-        .replace("http://127.0.0.1:9/v1", &handle.base_url());
-    std::fs::write(project.probe_file(), text).unwrap();
+    let handle = start_sim(&project.golden(), profile).await;
+    project.aim(PLACEHOLDER, &handle.base_url());
     (project, handle)
 }
 

@@ -5,8 +5,25 @@
 
 use std::path::{Path, PathBuf};
 
+use std::net::SocketAddr;
+
 use probity::config::{Probe, load_paths};
 use probity::golden::GoldenSet;
+use probity::sim::{self, Profile, SimHandle};
+
+/// The base URL probes are written with before a simulator is started for them.
+pub const PLACEHOLDER: &str = "http://127.0.0.1:9/v1";
+
+/// Starts a simulator answering `golden` with `profile`, on a free port.
+pub async fn start_sim(golden: &[GoldenSet], profile: Profile) -> SimHandle {
+    sim::start(
+        profile,
+        sim::cases_from_golden(golden),
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+    )
+    .await
+    .unwrap()
+}
 
 pub const GOLDEN: &str = r#"name: support
 cases:
@@ -57,6 +74,23 @@ impl Project {
             std::fs::write(path, text).unwrap();
         }
         Project { dir }
+    }
+
+    /// A project whose probe has `body` after its target, aimed at a simulator started for
+    /// its golden set.
+    pub async fn with_sim(body: &str, profile: Profile) -> (Project, SimHandle) {
+        let project = Project::new(PLACEHOLDER, body);
+        let handle = start_sim(&project.golden(), profile).await;
+        project.aim(PLACEHOLDER, &handle.base_url());
+        (project, handle)
+    }
+
+    /// Replaces `from` with `to` in the probe file (aims it at a started simulator).
+    pub fn aim(&self, from: &str, to: &str) {
+        let text = std::fs::read_to_string(self.probe_file())
+            .unwrap()
+            .replace(from, to);
+        std::fs::write(self.probe_file(), text).unwrap();
     }
 
     pub fn root(&self) -> &Path {
