@@ -62,6 +62,8 @@ use tokio_util::sync::CancellationToken;
 
 /// The support assistant's golden set: 10 questions, 4 JSON, 4 classifications, 2 refusals.
 const SUPPORT: &str = include_str!("data/calibration-golden.yaml");
+/// The extraction set: 20 cases that all answer JSON against a schema.
+const EXTRACTION: &str = include_str!("data/calibration-extraction.yaml");
 /// Cases per golden set.
 const CASES: u64 = 20;
 /// Samples per case of every compared run (the 20 cases × 5 samples).
@@ -652,202 +654,6 @@ async fn calibrate(scenarios: &[Scenario]) -> (Vec<Figures>, Duration, Duration)
     (figures, generated, clock.elapsed())
 }
 
-/// An extraction case: its name, the text to extract from, and the fields with their types.
-type Record = (
-    &'static str,
-    &'static str,
-    &'static [(&'static str, &'static str)],
-);
-
-/// 20 extraction cases that all answer JSON against a schema.
-fn extraction_golden() -> String {
-    const RECORDS: [Record; 20] = [
-        (
-            "invoice",
-            "Invoice INV-2041 from Nordwind GmbH, total 1250.00 EUR.",
-            &[
-                ("number", "string"),
-                ("vendor", "string"),
-                ("total", "number"),
-            ],
-        ),
-        (
-            "order",
-            "Order 1234 was shipped on 3 May.",
-            &[("id", "integer"), ("status", "string")],
-        ),
-        (
-            "contact",
-            "Call Maria Lopez, head of purchasing, on extension 221.",
-            &[
-                ("name", "string"),
-                ("role", "string"),
-                ("extension", "integer"),
-            ],
-        ),
-        (
-            "meeting",
-            "Quarterly review with the sales team on 12 June at 10:00 in room B.",
-            &[("title", "string"), ("date", "string"), ("room", "string")],
-        ),
-        (
-            "address",
-            "12 Baker Street, London NW1 6XE.",
-            &[
-                ("street", "string"),
-                ("city", "string"),
-                ("postcode", "string"),
-            ],
-        ),
-        (
-            "flight",
-            "Flight LH 454 leaves Frankfurt at 13:20 from gate B44.",
-            &[
-                ("flight", "string"),
-                ("origin", "string"),
-                ("gate", "string"),
-            ],
-        ),
-        (
-            "refund",
-            "Please refund 49.90 for order 5521, the parcel arrived broken.",
-            &[
-                ("order_id", "integer"),
-                ("amount", "number"),
-                ("reason", "string"),
-            ],
-        ),
-        (
-            "ticket",
-            "The export button does nothing in Firefox 126 on Windows.",
-            &[
-                ("component", "string"),
-                ("browser", "string"),
-                ("platform", "string"),
-            ],
-        ),
-        (
-            "product",
-            "The Aero 14 laptop weighs 1.2 kg and costs 1499 dollars.",
-            &[
-                ("name", "string"),
-                ("weight_kg", "number"),
-                ("price", "number"),
-            ],
-        ),
-        (
-            "booking",
-            "Two nights at Hotel Lido for 2 adults from 4 August.",
-            &[
-                ("hotel", "string"),
-                ("nights", "integer"),
-                ("guests", "integer"),
-            ],
-        ),
-        (
-            "payment",
-            "Card ending 4242 was declined for 89.00 on 2 March.",
-            &[
-                ("last4", "string"),
-                ("amount", "number"),
-                ("outcome", "string"),
-            ],
-        ),
-        (
-            "shipment",
-            "Parcel 00340434 is with DHL and due on Friday.",
-            &[
-                ("tracking", "string"),
-                ("carrier", "string"),
-                ("due", "string"),
-            ],
-        ),
-        (
-            "subscription",
-            "Team plan, 25 seats, renews yearly on 1 October.",
-            &[
-                ("plan", "string"),
-                ("seats", "integer"),
-                ("renewal", "string"),
-            ],
-        ),
-        (
-            "review",
-            "Four stars: fast delivery but the box was dented.",
-            &[
-                ("stars", "integer"),
-                ("positive", "string"),
-                ("negative", "string"),
-            ],
-        ),
-        (
-            "recipe",
-            "Pancakes need 2 eggs, 250 g flour and 500 ml milk.",
-            &[
-                ("dish", "string"),
-                ("eggs", "integer"),
-                ("flour_g", "integer"),
-            ],
-        ),
-        (
-            "event",
-            "The user Sam deleted project Apollo at 09:14 UTC.",
-            &[
-                ("actor", "string"),
-                ("action", "string"),
-                ("object", "string"),
-            ],
-        ),
-        (
-            "job",
-            "Senior data engineer, remote, salary up to 95000 EUR.",
-            &[
-                ("title", "string"),
-                ("location", "string"),
-                ("salary_max", "integer"),
-            ],
-        ),
-        (
-            "weather",
-            "Tomorrow in Oslo: 4 degrees, light snow, wind 20 km/h.",
-            &[
-                ("city", "string"),
-                ("temperature", "number"),
-                ("conditions", "string"),
-            ],
-        ),
-        (
-            "expense",
-            "Taxi to the airport, 38.50, paid by company card.",
-            &[
-                ("category", "string"),
-                ("amount", "number"),
-                ("payment", "string"),
-            ],
-        ),
-        (
-            "appointment",
-            "Dentist appointment moved to Tuesday at 15:30.",
-            &[("kind", "string"), ("day", "string"), ("time", "string")],
-        ),
-    ];
-    let mut yaml = String::from("name: extraction\ncases:\n");
-    for (id, text, fields) in RECORDS {
-        let required: Vec<&str> = fields.iter().map(|(name, _)| *name).collect();
-        let properties: Vec<String> = fields
-            .iter()
-            .map(|(name, ty)| format!("{name}: {{ type: {ty} }}"))
-            .collect();
-        let _ = write!(
-            yaml,
-            "  - id: extract-{id}\n    messages:\n      - {{ role: system, content: \"Extract the {id} as one JSON object with the fields {fields}. Answer with the JSON only.\" }}\n      - {{ role: user, content: \"{text}\" }}\n    expect:\n      json: strict\n      json_schema: {{ type: object, required: [{fields}], properties: {{ {props} }} }}\n",
-            fields = required.join(", "),
-            props = properties.join(", "),
-        );
-    }
-    yaml
-}
-
 /// The support set with every change, and the extraction set with JSON breakage.
 fn scenarios(nulls: usize, trials: usize, large: usize) -> Vec<Scenario> {
     vec![
@@ -862,7 +668,7 @@ fn scenarios(nulls: usize, trials: usize, large: usize) -> Vec<Scenario> {
         },
         Scenario {
             name: "extraction set (20 JSON cases)",
-            golden: extraction_golden(),
+            golden: EXTRACTION.to_string(),
             changes: vec![Kind::JsonBreak],
             nulls: trials,
             trials,
