@@ -72,9 +72,8 @@ const SAMPLES: u32 = 5;
 const LARGE: [u32; 2] = [20, 40];
 /// The baseline size the 95% detection targets are asserted against (see above).
 const GUARDED: u32 = 40;
-/// Every run is paced at this many requests per second: latency is then measured from each
-/// request's intended start and never includes a wait for a free slot (see `Lab::new`).
-/// One pace for all: on a busy machine a slower pace meets more of its own scheduling
+/// Every run is paced at this many requests per second, as a scheduled probe is: latency is
+/// then measured from each request's intended start (see `Lab::new`). One pace for all: on a busy machine a slower pace meets more of its own scheduling
 /// delay per request, which would make small runs look slower than large baselines.
 const REQUESTS_PER_SECOND: f64 = 25.0;
 /// Room for every paced request: about 6 are in flight at 25 per second.
@@ -165,10 +164,9 @@ struct Lab {
 }
 
 impl Lab {
-    /// The probe: non-streaming, paced. Pacing matters to the measurement: without a
-    /// `rate_limit`, the runner starts a sample's clock before it waits for a free slot, so
-    /// each latency includes part of other requests' time, and the samples of a run are
-    /// no longer independent (the rank tests assume they are).
+    /// The probe: non-streaming, paced, with room for every paced request, so no request
+    /// waits behind another and the samples of a run are independent (the rank tests
+    /// assume they are).
     fn new(golden: &str) -> Lab {
         let body = format!(
             "name: calibration\ntarget:\n  provider: openai\n  base_url: http://127.0.0.1:9/v1\n  model: sim-model\n  api_key: ${{PROBITY_TEST_KEY}}\n  stream: false\ngolden_sets: [golden-sets/calibration.yaml]\nsamples: {SAMPLES}\nconcurrency: {CONCURRENCY}\nrate_limit: {{ requests_per_second: {REQUESTS_PER_SECOND} }}\ntimeout: 30s\n"

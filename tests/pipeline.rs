@@ -154,6 +154,39 @@ async fn latency_is_measured_from_the_intended_start() {
 }
 
 #[tokio::test]
+async fn without_a_schedule_the_wait_for_a_slot_is_not_latency() {
+    // One slot, no rate: requests run back to back against a 100 ms endpoint. Each took
+    // about 100 ms; counting the wait for the slot would make the k-th look k times slower.
+    let profile = Profile {
+        latency: Latency::fixed(Duration::from_millis(100)),
+        ..Profile::default()
+    };
+    let (project, sim) = Project::with_sim("samples: 2\nconcurrency: 1\n", profile).await;
+    let mut probe = project.probe("k");
+    probe.target.stream = false;
+    let store = Store::open(&project.db()).unwrap();
+    let outcome = run_probe(
+        &probe,
+        &store,
+        &RunOptions::default(),
+        &Quiet,
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    let rows = store.observations(&outcome.run_id).unwrap();
+    assert!(rows.len() >= 4, "{} observations", rows.len());
+    for row in rows {
+        let latency = row.observation.latency_ms.unwrap();
+        assert!(
+            (99.0..190.0).contains(&latency),
+            "latency {latency} ms: the endpoint takes 100 ms, and the wait for the slot is not the endpoint's"
+        );
+    }
+    sim.shutdown().await.unwrap();
+}
+
+#[tokio::test]
 async fn the_budget_is_never_overspent() {
     // $100 per million tokens and at most 20 output tokens: each request reserves about
     // $0.0035 and costs a little less, so only about half of the 40 samples fit in $0.05.

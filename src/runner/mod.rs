@@ -2,10 +2,12 @@
 //! pacing, per-request timeouts, bounded retries and a cost budget, and emits one
 //! `Observation` per attempt as it happens. It knows nothing of scoring or reports.
 //!
-//! Latency is measured from each sample's *intended* start — `start + i / rate` when a rate
-//! is set, else the moment a concurrency slot is asked for — so a slow endpoint that makes
-//! requests queue shows up in the figures instead of hiding behind the pacing (coordinated
-//! omission).
+//! With a rate set, latency is measured from each sample's *intended* start, `start + i /
+//! rate`, so a slow endpoint that makes requests queue shows up in the figures instead of
+//! hiding behind the pacing (coordinated omission). Without one there is no schedule to be
+//! late against: the clock starts when the sample's concurrency slot is granted, so the
+//! wait for a slot — the run's own limit, not the endpoint's doing — is not counted, and
+//! the samples of a run stay independent of one another.
 
 mod budget;
 mod observation;
@@ -181,9 +183,9 @@ impl Runner {
                             break;
                         }
                     }
-                    at
+                    Some(at)
                 }
-                None => Instant::now(),
+                None => None,
             };
             let permit = tokio::select! {
                 permit = slots.clone().acquire_owned() => permit,
@@ -194,6 +196,7 @@ impl Runner {
                 }
             };
             let Ok(permit) = permit else { break };
+            let intended = intended.unwrap_or_else(Instant::now);
             let (this, emitter) = (this.clone(), emitter.clone());
             tasks.spawn(async move {
                 let sent = this
