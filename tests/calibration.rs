@@ -52,13 +52,12 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use probity::compare::{Baseline, FindingKind, Verdict, compare};
 use probity::config::{Drift, Probe};
-use probity::pipeline::{BaselineChoice, Quiet, RunOptions, RunOutcome, RunStatus, run_probe};
+use probity::pipeline::{BaselineChoice, RunOptions, RunOutcome, RunStatus};
 use probity::sim::{self, Latency, Profile, SimCase};
 use probity::stats::wilson;
 use probity::store::Store;
 use probity::summary::Evidence;
 use project::Project;
-use tokio_util::sync::CancellationToken;
 
 /// The support assistant's golden set: 10 questions, 4 JSON, 4 classifications, 2 refusals.
 const SUPPORT: &str = include_str!("data/calibration-golden.yaml");
@@ -212,9 +211,7 @@ impl Lab {
         probe.requests_per_second = Some(requests_per_second);
         let db = self.db(db);
         let store = Store::open(&db).expect("the store opens");
-        let outcome = run_probe(&probe, &store, &options, &Quiet, CancellationToken::new())
-            .await
-            .expect("the run completes");
+        let outcome = project::run(&probe, &store, &options).await;
         handle.shutdown().await.expect("the simulator stops");
         drop(store);
         let _ = std::fs::remove_file(&db);

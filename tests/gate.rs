@@ -9,11 +9,10 @@ use std::process::Output;
 use std::time::Duration;
 
 use probity::compare::{FindingKind, Verdict};
-use probity::pipeline::{BaselineChoice, Quiet, RunOptions, run_probe};
+use probity::pipeline::{BaselineChoice, RunOptions};
 use probity::sim::{self, Latency, Profile};
 use probity::store::Store;
 use project::{PLACEHOLDER, Project, start_sim};
-use tokio_util::sync::CancellationToken;
 
 const BIN: &str = env!("CARGO_BIN_EXE_probity");
 
@@ -87,15 +86,7 @@ async fn a_promoted_baseline_catches_a_degraded_endpoint() {
     let (project, a, b) = project_with_two_sims(healthy(1), degraded(2), TWO_TARGETS).await;
     let probe = project.probe("k");
     let store = Store::open(&project.db()).unwrap();
-    let first = run_probe(
-        &probe,
-        &store,
-        &RunOptions::default(),
-        &Quiet,
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let first = project::run(&probe, &store, &RunOptions::default()).await;
     assert!(
         first.notes.iter().any(|n| n.starts_with("no baseline yet")),
         "{:?}",
@@ -107,15 +98,7 @@ async fn a_promoted_baseline_catches_a_degraded_endpoint() {
     assert!(text(&out.stdout).contains("is now the baseline of `bot`"));
 
     // The same endpoint again: no drift.
-    let same = run_probe(
-        &probe,
-        &store,
-        &RunOptions::default(),
-        &Quiet,
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let same = project::run(&probe, &store, &RunOptions::default()).await;
     assert_eq!(same.verdict, Verdict::Pass, "{:#?}", same.findings);
     let report = same.comparison.as_ref().unwrap();
     assert_eq!(report.run_id.as_deref(), Some(first.run_id.as_str()));
@@ -126,9 +109,7 @@ async fn a_promoted_baseline_catches_a_degraded_endpoint() {
         targets: vec!["canary".into()],
         ..RunOptions::default()
     };
-    let worse = run_probe(&probe, &store, &canary, &Quiet, CancellationToken::new())
-        .await
-        .unwrap();
+    let worse = project::run(&probe, &store, &canary).await;
     assert_eq!(worse.verdict, Verdict::Fail);
     assert_eq!(worse.exit_code, probity::exit::VERDICT_FAILED);
     let drifted: Vec<&str> = worse
@@ -286,9 +267,7 @@ async fn a_canary_is_gated_against_the_current_target_in_one_run() {
         baseline: BaselineChoice::Target("default".into()),
         ..RunOptions::default()
     };
-    let outcome = run_probe(&probe, &store, &options, &Quiet, CancellationToken::new())
-        .await
-        .unwrap();
+    let outcome = project::run(&probe, &store, &options).await;
     assert_eq!(outcome.targets.len(), 2);
     assert_eq!(outcome.verdict, Verdict::Fail, "{:#?}", outcome.findings);
     let report = outcome.comparison.unwrap();
@@ -339,15 +318,7 @@ async fn too_little_data_is_never_a_pass() {
     let (project, a, b) = project_with_two_sims(healthy(7), healthy(8), TWO_TARGETS).await;
     let probe = project.probe("k");
     let store = Store::open(&project.db()).unwrap();
-    let first = run_probe(
-        &probe,
-        &store,
-        &RunOptions::default(),
-        &Quiet,
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let first = project::run(&probe, &store, &RunOptions::default()).await;
     assert_eq!(
         probity(&project, &["baseline", "promote", &first.run_id])
             .await
@@ -359,9 +330,7 @@ async fn too_little_data_is_never_a_pass() {
         samples: Some(1),
         ..RunOptions::default()
     };
-    let outcome = run_probe(&probe, &store, &tiny, &Quiet, CancellationToken::new())
-        .await
-        .unwrap();
+    let outcome = project::run(&probe, &store, &tiny).await;
     assert_eq!(outcome.verdict, Verdict::InsufficientData);
     assert_eq!(outcome.exit_code, probity::exit::VERDICT_FAILED);
     let why = outcome.comparison.unwrap().comparison.insufficient.unwrap();

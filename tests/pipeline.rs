@@ -7,12 +7,11 @@ mod project;
 
 use std::time::Duration;
 
-use probity::pipeline::{Quiet, RunOptions, RunStatus, run_probe};
+use probity::pipeline::{RunOptions, RunStatus};
 use probity::report::json::run_document;
 use probity::sim::{Latency, Profile};
 use probity::store::Store;
 use project::Project;
-use tokio_util::sync::CancellationToken;
 
 #[tokio::test]
 async fn a_run_is_summarised_stored_and_documented() {
@@ -25,15 +24,7 @@ async fn a_run_is_summarised_stored_and_documented() {
     let (project, sim) = Project::with_sim("samples: 4\nconcurrency: 4\n", profile).await;
     let probe = project.probe("sk-test-key");
     let store = Store::open(&project.db()).unwrap();
-    let outcome = run_probe(
-        &probe,
-        &store,
-        &RunOptions::default(),
-        &Quiet,
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let outcome = project::run(&probe, &store, &RunOptions::default()).await;
     assert_eq!(outcome.status, RunStatus::Complete);
     assert_eq!(outcome.exit_code, probity::exit::PASSED);
     let summary = &outcome.primary().unwrap().summary;
@@ -119,15 +110,7 @@ async fn latency_is_measured_from_the_intended_start() {
     let mut probe = project.probe("k");
     probe.target.stream = false;
     let store = Store::open(&project.db()).unwrap();
-    let outcome = run_probe(
-        &probe,
-        &store,
-        &RunOptions::default(),
-        &Quiet,
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let outcome = project::run(&probe, &store, &RunOptions::default()).await;
     let rows = store.observations(&outcome.run_id).unwrap();
     assert_eq!(rows.len(), 20);
     let mut scheduled: Vec<f64> = rows.iter().map(|r| r.observation.scheduled_ms).collect();
@@ -165,15 +148,7 @@ async fn without_a_schedule_the_wait_for_a_slot_is_not_latency() {
     let mut probe = project.probe("k");
     probe.target.stream = false;
     let store = Store::open(&project.db()).unwrap();
-    let outcome = run_probe(
-        &probe,
-        &store,
-        &RunOptions::default(),
-        &Quiet,
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let outcome = project::run(&probe, &store, &RunOptions::default()).await;
     let rows = store.observations(&outcome.run_id).unwrap();
     assert!(rows.len() >= 4, "{} observations", rows.len());
     for row in rows {
@@ -195,15 +170,7 @@ async fn the_budget_is_never_overspent() {
     let mut probe = project.probe("k");
     probe.target.params.insert("max_tokens".into(), 20.into());
     let store = Store::open(&project.db()).unwrap();
-    let outcome = run_probe(
-        &probe,
-        &store,
-        &RunOptions::default(),
-        &Quiet,
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let outcome = project::run(&probe, &store, &RunOptions::default()).await;
     let f = &outcome.primary().unwrap().summary.figures;
     assert!(
         outcome.runner.spent_usd <= 0.05 + 1e-9,
@@ -238,15 +205,7 @@ async fn the_budget_is_never_overspent() {
 
     // Asking for more samples per case than the budget allows is "could not probe".
     probe.min_samples = 8;
-    let outcome = run_probe(
-        &probe,
-        &store,
-        &RunOptions::default(),
-        &Quiet,
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let outcome = project::run(&probe, &store, &RunOptions::default()).await;
     assert_eq!(outcome.status, RunStatus::CouldNotProbe);
     assert!(
         outcome
@@ -275,15 +234,7 @@ async fn thresholds_fail_the_run() {
     .await;
     let probe = project.probe("k");
     let store = Store::open(&project.db()).unwrap();
-    let outcome = run_probe(
-        &probe,
-        &store,
-        &RunOptions::default(),
-        &Quiet,
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let outcome = project::run(&probe, &store, &RunOptions::default()).await;
     assert_eq!(outcome.exit_code, probity::exit::VERDICT_FAILED);
     let finding = &outcome.findings[0];
     assert_eq!(finding.metric, "latency_p95");

@@ -5,12 +5,11 @@
 #[path = "support/project.rs"]
 mod project;
 
-use probity::pipeline::{Quiet, RunOptions, run_probe};
+use probity::pipeline::RunOptions;
 use probity::sim::{self, Profile};
 use probity::stats::wilson;
 use probity::store::Store;
 use project::{PLACEHOLDER, Project, start_sim};
-use tokio_util::sync::CancellationToken;
 
 const GOLDEN: &str = r#"name: quality
 cases:
@@ -78,15 +77,7 @@ async fn measured_rates_match_the_simulated_ones() {
     .await;
     let probe = project.probe("k");
     let store = Store::open(&project.db()).unwrap();
-    let outcome = run_probe(
-        &probe,
-        &store,
-        &RunOptions::default(),
-        &Quiet,
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let outcome = project::run(&probe, &store, &RunOptions::default()).await;
     let s = &outcome.primary().unwrap().summary;
     let q = &s.quality;
 
@@ -171,15 +162,7 @@ async fn a_judge_that_cannot_judge_is_not_held_against_the_answer() {
     let mut probe = project.probe("k");
     probe.judge.as_mut().unwrap().base_url = format!("http://{closed}/v1");
     let store = Store::open(&project.db()).unwrap();
-    let outcome = run_probe(
-        &probe,
-        &store,
-        &RunOptions::default(),
-        &Quiet,
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let outcome = project::run(&probe, &store, &RunOptions::default()).await;
     let s = &outcome.primary().unwrap().summary;
     assert_eq!(s.quality.judge_pass, None, "no verdict was given");
     assert_eq!(s.figures.scoring.errors, 2);

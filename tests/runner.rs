@@ -15,11 +15,10 @@ use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use probity::pipeline::{Quiet, RunOptions, RunOutcome, run_probe};
+use probity::pipeline::{RunOptions, RunOutcome};
 use probity::store::{ObservationRow, Store};
 use project::Project;
 use serde_json::json;
-use tokio_util::sync::CancellationToken;
 
 /// What the scripted endpoint does for one request.
 #[derive(Clone, Copy, Debug)]
@@ -125,15 +124,7 @@ async fn run(base_url: &str, body: &str, stream: bool) -> (RunOutcome, Vec<Obser
     // One case keeps the script's order easy to follow.
     probe.golden_sets[0].cases.truncate(1);
     let store = Store::open(&project.db()).unwrap();
-    let outcome = run_probe(
-        &probe,
-        &store,
-        &RunOptions::default(),
-        &Quiet,
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let outcome = project::run(&probe, &store, &RunOptions::default()).await;
     let rows = store.observations(&outcome.run_id).unwrap();
     (outcome, rows)
 }

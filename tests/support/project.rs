@@ -9,10 +9,20 @@ use std::net::SocketAddr;
 
 use probity::config::{Probe, load_paths};
 use probity::golden::GoldenSet;
+use probity::pipeline::{Quiet, RunOptions, RunOutcome, run_probe};
 use probity::sim::{self, Profile, SimHandle};
+use probity::store::Store;
+use tokio_util::sync::CancellationToken;
 
 /// The base URL probes are written with before a simulator is started for them.
 pub const PLACEHOLDER: &str = "http://127.0.0.1:9/v1";
+
+/// Runs `probe` once, quietly, to the end, the way `probity run` does.
+pub async fn run(probe: &Probe, store: &Store, options: &RunOptions) -> RunOutcome {
+    run_probe(probe, store, options, &Quiet, CancellationToken::new())
+        .await
+        .expect("the run completes")
+}
 
 /// Starts a simulator answering `golden` with `profile`, on a free port.
 pub async fn start_sim(golden: &[GoldenSet], profile: Profile) -> SimHandle {
