@@ -36,6 +36,7 @@ enum Act {
 struct Seen {
     arrivals: Vec<Instant>,
     headers: Vec<HeaderMap>,
+    bodies: Vec<serde_json::Value>,
 }
 
 /// The script still to play and what was seen so far.
@@ -44,11 +45,13 @@ type Script = (Arc<Mutex<std::vec::IntoIter<Act>>>, Arc<Mutex<Seen>>);
 async fn play(
     axum::extract::State((script, seen)): axum::extract::State<Script>,
     headers: HeaderMap,
+    body: axum::body::Bytes,
 ) -> Response {
     {
         let mut s = seen.lock().unwrap();
         s.arrivals.push(Instant::now());
         s.headers.push(headers);
+        s.bodies.push(serde_json::from_slice(&body).unwrap());
     }
     let act = script.lock().unwrap().next().unwrap_or(Act::Ok);
     respond(act).await
@@ -266,4 +269,30 @@ async fn every_request_carries_trace_headers() {
     assert_eq!(trace_ids[0], trace_ids[1], "one trace per run");
     assert_eq!(trace_ids[0], outcome.trace_id);
     assert_eq!(seen.headers[0]["authorization"], "Bearer sk-runner-test");
+}
+
+#[tokio::test]
+async fn every_request_carries_the_output_bound_it_reserved_for() {
+    // The case's `expect.max_tokens` is a check on the answer, not a bound the endpoint is
+    // sent: without a `max_tokens` in the target's params, a request is sent the default
+    // bound its budget reservation assumed, so one long answer cannot overspend.
+    let (url, seen) = scripted(vec![]).await;
+    run(&url, "samples: 1\nbudget: { max_cost_usd: 1.0 }\n", false).await;
+    assert_eq!(seen.lock().unwrap().bodies[0]["max_tokens"], 1024);
+    // The target's own bound is sent as it is, and no other.
+    let (url, seen) = scripted(vec![]).await;
+    let body = "samples: 1\nbudget: { max_cost_usd: 1.0 }\n";
+    let project = Project::new(&url, body);
+    let mut probe = project.probe("sk-runner-test");
+    probe.target.stream = false;
+    probe.golden_sets[0].cases.truncate(1);
+    probe
+        .target
+        .params
+        .insert("max_completion_tokens".into(), 50.into());
+    let store = Store::open(&project.db()).unwrap();
+    project::run(&probe, &store, &RunOptions::default()).await;
+    let sent = &seen.lock().unwrap().bodies[0];
+    assert_eq!(sent["max_completion_tokens"], 50);
+    assert!(sent.get("max_tokens").is_none(), "{sent}");
 }

@@ -21,7 +21,8 @@ use crate::exit;
 use crate::golden::Case;
 use crate::provider::{Provider, ProviderError};
 use crate::runner::{
-    Budget, Endpoint, Observation, Redactor, Runner, RunnerReport, Settings, new_trace_id,
+    Budget, DEFAULT_OUTPUT_BOUND, Endpoint, Observation, Redactor, Runner, RunnerReport, Settings,
+    bounded, new_trace_id,
 };
 use crate::score::{RemoteScorer, Score, Scorer};
 use crate::store::{NewRun, RunEnd, Store, StoreError, WriteOp};
@@ -171,9 +172,14 @@ pub async fn run_probe(
                     .collect::<Vec<_>>()
                     .join(", "),
             })?;
+        // With a budget, every chat request carries the output bound it reserves for.
+        let target = match probe.max_cost_usd {
+            Some(_) => bounded(target, DEFAULT_OUTPUT_BOUND),
+            None => target.clone(),
+        };
         endpoints.push(Endpoint {
-            target: target.clone(),
-            provider: Provider::new(target, probe.timeout)?,
+            provider: Provider::new(&target, probe.timeout)?,
+            target,
         });
     }
     let target_info = json!(

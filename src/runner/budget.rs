@@ -1,15 +1,17 @@
 //! The cost budget: every request reserves its worst-case cost *before* it is sent (a
 //! prompt estimate plus the most output tokens it may produce), and settles at its real cost
-//! when it returns. A request whose reservation does not fit is not sent, so a run never
-//! spends past `max_cost_usd`, however many requests are in flight.
+//! when it returns. A request whose reservation does not fit is not sent, and a chat request
+//! carries the output bound it reserved for (`bounded`), so a run never spends past
+//! `max_cost_usd`, however many requests are in flight.
 
 use std::sync::Mutex;
 
-use crate::config::{Pricing, Target};
+use crate::config::{Pricing, ProviderKind, Target};
 use crate::golden::Message;
 
-/// Output tokens assumed when neither the target nor the case bounds them.
-pub const DEFAULT_OUTPUT_ESTIMATE: u64 = 1024;
+/// The output bound of a chat request whose target's params set none: what the Anthropic
+/// API is sent anyway, and what an OpenAI-compatible one is sent when a budget is set.
+pub const DEFAULT_OUTPUT_BOUND: u64 = 1024;
 
 /// Shared by every request of a run (and the judge's).
 #[derive(Debug)]
@@ -68,18 +70,32 @@ pub fn estimate_tokens(text: &str) -> u64 {
 }
 
 /// Worst-case cost of one request: the prompt estimate plus the output bound.
-pub fn estimate_cost(messages: &[Message], max_output: Option<u64>, pricing: &Pricing) -> f64 {
+pub fn estimate_cost(messages: &[Message], max_output: u64, pricing: &Pricing) -> f64 {
     // A few tokens of per-message framing, as chat formats add.
     let input: u64 = messages
         .iter()
         .map(|m| estimate_tokens(&m.content) + 4)
         .sum();
-    pricing.cost(input, max_output.unwrap_or(DEFAULT_OUTPUT_ESTIMATE))
+    pricing.cost(input, max_output)
 }
 
-/// The output bound for a case on a target: the request's `max_tokens`, else the case's.
-pub fn output_bound(target: &Target, case_max: Option<u64>) -> Option<u64> {
-    target.max_tokens().or(case_max)
+/// The most output tokens a request to `target` may produce: its `max_tokens` (or
+/// `max_completion_tokens`), else `default`. A case's `expect.max_tokens` is a check on the
+/// answer, not a bound the endpoint is sent, so it plays no part.
+pub fn output_bound(target: &Target, default: u64) -> u64 {
+    target.max_tokens().unwrap_or(default)
+}
+
+/// `target` with `max_tokens: default` in its params when they set no bound, so that a chat
+/// request cannot produce more than was reserved for it. An `http` target's body is the
+/// user's template: its reservation assumes `default` output tokens, and an answer longer
+/// than that can go past the budget by the difference (set a bound in the template).
+pub fn bounded(target: &Target, default: u64) -> Target {
+    let mut target = target.clone();
+    if target.max_tokens().is_none() && target.provider != ProviderKind::Http {
+        target.params.insert("max_tokens".into(), default.into());
+    }
+    target
 }
 
 #[cfg(test)]
@@ -97,6 +113,46 @@ mod tests {
         assert!((b.spent() - 0.7).abs() < 1e-12);
         assert!(b.reserve(0.31).is_none());
         assert!(b.reserve(0.3).is_some());
+    }
+
+    fn target_of(provider: ProviderKind) -> Target {
+        Target {
+            name: "t".into(),
+            provider,
+            base_url: String::new(),
+            model: "m".into(),
+            api_key: None,
+            stream: false,
+            params: Default::default(),
+            labels: Default::default(),
+            headers: Default::default(),
+            http: None,
+            embeddings_model: None,
+            pricing: Pricing::default(),
+        }
+    }
+
+    #[test]
+    fn a_bounded_chat_target_is_sent_the_bound_it_reserves_for() {
+        let mut target = target_of(ProviderKind::OpenAi);
+        assert_eq!(output_bound(&target, 300), 300);
+        let b = bounded(&target, 300);
+        assert_eq!(b.params["max_tokens"], 300);
+        assert_eq!(output_bound(&b, 1024), 300);
+        target
+            .params
+            .insert("max_completion_tokens".into(), 50.into());
+        let b = bounded(&target, 300);
+        assert!(
+            !b.params.contains_key("max_tokens"),
+            "the target's own bound stays"
+        );
+        assert_eq!(output_bound(&b, 300), 50);
+        let http = bounded(&target_of(ProviderKind::Http), 300);
+        assert!(
+            http.params.is_empty(),
+            "an http body is the user's template"
+        );
     }
 
     #[test]

@@ -25,7 +25,10 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-pub use budget::{Budget, Reservation, estimate_cost, estimate_tokens, output_bound};
+pub use budget::{
+    Budget, DEFAULT_OUTPUT_BOUND, Reservation, bounded, estimate_cost, estimate_tokens,
+    output_bound,
+};
 pub use observation::{Observation, Status};
 pub use plan::{WorkItem, plan};
 pub use redact::{REDACTED, Redactor};
@@ -159,7 +162,7 @@ impl Runner {
             let (case, endpoint) = (&this.cases[item.case], &this.endpoints[item.target]);
             let estimate = estimate_cost(
                 &case.messages,
-                output_bound(&endpoint.target, case.expect.max_tokens),
+                output_bound(&endpoint.target, DEFAULT_OUTPUT_BOUND),
                 &endpoint.target.pricing,
             );
             let Some(reservation) = this.budget.reserve(estimate) else {
@@ -236,7 +239,7 @@ impl Runner {
                 None => {
                     let estimate = estimate_cost(
                         &case.messages,
-                        output_bound(&endpoint.target, case.expect.max_tokens),
+                        output_bound(&endpoint.target, DEFAULT_OUTPUT_BOUND),
                         &endpoint.target.pricing,
                     );
                     match self.budget.reserve(estimate) {

@@ -16,14 +16,19 @@ use super::{Score, judge, similar};
 use crate::config::{Pricing, Probe, Retries};
 use crate::golden::Case;
 use crate::provider::{ChatRequest, ErrorClass, Failure, Provider, ProviderError};
-use crate::runner::{Budget, Observation, Redactor, estimate_cost, estimate_tokens};
+use crate::runner::{
+    Budget, Observation, Redactor, bounded, estimate_cost, estimate_tokens, output_bound,
+};
 
-/// Most output tokens a verdict needs; bounds the judge's budget reservation.
+/// Most output tokens a verdict needs, unless the judge target sets its own bound: sent
+/// with every judge request and reserved from the budget.
 const JUDGE_MAX_TOKENS: u64 = 300;
 
 struct Remote {
     provider: Provider,
     pricing: Pricing,
+    /// The most output tokens one call may produce (the judge's request carries it).
+    output_bound: u64,
 }
 
 /// The judge and the embedder of a probe, shared by every sample of a run.
@@ -61,10 +66,14 @@ impl RemoteScorer {
         redactor: Arc<Redactor>,
     ) -> Result<Self, ProviderError> {
         let judge = match &probe.judge {
-            Some(t) => Some(Remote {
-                provider: Provider::new(t, probe.timeout)?,
-                pricing: t.pricing,
-            }),
+            Some(t) => {
+                let t = bounded(t, JUDGE_MAX_TOKENS);
+                Some(Remote {
+                    provider: Provider::new(&t, probe.timeout)?,
+                    pricing: t.pricing,
+                    output_bound: output_bound(&t, JUDGE_MAX_TOKENS),
+                })
+            }
             None => None,
         };
         Ok(RemoteScorer {
@@ -72,6 +81,7 @@ impl RemoteScorer {
             embedder: Remote {
                 provider: Provider::new(&probe.target, probe.timeout)?,
                 pricing: probe.target.pricing,
+                output_bound: 0,
             },
             budget,
             timeout: probe.timeout,
@@ -104,7 +114,7 @@ impl RemoteScorer {
             return judge::judge_error("the probe has no `judge:` target", Usage::default().json());
         };
         let messages = judge::messages(rubric, question, answer);
-        let estimate = estimate_cost(&messages, Some(JUDGE_MAX_TOKENS), &remote.pricing);
+        let estimate = estimate_cost(&messages, remote.output_bound, &remote.pricing);
         let vars = serde_json::Map::new();
         let mut usage = Usage::default();
         let result = self
