@@ -15,16 +15,20 @@ use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use probity::pipeline::{RunOptions, RunOutcome};
+use probity::config::Probe;
+use probity::pipeline::{Quiet, RunOptions, RunOutcome, RunStatus, run_probe};
 use probity::store::{ObservationRow, Store};
 use project::Project;
 use serde_json::json;
+use tokio_util::sync::CancellationToken;
 
 /// What the scripted endpoint does for one request.
 #[derive(Clone, Copy, Debug)]
 enum Act {
     Ok,
     TooMany,
+    /// 429 with a `Retry-After` beyond what probity waits for.
+    TooManyForLong,
     Unavailable,
     Hang,
     InvalidJson,
@@ -87,6 +91,12 @@ async fn respond(act: Act) -> Response {
             "slow down",
         )
             .into_response(),
+        Act::TooManyForLong => (
+            StatusCode::TOO_MANY_REQUESTS,
+            [("retry-after", "600")],
+            "come back in ten minutes",
+        )
+            .into_response(),
         Act::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "busy").into_response(),
         Act::Hang => {
             tokio::time::sleep(Duration::from_secs(30)).await;
@@ -120,12 +130,18 @@ async fn respond(act: Act) -> Response {
 
 use futures_util::StreamExt;
 
-async fn run(base_url: &str, body: &str, stream: bool) -> (RunOutcome, Vec<ObservationRow>) {
+/// A project aimed at `base_url` and its probe, cut to one case: that keeps the script's
+/// order easy to follow.
+fn one_case(base_url: &str, body: &str, stream: bool) -> (Project, Probe) {
     let project = Project::new(base_url, body);
     let mut probe = project.probe("sk-runner-test");
     probe.target.stream = stream;
-    // One case keeps the script's order easy to follow.
     probe.golden_sets[0].cases.truncate(1);
+    (project, probe)
+}
+
+async fn run(base_url: &str, body: &str, stream: bool) -> (RunOutcome, Vec<ObservationRow>) {
+    let (project, probe) = one_case(base_url, body, stream);
     let store = Store::open(&project.db()).unwrap();
     let outcome = project::run(&probe, &store, &RunOptions::default()).await;
     let rows = store.observations(&outcome.run_id).unwrap();
@@ -166,6 +182,51 @@ async fn retry_after_is_honoured_and_every_attempt_recorded() {
     );
     // The latency of the sample includes the wait: it is what a user would have seen.
     assert!(f.latency_ms.max.unwrap() >= 1000.0);
+}
+
+#[tokio::test]
+async fn a_retry_after_beyond_patience_ends_the_sample() {
+    // Retrying before the ten minutes the server asked for would only waste an attempt.
+    let (url, seen) = scripted(vec![Act::TooManyForLong, Act::Ok]).await;
+    let (_, rows) = run(&url, ONE_SAMPLE, false).await;
+    assert_eq!(statuses(&rows), [("http_429", 1, true)]);
+    assert_eq!(seen.lock().unwrap().arrivals.len(), 1);
+}
+
+#[tokio::test]
+async fn a_cancelled_run_sends_no_retry_and_is_not_complete() {
+    // Two samples at once: one is answered, the other waits out a 429's `Retry-After: 1`
+    // when the run is cancelled. Every sample was already dispatched, yet the run was cut
+    // short, and no paid request follows the cancel.
+    let (url, seen) = scripted(vec![Act::TooMany, Act::Ok]).await;
+    let project = Project::new(
+        &url,
+        &ONE_SAMPLE.replace("concurrency: 1", "concurrency: 2"),
+    );
+    let mut probe = project.probe("sk-runner-test");
+    probe.target.stream = false;
+    probe.golden_sets[0].cases.truncate(2);
+    let store = Store::open(&project.db()).unwrap();
+    let cancel = CancellationToken::new();
+    let later = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        later.cancel();
+    });
+    let started = Instant::now();
+    let outcome = run_probe(&probe, &store, &RunOptions::default(), &Quiet, cancel)
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_millis(900),
+        "waited out the retry"
+    );
+    assert_eq!(
+        seen.lock().unwrap().arrivals.len(),
+        2,
+        "a retry followed the cancel"
+    );
+    assert_eq!(outcome.status, RunStatus::Interrupted);
 }
 
 #[tokio::test]

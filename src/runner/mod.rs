@@ -57,7 +57,8 @@ pub struct Settings {
     pub retries: Retries,
 }
 
-/// Longest `Retry-After` honoured; a server asking for more is treated as asking for this.
+/// Longest `Retry-After` waited for; a server asking for more gets no retry (retrying
+/// sooner than it asked would only waste an attempt).
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
 
 /// What the runner did, for the run record.
@@ -200,10 +201,10 @@ impl Runner {
             };
             let Ok(permit) = permit else { break };
             let intended = intended.unwrap_or_else(Instant::now);
-            let (this, emitter) = (this.clone(), emitter.clone());
+            let (this, emitter, cancel) = (this.clone(), emitter.clone(), cancel.clone());
             tasks.spawn(async move {
                 let sent = this
-                    .sample(&emitter, SampleJob { item, intended }, reservation)
+                    .sample(&emitter, SampleJob { item, intended }, reservation, &cancel)
                     .await;
                 drop(permit);
                 sent
@@ -216,13 +217,22 @@ impl Runner {
         while let Some(done) = tasks.join_next().await {
             report.count(done);
         }
+        // Cancelled after the last sample was dispatched: a retry may have been cut short.
+        report.interrupted |= cancel.is_cancelled();
         report.elapsed = start.elapsed();
         report.spent_usd = this.budget.spent();
         report
     }
 
-    /// All attempts of one sample; returns how many were sent.
-    async fn sample(&self, emitter: &Emitter, job: SampleJob, first: Reservation) -> u64 {
+    /// All attempts of one sample; returns how many were sent. After `cancel` the attempt
+    /// in flight finishes, and no retry is sent.
+    async fn sample(
+        &self,
+        emitter: &Emitter,
+        job: SampleJob,
+        first: Reservation,
+        cancel: &CancellationToken,
+    ) -> u64 {
         let (case, endpoint) = (&self.cases[job.item.case], &self.endpoints[job.item.target]);
         let retries = self.settings.retries;
         let mut backoff = ExponentialBuilder::default()
@@ -291,25 +301,41 @@ impl Runner {
                 }
                 Err(failure) => {
                     self.budget.settle(reserved, 0.0);
-                    let delay = failure
-                        .class
-                        .is_retryable()
-                        .then(|| backoff.next())
-                        .flatten()
-                        .map(|d| {
-                            d.max(failure.retry_after.unwrap_or_default().min(MAX_RETRY_AFTER))
-                        });
+                    let delay = self.retry_delay(&failure, &mut backoff, cancel);
                     obs.final_attempt = delay.is_none();
                     self.fill_failure(&mut obs, failure, &job);
                     emitter.emit(obs).await;
-                    match delay {
-                        Some(d) => tokio::time::sleep(d).await,
-                        None => return u64::from(attempt),
+                    let Some(delay) = delay else {
+                        return u64::from(attempt);
+                    };
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        _ = cancel.cancelled() => return u64::from(attempt),
                     }
                 }
             }
             attempt += 1;
         }
+    }
+
+    /// How long to wait before retrying after `failure`, or `None` for no retry: the class
+    /// is not retryable, the attempts are used up, the server's `Retry-After` is beyond
+    /// `MAX_RETRY_AFTER`, or the run was cancelled. The jittered back-off stays within
+    /// `retries.max_delay`; a `Retry-After` within bounds is always waited out in full.
+    fn retry_delay(
+        &self,
+        failure: &Failure,
+        backoff: &mut impl Iterator<Item = Duration>,
+        cancel: &CancellationToken,
+    ) -> Option<Duration> {
+        if !failure.class.is_retryable()
+            || cancel.is_cancelled()
+            || failure.retry_after > Some(MAX_RETRY_AFTER)
+        {
+            return None;
+        }
+        let backoff = backoff.next()?.min(self.settings.retries.max_delay);
+        Some(backoff.max(failure.retry_after.unwrap_or_default()))
     }
 
     fn observation(
