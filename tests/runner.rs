@@ -29,6 +29,8 @@ enum Act {
     TooMany,
     /// 429 with a `Retry-After` beyond what probity waits for.
     TooManyForLong,
+    /// An answer whose usage claims 2^64 − 1 input tokens.
+    HugeUsage,
     Unavailable,
     Hang,
     InvalidJson,
@@ -97,6 +99,11 @@ async fn respond(act: Act) -> Response {
             "come back in ten minutes",
         )
             .into_response(),
+        Act::HugeUsage => {
+            let mut answer = completion();
+            answer["usage"]["prompt_tokens"] = json!(u64::MAX);
+            axum::Json(answer).into_response()
+        }
         Act::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "busy").into_response(),
         Act::Hang => {
             tokio::time::sleep(Duration::from_secs(30)).await;
@@ -191,6 +198,28 @@ async fn a_retry_after_beyond_patience_ends_the_sample() {
     let (_, rows) = run(&url, ONE_SAMPLE, false).await;
     assert_eq!(statuses(&rows), [("http_429", 1, true)]);
     assert_eq!(seen.lock().unwrap().arrivals.len(), 1);
+}
+
+#[tokio::test]
+async fn a_usage_no_answer_can_have_is_malformed_and_the_run_still_ends() {
+    // 2^64 − 1 tokens would overflow SQLite's integers and the cost sums: the attempt is a
+    // malformed response (not retried), the next sample is stored, and the run ends.
+    let (url, _) = scripted(vec![Act::HugeUsage]).await;
+    let body = ONE_SAMPLE.replace("samples: 1", "samples: 2");
+    let (outcome, rows) = run(&url, &body, false).await;
+    assert_eq!(
+        statuses(&rows),
+        [("malformed_response", 1, true), ("ok", 1, true)]
+    );
+    assert!(
+        rows[0]
+            .observation
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("input tokens")
+    );
+    assert_eq!(outcome.status, RunStatus::Complete);
 }
 
 #[tokio::test]

@@ -263,7 +263,9 @@ pub async fn run_probe(
     progress.start(total);
     let clock = Instant::now();
     let (tx, mut rx) = mpsc::channel::<Observation>(1024);
-    let run = tokio::spawn(runner.run(samples, tx, cancel));
+    // Stopped by the caller, or here when the store can no longer keep what comes back.
+    let stop = cancel.child_token();
+    let run = tokio::spawn(runner.run(samples, tx, stop.clone()));
     // Observations are stored the moment they arrive — with their scores when scoring is
     // local and instant; answers that need a judge or embeddings are stored first and scored
     // concurrently, their scores written when they come.
@@ -297,6 +299,10 @@ pub async fn run_probe(
                 }
                 if rx.is_empty() {
                     sink.flush();
+                    if writer.failed() && !stop.is_cancelled() {
+                        tracing::error!("the store stopped accepting observations: no more requests are sent");
+                        stop.cancel();
+                    }
                 }
             }
             Some(done) = remote_scoring.join_next(), if !remote_scoring.is_empty() => {
@@ -319,9 +325,24 @@ pub async fn run_probe(
     let elapsed = clock.elapsed();
     progress.finish();
     // Finishing joins the writer's thread: keep that off the async workers.
-    tokio::task::spawn_blocking(move || writer.finish())
+    let written = tokio::task::spawn_blocking(move || writer.finish())
         .await
-        .map_err(|e| PipelineError::Task(e.to_string()))??;
+        .map_err(|e| PipelineError::Task(e.to_string()))?;
+    if let Err(e) = written {
+        // Not left `running` as if killed: the run ended, and says why (if the store
+        // still takes that much).
+        let end = RunEnd {
+            status: "error".into(),
+            verdict: None,
+            summary: json!({ "error": e.to_string() }),
+            evidence: None,
+            exit_code: exit::COULD_NOT_PROBE,
+        };
+        if let Err(also) = store.finish_run(&run_id, &end) {
+            tracing::error!("the run could not be marked ended either: {also}");
+        }
+        return Err(e.into());
+    }
 
     let (targets, pairs) = accumulator.finish(elapsed);
     let (status, status_reason) = status_of(&targets, &report, probe.min_samples);

@@ -108,6 +108,35 @@ pub struct Reply {
     pub context: Vec<String>,
 }
 
+/// More tokens than any real request or answer has: a usage count above it is malformed
+/// (and would overflow the cost sums and SQLite's 64-bit integers).
+const MAX_TOKEN_COUNT: u64 = 1 << 32;
+
+impl Reply {
+    /// The reply, or a `malformed_response` when its usage counts cannot be real.
+    fn checked(self) -> Result<Reply, Failure> {
+        let counts = [("input", self.input_tokens), ("output", self.output_tokens)];
+        let Some((what, n)) = counts
+            .into_iter()
+            .find_map(|(what, n)| n.filter(|n| *n > MAX_TOKEN_COUNT).map(|n| (what, n)))
+        else {
+            return Ok(self);
+        };
+        Err(Failure {
+            http_status: Some(self.http_status),
+            first_token_at: self.first_token_at,
+            request_id: self.request_id,
+            partial_text: Some(self.text),
+            ..Failure::new(
+                ErrorClass::MalformedResponse,
+                format!(
+                    "the usage reports {n} {what} tokens, more than any real request or answer"
+                ),
+            )
+        })
+    }
+}
+
 /// A failed attempt, classified.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Failure {
@@ -167,11 +196,12 @@ impl Provider {
 
     /// Sends one chat request and reads the whole answer.
     pub async fn chat(&self, request: &ChatRequest<'_>) -> Result<Reply, Failure> {
-        match self {
+        let reply = match self {
             Provider::OpenAi(p) => p.chat(request).await,
             Provider::Anthropic(p) => p.chat(request).await,
             Provider::Http(p) => p.chat(request).await,
-        }
+        };
+        reply.and_then(Reply::checked)
     }
 
     /// Embeddings of `texts` from the target's OpenAI-compatible `/embeddings` endpoint.
