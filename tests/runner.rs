@@ -31,6 +31,8 @@ enum Act {
     TooManyForLong,
     /// An answer whose usage claims 2^64 − 1 input tokens.
     HugeUsage,
+    /// A whole stream, `[DONE]` included, then the body kept open for 2 s.
+    StreamHeldOpen,
     Unavailable,
     Hang,
     InvalidJson,
@@ -99,6 +101,19 @@ async fn respond(act: Act) -> Response {
             "come back in ten minutes",
         )
             .into_response(),
+        Act::StreamHeldOpen => {
+            let answer = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Within 30 days.\"},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
+            let stream = futures_util::stream::iter([answer, ""]).then(|c| async move {
+                if c.is_empty() {
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                }
+                Ok::<_, std::io::Error>(c)
+            });
+            Response::builder()
+                .header("content-type", "text/event-stream")
+                .body(Body::from_stream(stream))
+                .unwrap()
+        }
         Act::HugeUsage => {
             let mut answer = completion();
             answer["usage"]["prompt_tokens"] = json!(u64::MAX);
@@ -220,6 +235,20 @@ async fn a_usage_no_answer_can_have_is_malformed_and_the_run_still_ends() {
             .contains("input tokens")
     );
     assert_eq!(outcome.status, RunStatus::Complete);
+}
+
+#[tokio::test]
+async fn a_streamed_answer_ends_at_its_end_marker() {
+    // The server keeps the body open after `[DONE]`: the answer was complete, and the wait
+    // for the connection to close is not the endpoint's latency.
+    let (url, _) = scripted(vec![Act::StreamHeldOpen]).await;
+    let (_, rows) = run(&url, ONE_SAMPLE, true).await;
+    assert_eq!(statuses(&rows), [("ok", 1, true)]);
+    let latency = rows[0].observation.latency_ms.unwrap();
+    assert!(
+        latency < 40.0,
+        "latency {latency} ms includes the wait after [DONE]"
+    );
 }
 
 #[tokio::test]

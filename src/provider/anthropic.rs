@@ -164,7 +164,7 @@ impl Anthropic {
             }
         }
         let meta = events.meta.clone();
-        events.drain().await;
+        tokio::spawn(events.drain());
         let reply = Reply {
             text: state.text,
             first_token_at: state.first_token_at,

@@ -124,7 +124,7 @@ impl OpenAi {
         }
         let meta = events.meta.clone();
         if done {
-            events.drain().await;
+            tokio::spawn(events.drain());
         }
         let reply = Reply {
             text: state.text,
