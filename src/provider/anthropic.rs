@@ -164,10 +164,12 @@ impl Anthropic {
             }
         }
         let meta = events.meta.clone();
-        tokio::spawn(events.drain());
+        let completed_at = Instant::now();
+        events.drain().await;
         let reply = Reply {
             text: state.text,
             first_token_at: state.first_token_at,
+            completed_at: Some(completed_at),
             input_tokens: state.input_tokens,
             output_tokens: state.output_tokens,
             finish_reason: state.stop_reason.map(|r| normalise_stop_reason(&r)),
@@ -251,6 +253,7 @@ fn parse_message(value: &Value, meta: &Meta) -> Result<Reply, Failure> {
     let reply = Reply {
         text,
         first_token_at: Some(meta.headers_at),
+        completed_at: None,
         input_tokens: count("input_tokens"),
         output_tokens: count("output_tokens"),
         finish_reason: value

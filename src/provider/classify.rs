@@ -488,8 +488,9 @@ impl EventStream {
     /// Reads what follows the end marker (usually just the chunked-encoding terminator),
     /// so the connection goes back to the pool: a dropped, unfinished body closes it, and
     /// the next sample would then pay for a new TCP and TLS handshake that a real client,
-    /// reusing its connection, does not. Bounded; and callers spawn it rather than wait, so
-    /// an answer's latency ends at its end marker even when a server keeps the stream open.
+    /// reusing its connection, does not. Bounded, and not part of the answer's latency (see
+    /// `Reply::completed_at`), so a server that keeps the stream open after its end marker
+    /// costs a little wall time and nothing in the figures.
     pub async fn drain(mut self) {
         let drain = async {
             let mut left = DRAIN_MAX_BYTES;

@@ -425,6 +425,7 @@ fn extract(value: &Value, map: &HttpResponseMap, meta: &Meta) -> Result<Reply, F
     let reply = Reply {
         text,
         first_token_at: Some(meta.headers_at),
+        completed_at: None,
         input_tokens: count("input_tokens", &map.input_tokens)?,
         output_tokens: count("output_tokens", &map.output_tokens)?,
         finish_reason: string("finish_reason", &map.finish_reason)?,

@@ -96,6 +96,9 @@ pub struct Reply {
     pub text: String,
     /// When the first content arrived (first content delta when streaming, else the headers).
     pub first_token_at: Option<Instant>,
+    /// When the answer was complete, if before the call returned: a stream's end marker,
+    /// after which the connection is still drained for reuse. `None`: when it returned.
+    pub completed_at: Option<Instant>,
     pub input_tokens: Option<u64>,
     pub output_tokens: Option<u64>,
     pub finish_reason: Option<String>,

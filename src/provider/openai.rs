@@ -123,12 +123,14 @@ impl OpenAi {
             return Err(state.fail(events.ended_early("`data: [DONE]` or a finish_reason")));
         }
         let meta = events.meta.clone();
+        let completed_at = Instant::now();
         if done {
-            tokio::spawn(events.drain());
+            events.drain().await;
         }
         let reply = Reply {
             text: state.text,
             first_token_at: state.first_token_at,
+            completed_at: Some(completed_at),
             input_tokens: state.input_tokens,
             output_tokens: state.output_tokens,
             finish_reason: state.finish_reason,
@@ -249,6 +251,7 @@ fn parse_completion(value: &Value, meta: &Meta) -> Result<Reply, Failure> {
     let reply = Reply {
         text,
         first_token_at: Some(meta.headers_at),
+        completed_at: None,
         input_tokens: usage
             .and_then(|u| u.get("prompt_tokens"))
             .and_then(Value::as_u64),

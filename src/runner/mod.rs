@@ -385,6 +385,9 @@ impl Runner {
             .filter(|_| target.stream)
             .map(|t| ms_between(job.intended, t));
         obs.http_status = Some(reply.http_status);
+        if let Some(done) = reply.completed_at {
+            obs.latency_ms = Some(ms_between(job.intended, done));
+        }
         // When the endpoint does not count tokens, estimate them so cost is never silently zero.
         let input = reply.input_tokens.unwrap_or_else(|| {
             case.messages
