@@ -19,8 +19,8 @@ use super::{Estimate, Finding, FindingKind, Severity, format_ms, format_rate};
 use crate::config::Drift;
 use crate::stats::{
     Alternative, Statistic, TestResult, benjamini_hochberg, bootstrap_ratio, chi2_contingency,
-    cliffs_delta, diff_interval, js_divergence, ks_2samp, mann_whitney_u, mcnemar_exact, mde_rate,
-    mde_ratio, mean, rate_test, wilcoxon_signed_rank, wilson,
+    cliffs_delta, diff_interval, fisher_exact, js_divergence, ks_2samp, mann_whitney_u,
+    mcnemar_exact, mde_rate, mde_ratio, mean, rate_test, wilcoxon_signed_rank, wilson,
 };
 use crate::summary::{Count, Evidence, Pairs, RATES};
 
@@ -294,10 +294,11 @@ fn cases(b: &Evidence, c: &Evidence, drift: &Drift, out: &mut Vec<Candidate>) {
             effect,
             None,
             drift.rate_delta,
-            share(passed_before),
-            share(passed_now),
+            // The failing share, so that values, effect and message all go up when worse.
+            share(n - passed_before),
+            share(n - passed_now),
         ),
-        label: "share of cases passing".into(),
+        label: "share of cases failing".into(),
         unit: None,
         floor: None,
     });
@@ -496,6 +497,45 @@ fn sorted_quantile(values: &[f64], q: f64) -> f64 {
 /// independent draws — the words of one answer move together — so the vocabulary's
 /// statistic is divided by the mean words per answer (the worst-case design effect, a
 /// first-order Rao–Scott correction): conservative, and drift still needs JS ≥ the minimum.
+/// The expected count under which the chi-square approximation is not trusted (Cochran).
+const MIN_EXPECTED: f64 = 5.0;
+
+/// Whether the finish reasons of two runs (`rb`, `rc`: counts per reason) differ. Pearson's
+/// chi-square on the 2 × k table, which is anti-conservative when expected counts are small
+/// (a reason seen a handful of times): the rarest reasons are then pooled, two at a time,
+/// until every expected count is at least 5 or two columns are left, and a 2 × 2 table with
+/// a small expected count gets Fisher's exact test instead (as the rate tests do).
+fn finish_reason_test(rb: &[u64], rc: &[u64]) -> Option<TestResult> {
+    let mut columns: Vec<[u64; 2]> = rb.iter().zip(rc).map(|(&b, &c)| [b, c]).collect();
+    let (nb, nc) = (rb.iter().sum::<u64>(), rc.iter().sum::<u64>());
+    let total = (nb + nc) as f64;
+    let sparse = |columns: &[[u64; 2]]| {
+        columns.iter().any(|[b, c]| {
+            let column = (b + c) as f64;
+            column * nb.min(nc) as f64 / total < MIN_EXPECTED
+        })
+    };
+    while columns.len() > 2 && sparse(&columns) {
+        columns.sort_by_key(|[b, c]| std::cmp::Reverse(b + c));
+        let [b, c] = columns.pop()?;
+        let last = columns.last_mut()?;
+        *last = [last[0] + b, last[1] + c];
+    }
+    if columns.len() == 2 && sparse(&columns) {
+        let [[b0, c0], [b1, c1]] = [columns[0], columns[1]];
+        return Some(fisher_exact([c0, c1, b0, b1], Alternative::TwoSided));
+    }
+    let (stat, _, p) = chi2_contingency(&[
+        columns.iter().map(|[b, _]| *b).collect(),
+        columns.iter().map(|[_, c]| *c).collect(),
+    ])?;
+    Some(TestResult {
+        test: "chi_square",
+        statistic: stat,
+        p,
+    })
+}
+
 fn categorical(b: &Evidence, c: &Evidence, drift: &Drift, out: &mut Vec<Candidate>) {
     let keys: std::collections::BTreeSet<&String> = b
         .finish_reasons
@@ -509,14 +549,9 @@ fn categorical(b: &Evidence, c: &Evidence, drift: &Drift, out: &mut Vec<Candidat
                 .collect::<Vec<u64>>()
         };
         let (rb, rc) = (row(b), row(c));
-        if let Some((stat, _, p)) = chi2_contingency(&[rb.clone(), rc.clone()]) {
+        if let Some(t) = finish_reason_test(&rb, &rc) {
             let to_f = |r: &[u64]| r.iter().map(|&v| v as f64).collect::<Vec<f64>>();
             let js = js_divergence(&to_f(&rb), &to_f(&rc)).unwrap_or(0.0);
-            let t = TestResult {
-                test: "chi_square",
-                statistic: stat,
-                p,
-            };
             out.push(Candidate {
                 record: record(
                     "finish_reason",
@@ -638,12 +673,13 @@ pub fn compare(
         if p_adj > drift.alpha || bad.is_nan() || too_small {
             continue;
         }
-        r.severity = if bad >= r.critical_effect {
-            Some(Severity::Critical)
-        } else if bad >= r.min_effect {
-            Some(Severity::Warning)
-        } else {
+        // Below the minimum effect nothing is a finding, whatever the critical effect says.
+        r.severity = if bad < r.min_effect {
             None
+        } else if bad >= r.critical_effect {
+            Some(Severity::Critical)
+        } else {
+            Some(Severity::Warning)
         };
         if let Some(severity) = r.severity {
             let msg = message(c, severity);

@@ -24,8 +24,9 @@ enum Worse {
 
 #[derive(Clone, Copy)]
 enum Scale {
-    /// Rates: the change must also be at least `rate_delta` (absolute).
-    Rate,
+    /// Rates: the change must also be at least `rate_delta` (absolute). Holds the JSON
+    /// pointer of the rate's denominator in a run document.
+    Rate(&'static str),
     /// Latencies: the ratio to the median must also be at least `latency_ratio`.
     Millis,
 }
@@ -37,14 +38,14 @@ const METRICS: [(&str, &str, &str, Worse, Scale); 6] = [
         "error rate",
         "/summary/error_rate",
         Worse::Higher,
-        Scale::Rate,
+        Scale::Rate("/summary/samples"),
     ),
     (
         "pass_rate",
         "pass rate",
         "/summary/pass_rate",
         Worse::Lower,
-        Scale::Rate,
+        Scale::Rate("/summary/answered"),
     ),
     (
         "latency_p95",
@@ -65,14 +66,14 @@ const METRICS: [(&str, &str, &str, Worse, Scale); 6] = [
         "over-refusal rate",
         "/summary/quality/over_refusal/value",
         Worse::Higher,
-        Scale::Rate,
+        Scale::Rate("/summary/quality/over_refusal/n"),
     ),
     (
         "format_compliance",
         "format compliance",
         "/summary/quality/format_compliance/value",
         Worse::Lower,
-        Scale::Rate,
+        Scale::Rate("/summary/quality/format_compliance/n"),
     ),
 ];
 
@@ -100,14 +101,29 @@ pub fn check_trend(
         let Some((median, raw_mad)) = mad(&past) else {
             continue;
         };
-        let spread = MAD_SCALE * raw_mad;
+        // A rate's spread is at least its sampling error at this run's size: counts that
+        // are 0 (or all) in most runs give a MAD of 0, and then 2 errors in 100 samples
+        // would be "far outside" a history that saw 1 now and then.
+        let sampling_error = match scale {
+            Scale::Rate(n) => current
+                .pointer(n)
+                .and_then(Value::as_f64)
+                .filter(|n| *n >= 1.0)
+                .map_or(0.0, |n| {
+                    let mean = past.iter().sum::<f64>() / past.len() as f64;
+                    let p = mean.clamp(1.0 / n, 1.0 - 1.0 / n);
+                    (p * (1.0 - p) / n).sqrt()
+                }),
+            Scale::Millis => 0.0,
+        };
+        let spread = (MAD_SCALE * raw_mad).max(sampling_error);
         let change = match worse {
             Worse::Higher => x - median,
             Worse::Lower => median - x,
         };
         // A material change first: a flat history (MAD 0) must not page on a hair's width.
         let material = match scale {
-            Scale::Rate => change >= drift.rate_delta.0,
+            Scale::Rate(_) => change >= drift.rate_delta.0,
             Scale::Millis => {
                 median > 0.0
                     && change > 0.0
@@ -123,7 +139,7 @@ pub fn check_trend(
             continue;
         }
         let show = |v: f64| match scale {
-            Scale::Rate => format_rate(v),
+            Scale::Rate(_) => format_rate(v),
             Scale::Millis => format_ms(v),
         };
         let z_text = if z.is_finite() {
@@ -190,6 +206,15 @@ mod tests {
             "{}",
             found[1].message
         );
+        // A history mostly at 0 (MAD 0) with an error now and then: 2 errors in 100 samples
+        // are within sampling error, 8 are not.
+        let rare = |e: f64| json!({"summary": {"error_rate": e, "samples": 100}});
+        let history: Vec<Value> = (0..30)
+            .map(|i| rare(if i % 3 == 0 { 0.01 } else { 0.0 }))
+            .collect();
+        assert!(check_trend(&rare(0.02), &history, &drift, "default").is_empty());
+        let found = check_trend(&rare(0.08), &history, &drift, "default");
+        assert_eq!(found.len(), 1, "{found:?}");
         // Too little history: no judgement.
         assert!(check_trend(&doc(0.5, 9000.0), &history[..5], &drift, "default").is_empty());
         // A better value is never a finding.

@@ -1,0 +1,122 @@
+//! The drift comparison on hand-built evidence: edge cases of severity, the direction of the
+//! paired case outcome and the finish-reason test on sparse tables.
+
+use probity::compare::{Severity, compare};
+use probity::config::Drift;
+use probity::stats::Reservoir;
+use probity::summary::{CaseOutcome, Count, Evidence};
+
+/// `answered` samples that all passed, with these latencies.
+fn evidence(latency: Vec<f64>, answered: u64) -> Evidence {
+    let mut e = Evidence::default();
+    e.rates.insert(
+        "sample_fail".into(),
+        Count {
+            events: 0,
+            n: answered,
+        },
+    );
+    let seen = latency.len() as u64;
+    e.continuous.insert(
+        "latency_ms".into(),
+        Reservoir {
+            cap: 5000,
+            seen,
+            values: latency,
+        },
+    );
+    e
+}
+
+#[test]
+fn nothing_below_the_minimum_effect_is_a_finding_whatever_the_critical_effect() {
+    // Only the warning minimum raised to ×2.0; the critical effect keeps its default ×1.5.
+    // A clear ×1.6 slowdown is below what the user said matters.
+    let base: Vec<f64> = (0..200).map(|i| 1000.0 + (i % 50) as f64 * 4.0).collect();
+    let slower: Vec<f64> = base.iter().map(|v| v * 1.6).collect();
+    let much_slower: Vec<f64> = base.iter().map(|v| v * 2.5).collect();
+    let drift = Drift {
+        latency_ratio: (2.0, 1.5),
+        ..Drift::default()
+    };
+    let b = evidence(base, 200);
+    let found = compare(&b, &evidence(slower, 200), None, &drift, "t", 1).findings;
+    assert!(
+        !found.iter().any(|f| f.metric.starts_with("latency_")),
+        "{found:#?}"
+    );
+    let found = compare(&b, &evidence(much_slower, 200), None, &drift, "t", 1).findings;
+    let median = found.iter().find(|f| f.metric == "latency_median").unwrap();
+    assert_eq!(median.severity, Severity::Critical);
+}
+
+#[test]
+fn cases_that_stop_passing_read_as_a_rise_in_failing_cases() {
+    let (mut b, mut c) = (evidence(vec![], 50), evidence(vec![], 50));
+    for i in 0..10 {
+        let case = |passes| CaseOutcome {
+            samples: 5,
+            passes,
+            min_pass_rate: 1.0,
+        };
+        b.cases.insert(format!("s/{i}"), case(5));
+        c.cases
+            .insert(format!("s/{i}"), case(if i == 0 { 5 } else { 0 }));
+    }
+    let found = compare(&b, &c, None, &Drift::default(), "t", 1).findings;
+    let f = found.iter().find(|f| f.metric == "case_pass").unwrap();
+    assert_eq!(f.current.unwrap().value, 0.9);
+    assert_eq!(f.baseline.unwrap().value, 0.0);
+    assert!(
+        f.message
+            .starts_with("share of cases failing 90.0% vs 0.0% in baseline (+90.0 points"),
+        "{}",
+        f.message
+    );
+}
+
+#[test]
+fn sparse_finish_reasons_get_an_exact_test() {
+    // 20 answers a side, `length` 6 times in one: expected counts of 3. Pearson's
+    // chi-square gives p = 0.0079 here (significant at α = 0.01); Fisher's exact test, as
+    // scipy.stats.fisher_exact([[14, 6], [20, 0]]) computes it, p = 0.020196.
+    let (mut b, mut c) = (evidence(vec![], 20), evidence(vec![], 20));
+    b.finish_reasons.insert("stop".into(), 20);
+    c.finish_reasons.insert("stop".into(), 14);
+    c.finish_reasons.insert("length".into(), 6);
+    let report = compare(&b, &c, None, &Drift::default(), "t", 1);
+    let t = report
+        .tests
+        .iter()
+        .find(|t| t.metric == "finish_reason")
+        .unwrap();
+    assert_eq!(t.test, "fisher_exact");
+    assert!(
+        (t.p / 0.020_196_020_196_020_202 - 1.0).abs() < 1e-6,
+        "p {}",
+        t.p
+    );
+    assert!(!report.findings.iter().any(|f| f.metric == "finish_reason"));
+
+    // Plenty of answers: the chi-square test, the rare reason (expected 1.5) pooled with the
+    // next rarest; scipy.stats.chi2_contingency([[390, 10], [300, 100]], correction=False)
+    // gives p = 2.4675990238053444e-20.
+    let (mut b, mut c) = (evidence(vec![], 400), evidence(vec![], 400));
+    for (e, stop, length, filter) in [(&mut b, 390, 8, 2), (&mut c, 300, 99, 1)] {
+        e.finish_reasons.insert("stop".into(), stop);
+        e.finish_reasons.insert("length".into(), length);
+        e.finish_reasons.insert("content_filter".into(), filter);
+    }
+    let report = compare(&b, &c, None, &Drift::default(), "t", 1);
+    let t = report
+        .tests
+        .iter()
+        .find(|t| t.metric == "finish_reason")
+        .unwrap();
+    assert_eq!(t.test, "chi_square");
+    assert!(
+        (t.p / 2.467_599_023_805_344_4e-20 - 1.0).abs() < 1e-6,
+        "p {}",
+        t.p
+    );
+}
