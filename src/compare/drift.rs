@@ -550,23 +550,12 @@ fn categorical(b: &Evidence, c: &Evidence, drift: &Drift, out: &mut Vec<Candidat
         };
         let (rb, rc) = (row(b), row(c));
         if let Some(t) = finish_reason_test(&rb, &rc) {
-            let to_f = |r: &[u64]| r.iter().map(|&v| v as f64).collect::<Vec<f64>>();
-            let js = js_divergence(&to_f(&rb), &to_f(&rc)).unwrap_or(0.0);
-            out.push(Candidate {
-                record: record(
-                    "finish_reason",
-                    t,
-                    EffectKind::Divergence,
-                    js,
-                    None,
-                    drift.divergence,
-                    Estimate::value(0.0),
-                    Estimate::value(js),
-                ),
-                label: "finish-reason distribution".into(),
-                unit: None,
-                floor: None,
-            });
+            out.push(divergence(
+                ("finish_reason", "finish-reason distribution"),
+                t,
+                (&rb, &rc),
+                drift,
+            ));
         }
     }
     let (vb, vc) = (&b.vocabulary, &c.vocabulary);
@@ -590,16 +579,32 @@ fn categorical(b: &Evidence, c: &Evidence, drift: &Drift, out: &mut Vec<Candidat
     let p = ChiSquared::new(dof as f64)
         .map(|d| d.sf(corrected))
         .unwrap_or(1.0);
-    let to_f = |r: &[u64]| r.iter().map(|&v| v as f64).collect::<Vec<f64>>();
-    let js = js_divergence(&to_f(&rb), &to_f(&rc)).unwrap_or(0.0);
     let t = TestResult {
         test: "chi_square_design_corrected",
         statistic: corrected,
         p,
     };
-    out.push(Candidate {
+    out.push(divergence(
+        ("vocabulary", "output vocabulary"),
+        t,
+        (&rb, &rc),
+        drift,
+    ));
+}
+
+/// A categorical metric's candidate: its test, and the Jensen–Shannon divergence of the
+/// two rows of counts as the effect.
+fn divergence(
+    (metric, label): (&str, &str),
+    t: TestResult,
+    (rb, rc): (&[u64], &[u64]),
+    drift: &Drift,
+) -> Candidate {
+    let to_f = |r: &[u64]| r.iter().map(|&v| v as f64).collect::<Vec<f64>>();
+    let js = js_divergence(&to_f(rb), &to_f(rc)).unwrap_or(0.0);
+    Candidate {
         record: record(
-            "vocabulary",
+            metric,
             t,
             EffectKind::Divergence,
             js,
@@ -608,10 +613,10 @@ fn categorical(b: &Evidence, c: &Evidence, drift: &Drift, out: &mut Vec<Candidat
             Estimate::value(0.0),
             Estimate::value(js),
         ),
-        label: "output vocabulary".into(),
+        label: label.into(),
         unit: None,
         floor: None,
-    });
+    }
 }
 
 fn message(c: &Candidate, severity: Severity) -> String {

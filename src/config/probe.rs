@@ -634,7 +634,7 @@ fn one_line(text: &str) -> String {
 }
 
 /// Keeps validation going after a bad target, so the rest of the file is still checked.
-fn placeholder_target() -> Target {
+pub(crate) fn placeholder_target() -> Target {
     Target {
         name: "default".into(),
         provider: ProviderKind::OpenAi,

@@ -117,18 +117,8 @@ mod tests {
 
     fn target_of(provider: ProviderKind) -> Target {
         Target {
-            name: "t".into(),
             provider,
-            base_url: String::new(),
-            model: "m".into(),
-            api_key: None,
-            stream: false,
-            params: Default::default(),
-            labels: Default::default(),
-            headers: Default::default(),
-            http: None,
-            embeddings_model: None,
-            pricing: Pricing::default(),
+            ..crate::config::probe::placeholder_target()
         }
     }
 
