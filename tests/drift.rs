@@ -1,7 +1,7 @@
 //! The drift comparison on hand-built evidence: edge cases of severity, the direction of the
 //! paired case outcome and the finish-reason test on sparse tables.
 
-use probity::compare::{Severity, compare};
+use probity::compare::{Comparison, Severity, TestRecord, compare};
 use probity::config::Drift;
 use probity::stats::Reservoir;
 use probity::summary::{CaseOutcome, Count, Evidence};
@@ -26,6 +26,11 @@ fn evidence(latency: Vec<f64>, answered: u64) -> Evidence {
         },
     );
     e
+}
+
+/// The test a comparison ran on `metric`.
+fn test_of<'a>(report: &'a Comparison, metric: &str) -> &'a TestRecord {
+    report.tests.iter().find(|t| t.metric == metric).unwrap()
 }
 
 #[test]
@@ -85,11 +90,7 @@ fn sparse_finish_reasons_get_an_exact_test() {
     c.finish_reasons.insert("stop".into(), 14);
     c.finish_reasons.insert("length".into(), 6);
     let report = compare(&b, &c, None, &Drift::default(), "t", 1);
-    let t = report
-        .tests
-        .iter()
-        .find(|t| t.metric == "finish_reason")
-        .unwrap();
+    let t = test_of(&report, "finish_reason");
     assert_eq!(t.test, "fisher_exact");
     assert!(
         (t.p / 0.020_196_020_196_020_202 - 1.0).abs() < 1e-6,
@@ -108,11 +109,7 @@ fn sparse_finish_reasons_get_an_exact_test() {
         e.finish_reasons.insert("content_filter".into(), filter);
     }
     let report = compare(&b, &c, None, &Drift::default(), "t", 1);
-    let t = report
-        .tests
-        .iter()
-        .find(|t| t.metric == "finish_reason")
-        .unwrap();
+    let t = test_of(&report, "finish_reason");
     assert_eq!(t.test, "chi_square");
     assert!(
         (t.p / 2.467_599_023_805_344_4e-20 - 1.0).abs() < 1e-6,

@@ -7,10 +7,10 @@ mod project;
 
 use std::time::Duration;
 
-use probity::pipeline::{RunOptions, RunStatus};
+use probity::pipeline::{RunOptions, RunOutcome, RunStatus};
 use probity::report::json::run_document;
 use probity::sim::{Latency, Profile};
-use probity::store::Store;
+use probity::store::{ObservationRow, Store};
 use project::Project;
 
 #[tokio::test]
@@ -94,24 +94,31 @@ async fn a_run_is_summarised_stored_and_documented() {
     sim.shutdown().await.unwrap();
 }
 
-#[tokio::test]
-async fn latency_is_measured_from_the_intended_start() {
-    // One slot and a schedule of 20 requests per second against a 100 ms endpoint: requests
-    // queue, and their latency must include the queueing (no coordinated omission).
+/// A non-streaming run of `body` against a simulator that answers in exactly 100 ms: the
+/// outcome and its stored observations.
+async fn against_a_100ms_endpoint(body: &str) -> (RunOutcome, Vec<ObservationRow>) {
     let profile = Profile {
         latency: Latency::fixed(Duration::from_millis(100)),
         ..Profile::default()
     };
-    let (project, sim) = Project::with_sim(
-        "samples: 5\nconcurrency: 1\nrate_limit: { requests_per_second: 20 }\n",
-        profile,
-    )
-    .await;
+    let (project, sim) = Project::with_sim(body, profile).await;
     let mut probe = project.probe("k");
     probe.target.stream = false;
     let store = Store::open(&project.db()).unwrap();
     let outcome = project::run(&probe, &store, &RunOptions::default()).await;
     let rows = store.observations(&outcome.run_id).unwrap();
+    sim.shutdown().await.unwrap();
+    (outcome, rows)
+}
+
+#[tokio::test]
+async fn latency_is_measured_from_the_intended_start() {
+    // One slot and a schedule of 20 requests per second against a 100 ms endpoint: requests
+    // queue, and their latency must include the queueing (no coordinated omission).
+    let (outcome, rows) = against_a_100ms_endpoint(
+        "samples: 5\nconcurrency: 1\nrate_limit: { requests_per_second: 20 }\n",
+    )
+    .await;
     assert_eq!(rows.len(), 20);
     let mut scheduled: Vec<f64> = rows.iter().map(|r| r.observation.scheduled_ms).collect();
     scheduled.sort_by(f64::total_cmp);
@@ -133,23 +140,13 @@ async fn latency_is_measured_from_the_intended_start() {
         .max
         .unwrap();
     assert!(max > 800.0, "max latency {max} ms hides the queueing");
-    sim.shutdown().await.unwrap();
 }
 
 #[tokio::test]
 async fn without_a_schedule_the_wait_for_a_slot_is_not_latency() {
     // One slot, no rate: requests run back to back against a 100 ms endpoint. Each took
     // about 100 ms; counting the wait for the slot would make the k-th look k times slower.
-    let profile = Profile {
-        latency: Latency::fixed(Duration::from_millis(100)),
-        ..Profile::default()
-    };
-    let (project, sim) = Project::with_sim("samples: 2\nconcurrency: 1\n", profile).await;
-    let mut probe = project.probe("k");
-    probe.target.stream = false;
-    let store = Store::open(&project.db()).unwrap();
-    let outcome = project::run(&probe, &store, &RunOptions::default()).await;
-    let rows = store.observations(&outcome.run_id).unwrap();
+    let (_, rows) = against_a_100ms_endpoint("samples: 2\nconcurrency: 1\n").await;
     assert!(rows.len() >= 4, "{} observations", rows.len());
     for row in rows {
         let latency = row.observation.latency_ms.unwrap();
@@ -158,7 +155,6 @@ async fn without_a_schedule_the_wait_for_a_slot_is_not_latency() {
             "latency {latency} ms: the endpoint takes 100 ms, and the wait for the slot is not the endpoint's"
         );
     }
-    sim.shutdown().await.unwrap();
 }
 
 #[tokio::test]

@@ -160,13 +160,7 @@ impl Runner {
                 report.interrupted = true;
                 break;
             }
-            let (case, endpoint) = (&this.cases[item.case], &this.endpoints[item.target]);
-            let estimate = estimate_cost(
-                &case.messages,
-                output_bound(&endpoint.target, DEFAULT_OUTPUT_BOUND),
-                &endpoint.target.pricing,
-            );
-            let Some(reservation) = this.budget.reserve(estimate) else {
+            let Some(reservation) = this.budget.reserve(this.worst_cost(item)) else {
                 // Not sent, so it takes no place in the pacing schedule.
                 report.skipped_budget += 1;
                 let now = Instant::now();
@@ -246,28 +240,21 @@ impl Runner {
         loop {
             let reserved = match reservation.take() {
                 Some(r) => r,
-                None => {
-                    let estimate = estimate_cost(
-                        &case.messages,
-                        output_bound(&endpoint.target, DEFAULT_OUTPUT_BOUND),
-                        &endpoint.target.pricing,
-                    );
-                    match self.budget.reserve(estimate) {
-                        Some(r) => r,
-                        None => {
-                            emitter
-                                .emit(self.skipped(
-                                    emitter,
-                                    job.item,
-                                    job.intended,
-                                    Instant::now(),
-                                    attempt,
-                                ))
-                                .await;
-                            return u64::from(attempt - 1);
-                        }
+                None => match self.budget.reserve(self.worst_cost(job.item)) {
+                    Some(r) => r,
+                    None => {
+                        emitter
+                            .emit(self.skipped(
+                                emitter,
+                                job.item,
+                                job.intended,
+                                Instant::now(),
+                                attempt,
+                            ))
+                            .await;
+                        return u64::from(attempt - 1);
                     }
-                }
+                },
             };
             let span_id = new_span_id();
             let request = ChatRequest {
@@ -316,6 +303,17 @@ impl Runner {
             }
             attempt += 1;
         }
+    }
+
+    /// What one attempt of `item` may cost at most: its prompt estimate plus the output
+    /// bound its request carries.
+    fn worst_cost(&self, item: WorkItem) -> f64 {
+        let (case, endpoint) = (&self.cases[item.case], &self.endpoints[item.target]);
+        estimate_cost(
+            &case.messages,
+            output_bound(&endpoint.target, DEFAULT_OUTPUT_BOUND),
+            &endpoint.target.pricing,
+        )
     }
 
     /// How long to wait before retrying after `failure`, or `None` for no retry: the class
