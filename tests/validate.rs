@@ -456,3 +456,104 @@ fn the_cli_validates_the_examples_with_no_secrets() {
         "{stdout}"
     );
 }
+
+/// The single error of a probe with `body` appended, as a user reads it.
+fn probe_error(body: &str) -> String {
+    let (_dir, result) = validate(&[
+        ("probes/bot.yaml", &probe(body)),
+        ("golden-sets/support.yaml", GOLDEN),
+    ]);
+    result.unwrap_err()
+}
+
+#[test]
+fn retention_beyond_a_century_is_refused() {
+    // 99999999 days, a natural "forever", panicked every run in chrono's date arithmetic.
+    assert_eq!(
+        probe_error("store: { retention_days: 99999999 }\n"),
+        "probes/bot.yaml:7:26: store.retention_days: must be at most 36500 (100 years), found 99999999\n  hint: leave `retention_days` out to keep every run\n1 error in 1 file"
+    );
+}
+
+#[test]
+fn a_rate_limit_out_of_range_is_refused() {
+    for (rps, shown) in [("0.00000001", "0.00000001"), ("1e9", "1000000000")] {
+        assert_eq!(
+            probe_error(&format!("rate_limit: {{ requests_per_second: {rps} }}\n")),
+            format!(
+                "probes/bot.yaml:7:36: rate_limit.requests_per_second: must be between 0.0001 and 1000000, found {shown}\n  hint: 0.5 is one request every 2 s; leave `rate_limit` out for no pacing\n1 error in 1 file"
+            )
+        );
+    }
+}
+
+#[test]
+fn drift_effects_must_be_sizes_in_order() {
+    assert_eq!(
+        probe_error("drift: { min_effect: { rate_delta: -0.1 } }\n"),
+        "probes/bot.yaml:7:36: drift.min_effect.rate_delta: must be between 0 and 1, found -0.1\n  hint: 0.02 means two percentage points\n1 error in 1 file"
+    );
+    assert_eq!(
+        probe_error("drift: { min_effect: { latency_ratio: 0.5 } }\n"),
+        "probes/bot.yaml:7:39: drift.min_effect.latency_ratio: a ratio is at least 1, found 0.5\n  hint: 1.2 means 20% larger than the baseline\n1 error in 1 file"
+    );
+    assert_eq!(
+        probe_error(
+            "drift:\n  min_effect: { latency_ratio: 2.0 }\n  critical_effect: { latency_ratio: 1.5 }\n"
+        ),
+        "probes/bot.yaml:9:37: drift.critical_effect.latency_ratio: critical effect 1.5 is below the minimum effect 2\n  hint: the critical effect is the larger one: a change beyond it fails the run\n1 error in 1 file"
+    );
+}
+
+#[test]
+fn too_many_requests_for_one_run_are_refused() {
+    assert_eq!(
+        probe_error("samples: 20000000\n"),
+        "probes/bot.yaml:7:10: samples: 20000000 samples × 1 case × 1 target is 20000000 requests, more than 10000000\n  hint: lower `samples`, or split the golden sets across probes\n1 error in 1 file"
+    );
+}
+
+#[test]
+fn a_duration_without_unit_reads_the_same_everywhere() {
+    assert_eq!(
+        probe_error("timeout: 30\n"),
+        "probes/bot.yaml:7:10: timeout: invalid duration: `30` has no unit\n  hint: write a number and a unit, e.g. 250ms, 30s, 5m\n1 error in 1 file"
+    );
+    assert_eq!(
+        probe_error("thresholds: { latency_p95: { warning: 4000 } }\n"),
+        "probes/bot.yaml:7:39: thresholds.latency_p95.warning: invalid duration: `4000` has no unit\n  hint: write a number and a unit, e.g. 250ms, 30s, 5m\n1 error in 1 file"
+    );
+}
+
+#[test]
+fn a_zero_timeout_is_refused() {
+    assert_eq!(
+        probe_error("timeout: 0s\n"),
+        "probes/bot.yaml:7:10: timeout: a timeout of 0 fails every request\n  hint: the longest wait for one answer, e.g. 30s\n1 error in 1 file"
+    );
+}
+
+#[test]
+fn a_warning_level_beyond_its_critical_is_refused() {
+    assert_eq!(
+        probe_error("thresholds: { latency_p95: { warning: 8s, critical: 4s } }\n"),
+        "probes/bot.yaml:7:39: thresholds.latency_p95.warning: warning (8s) is above critical (4s): the warning level comes first\n  hint: the warning level is crossed first, then the critical one\n1 error in 1 file"
+    );
+    assert_eq!(
+        probe_error("thresholds: { pass_rate: { warning: 0.8, critical: 0.9 } }\n"),
+        "probes/bot.yaml:7:37: thresholds.pass_rate.warning: warning (0.8) is below critical (0.9): for a floor, the warning level is the higher one\n  hint: e.g. { warning: 0.95, critical: 0.9 }\n1 error in 1 file"
+    );
+}
+
+#[test]
+fn a_mistyped_choice_names_the_choices() {
+    let golden = "name: support\ncases:\n  - id: order\n    messages: [{ role: user, content: hi }]\n    expect: { json: stricts }\n";
+    let (_dir, result) = validate(&[
+        ("probes/bot.yaml", &probe("")),
+        ("golden-sets/support.yaml", golden),
+    ]);
+    assert_eq!(
+        result.unwrap_err(),
+        "golden-sets/support.yaml:5:21: cases[0].expect.json: `stricts` is not one of: strict, lenient\n  hint: did you mean `strict`?\n1 error in 1 file"
+    );
+}

@@ -393,8 +393,13 @@ pub async fn run_probe(
             exit_code,
         },
     )?;
-    if let Some(days) = probe.store.retention_days {
-        let cutoff = Utc::now() - chrono::Duration::days(i64::from(days));
+    // Checked: a retention beyond chrono's range (validation bounds it) prunes nothing.
+    let retention = probe.store.retention_days.and_then(|days| {
+        chrono::Duration::try_days(i64::from(days))
+            .and_then(|d| Utc::now().checked_sub_signed(d))
+            .map(|cutoff| (days, cutoff))
+    });
+    if let Some((days, cutoff)) = retention {
         match store.prune(&probe.name, cutoff) {
             Ok(n) if n > 0 => {
                 tracing::info!("pruned {n} runs of {} older than {days} days", probe.name)
