@@ -294,6 +294,20 @@ fn every_example_file_loads() {
     for probe in &project.probes {
         assert!(!probe.golden_sets.is_empty());
         assert!(probe.schedule.is_some(), "{} has a schedule", probe.name);
+        // Each can reach a verdict against its own baseline: fewer answered samples than a
+        // comparison needs would end every run "insufficient data".
+        let planned: u64 = probe
+            .golden_sets
+            .iter()
+            .flat_map(|s| s.cases.iter())
+            .map(|c| u64::from(c.samples.unwrap_or(probe.samples)))
+            .sum();
+        assert!(
+            planned >= probity::compare::MIN_ANSWERED,
+            "{} plans {planned} samples, fewer than {} a comparison needs",
+            probe.name,
+            probity::compare::MIN_ANSWERED
+        );
     }
 }
 
@@ -509,7 +523,7 @@ fn drift_effects_must_be_sizes_in_order() {
 fn too_many_requests_for_one_run_are_refused() {
     assert_eq!(
         probe_error("samples: 20000000\n"),
-        "probes/bot.yaml:7:10: samples: 20000000 samples × 1 case × 1 target is 20000000 requests, more than 10000000\n  hint: lower `samples`, or split the golden sets across probes\n1 error in 1 file"
+        "probes/bot.yaml:7:10: samples: a run plans 20000000 requests (samples × cases × targets), more than 10000000\n  hint: lower `samples`, or split the golden sets across probes\n1 error in 1 file"
     );
 }
 

@@ -733,18 +733,17 @@ impl Validator<'_> {
 
     /// samples × cases × targets: a run that large is a typo, not a probe.
     fn request_count(&mut self, samples: u32, golden_sets: &[GoldenSet], named_targets: usize) {
-        let cases: u64 = golden_sets.iter().map(|s| s.cases.len() as u64).sum();
-        let targets = named_targets as u64 + 1;
-        let requests = u64::from(samples)
-            .saturating_mul(cases)
-            .saturating_mul(targets);
+        let per_target: u64 = golden_sets
+            .iter()
+            .flat_map(|s| s.cases.iter())
+            .map(|c| u64::from(c.samples.unwrap_or(samples)))
+            .fold(0, u64::saturating_add);
+        let requests = per_target.saturating_mul(named_targets as u64 + 1);
         if requests > MAX_REQUESTS {
             self.fail(
                 "/samples",
                 format!(
-                    "{samples} samples × {cases} case{} × {targets} target{} is {requests} requests, more than {MAX_REQUESTS}",
-                    if cases == 1 { "" } else { "s" },
-                    if targets == 1 { "" } else { "s" }
+                    "a run plans {requests} requests (samples × cases × targets), more than {MAX_REQUESTS}"
                 ),
                 Some("lower `samples`, or split the golden sets across probes"),
             );
