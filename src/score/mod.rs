@@ -429,7 +429,11 @@ mod tests {
         missing.output = None;
         for o in [missing, obs(""), obs("  \n\t "), obs("\u{3000}")] {
             let s = scorer.score(&c, &o);
-            assert_eq!(names_of(&s), ["empty", "output_chars", "truncation"], "{o:?}");
+            assert_eq!(
+                names_of(&s),
+                ["empty", "output_chars", "truncation"],
+                "{o:?}"
+            );
             let empty = &s[0];
             assert!(!empty.passed && !empty.informational);
             assert_eq!(empty.reason.as_deref(), Some("empty answer"));
