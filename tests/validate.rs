@@ -571,3 +571,56 @@ fn a_mistyped_choice_names_the_choices() {
         "golden-sets/support.yaml:5:21: cases[0].expect.json: `stricts` is not one of: strict, lenient\n  hint: did you mean `strict`?\n1 error in 1 file"
     );
 }
+
+/// `probity validate` run from `cwd` (no secrets needed by these projects).
+fn validate_cli(cwd: &Path) -> (Option<i32>, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_probity"))
+        .arg("validate")
+        .current_dir(cwd)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code(), text)
+}
+
+#[test]
+fn the_relative_paths_hint_names_the_folder() {
+    // Run from the project folder itself, the hint used to end in an empty path.
+    let (dir, _) = validate(&[("probes/bot.yaml", &probe(""))]);
+    let (code, text) = validate_cli(dir.path());
+    assert_eq!(code, Some(2), "{text}");
+    assert!(
+        text.contains("probes/bot.yaml:6:15: golden_sets[0]: golden-set file `golden-sets/support.yaml` not found\n  hint: paths are relative to ./ (the folder that holds probes/)\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn validate_finds_the_project_from_inside_probes() {
+    let (dir, result) = validate(&[
+        ("probes/bot.yaml", &probe("")),
+        ("golden-sets/support.yaml", GOLDEN),
+    ]);
+    assert_eq!(result, Ok(1));
+    let (code, text) = validate_cli(&dir.path().join("probes"));
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(text, "ok: 1 probe, 1 golden set (1 case)\n");
+    // Problems found from there point back into the project, clickable from where one is.
+    std::fs::write(dir.path().join("probes/bot.yaml"), probe("sampels: 3\n")).unwrap();
+    let (code, text) = validate_cli(&dir.path().join("probes"));
+    assert_eq!(code, Some(2), "{text}");
+    assert!(
+        text.contains("../probes/bot.yaml:7:1: sampels: unknown key `sampels`"),
+        "{text}"
+    );
+    // And `run` finds its probes the same way.
+    std::fs::write(dir.path().join("probes/bot.yaml"), probe("")).unwrap();
+    let project = probity::config::load_probes(&[], &dir.path().join("probes"), &env)
+        .unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(project.probes.len(), 1);
+}

@@ -703,7 +703,10 @@ impl Validator<'_> {
             let pointer = format!("/golden_sets/{i}");
             let path = self.root.join(file);
             if !path.is_file() {
-                let hint = format!("paths are relative to {}", super::display_path(self.root));
+                let hint = format!(
+                    "paths are relative to {}/ (the folder that holds probes/)",
+                    super::display_path(self.root)
+                );
                 self.fail(
                     &pointer,
                     format!("golden-set file `{file}` not found"),
