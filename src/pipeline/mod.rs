@@ -347,6 +347,7 @@ async fn drive(
     // local and instant; answers that need a judge or embeddings are stored first and scored
     // concurrently, their scores written when they come.
     let mut remote_scoring = tokio::task::JoinSet::new();
+    let mut awaiting = std::collections::HashMap::new();
     let mut sink = Sink {
         run_id,
         writer: &writer,
@@ -363,11 +364,13 @@ async fn drive(
                         sink.awaiting_scores(&obs);
                         let (case, scorer, remote) =
                             (case.clone(), scorer.clone(), prepared.remote.clone());
-                        remote_scoring.spawn(async move {
+                        let kept = obs.clone();
+                        let task = remote_scoring.spawn(async move {
                             let mut scores = scorer.score(&case, &obs);
                             scores.extend(remote.score(&case, &obs).await);
                             (obs, scores)
                         });
+                        awaiting.insert(task.id(), kept);
                     }
                     Some(case) => {
                         let scores = scorer.score(case, &obs);
@@ -383,18 +386,14 @@ async fn drive(
                     }
                 }
             }
-            Some(done) = remote_scoring.join_next(), if !remote_scoring.is_empty() => {
-                if let Ok((obs, scores)) = done {
-                    sink.scored_later(obs, scores);
-                }
+            Some(done) = remote_scoring.join_next_with_id(), if !remote_scoring.is_empty() => {
+                sink.settle(&mut awaiting, done);
                 sink.flush();
             }
         }
     }
-    while let Some(done) = remote_scoring.join_next().await {
-        if let Ok((obs, scores)) = done {
-            sink.scored_later(obs, scores);
-        }
+    while let Some(done) = remote_scoring.join_next_with_id().await {
+        sink.settle(&mut awaiting, done);
     }
     sink.flush();
     let mut report = run.await.map_err(|e| PipelineError::Task(e.to_string()))?;
