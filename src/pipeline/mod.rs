@@ -83,7 +83,8 @@ pub enum RunStatus {
     Complete,
     /// The budget ran out before every sample was sent.
     BudgetExhausted,
-    /// Stopped early (Ctrl-C, shutdown).
+    /// Stopped early (Ctrl-C, shutdown): stored as `cancelled`, exit 130, never a pass.
+    #[serde(rename = "cancelled")]
     Interrupted,
     /// Nothing usable came back: endpoint unreachable, every request failed, or the budget
     /// ran out before the minimum samples.
@@ -95,7 +96,7 @@ impl RunStatus {
         match self {
             RunStatus::Complete => "complete",
             RunStatus::BudgetExhausted => "budget_exhausted",
-            RunStatus::Interrupted => "interrupted",
+            RunStatus::Interrupted => "cancelled",
             RunStatus::CouldNotProbe => "could_not_probe",
         }
     }
@@ -182,6 +183,8 @@ struct Driven {
     targets: Vec<TargetResult>,
     pairs: Option<crate::summary::Pairs>,
     report: RunnerReport,
+    /// The caller cancelled the run (Ctrl-C, shutdown) before it ended by itself.
+    cancelled: bool,
 }
 
 /// Runs `probe` once and records it in `store`.
@@ -425,6 +428,7 @@ async fn drive(
         targets,
         pairs,
         report,
+        cancelled: cancel.is_cancelled(),
     })
 }
 
@@ -440,10 +444,28 @@ fn finish(
         targets,
         pairs,
         report,
+        cancelled,
     } = driven;
-    let (status, status_reason) = status_of(&targets, &report, probe.min_samples);
+    let planned = |set: &str, id: &str| {
+        prepared
+            .cases
+            .iter()
+            .find(|c| c.set == set && c.id == id)
+            .map_or(0, |c| u64::from(c.samples.unwrap_or(prepared.samples)))
+    };
+    let (status, status_reason) = status_of(
+        &targets,
+        &report,
+        &status::Expected {
+            min_samples: probe.min_samples,
+            total: prepared.total,
+            cancelled,
+            planned: &planned,
+        },
+    );
     // A run that probed nothing usable is not judged: its figures would only mislead.
-    let evaluation = if status == RunStatus::CouldNotProbe {
+    let nothing_answered = targets.iter().any(|t| t.summary.figures.answered == 0);
+    let evaluation = if status == RunStatus::CouldNotProbe || nothing_answered {
         evaluate::Evaluation::default()
     } else {
         evaluate::evaluate(
@@ -455,8 +477,15 @@ fn finish(
             prepared.seed,
         )?
     };
-    let verdict = evaluation.verdict.unwrap_or(Verdict::InsufficientData);
+    let verdict = match evaluation.verdict.unwrap_or(Verdict::InsufficientData) {
+        // Cut short, what it got may still show a failure, but never a pass.
+        Verdict::Pass | Verdict::Warn if status == RunStatus::Interrupted => {
+            Verdict::InsufficientData
+        }
+        v => v,
+    };
     let exit_code = match (status, verdict) {
+        (RunStatus::Interrupted, _) => exit::INTERRUPTED,
         (RunStatus::CouldNotProbe, _) => exit::COULD_NOT_PROBE,
         (_, Verdict::Fail | Verdict::InsufficientData) => exit::VERDICT_FAILED,
         _ => exit::PASSED,
