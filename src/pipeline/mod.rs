@@ -125,7 +125,27 @@ pub struct RunOutcome {
     pub budget_usd: Option<f64>,
     pub exit_code: i32,
     /// The targets as configured (provider, model, labels), for reports.
-    pub target_info: serde_json::Value,
+    pub target_info: Vec<TargetInfo>,
+}
+
+/// A probed target as configured, for reports and the stored run (`targets_json`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TargetInfo {
+    pub name: String,
+    pub provider: String,
+    pub model: String,
+    /// Where requests went, secrets redacted: what an `http` target (no model) is known by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
+}
+
+impl RunOutcome {
+    /// The configured info of the target named `name`.
+    pub fn info_of(&self, name: &str) -> Option<&TargetInfo> {
+        self.target_info.iter().find(|t| t.name == name)
+    }
 }
 
 impl RunOutcome {
@@ -169,7 +189,7 @@ struct Prepared {
     trace_id: String,
     started_at: DateTime<Utc>,
     names: Vec<String>,
-    target_info: serde_json::Value,
+    target_info: Vec<TargetInfo>,
     cases: Arc<Vec<Case>>,
     samples: u32,
     total: u64,
@@ -240,17 +260,17 @@ fn prepare(
         options.targets.clone()
     };
     let endpoints = endpoints(probe, &names)?;
-    let target_info = json!(
-        endpoints
-            .iter()
-            .map(|e| json!({
-                "name": e.target.name,
-                "provider": e.target.provider.as_str(),
-                "model": e.target.model,
-                "labels": e.target.labels,
-            }))
-            .collect::<Vec<_>>()
-    );
+    let redactor = Arc::new(Redactor::for_probe(probe));
+    let target_info: Vec<TargetInfo> = endpoints
+        .iter()
+        .map(|e| TargetInfo {
+            name: e.target.name.clone(),
+            provider: e.target.provider.as_str().to_string(),
+            model: e.target.model.clone(),
+            base_url: Some(redactor.apply_owned(e.target.base_url.clone())),
+            labels: e.target.labels.clone(),
+        })
+        .collect();
 
     let started_at = Utc::now();
     let run_id = new_run_id(started_at);
@@ -281,7 +301,7 @@ fn prepare(
             retries: probe.retries,
         },
         budget: budget.clone(),
-        redactor: Arc::new(Redactor::for_probe(probe)),
+        redactor,
     };
     let remote = Arc::new(RemoteScorer::new(
         probe,
@@ -295,7 +315,7 @@ fn prepare(
         id: run_id.clone(),
         probe: probe.name.clone(),
         started_at,
-        targets: target_info.clone(),
+        targets: json!(target_info),
         trace_id: trace_id.clone(),
     })?;
     let prepared = Prepared {
