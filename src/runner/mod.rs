@@ -72,6 +72,10 @@ pub struct RunnerReport {
     pub interrupted: bool,
     pub elapsed: Duration,
     pub spent_usd: f64,
+    /// Why a target was given up on: its first attempts all failed to connect, e.g.
+    /// "target `default`: could not reach http://127.0.0.1:19199/v1/chat/completions:
+    /// connection refused" (secrets redacted). The run could not probe.
+    pub unreachable: Option<String>,
 }
 
 impl RunnerReport {
