@@ -298,7 +298,7 @@ async fn a_run_refuses_a_corrupt_baseline_file() {
     )
     .await
     .err()
-    .expect("the run stops");
+    .unwrap_or_else(|| panic!("the run stops"));
     let msg = err.to_string();
     assert!(
         matches!(err, PipelineError::Baseline(BaselineError::Invalid { .. })),
