@@ -79,7 +79,11 @@ pub async fn gate(cli: &Cli, args: &GateArgs) -> Result<i32, CommandError> {
         targets,
         baseline,
     };
-    let outcome = run_probe(probe, &store, &options, &Bar::new(), cancel_on_ctrl_c()).await?;
+    let mut outcome = run_probe(probe, &store, &options, &Bar::new(), cancel_on_ctrl_c()).await?;
+    // A gate passes only when every compared metric is decided (issue 9).
+    outcome.verdict = outcome
+        .verdict
+        .for_gate(outcome.comparison.as_ref().map(|c| &c.comparison));
 
     let level = match args.fail_on {
         FailOn::Warning => Severity::Warning,
