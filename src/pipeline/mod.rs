@@ -160,6 +160,9 @@ pub async fn run_probe(
     } else {
         options.targets.clone()
     };
+    let output_reservation = probe
+        .output_reservation_tokens
+        .unwrap_or(DEFAULT_OUTPUT_BOUND);
     let mut endpoints = Vec::new();
     for name in &names {
         let target = probe
@@ -174,7 +177,7 @@ pub async fn run_probe(
             })?;
         // With a budget, every chat request carries the output bound it reserves for.
         let target = match probe.max_cost_usd {
-            Some(_) => bounded(target, DEFAULT_OUTPUT_BOUND),
+            Some(_) => bounded(target, output_reservation),
             None => target.clone(),
         };
         endpoints.push(Endpoint {
@@ -234,6 +237,7 @@ pub async fn run_probe(
             requests_per_second: probe.requests_per_second,
             timeout: probe.timeout,
             retries: probe.retries,
+            output_reservation_tokens: output_reservation,
         },
         budget: budget.clone(),
         redactor: Arc::new(Redactor::for_probe(probe)),
@@ -344,7 +348,14 @@ pub async fn run_probe(
         return Err(e.into());
     }
 
-    let (targets, pairs) = accumulator.finish(elapsed);
+    let (mut targets, pairs) = accumulator.finish(elapsed);
+    for t in &mut targets {
+        t.summary.figures.rate_limited_ms = report
+            .rate_limited_ms_by_target
+            .get(&t.summary.target)
+            .copied()
+            .unwrap_or(0);
+    }
     let (status, status_reason) = status_of(&targets, &report, probe.min_samples);
     // A run that probed nothing usable is not judged: its figures would only mislead.
     let evaluation = if status == RunStatus::CouldNotProbe {

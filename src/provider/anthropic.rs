@@ -153,7 +153,13 @@ impl Anthropic {
                         }
                     }
                 }
-                "message_stop" => break,
+                // A stop without a `stop_reason` is a stream the server gave up on.
+                "message_stop" if state.stop_reason.is_some() => break,
+                "message_stop" => {
+                    return Err(state.fail(
+                        events.interrupted("sent `message_stop` without a stop_reason"),
+                    ));
+                }
                 "error" => {
                     let error = data.get("error").unwrap_or(&data);
                     return Err(state.fail(error_failure(&events.meta, error)));

@@ -118,9 +118,17 @@ impl OpenAi {
             }
             state.apply(&chunk);
         }
-        // Servers that omit `[DONE]` still end a complete answer with a finish_reason.
-        if !done && state.finish_reason.is_none() {
-            return Err(state.fail(events.ended_early("`data: [DONE]` or a finish_reason")));
+        // Complete only when every choice the stream opened got its finish_reason: servers
+        // that omit `[DONE]` still end a complete answer with one, and a server that ends a
+        // stream early (llama-cpp-python, when a second request arrives) sends `[DONE]` after
+        // the role chunk alone. `[DONE]` by itself proves nothing.
+        if !state.complete() {
+            let failure = if done {
+                events.interrupted("sent `data: [DONE]` before every choice had a finish_reason")
+            } else {
+                events.ended_early("`data: [DONE]` or a finish_reason")
+            };
+            return Err(state.fail(failure));
         }
         let meta = events.meta.clone();
         let completed_at = Instant::now();
@@ -327,6 +335,9 @@ fn error_failure(meta: &Meta, error: &Value) -> Failure {
 /// What a stream has delivered so far.
 #[derive(Default)]
 struct StreamState {
+    /// Indices of the choices that appeared in the stream, and of those that finished.
+    opened: std::collections::BTreeSet<u64>,
+    finished: std::collections::BTreeSet<u64>,
     text: String,
     first_token_at: Option<Instant>,
     finish_reason: Option<String>,
@@ -349,6 +360,13 @@ impl StreamState {
             self.output_tokens = usage.get("completion_tokens").and_then(Value::as_u64);
         }
         let choices = chunk.get("choices").and_then(Value::as_array);
+        for choice in choices.into_iter().flatten() {
+            let index = choice.get("index").and_then(Value::as_u64).unwrap_or(0);
+            self.opened.insert(index);
+            if choice.get("finish_reason").is_some_and(Value::is_string) {
+                self.finished.insert(index);
+            }
+        }
         // With `n > 1` the answer is choice 0; the others are not what a case asked for.
         let first = choices
             .into_iter()
@@ -369,6 +387,11 @@ impl StreamState {
         if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str) {
             self.finish_reason = Some(reason.to_owned());
         }
+    }
+
+    /// Every choice the stream opened got a finish_reason (and it opened at least one).
+    fn complete(&self) -> bool {
+        !self.opened.is_empty() && self.opened.is_subset(&self.finished)
     }
 
     fn fail(&self, failure: Failure) -> Failure {
