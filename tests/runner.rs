@@ -38,11 +38,19 @@ enum Act {
     InvalidJson,
     TruncatedStream,
     SlowDrip,
+    /// What llama-cpp-python sends to a stream it abandons: the role chunk, then `[DONE]`.
+    RoleThenDone,
+    /// Some content, then `[DONE]` with no finish_reason.
+    ContentThenDone,
+    /// An answer after 50 ms (keeps requests in flight).
+    OkSlow,
 }
 
 #[derive(Default)]
 struct Seen {
     arrivals: Vec<Instant>,
+    /// What each arrival was answered with, in arrival order.
+    acts: Vec<Act>,
     headers: Vec<HeaderMap>,
     bodies: Vec<serde_json::Value>,
 }
@@ -55,13 +63,17 @@ async fn play(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    {
+    let act = {
+        // One lock order (script, then seen) so arrivals and acts stay paired.
+        let mut script = script.lock().unwrap();
+        let act = script.next().unwrap_or(Act::Ok);
         let mut s = seen.lock().unwrap();
         s.arrivals.push(Instant::now());
+        s.acts.push(act);
         s.headers.push(headers);
         s.bodies.push(serde_json::from_slice(&body).unwrap());
-    }
-    let act = script.lock().unwrap().next().unwrap_or(Act::Ok);
+        act
+    };
     respond(act).await
 }
 
@@ -126,6 +138,18 @@ async fn respond(act: Act) -> Response {
         }
         Act::InvalidJson => {
             ([("content-type", "application/json")], "{\"choices\": [").into_response()
+        }
+        Act::RoleThenDone => {
+            let body = "data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}]}\n\ndata: [DONE]\n\n";
+            ([("content-type", "text/event-stream")], body).into_response()
+        }
+        Act::ContentThenDone => {
+            let body = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"You can\"},\"finish_reason\":null}]}\n\ndata: [DONE]\n\n";
+            ([("content-type", "text/event-stream")], body).into_response()
+        }
+        Act::OkSlow => {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            axum::Json(completion()).into_response()
         }
         Act::TruncatedStream => {
             let body =
@@ -336,14 +360,119 @@ async fn malformed_and_truncated_answers_are_classified() {
     let (_, rows) = run(&url, ONE_SAMPLE, false).await;
     assert_eq!(statuses(&rows), [("malformed_response", 1, true)]);
 
+    // A cut stream is retried like the other retryable classes.
     let (url, _) = scripted(vec![Act::TruncatedStream]).await;
     let (_, rows) = run(&url, ONE_SAMPLE, true).await;
-    assert_eq!(statuses(&rows), [("stream_interrupted", 1, true)]);
+    assert_eq!(
+        statuses(&rows),
+        [("stream_interrupted", 1, false), ("ok", 2, true)]
+    );
     assert_eq!(
         rows[0].observation.output.as_deref(),
         Some("You can"),
         "the partial answer is kept"
     );
+}
+
+#[tokio::test]
+async fn a_stream_ended_by_done_before_its_finish_reason_is_an_error_never_an_answer() {
+    // llama-cpp-python ends a running stream this way when a second request arrives: at
+    // concurrency 2 nearly every answer was stored as an `ok` empty answer.
+    let script = vec![Act::RoleThenDone, Act::ContentThenDone, Act::RoleThenDone];
+    let (url, seen) = scripted(script).await;
+    let (outcome, rows) = run(&url, ONE_SAMPLE, true).await;
+    assert_eq!(
+        statuses(&rows),
+        [
+            ("stream_interrupted", 1, false),
+            ("stream_interrupted", 2, false),
+            ("stream_interrupted", 3, true)
+        ]
+    );
+    assert_eq!(seen.lock().unwrap().arrivals.len(), 3, "retried, max 2");
+    let second = &rows[1].observation;
+    assert_eq!(second.output.as_deref(), Some("You can"), "partial text kept");
+    assert!(second.ttft_ms.is_some(), "TTFT of the partial answer kept");
+    assert!(second.error.as_deref().unwrap().contains("finish_reason"));
+    let f = &outcome.primary().unwrap().summary.figures;
+    assert_eq!((f.samples, f.answered), (1, 0));
+    assert_eq!(f.errors.get("stream_interrupted"), Some(&1));
+    assert!(
+        rows.iter().all(|r| r.scores.is_none()),
+        "an interrupted stream is never scored"
+    );
+}
+
+#[tokio::test]
+async fn a_retry_after_pauses_every_new_request_to_the_target() {
+    // The first request is answered 429 `Retry-After: 1`; the others are in flight or not
+    // yet sent. Those in flight finish; nothing new may arrive until the second has passed.
+    let mut script = vec![Act::TooMany];
+    script.extend(std::iter::repeat_n(Act::OkSlow, 200));
+    let (url, seen) = scripted(script).await;
+    let body = "samples: 40\nconcurrency: 8\nretries: { max: 2, base_delay: 50ms, max_delay: 200ms }\ntimeout: 5s\n";
+    let (outcome, rows) = run(&url, body, false).await;
+    let seen = seen.lock().unwrap();
+    let limited = seen
+        .acts
+        .iter()
+        .position(|a| matches!(a, Act::TooMany))
+        .unwrap();
+    let at = seen.arrivals[limited];
+    let window = at + Duration::from_millis(20)..at + Duration::from_secs(1);
+    let inside: Vec<Duration> = seen
+        .arrivals
+        .iter()
+        .filter(|t| window.contains(t))
+        .map(|t| *t - at)
+        .collect();
+    assert!(
+        inside.is_empty(),
+        "requests arrived inside the Retry-After window: {inside:?}"
+    );
+    // Only the (at most 7) requests already in flight may arrive at the same moment.
+    let with_it = seen
+        .arrivals
+        .iter()
+        .filter(|t| **t > at && **t < at + Duration::from_secs(1))
+        .count();
+    assert!(with_it <= 7, "{with_it} arrivals during the pause");
+    assert_eq!(rows.iter().filter(|r| r.observation.final_attempt).count(), 40);
+    // The pause is reported, and the samples it held back are flagged and measured from
+    // its end (their latency is the server's answer time, not the pause).
+    assert!(outcome.runner.rate_limited_ms >= 1000, "{:?}", outcome.runner);
+    let f = &outcome.primary().unwrap().summary.figures;
+    assert!(f.rate_limited_ms >= 1000);
+    let json = serde_json::to_value(&outcome.primary().unwrap().summary).unwrap();
+    assert!(json["rate_limited_ms"].as_u64().unwrap() >= 1000, "{json}");
+    let delayed: Vec<&ObservationRow> = rows.iter().filter(|r| r.observation.delayed).collect();
+    assert!(!delayed.is_empty());
+    assert!(
+        delayed
+            .iter()
+            .filter(|r| r.observation.attempt == 1)
+            .all(|r| r.observation.latency_ms.unwrap() < 900.0),
+        "a held-back sample's latency includes the pause"
+    );
+}
+
+#[tokio::test]
+async fn a_closed_port_is_given_up_on_after_five_connect_failures() {
+    // 10 samples × 3 attempts would take 30 refused connections and their back-off.
+    let addr = bad_server::closed_port().await;
+    let url = format!("http://{addr}/v1");
+    let body = "samples: 10\nconcurrency: 1\nretries: { max: 2, base_delay: 10ms, max_delay: 20ms }\ntimeout: 2s\n";
+    let (outcome, rows) = run(&url, body, false).await;
+    assert_eq!(rows.len(), 5, "{:?}", statuses(&rows));
+    let why = outcome.runner.unreachable.as_deref().unwrap();
+    assert!(
+        why.starts_with(&format!(
+            "target `default`: could not reach http://{addr}/v1/chat/completions: "
+        )),
+        "{why}"
+    );
+    assert!(why.to_lowercase().contains("refused"), "{why}");
+    assert_eq!(outcome.runner.skipped_unreachable, 8, "{:?}", outcome.runner);
 }
 
 #[tokio::test]

@@ -205,7 +205,7 @@ impl Runner {
                 break;
             }
             if states[item.target].is_unreachable() {
-                report.skipped_unreachable += 1;
+                states[item.target].skip();
                 continue;
             }
             let Some(reservation) = this.budget.reserve(this.worst_cost(item)) else {
@@ -281,6 +281,7 @@ impl Runner {
         for (endpoint, state) in this.endpoints.iter().zip(states.iter()) {
             let ms = u64::try_from(state.paused_total(now).as_millis()).unwrap_or(u64::MAX);
             report.rate_limited_ms = report.rate_limited_ms.saturating_add(ms);
+            report.skipped_unreachable += state.skipped();
             report
                 .rate_limited_ms_by_target
                 .insert(endpoint.target.name.clone(), ms);
@@ -333,11 +334,14 @@ impl Runner {
                     job.delayed = true;
                 }
             }
-            if state.is_unreachable() {
+            // A sample not yet sent is not sent to a target given up on; a retry already
+            // decided goes ahead (its earlier attempt is not the sample's last).
+            if attempt == 1 && state.is_unreachable() {
                 if let Some(r) = reservation.take() {
                     self.budget.settle(r, 0.0);
                 }
-                return u64::from(attempt - 1);
+                state.skip();
+                return 0;
             }
             let reserved = match reservation.take() {
                 Some(r) => r,

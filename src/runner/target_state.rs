@@ -20,6 +20,8 @@ struct Inner {
     answered: bool,
     connect_failures: u32,
     unreachable: Option<String>,
+    /// Samples not sent because the target was given up on.
+    skipped: u64,
 }
 
 impl TargetState {
@@ -75,6 +77,15 @@ impl TargetState {
         if s.connect_failures >= UNREACHABLE_AFTER {
             s.unreachable = Some(message.to_owned());
         }
+    }
+
+    /// A sample was not sent: the target was given up on.
+    pub fn skip(&self) {
+        self.lock().skipped += 1;
+    }
+
+    pub fn skipped(&self) -> u64 {
+        self.lock().skipped
     }
 
     pub fn is_unreachable(&self) -> bool {
