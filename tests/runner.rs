@@ -544,3 +544,97 @@ async fn every_request_carries_the_output_bound_it_reserved_for() {
     assert_eq!(sent["max_completion_tokens"], 50);
     assert!(sent.get("max_tokens").is_none(), "{sent}");
 }
+
+/// A golden set of CJK prompts: characters ÷ 4 counts them at a quarter of their tokens.
+const CJK_GOLDEN: &str = r#"name: cjk
+cases:
+  - id: refund
+    messages:
+      - { role: user, content: "请详细说明退款政策：购买后多少天内可以申请退款？需要提供哪些材料？退款多久到账？如果商品已经拆封，是否仍然可以退款？会员计划和普通订单的规则是否不同？请逐条列出所有条件、例外情况和办理流程，并说明联系客服的方式。" }
+  - id: shipping
+    messages:
+      - { role: user, content: "標準配送にはどのくらい時間がかかりますか？離島や山間部への配送、週末や祝日の扱い、追跡番号の確認方法、配送先の変更、不在時の再配達の手順についても、すべて詳しく教えてください。" }
+"#;
+
+#[tokio::test]
+async fn the_budget_holds_for_cjk_prompts_and_answers_at_the_output_bound() {
+    // Every answer uses its whole `max_tokens` (long answers cut to it) and every prompt is
+    // CJK, which a characters ÷ 4 estimate under-counts about fourfold: reservations that
+    // low let eight requests in flight spend far past the limit.
+    let probe = format!(
+        "name: bot\ntarget:\n  provider: openai\n  base_url: {}\n  model: sim-model\n  api_key: ${{PROBITY_TEST_KEY}}\n  stream: false\n  params: {{ max_tokens: 40 }}\ngolden_sets: [golden-sets/cjk.yaml]\nsamples: 30\nconcurrency: 8\ntimeout: 5s\npricing: {{ input_per_mtok: 1000, output_per_mtok: 1000 }}\nbudget: {{ max_cost_usd: 1.5 }}\n",
+        project::PLACEHOLDER
+    );
+    let project = Project::with_files(&[
+        ("probes/bot.yaml", &probe),
+        ("golden-sets/cjk.yaml", CJK_GOLDEN),
+    ]);
+    let profile = probity::sim::Profile {
+        length_scale: 40.0,
+        ..Default::default()
+    };
+    let sim = project::start_sim(&project.golden(), profile).await;
+    project.aim(project::PLACEHOLDER, &sim.base_url());
+    let probe = project.probe("sk-runner-test");
+    let store = Store::open(&project.db()).unwrap();
+    let outcome = project::run(&probe, &store, &RunOptions::default()).await;
+    let rows = store.observations(&outcome.run_id).unwrap();
+    let answered: Vec<&ObservationRow> = rows.iter().filter(|r| r.observation.is_ok()).collect();
+    assert!(answered.len() >= 3, "{:?}", statuses(&rows));
+    assert!(
+        answered
+            .iter()
+            .all(|r| r.observation.output_tokens == Some(40)),
+        "every answer uses the full output bound"
+    );
+    let stored: f64 = rows.iter().map(|r| r.observation.cost_usd).sum();
+    assert!(stored <= 1.5 + 1e-9, "stored spend {stored} > max_cost_usd 1.5");
+    assert!(outcome.runner.spent_usd <= 1.5 + 1e-9);
+    assert!(outcome.runner.skipped_budget > 0, "the budget did bind");
+}
+
+#[tokio::test]
+async fn a_tiny_request_rate_neither_panics_nor_overflows_the_schedule() {
+    // 1e-300 per second is 1e300 s between requests (`Duration::from_secs_f64` panics);
+    // 1e-19 fits a Duration, and twice it does not (`every * paced` panics). Validation
+    // rejects such rates; the runner must be safe on its own.
+    use probity::runner::{Budget, Endpoint, Redactor, Runner, Settings};
+    use probity::provider::Provider;
+    for rps in [1e-300, 1e-19, 0.0, f64::NAN] {
+        let (url, seen) = scripted(vec![]).await;
+        let (_project, probe) = one_case(&url, ONE_SAMPLE, false);
+        let cases: Vec<probity::golden::Case> = probe.golden_sets[0].cases.clone();
+        let target = probe.target.clone();
+        let runner = Runner {
+            run_id: "r".into(),
+            trace_id: probity::runner::new_trace_id(),
+            cases: Arc::new(cases),
+            endpoints: Arc::new(vec![Endpoint {
+                provider: Provider::new(&target, Duration::from_secs(2)).unwrap(),
+                target,
+            }]),
+            settings: Settings {
+                concurrency: 1,
+                requests_per_second: Some(rps),
+                timeout: Duration::from_secs(2),
+                retries: probe.retries,
+                output_reservation_tokens: 1024,
+            },
+            budget: Arc::new(Budget::new(None)),
+            redactor: Arc::new(Redactor::for_probe(&probe)),
+        };
+        let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+        let cancel = CancellationToken::new();
+        let stop = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            stop.cancel();
+        });
+        let report = tokio::spawn(runner.run(3, tx, cancel)).await;
+        let report = report.unwrap_or_else(|e| panic!("rps {rps:e}: the runner panicked: {e}"));
+        while rx.try_recv().is_ok() {}
+        assert!(report.interrupted, "rps {rps:e}");
+        assert_eq!(report.sent, 1, "rps {rps:e}: only the first is due");
+        assert_eq!(seen.lock().unwrap().arrivals.len(), 1);
+    }
+}

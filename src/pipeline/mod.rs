@@ -181,7 +181,7 @@ pub async fn run_probe(
             None => target.clone(),
         };
         endpoints.push(Endpoint {
-            provider: Provider::new(&target, probe.timeout)?,
+            provider: Provider::hiding(&target, probe.timeout, &probe.secrets)?,
             target,
         });
     }

@@ -178,6 +178,20 @@ impl Transport {
         })
     }
 
+    /// Adds `extra` to the values messages must not show.
+    pub fn also_hide(mut self, extra: &[crate::config::Secret]) -> Self {
+        if !extra.is_empty() {
+            let values = self
+                .secrets
+                .0
+                .iter()
+                .cloned()
+                .chain(extra.iter().map(|s| s.expose().to_owned()));
+            self.secrets = Secrets::new(values);
+        }
+        self
+    }
+
     pub fn request(&self, method: reqwest::Method, address: &Address) -> RequestBuilder {
         self.client.request(method, address.url.clone())
     }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use reqwest::header::HeaderMap;
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ProviderKind, Target};
+use crate::config::{ProviderKind, Secret, Target};
 use crate::golden::Message;
 
 /// Why a request failed, in classes an operator can act on.
@@ -192,12 +192,26 @@ impl Provider {
     /// Builds the provider and its `reqwest::Client` (one per target). `timeout` bounds
     /// connecting; the runner bounds the whole request.
     pub fn new(target: &Target, timeout: Duration) -> Result<Self, ProviderError> {
+        Provider::hiding(target, timeout, &[])
+    }
+
+    /// As `new`, and its failure messages also hide `secrets` (the probe's: a `${VAR}`
+    /// interpolated into the URL's path is shown in every message that names the URL).
+    pub fn hiding(
+        target: &Target,
+        timeout: Duration,
+        secrets: &[Secret],
+    ) -> Result<Self, ProviderError> {
         Ok(match target.provider {
-            ProviderKind::OpenAi => Provider::OpenAi(openai::OpenAi::new(target, timeout)?),
-            ProviderKind::Anthropic => {
-                Provider::Anthropic(anthropic::Anthropic::new(target, timeout)?)
+            ProviderKind::OpenAi => {
+                Provider::OpenAi(openai::OpenAi::new(target, timeout, secrets)?)
             }
-            ProviderKind::Http => Provider::Http(http::HttpEndpoint::new(target, timeout)?),
+            ProviderKind::Anthropic => {
+                Provider::Anthropic(anthropic::Anthropic::new(target, timeout, secrets)?)
+            }
+            ProviderKind::Http => {
+                Provider::Http(http::HttpEndpoint::new(target, timeout, secrets)?)
+            }
         })
     }
 

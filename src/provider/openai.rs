@@ -13,7 +13,7 @@ use super::classify::{
     self, Address, Meta, Sent, Transport, check_url, describe_keys, json_type, with_partial,
 };
 use super::{ChatRequest, Embeddings, ErrorClass, Failure, ProviderError, Reply};
-use crate::config::Target;
+use crate::config::{Secret, Target};
 use crate::golden::Message;
 
 /// The embeddings model when the target names none: OpenAI's cheapest.
@@ -31,7 +31,13 @@ pub struct OpenAi {
 }
 
 impl OpenAi {
-    pub fn new(target: &Target, timeout: Duration) -> Result<Self, ProviderError> {
+    /// `hide`: more values its messages must not show (the probe's secrets, such as a
+    /// `${VAR}` in the URL's path), besides the key and header values.
+    pub fn new(
+        target: &Target,
+        timeout: Duration,
+        hide: &[Secret],
+    ) -> Result<Self, ProviderError> {
         let base = target.base_url.trim_end_matches('/');
         let chat_url = check_url(target, &format!("{base}/chat/completions"))?;
         let embeddings_url = check_url(target, &format!("{base}/embeddings"))?;
@@ -41,7 +47,7 @@ impl OpenAi {
             .filter(|k| !k.expose().is_empty())
             .map(|k| ("authorization", format!("Bearer {}", k.expose())));
         Ok(OpenAi {
-            transport: Transport::new(target, timeout, auth)?,
+            transport: Transport::new(target, timeout, auth)?.also_hide(hide),
             embeddings_url,
             chat_url,
             model: target.model.clone(),
