@@ -220,8 +220,16 @@ pub async fn run_probe(
     finish(probe, store, options, prepared, driven)
 }
 
+/// Output tokens reserved per request whose target sets no bound.
+fn output_reservation(probe: &Probe) -> u64 {
+    probe
+        .output_reservation_tokens
+        .unwrap_or(DEFAULT_OUTPUT_BOUND)
+}
+
 /// The endpoints of the targets asked for, in that order.
 fn endpoints(probe: &Probe, names: &[String]) -> Result<Vec<Endpoint>, PipelineError> {
+    let output_reservation = output_reservation(probe);
     let mut endpoints = Vec::new();
     for name in names {
         let target = probe
@@ -236,11 +244,11 @@ fn endpoints(probe: &Probe, names: &[String]) -> Result<Vec<Endpoint>, PipelineE
             })?;
         // With a budget, every chat request carries the output bound it reserves for.
         let target = match probe.max_cost_usd {
-            Some(_) => bounded(target, DEFAULT_OUTPUT_BOUND),
+            Some(_) => bounded(target, output_reservation),
             None => target.clone(),
         };
         endpoints.push(Endpoint {
-            provider: Provider::new(&target, probe.timeout)?,
+            provider: Provider::hiding(&target, probe.timeout, &probe.secrets)?,
             target,
         });
     }
@@ -299,6 +307,7 @@ fn prepare(
             requests_per_second: probe.requests_per_second,
             timeout: probe.timeout,
             retries: probe.retries,
+            output_reservation_tokens: output_reservation(probe),
         },
         budget: budget.clone(),
         redactor,
@@ -443,7 +452,14 @@ async fn drive(
         }
         return Err(e.into());
     }
-    let (targets, pairs) = accumulator.finish(elapsed);
+    let (mut targets, pairs) = accumulator.finish(elapsed);
+    for t in &mut targets {
+        t.summary.figures.rate_limited_ms = report
+            .rate_limited_ms_by_target
+            .get(&t.summary.target)
+            .copied()
+            .unwrap_or(0);
+    }
     Ok(Driven {
         targets,
         pairs,
