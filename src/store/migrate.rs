@@ -29,6 +29,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "run_evidence",
         sql: include_str!("migrations/0002_run_evidence.sql"),
     },
+    Migration {
+        version: 3,
+        name: "run_prompts_and_report",
+        sql: include_str!("migrations/0003_run_prompts_and_report.sql"),
+    },
 ];
 
 /// The newest schema version this binary knows.
