@@ -189,6 +189,18 @@ def mcnemar_cases():
                                      else 1.0)} for b, c in pairs]
 
 
+def mcnemar_one_sided_cases():
+    """One-sided exact McNemar towards worse: `to_bad` of the `to_bad + to_good` discordant
+    pairs flipped to worse; p = P(X >= to_bad), X ~ Binomial(to_bad + to_good, 1/2), i.e.
+    `binomtest(to_bad, n, 0.5, alternative="greater")`. No discordant pair gives p = 1."""
+    pairs = [(0, 0), (0, 1), (1, 0), (3, 3), (0, 5), (5, 0), (1, 9), (9, 1), (12, 30),
+             (30, 12), (40, 41), (41, 40), (60, 0), (160, 100), (1100, 1000), (1200, 0),
+             (3, 2), (7, 0), (4, 1)]
+    return [{"to_bad": b, "to_good": g,
+             "p": fl(stats.binomtest(b, b + g, 0.5, alternative="greater").pvalue
+                     if b + g else 1.0)} for b, g in pairs]
+
+
 # ---------------------------------------------------------------- ranks and KS
 def sample_pairs():
     """Pairs (name, x, y) shared by Mann-Whitney, KS and Cliff's delta."""
@@ -527,6 +539,8 @@ def main():
         "bootstrap": bootstrap_cases(),
         "power": power_cases(),
         "wilcoxon": wilcoxon_cases(),
+        # Added after the sections above, using no random numbers, so they stay identical.
+        "mcnemar_one_sided": mcnemar_one_sided_cases(),
     }
     json.dump(out, sys.stdout, separators=(",", ":"))
     sys.stdout.write("\n")

@@ -51,6 +51,10 @@ pub enum Command {
     Validate {
         /// Files or folders to check.
         paths: Vec<PathBuf>,
+        /// Check everything but the secrets' values: every `${VAR}` counts as set (for CI
+        /// jobs that have no secrets).
+        #[arg(long)]
+        no_secrets: bool,
     },
     /// Run probes now: send every case N times, score, summarise, compare.
     #[command(after_help = EXIT_CODES)]

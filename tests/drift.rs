@@ -80,6 +80,39 @@ fn cases_that_stop_passing_read_as_a_rise_in_failing_cases() {
     );
 }
 
+/// `case_pass` is one-sided towards more failing cases, like the other paired rates: 7 cases
+/// flipped to fail and none to pass gives scipy.stats.binomtest(7, 7, 0.5,
+/// alternative="greater").pvalue = 1/128, half the two-sided McNemar p; cases that improved
+/// give the upper tail, never a small p.
+#[test]
+fn case_pass_is_tested_one_sided_towards_worse() {
+    let outcomes = |passing: &[bool]| {
+        let mut e = evidence(vec![], 50);
+        for (i, &pass) in passing.iter().enumerate() {
+            e.cases.insert(
+                format!("s/{i}"),
+                CaseOutcome {
+                    samples: 5,
+                    passes: if pass { 5 } else { 0 },
+                    min_pass_rate: 1.0,
+                },
+            );
+        }
+        e
+    };
+    let good = outcomes(&[true; 10]);
+    let worse = outcomes(&[
+        false, false, false, false, false, false, false, true, true, true,
+    ]);
+    let report = compare(&good, &worse, None, &Drift::default(), "t", 1);
+    let t = test_of(&report, "case_pass");
+    assert_eq!(t.test, "mcnemar_exact_one_sided");
+    assert!((t.p / (1.0 / 128.0) - 1.0).abs() < 1e-12, "p {}", t.p);
+    // The same flips the other way: an improvement, p = P(X >= 0) = 1.
+    let report = compare(&worse, &good, None, &Drift::default(), "t", 1);
+    assert_eq!(test_of(&report, "case_pass").p, 1.0);
+}
+
 #[test]
 fn sparse_finish_reasons_get_an_exact_test() {
     // 20 answers a side, `length` 6 times in one: expected counts of 3. Pearson's

@@ -296,3 +296,163 @@ fn every_example_file_loads() {
         assert!(probe.schedule.is_some(), "{} has a schedule", probe.name);
     }
 }
+
+#[test]
+fn the_shipped_examples_validate_without_any_secret() {
+    // `probity validate --no-secrets`: a pull request's CI job has none of the nine
+    // variables the examples use, and must still lint them.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let project = probity::config::load_paths_without_secrets(&[
+        root.join("probes"),
+        root.join("golden-sets"),
+    ])
+    .unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(project.probes.len(), 3);
+    assert!(project.alerts.is_some());
+    assert!(
+        project.probes.iter().all(|p| p.secrets.is_empty()),
+        "nothing was looked up, so nothing is a secret"
+    );
+}
+
+#[test]
+fn no_secrets_still_checks_everything_else() {
+    let (dir, _) = validate(&[
+        (
+            "probes/bot.yaml",
+            &probe("timeout: soon\njudge: { api_key: \"${JUDGE_KEY}\" }\n"),
+        ),
+        ("golden-sets/support.yaml", GOLDEN),
+    ]);
+    let err = probity::config::load_paths_without_secrets(&[
+        dir.path().join("probes"),
+        dir.path().join("golden-sets"),
+    ])
+    .unwrap_err();
+    assert_eq!(
+        relative(&err.to_string(), dir.path()),
+        "probes/bot.yaml:7:10: timeout: invalid duration: `soon` is not a duration\n  hint: write a number and a unit, e.g. 250ms, 30s, 5m\n1 error in 1 file"
+    );
+}
+
+#[test]
+fn a_missing_variable_is_reported_once() {
+    // Not "not set" and then "not a URL" for the same cause.
+    let alerts = "channels:\n  team: { type: slack, webhook_url: \"${SLACK_WEBHOOK_URL}\" }\nroutes:\n  default: { critical: [team] }\n";
+    let (_dir, result) = validate(&[
+        ("probes/bot.yaml", &probe("")),
+        ("probes/alerts.yaml", alerts),
+        ("golden-sets/support.yaml", GOLDEN),
+    ]);
+    assert_eq!(
+        result.unwrap_err(),
+        "probes/alerts.yaml:2:37: channels.team.webhook_url: environment variable `SLACK_WEBHOOK_URL` is not set\n  hint: export SLACK_WEBHOOK_URL=… before running probity, or write the value here\n1 error in 1 file"
+    );
+    let text = "name: bot\ntarget:\n  provider: openai\n  base_url: \"${BASE_URL}\"\n  model: m\ntargets: { canary: { model: m2 } }\ngolden_sets: [golden-sets/support.yaml]\n";
+    let (_dir, result) = validate(&[
+        ("probes/bot.yaml", text),
+        ("golden-sets/support.yaml", GOLDEN),
+    ]);
+    assert_eq!(
+        result.unwrap_err(),
+        "probes/bot.yaml:4:13: target.base_url: environment variable `BASE_URL` is not set\n  hint: export BASE_URL=… before running probity, or write the value here\n1 error in 1 file"
+    );
+}
+
+#[test]
+fn an_empty_secret_is_an_error() {
+    let empty_env = |name: &str| match name {
+        "OPENAI_API_KEY" => Some(String::new()),
+        _ => None,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("probes")).unwrap();
+    std::fs::create_dir_all(dir.path().join("golden-sets")).unwrap();
+    std::fs::write(
+        dir.path().join("probes/bot.yaml"),
+        probe("").replace("  model: m\n", "  model: m\n  api_key: ${OPENAI_API_KEY}\n"),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("golden-sets/support.yaml"), GOLDEN).unwrap();
+    let err = load_paths(
+        &[dir.path().join("probes"), dir.path().join("golden-sets")],
+        &empty_env,
+    )
+    .unwrap_err();
+    assert_eq!(
+        relative(&err.to_string(), dir.path()),
+        "probes/bot.yaml:6:12: target.api_key: environment variable `OPENAI_API_KEY` is set but empty\n  hint: export OPENAI_API_KEY=… with the real value; an empty secret fails every request\n1 error in 1 file"
+    );
+}
+
+#[test]
+fn a_secret_in_a_url_path_is_not_quoted_in_errors() {
+    let secret_env = |name: &str| match name {
+        "TENANT_TOKEN" => Some("tok-8f3a2b".to_string()),
+        _ => None,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("probes")).unwrap();
+    std::fs::create_dir_all(dir.path().join("golden-sets")).unwrap();
+    let text = "name: bot\ntarget:\n  provider: openai\n  base_url: \"http://exa mple.com/t/${TENANT_TOKEN}/v1\"\n  model: m\ngolden_sets: [golden-sets/support.yaml]\n";
+    std::fs::write(dir.path().join("probes/bot.yaml"), text).unwrap();
+    std::fs::write(dir.path().join("golden-sets/support.yaml"), GOLDEN).unwrap();
+    let err = load_paths(
+        &[dir.path().join("probes"), dir.path().join("golden-sets")],
+        &secret_env,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(!err.contains("tok-8f3a2b"), "{err}");
+    assert!(
+        err.contains("target.base_url: `http://exa mple.com/t/${TENANT_TOKEN}/v1` is not a URL"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_variable_in_a_url_path_is_redacted_at_run_time_too() {
+    let secret_env = |name: &str| match name {
+        "TENANT_TOKEN" => Some("tok-8f3a2b".to_string()),
+        _ => None,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("probes")).unwrap();
+    std::fs::create_dir_all(dir.path().join("golden-sets")).unwrap();
+    let text = "name: bot\ntarget:\n  provider: openai\n  base_url: \"http://127.0.0.1:9/t/${TENANT_TOKEN}/v1\"\n  model: m\ngolden_sets: [golden-sets/support.yaml]\n";
+    std::fs::write(dir.path().join("probes/bot.yaml"), text).unwrap();
+    std::fs::write(dir.path().join("golden-sets/support.yaml"), GOLDEN).unwrap();
+    let project = load_paths(
+        &[dir.path().join("probes"), dir.path().join("golden-sets")],
+        &secret_env,
+    )
+    .unwrap_or_else(|d| panic!("{d}"));
+    let secrets: Vec<&str> = project.probes[0]
+        .secrets
+        .iter()
+        .map(|s| s.expose())
+        .collect();
+    assert_eq!(secrets, vec!["tok-8f3a2b"]);
+}
+
+#[test]
+fn the_cli_validates_the_examples_with_no_secrets() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_probity"))
+        .args(["validate", "--no-secrets", "-C"])
+        .arg(root)
+        .env_clear()
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.starts_with("ok: 3 probes, 3 golden sets"),
+        "{stdout}"
+    );
+}

@@ -61,7 +61,7 @@ impl CommandError {
 /// Runs the command; returns the process exit code.
 pub async fn dispatch(cli: &Cli) -> Result<i32, CommandError> {
     match &cli.command {
-        Command::Validate { paths } => validate::validate(cli, paths),
+        Command::Validate { paths, no_secrets } => validate::validate(cli, paths, *no_secrets),
         Command::Run(args) => run::run(cli, args).await,
         Command::Export { run, out, .. } => export::export(cli, run, out.as_deref()),
         Command::Show { run, format } => show::show(cli, run, *format),

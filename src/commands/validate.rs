@@ -4,10 +4,11 @@ use std::path::PathBuf;
 
 use super::CommandError;
 use crate::cli::Cli;
-use crate::config::{default_paths, load_paths, process_env};
+use crate::config::{default_paths, load_paths, load_paths_without_secrets, process_env};
 use crate::exit;
 
-pub fn validate(cli: &Cli, paths: &[PathBuf]) -> Result<i32, CommandError> {
+/// `no_secrets`: every `${VAR}` counts as set (`--no-secrets`).
+pub fn validate(cli: &Cli, paths: &[PathBuf], no_secrets: bool) -> Result<i32, CommandError> {
     let paths = if paths.is_empty() {
         default_paths(&cli.root)
     } else {
@@ -19,7 +20,12 @@ pub fn validate(cli: &Cli, paths: &[PathBuf]) -> Result<i32, CommandError> {
             crate::config::display_path(&cli.root)
         )));
     }
-    let project = load_paths(&paths, &process_env).map_err(CommandError::Config)?;
+    let project = if no_secrets {
+        load_paths_without_secrets(&paths)
+    } else {
+        load_paths(&paths, &process_env)
+    }
+    .map_err(CommandError::Config)?;
     let cases: usize = project.golden_sets.iter().map(|s| s.cases.len()).sum();
     println!(
         "ok: {} probe{}, {} golden set{} ({cases} cases){}",

@@ -20,7 +20,7 @@ use crate::config::Drift;
 use crate::stats::{
     Alternative, Statistic, TestResult, benjamini_hochberg, bootstrap_ratio, chi2_contingency,
     cliffs_delta, diff_interval, fisher_exact, js_divergence, ks_2samp, mann_whitney_u,
-    mcnemar_exact, mde_rate, mde_ratio, mean, rate_test, wilcoxon_signed_rank, wilson,
+    mcnemar_exact_one_sided, mde_rate, mde_ratio, mean, rate_test, wilcoxon_signed_rank, wilson,
 };
 use crate::summary::{Count, Evidence, Pairs, RATES};
 
@@ -190,8 +190,7 @@ fn record(
 /// conditional test under the null, so it keeps the error rate).
 ///
 /// With pairs (two targets in one run), exact McNemar on the pairs that flipped instead,
-/// one-sided: the binomial tail of the flips towards worse, which is half the two-sided
-/// McNemar p when there are more such flips (and cannot be significant otherwise).
+/// one-sided: the binomial tail of the flips towards worse.
 fn rates(
     b: &Evidence,
     c: &Evidence,
@@ -211,22 +210,8 @@ fn rates(
             .filter(|f| f.pairs >= MIN_VALUES as u64);
         let (t, diff, ci) = match paired {
             Some(f) => {
-                let two_sided = mcnemar_exact(f.to_bad, f.to_good);
-                let p = if f.to_bad > f.to_good {
-                    two_sided.p / 2.0
-                } else {
-                    1.0
-                };
                 let diff = (f.to_bad as f64 - f.to_good as f64) / f.pairs as f64;
-                (
-                    TestResult {
-                        test: "mcnemar_exact_one_sided",
-                        statistic: f.to_bad as f64,
-                        p,
-                    },
-                    diff,
-                    None,
-                )
+                (mcnemar_exact_one_sided(f.to_bad, f.to_good), diff, None)
             }
             None => {
                 let t = rate_test(x.events, x.n, y.events, y.n, Alternative::Greater);
@@ -253,7 +238,8 @@ fn rates(
 }
 
 /// Paired case outcomes: the same case ids in both runs, exact McNemar on the cases that
-/// flipped between pass and fail. Effect: net share of cases that went from pass to fail.
+/// flipped between pass and fail, one-sided towards more failing cases like the other paired
+/// rates. Effect: net share of cases that went from pass to fail.
 fn cases(b: &Evidence, c: &Evidence, drift: &Drift, out: &mut Vec<Candidate>) {
     let (mut flips_to_fail, mut flips_to_pass, mut n, mut passed_before, mut passed_now) =
         (0u64, 0u64, 0u64, 0u64, 0u64);
@@ -276,7 +262,7 @@ fn cases(b: &Evidence, c: &Evidence, drift: &Drift, out: &mut Vec<Candidate>) {
     if n < MIN_VALUES as u64 || flips_to_fail + flips_to_pass == 0 {
         return;
     }
-    let t = mcnemar_exact(flips_to_fail, flips_to_pass);
+    let t = mcnemar_exact_one_sided(flips_to_fail, flips_to_pass);
     let effect = (flips_to_fail as f64 - flips_to_pass as f64) / n as f64;
     let share = |k: u64| Estimate {
         value: k as f64 / n as f64,

@@ -365,6 +365,8 @@ pub const DEFAULT_MAX_COST_USD: f64 = 1.0;
 
 /// Validates a probe document. `load_golden` loads one golden-set file (paths already
 /// resolved) and reports its own problems; the probe reports only a missing file.
+/// Structural problems (schema) stop the file; every semantic problem is gathered, one
+/// `Validator` method per section.
 pub fn validate_probe(
     doc: &Document,
     root: &Path,
@@ -381,191 +383,23 @@ pub fn validate_probe(
     };
     let mut v = Validator {
         doc,
+        root,
         problems: &mut problems,
     };
 
-    let timezone = match &raw.timezone {
-        None => chrono_tz::Tz::UTC,
-        Some(name) => name.parse().unwrap_or_else(|_| {
-            v.fail(
-                "/timezone",
-                format!("unknown timezone `{name}`"),
-                Some("use an IANA name such as `Europe/Berlin` or `UTC`"),
-            );
-            chrono_tz::Tz::UTC
-        }),
-    };
-    let schedule = raw.schedule.as_deref().and_then(|line| {
-        Schedule::parse(line, timezone)
-            .map_err(|e| v.fail("/schedule", e, Some(CRON_HINT)))
-            .ok()
-    });
-
-    let base_pricing = raw.pricing.map(pricing).unwrap_or_default();
-    let target_value = doc.get("/target").cloned().unwrap_or(Value::Null);
-    let target = v.target("default", "/target", &target_value, base_pricing);
-    let mut targets = BTreeMap::new();
-    for name in raw.targets.keys() {
-        let pointer = format!("/targets/{}", escape(name));
-        let merged = merge(&target_value, doc.get(&pointer).unwrap_or(&Value::Null));
-        if let Some(t) = v.target(name, &pointer, &merged, base_pricing) {
-            targets.insert(name.clone(), t);
-        }
-    }
-    let judge = doc
-        .get("/judge")
-        .map(|j| merge(&target_value, j))
-        .and_then(|merged| v.target("judge", "/judge", &merged, base_pricing));
-
-    let samples = raw.samples.unwrap_or(DEFAULT_SAMPLES);
-    let min_samples = raw.min_samples.unwrap_or(1);
-    if min_samples > samples {
-        v.fail(
-            "/min_samples",
-            format!("min_samples ({min_samples}) is more than samples ({samples})"),
-            None,
-        );
-    }
-    let requests_per_second = raw.rate_limit.as_ref().map(|r| r.requests_per_second);
-    if let Some(rps) = requests_per_second.filter(|r| !(*r > 0.0 && r.is_finite())) {
-        v.fail(
-            "/rate_limit/requests_per_second",
-            format!("must be more than 0, found {rps}"),
-            None,
-        );
-    }
-    let timeout = v.duration("/timeout", raw.timeout.as_deref(), Duration::from_secs(60));
-    let retries = Retries {
-        max: raw.retries.as_ref().and_then(|r| r.max).unwrap_or(2),
-        base_delay: v.duration(
-            "/retries/base_delay",
-            raw.retries.as_ref().and_then(|r| r.base_delay.as_deref()),
-            Duration::from_millis(500),
-        ),
-        max_delay: v.duration(
-            "/retries/max_delay",
-            raw.retries.as_ref().and_then(|r| r.max_delay.as_deref()),
-            Duration::from_secs(10),
-        ),
-    };
-    let max_cost_usd = raw
-        .budget
-        .as_ref()
-        .map(|b| b.max_cost_usd)
-        .unwrap_or(DEFAULT_MAX_COST_USD);
-    if max_cost_usd < 0.0 {
-        v.fail("/budget/max_cost_usd", "must not be negative", None);
-    }
-
+    let schedule = v.schedule(&raw);
+    let (target, targets, judge) = v.targets(&raw);
+    let pacing = v.pacing(&raw);
     let thresholds = raw
         .thresholds
         .as_ref()
         .map(|t| v.thresholds(t))
         .unwrap_or_default();
-    let baseline = match raw.baseline.as_deref() {
-        None | Some("latest") => BaselineRef::Latest,
-        Some("none") => BaselineRef::None,
-        Some(file) => {
-            let path = root.join(file);
-            if !path.is_file() {
-                v.fail(
-                    "/baseline",
-                    format!("baseline file `{file}` not found"),
-                    Some("write `latest`, `none`, or a file made by `probity baseline export`"),
-                );
-            }
-            BaselineRef::File(path)
-        }
-    };
+    let baseline = v.baseline(raw.baseline.as_deref());
     let drift = v.drift(raw.drift.as_ref());
-
-    let store = StoreConfig {
-        path: raw
-            .store
-            .as_ref()
-            .and_then(|s| s.path.as_deref())
-            .map(|p| root.join(p))
-            .unwrap_or_else(|| default_store_path(root)),
-        redact: raw
-            .store
-            .as_ref()
-            .map(|s| {
-                s.redact
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, pattern)| {
-                        regex::Regex::new(pattern)
-                            .map_err(|e| {
-                                v.fail(
-                                    &format!("/store/redact/{i}"),
-                                    format!("invalid regex: {}", one_line(&e.to_string())),
-                                    None,
-                                )
-                            })
-                            .ok()
-                    })
-                    .collect()
-            })
-            .unwrap_or_default(),
-        retention_days: raw.store.as_ref().and_then(|s| s.retention_days),
-    };
-
-    let mut golden_sets = Vec::new();
-    let mut seen_sets: BTreeMap<String, usize> = BTreeMap::new();
-    for (i, file) in raw.golden_sets.iter().enumerate() {
-        let pointer = format!("/golden_sets/{i}");
-        let path = root.join(file);
-        if !path.is_file() {
-            v.fail(
-                &pointer,
-                format!("golden-set file `{file}` not found"),
-                Some(&format!(
-                    "paths are relative to {}",
-                    super::display_path(root)
-                )),
-            );
-            continue;
-        }
-        match load_golden(&path) {
-            Ok(set) => {
-                if let Some(first) = seen_sets.insert(set.name.clone(), i) {
-                    v.fail(
-                        &pointer,
-                        format!(
-                            "golden set `{}` is listed twice (also golden_sets[{first}])",
-                            set.name
-                        ),
-                        None,
-                    );
-                }
-                golden_sets.push(set);
-            }
-            Err(mut errors) => v.problems.append(&mut errors),
-        }
-    }
-
-    // Expectations that need more than the target: a judge, or an embeddings endpoint.
-    let cases = || golden_sets.iter().flat_map(|s| s.cases.iter());
-    if judge.is_none() {
-        if let Some(c) = cases().find(|c| c.expect.rubric.is_some()) {
-            v.fail(
-                "",
-                format!(
-                    "case `{}/{}` has a `rubric:`, but the probe has no `judge:` target",
-                    c.set, c.id
-                ),
-                Some("add `judge: { model: ... }` (keys override `target`)"),
-            );
-        }
-    }
-    if target
-        .as_ref()
-        .is_some_and(|t| t.provider != ProviderKind::OpenAi)
-    {
-        if let Some(c) = cases().find(|c| c.expect.similar.is_some()) {
-            v.fail("/target/provider", format!("case `{}/{}` uses `similar:`, which needs an openai-compatible target for embeddings", c.set, c.id), None);
-        }
-    }
+    let store = v.store(raw.store.as_ref());
+    let golden_sets = v.golden_sets(&raw.golden_sets, load_golden);
+    v.needs(&golden_sets, target.as_ref(), judge.as_ref());
 
     let probe = Probe {
         name: raw.name,
@@ -575,13 +409,13 @@ pub fn validate_probe(
         target: target.unwrap_or_else(placeholder_target),
         targets,
         golden_sets,
-        samples,
-        min_samples,
+        samples: pacing.samples,
+        min_samples: pacing.min_samples,
         concurrency: raw.concurrency.unwrap_or(DEFAULT_CONCURRENCY) as usize,
-        requests_per_second,
-        timeout,
-        retries,
-        max_cost_usd: Some(max_cost_usd),
+        requests_per_second: pacing.requests_per_second,
+        timeout: pacing.timeout,
+        retries: pacing.retries,
+        max_cost_usd: Some(pacing.max_cost_usd),
         thresholds,
         baseline,
         drift,
@@ -597,6 +431,16 @@ pub fn validate_probe(
     } else {
         Err(problems)
     }
+}
+
+/// How hard a probe asks: samples, pacing, timeouts, retries and the budget.
+struct Pacing {
+    samples: u32,
+    min_samples: u32,
+    requests_per_second: Option<f64>,
+    timeout: Duration,
+    retries: Retries,
+    max_cost_usd: f64,
 }
 
 /// `.probity/probity.db` beside `probes/`.
@@ -651,8 +495,11 @@ pub(crate) fn placeholder_target() -> Target {
     }
 }
 
+/// Gathers the problems of one probe document; one method per section.
 struct Validator<'a> {
     doc: &'a Document,
+    /// The folder that holds `probes/`; relative paths start here.
+    root: &'a Path,
     problems: &'a mut Vec<Diagnostic>,
 }
 
@@ -663,6 +510,216 @@ impl Validator<'_> {
             d = d.with_hint(h);
         }
         self.problems.push(d);
+    }
+
+    /// `timezone` and `schedule`: the cron line is read in the probe's timezone.
+    fn schedule(&mut self, raw: &RawProbe) -> Option<Schedule> {
+        let timezone = match &raw.timezone {
+            None => chrono_tz::Tz::UTC,
+            Some(name) => name.parse().unwrap_or_else(|_| {
+                self.fail(
+                    "/timezone",
+                    format!("unknown timezone `{name}`"),
+                    Some("use an IANA name such as `Europe/Berlin` or `UTC`"),
+                );
+                chrono_tz::Tz::UTC
+            }),
+        };
+        raw.schedule.as_deref().and_then(|line| {
+            Schedule::parse(line, timezone)
+                .map_err(|e| self.fail("/schedule", e, Some(CRON_HINT)))
+                .ok()
+        })
+    }
+
+    /// `target`, the named `targets` and the `judge`, each merged over `target`.
+    fn targets(
+        &mut self,
+        raw: &RawProbe,
+    ) -> (Option<Target>, BTreeMap<String, Target>, Option<Target>) {
+        let doc = self.doc;
+        let base_pricing = raw.pricing.map(pricing).unwrap_or_default();
+        let target_value = doc.get("/target").cloned().unwrap_or(Value::Null);
+        let target = self.target("default", "/target", &target_value, base_pricing);
+        let mut targets = BTreeMap::new();
+        for name in raw.targets.keys() {
+            let pointer = format!("/targets/{}", escape(name));
+            let merged = merge(&target_value, doc.get(&pointer).unwrap_or(&Value::Null));
+            if let Some(t) = self.target(name, &pointer, &merged, base_pricing) {
+                targets.insert(name.clone(), t);
+            }
+        }
+        let judge = doc
+            .get("/judge")
+            .map(|j| merge(&target_value, j))
+            .and_then(|merged| self.target("judge", "/judge", &merged, base_pricing));
+        (target, targets, judge)
+    }
+
+    /// `samples`, `min_samples`, `rate_limit`, `timeout`, `retries` and `budget`.
+    fn pacing(&mut self, raw: &RawProbe) -> Pacing {
+        let samples = raw.samples.unwrap_or(DEFAULT_SAMPLES);
+        let min_samples = raw.min_samples.unwrap_or(1);
+        if min_samples > samples {
+            self.fail(
+                "/min_samples",
+                format!("min_samples ({min_samples}) is more than samples ({samples})"),
+                None,
+            );
+        }
+        let requests_per_second = raw.rate_limit.as_ref().map(|r| r.requests_per_second);
+        if let Some(rps) = requests_per_second.filter(|r| !(*r > 0.0 && r.is_finite())) {
+            self.fail(
+                "/rate_limit/requests_per_second",
+                format!("must be more than 0, found {rps}"),
+                None,
+            );
+        }
+        let timeout = self.duration("/timeout", raw.timeout.as_deref(), Duration::from_secs(60));
+        let retries = Retries {
+            max: raw.retries.as_ref().and_then(|r| r.max).unwrap_or(2),
+            base_delay: self.duration(
+                "/retries/base_delay",
+                raw.retries.as_ref().and_then(|r| r.base_delay.as_deref()),
+                Duration::from_millis(500),
+            ),
+            max_delay: self.duration(
+                "/retries/max_delay",
+                raw.retries.as_ref().and_then(|r| r.max_delay.as_deref()),
+                Duration::from_secs(10),
+            ),
+        };
+        let max_cost_usd = raw
+            .budget
+            .as_ref()
+            .map(|b| b.max_cost_usd)
+            .unwrap_or(DEFAULT_MAX_COST_USD);
+        if max_cost_usd < 0.0 {
+            self.fail("/budget/max_cost_usd", "must not be negative", None);
+        }
+        Pacing {
+            samples,
+            min_samples,
+            requests_per_second,
+            timeout,
+            retries,
+            max_cost_usd,
+        }
+    }
+
+    /// `baseline`: `latest`, `none`, or a file that must exist.
+    fn baseline(&mut self, raw: Option<&str>) -> BaselineRef {
+        match raw {
+            None | Some("latest") => BaselineRef::Latest,
+            Some("none") => BaselineRef::None,
+            Some(file) => {
+                let path = self.root.join(file);
+                if !path.is_file() {
+                    self.fail(
+                        "/baseline",
+                        format!("baseline file `{file}` not found"),
+                        Some("write `latest`, `none`, or a file made by `probity baseline export`"),
+                    );
+                }
+                BaselineRef::File(path)
+            }
+        }
+    }
+
+    /// `store`: its path (relative to the root), redaction patterns and retention.
+    fn store(&mut self, raw: Option<&RawStore>) -> StoreConfig {
+        let path = raw
+            .and_then(|s| s.path.as_deref())
+            .map(|p| self.root.join(p))
+            .unwrap_or_else(|| default_store_path(self.root));
+        let mut redact = Vec::new();
+        for (i, pattern) in raw
+            .map(|s| s.redact.as_slice())
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+        {
+            match regex::Regex::new(pattern) {
+                Ok(re) => redact.push(re),
+                Err(e) => self.fail(
+                    &format!("/store/redact/{i}"),
+                    format!("invalid regex: {}", one_line(&e.to_string())),
+                    None,
+                ),
+            }
+        }
+        StoreConfig {
+            path,
+            redact,
+            retention_days: raw.and_then(|s| s.retention_days),
+        }
+    }
+
+    /// `golden_sets`: each file must exist and load, and no set may be listed twice.
+    fn golden_sets(
+        &mut self,
+        files: &[String],
+        load_golden: &mut dyn FnMut(&Path) -> Result<GoldenSet, Vec<Diagnostic>>,
+    ) -> Vec<GoldenSet> {
+        let mut golden_sets = Vec::new();
+        let mut seen_sets: BTreeMap<String, usize> = BTreeMap::new();
+        for (i, file) in files.iter().enumerate() {
+            let pointer = format!("/golden_sets/{i}");
+            let path = self.root.join(file);
+            if !path.is_file() {
+                let hint = format!("paths are relative to {}", super::display_path(self.root));
+                self.fail(
+                    &pointer,
+                    format!("golden-set file `{file}` not found"),
+                    Some(&hint),
+                );
+                continue;
+            }
+            match load_golden(&path) {
+                Ok(set) => {
+                    if let Some(first) = seen_sets.insert(set.name.clone(), i) {
+                        self.fail(
+                            &pointer,
+                            format!(
+                                "golden set `{}` is listed twice (also golden_sets[{first}])",
+                                set.name
+                            ),
+                            None,
+                        );
+                    }
+                    golden_sets.push(set);
+                }
+                Err(mut errors) => self.problems.append(&mut errors),
+            }
+        }
+        golden_sets
+    }
+
+    /// Expectations that need more than the target: a judge, or an embeddings endpoint.
+    fn needs(
+        &mut self,
+        golden_sets: &[GoldenSet],
+        target: Option<&Target>,
+        judge: Option<&Target>,
+    ) {
+        let cases = || golden_sets.iter().flat_map(|s| s.cases.iter());
+        if judge.is_none() {
+            if let Some(c) = cases().find(|c| c.expect.rubric.is_some()) {
+                self.fail(
+                    "",
+                    format!(
+                        "case `{}/{}` has a `rubric:`, but the probe has no `judge:` target",
+                        c.set, c.id
+                    ),
+                    Some("add `judge: { model: ... }` (keys override `target`)"),
+                );
+            }
+        }
+        if target.is_some_and(|t| t.provider != ProviderKind::OpenAi) {
+            if let Some(c) = cases().find(|c| c.expect.similar.is_some()) {
+                self.fail("/target/provider", format!("case `{}/{}` uses `similar:`, which needs an openai-compatible target for embeddings", c.set, c.id), None);
+            }
+        }
     }
 
     fn duration(&mut self, pointer: &str, text: Option<&str>, default: Duration) -> Duration {

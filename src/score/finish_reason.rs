@@ -34,7 +34,12 @@ pub(super) fn score(expect: &Expect, obs: &Observation, out: &mut Vec<Score>) {
             .with_detail(serde_json::json!({ "finish_reason": got, "expected": want })),
         );
     }
-    let truncated = got.is_some_and(is_truncation);
+    score_truncation(obs, out);
+}
+
+/// The informational `truncation` every answer gets.
+pub(super) fn score_truncation(obs: &Observation, out: &mut Vec<Score>) {
+    let truncated = obs.finish_reason.as_deref().is_some_and(is_truncation);
     out.push(
         Score::check(names::TRUNCATION, !truncated, || {
             "stopped for length (truncated)".to_string()

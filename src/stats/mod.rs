@@ -38,7 +38,9 @@ pub use ks::ks_2samp;
 pub use multiple::benjamini_hochberg;
 pub use power::{mde_rate, mde_ratio};
 pub use rank::{cliffs_delta, mann_whitney_u};
-pub use rates::{fisher_exact, mcnemar_exact, rate_test, two_proportion_z};
+pub use rates::{
+    fisher_exact, mcnemar_exact, mcnemar_exact_one_sided, rate_test, two_proportion_z,
+};
 pub use reservoir::Reservoir;
 pub use wilcoxon::wilcoxon_signed_rank;
 

@@ -194,6 +194,39 @@ pub fn mcnemar_exact(b: u64, c: u64) -> TestResult {
     }
 }
 
+/// One-sided exact McNemar test towards worse: of `to_bad + to_good` discordant pairs,
+/// `to_bad` went from good to bad. `p = P(X >= to_bad)` with `X ~ Binomial(to_bad + to_good,
+/// 1/2)` (scipy `binomtest(to_bad, n, 0.5, alternative="greater")`); `statistic` is
+/// `to_bad`. No discordant pair gives p = 1. Unlike halving the two-sided p, this is the
+/// exact tail in both directions (an improvement gives p >= 1/2, not a flat 1).
+pub fn mcnemar_exact_one_sided(to_bad: u64, to_good: u64) -> TestResult {
+    let n = to_bad + to_good;
+    let name = "mcnemar_exact_one_sided";
+    if n == 0 {
+        return TestResult {
+            test: name,
+            statistic: 0.0,
+            p: 1.0,
+        };
+    }
+    let ln_half_n = n as f64 * std::f64::consts::LN_2;
+    // Sum the shorter tail for accuracy: P(X >= k) = 1 - P(X <= k - 1).
+    let p = if 2 * to_bad > n {
+        (to_bad..=n)
+            .map(|i| (ln_binom(n, i) - ln_half_n).exp())
+            .sum::<f64>()
+    } else {
+        1.0 - (0..to_bad)
+            .map(|i| (ln_binom(n, i) - ln_half_n).exp())
+            .sum::<f64>()
+    };
+    TestResult {
+        test: name,
+        statistic: to_bad as f64,
+        p: p.clamp(0.0, 1.0),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
