@@ -9,12 +9,12 @@ use crate::sim::SimArgs;
 
 const EXIT_CODES: &str = "\
 Exit codes:
-  0  passed (warnings allowed)
-  1  a verdict failed: a threshold, drift, or the rollout gate
-  2  usage or configuration error
-  3  could not probe: endpoint unreachable, every request failed, or the budget ran out
-     before the minimum samples
-  130  interrupted (Ctrl-C): what was done is stored as `cancelled` and printed, never a pass";
+  0    passed (warnings allowed)
+  1    a verdict failed: a threshold, drift, or the rollout gate (insufficient data too)
+  2    usage or configuration error
+  3    could not probe: endpoint unreachable, every request failed, or the budget ran out
+       before the minimum samples
+  130  interrupted (Ctrl-C): what was done is stored as cancelled and printed; never a pass";
 
 /// Synthetic probes and statistical evaluation for LLM endpoints in production.
 ///
@@ -32,7 +32,7 @@ pub struct Cli {
         default_value = "."
     )]
     pub root: PathBuf,
-    /// SQLite database of runs (default: .probity/probity.db under the project folder; `run`, `gate` and the commands that name a probe use its `store.path` when set).
+    /// SQLite database of runs, for every command (default: the `store.path` the project's probes set, else .probity/probity.db under the project folder).
     #[arg(long, global = true, value_name = "FILE", env = "PROBITY_DB")]
     pub db: Option<PathBuf>,
     /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides.

@@ -165,7 +165,9 @@ pub async fn run(cli: &Cli, args: &RunArgs) -> Result<i32, CommandError> {
     for probe in &project.probes {
         let outcome = run_probe(probe, &store, &options, &Bar::new(), cancel.clone()).await?;
         keep_for_show(&store, probe, &options, &outcome);
-        let document = run_document(&outcome);
+        let mut document = run_document(&outcome);
+        // The document says what this command exits with (130 when interrupted).
+        document["exit_code"] = exit_code(&cancel, outcome.exit_code).into();
         if let Some(out) = &args.out {
             let path = if several || out.is_dir() {
                 std::fs::create_dir_all(out).map_err(|e| CommandError::io(out, e))?;
