@@ -195,6 +195,7 @@ pub async fn demo(out: &Path) -> Result<i32, CommandError> {
             CancellationToken::new(),
         )
         .await?;
+        super::run::keep_for_show(&store, probe, &RunOptions::default(), &outcome);
         print_outcome(&outcome, &style)?;
         let path = out.join(format!("{}-{}.json", outcome.probe, outcome.run_id));
         write_json(&path, &run_document(&outcome))?;
@@ -243,6 +244,7 @@ pub async fn demo(out: &Path) -> Result<i32, CommandError> {
         };
         let outcome =
             run_probe(probe, &store, &gate, &Bar::new(), CancellationToken::new()).await?;
+        super::run::keep_for_show(&store, probe, &gate, &outcome);
         print_outcome(&outcome, &style)?;
         let stem = out.join(format!("gate-{}-{}", outcome.probe, outcome.run_id));
         write_json(&stem.with_extension("json"), &run_document(&outcome))?;
