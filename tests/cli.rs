@@ -313,8 +313,10 @@ async fn init_sim_promote_then_gate_a_degraded_canary() {
         "my-assistant",
         "--candidate",
         "canary",
+        // Twice the baseline's samples: at 10 a side a 0 → 40% refusal jump is only
+        // inconclusive at α 0.01 after BH, and this test wants the drift itself decided.
         "--samples",
-        "10",
+        "20",
         "--json",
         "gate.json",
         "--junit",
