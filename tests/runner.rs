@@ -409,13 +409,25 @@ async fn a_stream_ended_by_done_before_its_finish_reason_is_an_error_never_an_an
 
 #[tokio::test]
 async fn a_retry_after_pauses_every_new_request_to_the_target() {
-    // The first request is answered 429 `Retry-After: 1`; the others are in flight or not
-    // yet sent. Those in flight finish; nothing new may arrive until the second has passed.
+    retry_after_pauses("").await;
+}
+
+#[tokio::test]
+async fn a_retry_after_pauses_a_paced_schedule_too() {
+    // Paced, the schedule moves back by the pause (no burst of overdue samples after it).
+    retry_after_pauses("rate_limit: { requests_per_second: 40 }\n").await;
+}
+
+/// The first request is answered 429 `Retry-After: 1`; the others are in flight or not yet
+/// sent. Those in flight finish; nothing new may arrive until the second has passed.
+async fn retry_after_pauses(pacing: &str) {
     let mut script = vec![Act::TooMany];
     script.extend(std::iter::repeat_n(Act::OkSlow, 200));
     let (url, seen) = scripted(script).await;
-    let body = "samples: 40\nconcurrency: 8\nretries: { max: 2, base_delay: 50ms, max_delay: 200ms }\ntimeout: 5s\n";
-    let (outcome, rows) = run(&url, body, false).await;
+    let body = format!(
+        "samples: 40\nconcurrency: 8\nretries: {{ max: 2, base_delay: 50ms, max_delay: 200ms }}\ntimeout: 5s\n{pacing}"
+    );
+    let (outcome, rows) = run(&url, &body, false).await;
     let seen = seen.lock().unwrap();
     let limited = seen
         .acts
