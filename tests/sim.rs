@@ -231,7 +231,7 @@ async fn openai_chat_completion_answers_the_reference() {
     // Usage is counted with a real BPE tokenizer (o200k_base), as servers count it.
     let input = tokens("You are the support assistant of Acme.") + tokens(REFUND_PROMPT);
     assert_eq!(v["usage"]["prompt_tokens"], input);
-    assert_eq!(v["usage"]["completion_tokens"], tokens(&text));
+    assert_eq!(v["usage"]["completion_tokens"], tokens(text));
     assert_eq!(
         v["usage"]["total_tokens"].as_u64(),
         Some(
@@ -325,7 +325,7 @@ async fn anthropic_message_and_stream() {
     assert_eq!(v["stop_reason"], "end_turn");
     let text = v["content"][0]["text"].as_str().unwrap();
     assert!(text.contains(REFUND_REFERENCE), "{text}");
-    assert_eq!(v["usage"]["output_tokens"], tokens(&text));
+    assert_eq!(v["usage"]["output_tokens"], tokens(text));
     assert!(v["usage"]["input_tokens"].as_u64().unwrap() > 0);
 
     let mut body = anthropic_body(REFUND_PROMPT);
