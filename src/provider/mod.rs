@@ -38,10 +38,13 @@ pub enum ErrorClass {
     StreamInterrupted,
     /// The provider withheld the answer (`content_filter`).
     ContentFilter,
+    /// An answer arrived but scoring it failed (a judge or embeddings task that panicked
+    /// or was lost): counted as the sample's error so it is never silently dropped.
+    Scoring,
 }
 
 impl ErrorClass {
-    pub const ALL: [ErrorClass; 8] = [
+    pub const ALL: [ErrorClass; 9] = [
         ErrorClass::Timeout,
         ErrorClass::Connect,
         ErrorClass::Http429,
@@ -50,6 +53,7 @@ impl ErrorClass {
         ErrorClass::MalformedResponse,
         ErrorClass::StreamInterrupted,
         ErrorClass::ContentFilter,
+        ErrorClass::Scoring,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -62,6 +66,7 @@ impl ErrorClass {
             ErrorClass::MalformedResponse => "malformed_response",
             ErrorClass::StreamInterrupted => "stream_interrupted",
             ErrorClass::ContentFilter => "content_filter",
+            ErrorClass::Scoring => "scoring_error",
         }
     }
 

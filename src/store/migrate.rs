@@ -34,6 +34,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "observation_delayed",
         sql: include_str!("migrations/0003_observation_delayed.sql"),
     },
+    Migration {
+        version: 4,
+        name: "run_prompts_and_report",
+        sql: include_str!("migrations/0004_run_prompts_and_report.sql"),
+    },
 ];
 
 /// The newest schema version this binary knows.

@@ -271,5 +271,7 @@ pub(crate) struct ExportLine<'a> {
     pub run_id: &'a str,
     #[serde(flatten)]
     pub observation: &'a Observation,
+    /// The case's messages as sent (after redaction), when the run recorded them.
+    pub prompt: Option<&'a serde_json::Value>,
     pub scores: &'a Option<Vec<Score>>,
 }

@@ -194,6 +194,10 @@ pub struct Figures {
     pub cost_usd: f64,
     /// The judge's and embeddings' share of `tokens` and `cost_usd`.
     pub scoring: ScoringUsage,
+    /// Samples that passed every check: carried, so that nothing rebuilds it from
+    /// `pass_rate × samples` (runs stored before it was carried read 0).
+    #[serde(default)]
+    pub passes: u64,
     /// Share of samples (errors included) that passed every check.
     pub pass_rate: f64,
     pub pass_rate_ci: [f64; 2],
@@ -267,6 +271,7 @@ fn figures(t: &Totals) -> Figures {
         },
         cost_usd: t.cost_usd,
         scoring: t.scoring,
+        passes: t.passes,
         pass_rate: ratio(t.passes, t.samples),
         pass_rate_ci: [plo, phi],
         rate_limited_ms: 0,
