@@ -107,8 +107,12 @@ async fn exit_3_when_the_endpoint_is_unreachable() {
     );
     let out = probity(&project, &["run"]).await;
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stdout));
+    // The runner gives up on a target whose first attempts all fail to connect, and says
+    // why (issue 9: fail fast when nothing answers).
     assert!(
-        text(&out.stdout).contains("every request failed"),
+        text(&out.stdout).contains(&format!(
+            "could not reach http://{closed}/v1/chat/completions"
+        )),
         "{}",
         text(&out.stdout)
     );
