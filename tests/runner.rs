@@ -670,3 +670,35 @@ async fn a_tiny_request_rate_neither_panics_nor_overflows_the_schedule() {
         assert_eq!(seen.lock().unwrap().arrivals.len(), 1);
     }
 }
+
+#[tokio::test]
+async fn an_http_target_reserves_the_configured_output_tokens() {
+    // An `http` body is the user's template: no output bound can be sent, so the budget
+    // reserves `budget.output_reservation_tokens` for each answer. Reserving a million
+    // output tokens at $1 per million fits no request into $0.50; the default 1024 does.
+    let run_with = |reservation: &'static str| async move {
+        let probe = format!(
+            "name: bot\ntarget:\n  provider: http\n  url: {}/rag/ask\n  method: POST\n  body: {{ question: \"{{{{prompt}}}}\" }}\n  response: {{ text: /answer, context: /passages, context_item: /text }}\ngolden_sets: [golden-sets/support.yaml]\nsamples: 2\ntimeout: 5s\npricing: {{ input_per_mtok: 1, output_per_mtok: 1 }}\nbudget: {{ max_cost_usd: 0.5{reservation} }}\n",
+            project::PLACEHOLDER
+        );
+        let project = Project::with_files(&[
+            ("probes/bot.yaml", &probe),
+            ("golden-sets/support.yaml", project::GOLDEN),
+        ]);
+        let sim = project::start_sim(&project.golden(), Default::default()).await;
+        project.aim(project::PLACEHOLDER, &sim.base_url());
+        let probe = project.probe("unused");
+        let store = Store::open(&project.db()).unwrap();
+        project::run(&probe, &store, &RunOptions::default())
+            .await
+            .runner
+    };
+    let default = run_with("").await;
+    assert_eq!(
+        (default.sent, default.skipped_budget),
+        (8, 0),
+        "{default:?}"
+    );
+    let huge = run_with(", output_reservation_tokens: 1000000").await;
+    assert_eq!((huge.sent, huge.skipped_budget), (0, 8), "{huge:?}");
+}
