@@ -391,7 +391,11 @@ async fn a_stream_ended_by_done_before_its_finish_reason_is_an_error_never_an_an
     );
     assert_eq!(seen.lock().unwrap().arrivals.len(), 3, "retried, max 2");
     let second = &rows[1].observation;
-    assert_eq!(second.output.as_deref(), Some("You can"), "partial text kept");
+    assert_eq!(
+        second.output.as_deref(),
+        Some("You can"),
+        "partial text kept"
+    );
     assert!(second.ttft_ms.is_some(), "TTFT of the partial answer kept");
     assert!(second.error.as_deref().unwrap().contains("finish_reason"));
     let f = &outcome.primary().unwrap().summary.figures;
@@ -405,13 +409,25 @@ async fn a_stream_ended_by_done_before_its_finish_reason_is_an_error_never_an_an
 
 #[tokio::test]
 async fn a_retry_after_pauses_every_new_request_to_the_target() {
-    // The first request is answered 429 `Retry-After: 1`; the others are in flight or not
-    // yet sent. Those in flight finish; nothing new may arrive until the second has passed.
+    retry_after_pauses("").await;
+}
+
+#[tokio::test]
+async fn a_retry_after_pauses_a_paced_schedule_too() {
+    // Paced, the schedule moves back by the pause (no burst of overdue samples after it).
+    retry_after_pauses("rate_limit: { requests_per_second: 40 }\n").await;
+}
+
+/// The first request is answered 429 `Retry-After: 1`; the others are in flight or not yet
+/// sent. Those in flight finish; nothing new may arrive until the second has passed.
+async fn retry_after_pauses(pacing: &str) {
     let mut script = vec![Act::TooMany];
     script.extend(std::iter::repeat_n(Act::OkSlow, 200));
     let (url, seen) = scripted(script).await;
-    let body = "samples: 40\nconcurrency: 8\nretries: { max: 2, base_delay: 50ms, max_delay: 200ms }\ntimeout: 5s\n";
-    let (outcome, rows) = run(&url, body, false).await;
+    let body = format!(
+        "samples: 40\nconcurrency: 8\nretries: {{ max: 2, base_delay: 50ms, max_delay: 200ms }}\ntimeout: 5s\n{pacing}"
+    );
+    let (outcome, rows) = run(&url, &body, false).await;
     let seen = seen.lock().unwrap();
     let limited = seen
         .acts
@@ -419,7 +435,9 @@ async fn a_retry_after_pauses_every_new_request_to_the_target() {
         .position(|a| matches!(a, Act::TooMany))
         .unwrap();
     let at = seen.arrivals[limited];
-    let window = at + Duration::from_millis(20)..at + Duration::from_secs(1);
+    // Requests sent before the client read the 429 may still be arriving just after it
+    // (more so on a loaded machine); one arriving 200 ms later was sent during the pause.
+    let window = at + Duration::from_millis(200)..at + Duration::from_secs(1);
     let inside: Vec<Duration> = seen
         .arrivals
         .iter()
@@ -437,10 +455,17 @@ async fn a_retry_after_pauses_every_new_request_to_the_target() {
         .filter(|t| **t > at && **t < at + Duration::from_secs(1))
         .count();
     assert!(with_it <= 7, "{with_it} arrivals during the pause");
-    assert_eq!(rows.iter().filter(|r| r.observation.final_attempt).count(), 40);
+    assert_eq!(
+        rows.iter().filter(|r| r.observation.final_attempt).count(),
+        40
+    );
     // The pause is reported, and the samples it held back are flagged and measured from
     // its end (their latency is the server's answer time, not the pause).
-    assert!(outcome.runner.rate_limited_ms >= 1000, "{:?}", outcome.runner);
+    assert!(
+        outcome.runner.rate_limited_ms >= 1000,
+        "{:?}",
+        outcome.runner
+    );
     let f = &outcome.primary().unwrap().summary.figures;
     assert!(f.rate_limited_ms >= 1000);
     let json = serde_json::to_value(&outcome.primary().unwrap().summary).unwrap();
@@ -472,7 +497,11 @@ async fn a_closed_port_is_given_up_on_after_five_connect_failures() {
         "{why}"
     );
     assert!(why.to_lowercase().contains("refused"), "{why}");
-    assert_eq!(outcome.runner.skipped_unreachable, 8, "{:?}", outcome.runner);
+    assert_eq!(
+        outcome.runner.skipped_unreachable, 8,
+        "{:?}",
+        outcome.runner
+    );
 }
 
 #[tokio::test]
@@ -588,7 +617,10 @@ async fn the_budget_holds_for_cjk_prompts_and_answers_at_the_output_bound() {
         "every answer uses the full output bound"
     );
     let stored: f64 = rows.iter().map(|r| r.observation.cost_usd).sum();
-    assert!(stored <= 1.5 + 1e-9, "stored spend {stored} > max_cost_usd 1.5");
+    assert!(
+        stored <= 1.5 + 1e-9,
+        "stored spend {stored} > max_cost_usd 1.5"
+    );
     assert!(outcome.runner.spent_usd <= 1.5 + 1e-9);
     assert!(outcome.runner.skipped_budget > 0, "the budget did bind");
 }
@@ -598,8 +630,8 @@ async fn a_tiny_request_rate_neither_panics_nor_overflows_the_schedule() {
     // 1e-300 per second is 1e300 s between requests (`Duration::from_secs_f64` panics);
     // 1e-19 fits a Duration, and twice it does not (`every * paced` panics). Validation
     // rejects such rates; the runner must be safe on its own.
-    use probity::runner::{Budget, Endpoint, Redactor, Runner, Settings};
     use probity::provider::Provider;
+    use probity::runner::{Budget, Endpoint, Redactor, Runner, Settings};
     for rps in [1e-300, 1e-19, 0.0, f64::NAN] {
         let (url, seen) = scripted(vec![]).await;
         let (_project, probe) = one_case(&url, ONE_SAMPLE, false);
@@ -637,4 +669,36 @@ async fn a_tiny_request_rate_neither_panics_nor_overflows_the_schedule() {
         assert_eq!(report.sent, 1, "rps {rps:e}: only the first is due");
         assert_eq!(seen.lock().unwrap().arrivals.len(), 1);
     }
+}
+
+#[tokio::test]
+async fn an_http_target_reserves_the_configured_output_tokens() {
+    // An `http` body is the user's template: no output bound can be sent, so the budget
+    // reserves `budget.output_reservation_tokens` for each answer. Reserving a million
+    // output tokens at $1 per million fits no request into $0.50; the default 1024 does.
+    let run_with = |reservation: &'static str| async move {
+        let probe = format!(
+            "name: bot\ntarget:\n  provider: http\n  url: {}/rag/ask\n  method: POST\n  body: {{ question: \"{{{{prompt}}}}\" }}\n  response: {{ text: /answer, context: /passages, context_item: /text }}\ngolden_sets: [golden-sets/support.yaml]\nsamples: 2\ntimeout: 5s\npricing: {{ input_per_mtok: 1, output_per_mtok: 1 }}\nbudget: {{ max_cost_usd: 0.5{reservation} }}\n",
+            project::PLACEHOLDER
+        );
+        let project = Project::with_files(&[
+            ("probes/bot.yaml", &probe),
+            ("golden-sets/support.yaml", project::GOLDEN),
+        ]);
+        let sim = project::start_sim(&project.golden(), Default::default()).await;
+        project.aim(project::PLACEHOLDER, &sim.base_url());
+        let probe = project.probe("unused");
+        let store = Store::open(&project.db()).unwrap();
+        project::run(&probe, &store, &RunOptions::default())
+            .await
+            .runner
+    };
+    let default = run_with("").await;
+    assert_eq!(
+        (default.sent, default.skipped_budget),
+        (8, 0),
+        "{default:?}"
+    );
+    let huge = run_with(", output_reservation_tokens: 1000000").await;
+    assert_eq!((huge.sent, huge.skipped_budget), (0, 8), "{huge:?}");
 }

@@ -8,9 +8,8 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::{Map, Value, json};
 
-use super::classify::{
-    self, Address, Meta, Sent, Transport, check_url, describe_keys, json_type, with_partial,
-};
+use super::classify::{self, describe_keys, json_type, with_partial};
+use super::transport::{Address, Meta, Sent, Transport, check_url};
 use super::{ChatRequest, ErrorClass, Failure, ProviderError, Reply};
 use crate::config::{Secret, Target};
 use crate::golden::{Message, Role};
@@ -34,11 +33,7 @@ pub struct Anthropic {
 impl Anthropic {
     /// `hide`: more values its messages must not show (the probe's secrets, such as a
     /// `${VAR}` in the URL's path), besides the key and header values.
-    pub fn new(
-        target: &Target,
-        timeout: Duration,
-        hide: &[Secret],
-    ) -> Result<Self, ProviderError> {
+    pub fn new(target: &Target, timeout: Duration, hide: &[Secret]) -> Result<Self, ProviderError> {
         let url = check_url(
             target,
             &format!("{}/messages", target.base_url.trim_end_matches('/')),
@@ -162,9 +157,9 @@ impl Anthropic {
                 // A stop without a `stop_reason` is a stream the server gave up on.
                 "message_stop" if state.stop_reason.is_some() => break,
                 "message_stop" => {
-                    return Err(state.fail(
-                        events.interrupted("sent `message_stop` without a stop_reason"),
-                    ));
+                    return Err(
+                        state.fail(events.interrupted("sent `message_stop` without a stop_reason"))
+                    );
                 }
                 "error" => {
                     let error = data.get("error").unwrap_or(&data);

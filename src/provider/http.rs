@@ -25,7 +25,8 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
-use super::classify::{Address, Meta, Transport, check_url, json_type};
+use super::classify::json_type;
+use super::transport::{Address, Meta, Transport, check_url};
 use super::{ChatRequest, ErrorClass, Failure, ProviderError, Reply};
 use crate::config::{HttpResponseMap, HttpSpec, Secret, Target};
 use crate::golden::Role;
@@ -50,11 +51,7 @@ struct Inner {
 impl HttpEndpoint {
     /// `hide`: more values its messages must not show (the probe's secrets, such as a
     /// `${VAR}` in the URL's path), besides the key and header values.
-    pub fn new(
-        target: &Target,
-        timeout: Duration,
-        hide: &[Secret],
-    ) -> Result<Self, ProviderError> {
+    pub fn new(target: &Target, timeout: Duration, hide: &[Secret]) -> Result<Self, ProviderError> {
         let build = |message: String| ProviderError::Build {
             target: target.name.clone(),
             message,

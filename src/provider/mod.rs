@@ -8,6 +8,7 @@ mod classify;
 mod http;
 mod openai;
 pub mod sse;
+mod transport;
 
 use std::time::{Duration, Instant};
 
@@ -256,7 +257,9 @@ impl Embeddings {
         match self.input_tokens {
             Some(n) if n > MAX_TOKEN_COUNT => Err(Failure::new(
                 ErrorClass::MalformedResponse,
-                format!("the embeddings usage reports {n} input tokens, more than any real request"),
+                format!(
+                    "the embeddings usage reports {n} input tokens, more than any real request"
+                ),
             )),
             _ => Ok(self),
         }

@@ -9,9 +9,8 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::{Map, Value, json};
 
-use super::classify::{
-    self, Address, Meta, Sent, Transport, check_url, describe_keys, json_type, with_partial,
-};
+use super::classify::{self, describe_keys, json_type, with_partial};
+use super::transport::{Address, Meta, Sent, Transport, check_url};
 use super::{ChatRequest, Embeddings, ErrorClass, Failure, ProviderError, Reply};
 use crate::config::{Secret, Target};
 use crate::golden::Message;
@@ -33,11 +32,7 @@ pub struct OpenAi {
 impl OpenAi {
     /// `hide`: more values its messages must not show (the probe's secrets, such as a
     /// `${VAR}` in the URL's path), besides the key and header values.
-    pub fn new(
-        target: &Target,
-        timeout: Duration,
-        hide: &[Secret],
-    ) -> Result<Self, ProviderError> {
+    pub fn new(target: &Target, timeout: Duration, hide: &[Secret]) -> Result<Self, ProviderError> {
         let base = target.base_url.trim_end_matches('/');
         let chat_url = check_url(target, &format!("{base}/chat/completions"))?;
         let embeddings_url = check_url(target, &format!("{base}/embeddings"))?;

@@ -249,18 +249,20 @@ impl SimState {
 
     fn paced(&self, ttft: Duration, pieces: &[&str]) -> Vec<Duration> {
         let tps = self.profile.tokens_per_second;
-        let mut chars = 0usize;
+        let mut sent = 0u64;
         pieces
             .iter()
             .map(|p| {
                 let at = if tps > 0.0 {
                     // Capped at an hour: a tiny pace must not overflow a Duration.
-                    let secs = (chars as f64 / 4.0 / tps).min(3600.0);
+                    let secs = (sent as f64 / tps).min(3600.0);
                     ttft.saturating_add(Duration::try_from_secs_f64(secs).unwrap_or_default())
                 } else {
                     ttft
                 };
-                chars += p.chars().count();
+                if tps > 0.0 {
+                    sent += tokens(p);
+                }
                 at
             })
             .collect()
