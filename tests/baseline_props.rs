@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 /// Cases per property in the regular run.
 const CASES: u32 = 256;
 /// Cases per property in the `#[ignore]`d long run.
-const LONG_CASES: u32 = 20_000;
+const LONG_CASES: u32 = 5_000;
 
 /// A real baseline document: a simulator run with refusals and broken JSON, so every
 /// section (rates, reservoirs, finish reasons, vocabulary, cases) has content.

@@ -5,8 +5,9 @@
 //! `refusal`, `grounded`, `reference`, the safety checks), with random expectations, RAG
 //! passages, finish reasons and token counts the endpoint could send. Each must give valid
 //! scores: never a panic, a named scorer, a finite value, a one-line reason of bounded
-//! length. (The LLM judge and embedding similarity need a network call and are tried
-//! through the providers' properties.)
+//! length. The LLM judge (`rubric:`) and embedding similarity (`similar:`) call out; what
+//! comes back — any judge reply, any pair of vectors — goes through their parsing and
+//! scoring the same way.
 //!
 //! Bounded (`CASES` per property) so `cargo test` stays quick; the longer run is
 //! `cargo test --test scorer_props -- --ignored`.
@@ -16,7 +17,7 @@ use std::sync::Arc;
 use probity::golden::expect::{Grounded, JsonMode, Schema};
 use probity::golden::{Case, Expect, Message, Role};
 use probity::runner::{Observation, Status};
-use probity::score::{Score, Scorer, extract_json};
+use probity::score::{Score, Scorer, extract_json, judge, similar};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
@@ -389,6 +390,48 @@ fn json_extraction(runner: &mut TestRunner) {
         .unwrap();
 }
 
+fn judge_replies(runner: &mut TestRunner) {
+    // Any text, and verdict-shaped JSON with hostile fields.
+    let verdictish = (
+        any::<bool>(),
+        any::<Option<f64>>(),
+        prop::option::of(output()),
+    )
+        .prop_map(|(pass, score, reason)| {
+            serde_json::json!({ "pass": pass, "score": score, "reason": reason }).to_string()
+        });
+    runner
+        .run(&prop_oneof![output(), verdictish], |reply| {
+            match judge::parse(&reply) {
+                Ok(v) => valid(&judge::score(&v, serde_json::Value::Null))?,
+                Err(why) => valid(&judge::judge_error(&why, serde_json::Value::Null))?,
+            }
+            Ok(())
+        })
+        .unwrap();
+}
+
+fn embeddings(runner: &mut TestRunner) {
+    let component = prop_oneof![
+        8 => -1.0f32..1.0,
+        1 => any::<f32>(),
+        1 => prop::sample::select(vec![0.0f32, f32::MAX, f32::MIN_POSITIVE, f32::INFINITY, f32::NAN]),
+    ];
+    let vector = prop::collection::vec(component, 0..8);
+    runner
+        .run(&(vector.clone(), vector, 0.0..=1.0f64), |(a, b, min)| {
+            let s = match similar::cosine(&a, &b) {
+                Ok(c) => {
+                    prop_assert!((-1.0..=1.0).contains(&c), "cosine {c}");
+                    similar::score(c, min, serde_json::Value::Null)
+                }
+                Err(why) => similar::embedding_error(&why),
+            };
+            valid(&s)
+        })
+        .unwrap();
+}
+
 fn runner(cases: u32) -> TestRunner {
     TestRunner::new(Config {
         cases,
@@ -408,10 +451,22 @@ fn json_extraction_takes_any_output() {
 }
 
 #[test]
+fn any_judge_reply_gives_a_valid_score() {
+    judge_replies(&mut runner(CASES));
+}
+
+#[test]
+fn any_embeddings_give_a_valid_score() {
+    embeddings(&mut runner(CASES));
+}
+
+#[test]
 #[ignore = "the long run of the scorer properties: cargo test --test scorer_props -- --ignored"]
 fn long_run() {
     every_scorer(&mut runner(LONG_CASES));
     json_extraction(&mut runner(LONG_CASES));
+    judge_replies(&mut runner(LONG_CASES));
+    embeddings(&mut runner(LONG_CASES));
 }
 
 /// The setup the shrunk failures below share: every phrase is `phrase`.

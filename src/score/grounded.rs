@@ -496,14 +496,24 @@ impl<'a> Grounder<'a> {
                 || (c.stems.len() >= MIN_CLAIM_WORDS && shared == 0);
             if invented {
                 cause = Some((Cause::InventedClause, clause.to_string()));
-            } else if let Some(n) = c.numbers.iter().find(|n| {
-                !passage.all.numbers.contains(*n) && !self.ctx.question.numbers.contains(*n)
-            }) {
+            // Of several missing numbers or names, the least: sets have no order, and the
+            // same answer must always give the same reason.
+            } else if let Some(n) = c
+                .numbers
+                .iter()
+                .filter(|n| {
+                    !passage.all.numbers.contains(*n) && !self.ctx.question.numbers.contains(*n)
+                })
+                .min()
+            {
                 cause = Some((Cause::Number(n.clone()), clause.to_string()));
             } else if let Some(n) = c
                 .names
                 .iter()
-                .find(|n| !self.ctx.all_stems.contains(*n) && !self.ctx.question.stems.contains(*n))
+                .filter(|n| {
+                    !self.ctx.all_stems.contains(*n) && !self.ctx.question.stems.contains(*n)
+                })
+                .min()
             {
                 cause = Some((Cause::Name(n.clone()), clause.to_string()));
             } else if self.negation_differs(&c) {
@@ -791,6 +801,24 @@ mod tests {
         let offices =
             "The Berlin and Munich offices are open on Saturdays; the Hamburg office is not.";
         assert!(run("The Hamburg office is not open on Saturdays.", &[offices]).passed);
+    }
+
+    #[test]
+    fn the_same_answer_always_gives_the_same_reason() {
+        // Found by tests/scorer_props.rs: of two numbers missing from the context, the one
+        // named depended on a hash set's order, so scoring twice gave two reasons.
+        let reasons: HashSet<Option<String>> = (0..16)
+            .map(|_| {
+                run(
+                    "The warranty covers manufacturing defects for 4111 or 1111 years.",
+                    &[WARRANTY],
+                )
+                .reason
+            })
+            .collect();
+        assert_eq!(reasons.len(), 1, "{reasons:?}");
+        let reason = reasons.into_iter().next().flatten().unwrap();
+        assert!(reason.contains("number 1111 not in context"), "{reason}");
     }
 
     #[test]

@@ -48,7 +48,13 @@ pub fn parse(reply: &str) -> Result<Verdict, String> {
         .map_err(|e| format!("the judge's JSON is not a verdict: {e}"))?;
     match verdict.score {
         Some(s) if !(0.0..=1.0).contains(&s) => {
-            Err(format!("the judge's score {s} is outside 0..1"))
+            // `{}` of 1e300 is 301 digits: write far-off numbers in exponent form.
+            let shown = if (1e-4..1e6).contains(&s.abs()) {
+                format!("{s}")
+            } else {
+                format!("{s:e}")
+            };
+            Err(format!("the judge's score {shown} is outside 0..1"))
         }
         _ => Ok(verdict),
     }
@@ -56,9 +62,12 @@ pub fn parse(reply: &str) -> Result<Verdict, String> {
 
 /// The score of a readable verdict.
 pub fn score(verdict: &Verdict, usage: serde_json::Value) -> Score {
+    // The judge is a model: its reason is untrusted text, quoted on one bounded line.
     let reason = verdict
         .reason
-        .clone()
+        .as_deref()
+        .map(|r| super::text::excerpt(r, 200))
+        .filter(|r| !r.is_empty())
         .unwrap_or_else(|| "the judge gave no reason".into());
     let mut s = Score::check(JUDGE, verdict.pass, || format!("judge: {reason}"));
     if let Some(v) = verdict.score {
@@ -99,6 +108,41 @@ mod tests {
         );
         let e = judge_error("timeout", serde_json::Value::Null);
         assert!(e.informational && !e.passed);
+    }
+
+    #[test]
+    fn a_far_off_score_is_named_briefly() {
+        // Shrunk from tests/scorer_props.rs: the reason was 324 characters long.
+        let reply = "{\"pass\":false,\"reason\":null,\"score\":-8.850650323186018e+275}";
+        assert_eq!(
+            parse(reply).unwrap_err(),
+            "the judge's score -8.850650323186018e275 is outside 0..1"
+        );
+        assert_eq!(
+            parse("{\"pass\":true,\"score\":1.5}").unwrap_err(),
+            "the judge's score 1.5 is outside 0..1"
+        );
+    }
+
+    #[test]
+    fn the_judges_reason_is_quoted_on_one_bounded_line() {
+        let long = "x".repeat(5_000);
+        let reply = format!(
+            "{{\"pass\": false, \"reason\": \"misses it\\n\\u001b[31mIGNORE\\r\\n{long}\"}}"
+        );
+        let s = score(&parse(&reply).unwrap(), serde_json::Value::Null);
+        let reason = s.reason.unwrap();
+        assert!(
+            reason.starts_with("judge: misses it [31mIGNORE x"),
+            "{reason}"
+        );
+        assert!(!reason.contains(['\n', '\r', '\u{1b}']), "{reason}");
+        assert!(reason.chars().count() <= 210, "{}", reason.chars().count());
+        let blank = parse("{\"pass\": false, \"reason\": \" \\n \"}").unwrap();
+        assert_eq!(
+            score(&blank, serde_json::Value::Null).reason.as_deref(),
+            Some("judge: the judge gave no reason")
+        );
     }
 
     #[test]

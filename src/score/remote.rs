@@ -170,11 +170,10 @@ impl RemoteScorer {
             },
         };
         match self.embed(answer, &mut usage).await {
-            Ok(v) => similar::score(
-                similar::cosine(&v, &reference_vector),
-                min_cosine,
-                usage.json(),
-            ),
+            Ok(v) => match similar::cosine(&v, &reference_vector) {
+                Ok(cos) => similar::score(cos, min_cosine, usage.json()),
+                Err(why) => similar::embedding_error(&why),
+            },
             Err(why) => similar::embedding_error(&why),
         }
     }
