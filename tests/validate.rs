@@ -294,5 +294,333 @@ fn every_example_file_loads() {
     for probe in &project.probes {
         assert!(!probe.golden_sets.is_empty());
         assert!(probe.schedule.is_some(), "{} has a schedule", probe.name);
+        // Each can reach a verdict against its own baseline: fewer answered samples than a
+        // comparison needs would end every run "insufficient data".
+        let planned: u64 = probe
+            .golden_sets
+            .iter()
+            .flat_map(|s| s.cases.iter())
+            .map(|c| u64::from(c.samples.unwrap_or(probe.samples)))
+            .sum();
+        assert!(
+            planned >= probity::compare::MIN_ANSWERED,
+            "{} plans {planned} samples, fewer than {} a comparison needs",
+            probe.name,
+            probity::compare::MIN_ANSWERED
+        );
     }
+}
+
+#[test]
+fn the_shipped_examples_validate_without_any_secret() {
+    // `probity validate --no-secrets`: a pull request's CI job has none of the nine
+    // variables the examples use, and must still lint them.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let project = probity::config::load_paths_without_secrets(&[
+        root.join("probes"),
+        root.join("golden-sets"),
+    ])
+    .unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(project.probes.len(), 3);
+    assert!(project.alerts.is_some());
+    assert!(
+        project.probes.iter().all(|p| p.secrets.is_empty()),
+        "nothing was looked up, so nothing is a secret"
+    );
+}
+
+#[test]
+fn no_secrets_still_checks_everything_else() {
+    let (dir, _) = validate(&[
+        (
+            "probes/bot.yaml",
+            &probe("timeout: soon\njudge: { api_key: \"${JUDGE_KEY}\" }\n"),
+        ),
+        ("golden-sets/support.yaml", GOLDEN),
+    ]);
+    let err = probity::config::load_paths_without_secrets(&[
+        dir.path().join("probes"),
+        dir.path().join("golden-sets"),
+    ])
+    .unwrap_err();
+    assert_eq!(
+        relative(&err.to_string(), dir.path()),
+        "probes/bot.yaml:7:10: timeout: invalid duration: `soon` is not a duration\n  hint: write a number and a unit, e.g. 250ms, 30s, 5m\n1 error in 1 file"
+    );
+}
+
+#[test]
+fn a_missing_variable_is_reported_once() {
+    // Not "not set" and then "not a URL" for the same cause.
+    let alerts = "channels:\n  team: { type: slack, webhook_url: \"${SLACK_WEBHOOK_URL}\" }\nroutes:\n  default: { critical: [team] }\n";
+    let (_dir, result) = validate(&[
+        ("probes/bot.yaml", &probe("")),
+        ("probes/alerts.yaml", alerts),
+        ("golden-sets/support.yaml", GOLDEN),
+    ]);
+    assert_eq!(
+        result.unwrap_err(),
+        "probes/alerts.yaml:2:37: channels.team.webhook_url: environment variable `SLACK_WEBHOOK_URL` is not set\n  hint: export SLACK_WEBHOOK_URL=… before running probity, or write the value here\n1 error in 1 file"
+    );
+    let text = "name: bot\ntarget:\n  provider: openai\n  base_url: \"${BASE_URL}\"\n  model: m\ntargets: { canary: { model: m2 } }\ngolden_sets: [golden-sets/support.yaml]\n";
+    let (_dir, result) = validate(&[
+        ("probes/bot.yaml", text),
+        ("golden-sets/support.yaml", GOLDEN),
+    ]);
+    assert_eq!(
+        result.unwrap_err(),
+        "probes/bot.yaml:4:13: target.base_url: environment variable `BASE_URL` is not set\n  hint: export BASE_URL=… before running probity, or write the value here\n1 error in 1 file"
+    );
+}
+
+#[test]
+fn an_empty_secret_is_an_error() {
+    let empty_env = |name: &str| match name {
+        "OPENAI_API_KEY" => Some(String::new()),
+        _ => None,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("probes")).unwrap();
+    std::fs::create_dir_all(dir.path().join("golden-sets")).unwrap();
+    std::fs::write(
+        dir.path().join("probes/bot.yaml"),
+        probe("").replace("  model: m\n", "  model: m\n  api_key: ${OPENAI_API_KEY}\n"),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("golden-sets/support.yaml"), GOLDEN).unwrap();
+    let err = load_paths(
+        &[dir.path().join("probes"), dir.path().join("golden-sets")],
+        &empty_env,
+    )
+    .unwrap_err();
+    assert_eq!(
+        relative(&err.to_string(), dir.path()),
+        "probes/bot.yaml:6:12: target.api_key: environment variable `OPENAI_API_KEY` is set but empty\n  hint: export OPENAI_API_KEY=… with the real value; an empty secret fails every request\n1 error in 1 file"
+    );
+}
+
+#[test]
+fn a_secret_in_a_url_path_is_not_quoted_in_errors() {
+    let secret_env = |name: &str| match name {
+        "TENANT_TOKEN" => Some("tok-8f3a2b".to_string()),
+        _ => None,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("probes")).unwrap();
+    std::fs::create_dir_all(dir.path().join("golden-sets")).unwrap();
+    let text = "name: bot\ntarget:\n  provider: openai\n  base_url: \"http://exa mple.com/t/${TENANT_TOKEN}/v1\"\n  model: m\ngolden_sets: [golden-sets/support.yaml]\n";
+    std::fs::write(dir.path().join("probes/bot.yaml"), text).unwrap();
+    std::fs::write(dir.path().join("golden-sets/support.yaml"), GOLDEN).unwrap();
+    let err = load_paths(
+        &[dir.path().join("probes"), dir.path().join("golden-sets")],
+        &secret_env,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(!err.contains("tok-8f3a2b"), "{err}");
+    assert!(
+        err.contains("target.base_url: `http://exa mple.com/t/${TENANT_TOKEN}/v1` is not a URL"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_variable_in_a_url_path_is_redacted_at_run_time_too() {
+    let secret_env = |name: &str| match name {
+        "TENANT_TOKEN" => Some("tok-8f3a2b".to_string()),
+        _ => None,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("probes")).unwrap();
+    std::fs::create_dir_all(dir.path().join("golden-sets")).unwrap();
+    let text = "name: bot\ntarget:\n  provider: openai\n  base_url: \"http://127.0.0.1:9/t/${TENANT_TOKEN}/v1\"\n  model: m\ngolden_sets: [golden-sets/support.yaml]\n";
+    std::fs::write(dir.path().join("probes/bot.yaml"), text).unwrap();
+    std::fs::write(dir.path().join("golden-sets/support.yaml"), GOLDEN).unwrap();
+    let project = load_paths(
+        &[dir.path().join("probes"), dir.path().join("golden-sets")],
+        &secret_env,
+    )
+    .unwrap_or_else(|d| panic!("{d}"));
+    let secrets: Vec<&str> = project.probes[0]
+        .secrets
+        .iter()
+        .map(|s| s.expose())
+        .collect();
+    assert_eq!(secrets, vec!["tok-8f3a2b"]);
+}
+
+#[test]
+fn the_cli_validates_the_examples_with_no_secrets() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_probity"))
+        .args(["validate", "--no-secrets", "-C"])
+        .arg(root)
+        .env_clear()
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.starts_with("ok: 3 probes, 3 golden sets"),
+        "{stdout}"
+    );
+}
+
+/// The single error of a probe with `body` appended, as a user reads it.
+fn probe_error(body: &str) -> String {
+    let (_dir, result) = validate(&[
+        ("probes/bot.yaml", &probe(body)),
+        ("golden-sets/support.yaml", GOLDEN),
+    ]);
+    result.unwrap_err()
+}
+
+#[test]
+fn retention_beyond_a_century_is_refused() {
+    // 99999999 days, a natural "forever", panicked every run in chrono's date arithmetic.
+    assert_eq!(
+        probe_error("store: { retention_days: 99999999 }\n"),
+        "probes/bot.yaml:7:26: store.retention_days: must be at most 36500 (100 years), found 99999999\n  hint: leave `retention_days` out to keep every run\n1 error in 1 file"
+    );
+}
+
+#[test]
+fn a_rate_limit_out_of_range_is_refused() {
+    for (rps, shown) in [("0.00000001", "0.00000001"), ("1e9", "1000000000")] {
+        assert_eq!(
+            probe_error(&format!("rate_limit: {{ requests_per_second: {rps} }}\n")),
+            format!(
+                "probes/bot.yaml:7:36: rate_limit.requests_per_second: must be between 0.0001 and 1000000, found {shown}\n  hint: 0.5 is one request every 2 s; leave `rate_limit` out for no pacing\n1 error in 1 file"
+            )
+        );
+    }
+}
+
+#[test]
+fn drift_effects_must_be_sizes_in_order() {
+    assert_eq!(
+        probe_error("drift: { min_effect: { rate_delta: -0.1 } }\n"),
+        "probes/bot.yaml:7:36: drift.min_effect.rate_delta: must be between 0 and 1, found -0.1\n  hint: 0.02 means two percentage points\n1 error in 1 file"
+    );
+    assert_eq!(
+        probe_error("drift: { min_effect: { latency_ratio: 0.5 } }\n"),
+        "probes/bot.yaml:7:39: drift.min_effect.latency_ratio: a ratio is at least 1, found 0.5\n  hint: 1.2 means 20% larger than the baseline\n1 error in 1 file"
+    );
+    assert_eq!(
+        probe_error(
+            "drift:\n  min_effect: { latency_ratio: 2.0 }\n  critical_effect: { latency_ratio: 1.5 }\n"
+        ),
+        "probes/bot.yaml:9:37: drift.critical_effect.latency_ratio: critical effect 1.5 is below the minimum effect 2\n  hint: the critical effect is the larger one: a change beyond it fails the run\n1 error in 1 file"
+    );
+}
+
+#[test]
+fn too_many_requests_for_one_run_are_refused() {
+    assert_eq!(
+        probe_error("samples: 20000000\n"),
+        "probes/bot.yaml:7:10: samples: a run plans 20000000 requests (samples × cases × targets), more than 10000000\n  hint: lower `samples`, or split the golden sets across probes\n1 error in 1 file"
+    );
+}
+
+#[test]
+fn a_duration_without_unit_reads_the_same_everywhere() {
+    assert_eq!(
+        probe_error("timeout: 30\n"),
+        "probes/bot.yaml:7:10: timeout: invalid duration: `30` has no unit\n  hint: write a number and a unit, e.g. 250ms, 30s, 5m\n1 error in 1 file"
+    );
+    assert_eq!(
+        probe_error("thresholds: { latency_p95: { warning: 4000 } }\n"),
+        "probes/bot.yaml:7:39: thresholds.latency_p95.warning: invalid duration: `4000` has no unit\n  hint: write a number and a unit, e.g. 250ms, 30s, 5m\n1 error in 1 file"
+    );
+}
+
+#[test]
+fn a_zero_timeout_is_refused() {
+    assert_eq!(
+        probe_error("timeout: 0s\n"),
+        "probes/bot.yaml:7:10: timeout: a timeout of 0 fails every request\n  hint: the longest wait for one answer, e.g. 30s\n1 error in 1 file"
+    );
+}
+
+#[test]
+fn a_warning_level_beyond_its_critical_is_refused() {
+    assert_eq!(
+        probe_error("thresholds: { latency_p95: { warning: 8s, critical: 4s } }\n"),
+        "probes/bot.yaml:7:39: thresholds.latency_p95.warning: warning (8s) is above critical (4s): the warning level comes first\n  hint: the warning level is crossed first, then the critical one\n1 error in 1 file"
+    );
+    assert_eq!(
+        probe_error("thresholds: { pass_rate: { warning: 0.8, critical: 0.9 } }\n"),
+        "probes/bot.yaml:7:37: thresholds.pass_rate.warning: warning (0.8) is below critical (0.9): for a floor, the warning level is the higher one\n  hint: e.g. { warning: 0.95, critical: 0.9 }\n1 error in 1 file"
+    );
+}
+
+#[test]
+fn a_mistyped_choice_names_the_choices() {
+    let golden = "name: support\ncases:\n  - id: order\n    messages: [{ role: user, content: hi }]\n    expect: { json: stricts }\n";
+    let (_dir, result) = validate(&[
+        ("probes/bot.yaml", &probe("")),
+        ("golden-sets/support.yaml", golden),
+    ]);
+    assert_eq!(
+        result.unwrap_err(),
+        "golden-sets/support.yaml:5:21: cases[0].expect.json: `stricts` is not one of: strict, lenient\n  hint: did you mean `strict`?\n1 error in 1 file"
+    );
+}
+
+/// `probity validate` run from `cwd` (no secrets needed by these projects).
+fn validate_cli(cwd: &Path) -> (Option<i32>, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_probity"))
+        .arg("validate")
+        .current_dir(cwd)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code(), text)
+}
+
+#[test]
+fn the_relative_paths_hint_names_the_folder() {
+    // Run from the project folder itself, the hint used to end in an empty path.
+    let (dir, _) = validate(&[("probes/bot.yaml", &probe(""))]);
+    let (code, text) = validate_cli(dir.path());
+    assert_eq!(code, Some(2), "{text}");
+    assert!(
+        text.contains("probes/bot.yaml:6:15: golden_sets[0]: golden-set file `golden-sets/support.yaml` not found\n  hint: paths are relative to ./ (the folder that holds probes/)\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn validate_finds_the_project_from_inside_probes() {
+    let (dir, result) = validate(&[
+        ("probes/bot.yaml", &probe("")),
+        ("golden-sets/support.yaml", GOLDEN),
+    ]);
+    assert_eq!(result, Ok(1));
+    let (code, text) = validate_cli(&dir.path().join("probes"));
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(text, "ok: 1 probe, 1 golden set (1 case)\n");
+    // Problems found from there point back into the project, clickable from where one is.
+    std::fs::write(dir.path().join("probes/bot.yaml"), probe("sampels: 3\n")).unwrap();
+    let (code, text) = validate_cli(&dir.path().join("probes"));
+    assert_eq!(code, Some(2), "{text}");
+    assert!(
+        text.contains("../probes/bot.yaml:7:1: sampels: unknown key `sampels`"),
+        "{text}"
+    );
+    // And `run` finds its probes the same way.
+    std::fs::write(dir.path().join("probes/bot.yaml"), probe("")).unwrap();
+    let project = probity::config::load_probes(&[], &dir.path().join("probes"), &env)
+        .unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(project.probes.len(), 1);
 }

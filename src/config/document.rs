@@ -15,6 +15,10 @@ pub struct Document {
     pub path: PathBuf,
     pub value: Value,
     locations: Locations,
+    /// Secret values interpolated into this document and the `${NAME}` each came from:
+    /// any message quoting a value shows the reference instead (a URL with a token in its
+    /// path must not put the token into a CI log).
+    scrub: Vec<(String, String)>,
 }
 
 impl Document {
@@ -52,6 +56,7 @@ impl Document {
             path: path.to_path_buf(),
             value,
             locations: Locations::of(text),
+            scrub: Vec::new(),
         })
     }
 
@@ -64,16 +69,32 @@ impl Document {
         self.locations.value(pointer)
     }
 
+    /// Remembers secret values (value, variable name) to keep out of messages.
+    pub(crate) fn set_scrub(&mut self, mut values: Vec<(String, String)>) {
+        // Longest first, so a secret containing another is replaced whole.
+        values.sort_by_key(|(v, _)| std::cmp::Reverse(v.len()));
+        self.scrub = values;
+    }
+
+    /// `message` with every interpolated secret shown as the `${NAME}` it came from.
+    fn scrubbed(&self, message: String) -> String {
+        self.scrub.iter().fold(message, |m, (value, name)| {
+            m.replace(value.as_str(), &format!("${{{name}}}"))
+        })
+    }
+
     /// A problem with the value at `pointer`.
     pub fn error(&self, pointer: &str, message: impl Into<String>) -> Diagnostic {
         let loc = self.locations.value(pointer);
-        Diagnostic::new(&self.path, loc.line, loc.col, message).at_key(key_path(pointer))
+        Diagnostic::new(&self.path, loc.line, loc.col, self.scrubbed(message.into()))
+            .at_key(key_path(pointer))
     }
 
     /// A problem with the key at `pointer` itself (an unknown key, a duplicate).
     pub fn key_error(&self, pointer: &str, message: impl Into<String>) -> Diagnostic {
         let loc = self.locations.key(pointer);
-        Diagnostic::new(&self.path, loc.line, loc.col, message).at_key(key_path(pointer))
+        Diagnostic::new(&self.path, loc.line, loc.col, self.scrubbed(message.into()))
+            .at_key(key_path(pointer))
     }
 }
 

@@ -1,6 +1,10 @@
 //! `${VAR}` in string values: secrets and per-environment settings come from the
 //! environment, never from the file. `$${` writes a literal `${`. A variable that is not set
-//! is an error naming it; the values of secret-looking keys are collected for redaction.
+//! is an error naming it, reported once: the value is then given a stand-in that passes
+//! the shape checks (a URL stays a URL), so no second error ("not a URL") follows from the
+//! same cause. `Env::Unchecked` (`probity validate --no-secrets`) counts every variable as
+//! set. The values of secret-looking keys, and of variables inside a URL's path or query,
+//! are collected for redaction and scrubbed from the document's own error messages.
 
 use serde_json::Value;
 
@@ -8,6 +12,15 @@ use super::diagnostic::Diagnostic;
 use super::document::Document;
 use super::locate::escape;
 use super::model::Secret;
+
+/// Where `${VAR}` values come from.
+#[derive(Clone, Copy)]
+pub enum Env<'a> {
+    /// Look each variable up (the process environment, or a test's map).
+    Lookup(&'a dyn Fn(&str) -> Option<String>),
+    /// Look nothing up: every variable counts as set (CI lints without secrets).
+    Unchecked,
+}
 
 /// Key names whose values are secrets wherever they appear.
 const SECRET_KEYS: [&str; 8] = [
@@ -21,6 +34,14 @@ const SECRET_KEYS: [&str; 8] = [
     "authorization",
 ];
 
+fn last_segment(pointer: &str) -> String {
+    pointer
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase()
+}
+
 fn is_secret_key(pointer: &str) -> bool {
     let mut segments = pointer.rsplit('/');
     let last = segments.next().unwrap_or_default().to_ascii_lowercase();
@@ -32,46 +53,89 @@ fn is_secret_key(pointer: &str) -> bool {
             .any(|k| last == *k || last.ends_with(&format!("_{k}")))
 }
 
-/// Replaces `${VAR}` in every string of `doc` using `lookup`; returns the secrets resolved and
-/// a diagnostic per missing or malformed reference.
-pub fn interpolate(
-    doc: &mut Document,
-    lookup: &dyn Fn(&str) -> Option<String>,
-) -> (Vec<Secret>, Vec<Diagnostic>) {
-    let mut secrets = Vec::new();
-    let mut problems = Vec::new();
+/// Keys whose values are URLs (checked as such by the validators).
+fn is_url_key(pointer: &str) -> bool {
+    let last = last_segment(pointer);
+    last == "url" || last == "smtp" || last.ends_with("_url")
+}
+
+/// What interpolation found in one document.
+#[derive(Debug, Default)]
+pub struct Interpolated {
+    /// Values to redact wherever they could appear (requests, errors, stored text).
+    pub secrets: Vec<Secret>,
+    /// A problem per missing, empty or malformed reference.
+    pub problems: Vec<Diagnostic>,
+    /// Pointers whose value could not be resolved: later checks of these values would only
+    /// repeat the same cause, so their diagnostics are dropped.
+    pub unresolved: Vec<String>,
+}
+
+/// Replaces `${VAR}` in every string of `doc` from `env`.
+pub fn interpolate(doc: &mut Document, env: Env<'_>) -> Interpolated {
+    let mut found = Interpolated::default();
+    let mut scrub: Vec<(String, String)> = Vec::new();
     let mut value = std::mem::take(&mut doc.value);
-    walk(
-        &mut value,
-        String::new(),
-        &mut |pointer, text| match expand(text, lookup) {
-            Ok(Some(expanded)) => {
-                if is_secret_key(pointer) && !expanded.is_empty() {
-                    secrets.push(Secret::new(expanded.clone()));
+    walk(&mut value, String::new(), &mut |pointer, text| {
+        if !text.contains("${") {
+            return None;
+        }
+        let url = is_url_key(pointer);
+        let secret_key = is_secret_key(pointer);
+        match expand(text, env, url) {
+            Ok(expansion) => {
+                for var in &expansion.vars {
+                    match &var.value {
+                        None if matches!(env, Env::Lookup(_)) => found.problems.push(
+                            doc.error(
+                                pointer,
+                                format!("environment variable `{}` is not set", var.name),
+                            )
+                            .with_hint(format!(
+                                "export {}=… before running probity, or write the value here",
+                                var.name
+                            )),
+                        ),
+                        None => {}
+                        Some(v) if v.is_empty() && secret_key => found.problems.push(
+                            doc.error(
+                                pointer,
+                                format!("environment variable `{}` is set but empty", var.name),
+                            )
+                            .with_hint(format!(
+                                "export {}=… with the real value; an empty secret fails every request",
+                                var.name
+                            )),
+                        ),
+                        Some(v) if !v.is_empty() && (secret_key || (url && var.in_path)) => {
+                            scrub.push((v.clone(), var.name.clone()));
+                            if !secret_key {
+                                found.secrets.push(Secret::new(v.clone()));
+                            }
+                        }
+                        Some(_) => {}
+                    }
                 }
-                Some(expanded)
+                if expansion.vars.iter().any(|v| v.value.is_none()) {
+                    found.unresolved.push(pointer.to_string());
+                } else if secret_key && !expansion.text.is_empty() {
+                    found.secrets.push(Secret::new(expansion.text.clone()));
+                }
+                Some(expansion.text)
             }
-            Ok(None) => None,
-            Err(Missing::Unset(var)) => {
-                problems.push(
-                    doc.error(pointer, format!("environment variable `{var}` is not set"))
-                        .with_hint(format!(
-                            "export {var}=… before running probity, or write the value here"
-                        )),
-                );
-                None
-            }
-            Err(Missing::Unclosed) => {
-                problems.push(
+            Err(Unclosed) => {
+                found.problems.push(
                     doc.error(pointer, "unclosed `${` in value")
                         .with_hint("write `${NAME}`, or `$${` for a literal `${`"),
                 );
+                found.unresolved.push(pointer.to_string());
                 None
             }
-        },
-    );
+        }
+    });
     doc.value = value;
-    (secrets, problems)
+    doc.set_scrub(scrub);
+    found
 }
 
 fn walk(value: &mut Value, pointer: String, f: &mut dyn FnMut(&str, &str) -> Option<String>) {
@@ -95,17 +159,34 @@ fn walk(value: &mut Value, pointer: String, f: &mut dyn FnMut(&str, &str) -> Opt
     }
 }
 
-enum Missing {
-    Unset(String),
-    Unclosed,
+struct Unclosed;
+
+/// One `${NAME}` of a value.
+struct Var {
+    name: String,
+    /// `None` when not set (or not looked up).
+    value: Option<String>,
+    /// Inside a URL's path, query or fragment (where tokens and tenant keys go).
+    in_path: bool,
 }
 
-/// `Ok(None)` when `text` has no reference (nothing to replace).
-fn expand(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Option<String>, Missing> {
-    if !text.contains("${") {
-        return Ok(None);
-    }
+struct Expansion {
+    text: String,
+    vars: Vec<Var>,
+}
+
+/// Whether text appended to `url_so_far` lands after the URL's authority.
+fn after_authority(url_so_far: &str) -> bool {
+    url_so_far
+        .split_once("://")
+        .is_some_and(|(_, rest)| rest.contains(['/', '?', '#']))
+}
+
+/// Expands every reference of `text`. A variable without a value gets a stand-in: in a URL
+/// a placeholder that keeps it a URL, elsewhere the reference as written.
+fn expand(text: &str, env: Env<'_>, url: bool) -> Result<Expansion, Unclosed> {
     let mut out = String::with_capacity(text.len());
+    let mut vars = Vec::new();
     let mut rest = text;
     while let Some(i) = rest.find("${") {
         if rest[..i].ends_with('$') {
@@ -116,14 +197,28 @@ fn expand(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Option<
         }
         out.push_str(&rest[..i]);
         let after = &rest[i + 2..];
-        let end = after.find('}').ok_or(Missing::Unclosed)?;
-        let name = after[..end].trim();
-        let value = lookup(name).ok_or_else(|| Missing::Unset(name.to_string()))?;
-        out.push_str(&value);
+        let end = after.find('}').ok_or(Unclosed)?;
+        let name = after[..end].trim().to_string();
+        let value = match env {
+            Env::Lookup(lookup) => lookup(&name),
+            Env::Unchecked => None,
+        };
+        let in_path = url && after_authority(&out);
+        match &value {
+            Some(v) => out.push_str(v),
+            None if url && out.is_empty() => out.push_str("https://placeholder.invalid"),
+            None if url => out.push_str("placeholder"),
+            None => out.push_str(&format!("${{{name}}}")),
+        }
+        vars.push(Var {
+            name,
+            value,
+            in_path,
+        });
         rest = &after[end + 1..];
     }
     out.push_str(rest);
-    Ok(Some(out))
+    Ok(Expansion { text: out, vars })
 }
 
 #[cfg(test)]
@@ -135,6 +230,8 @@ mod tests {
         match name {
             "KEY" => Some("sk-secret-123".into()),
             "HOST" => Some("example.com".into()),
+            "TENANT" => Some("tenant-token-9".into()),
+            "EMPTY" => Some(String::new()),
             _ => None,
         }
     }
@@ -143,19 +240,62 @@ mod tests {
     fn expands_collects_secrets_and_reports_missing() {
         let text = "target:\n  api_key: ${KEY}\n  base_url: https://${HOST}/v1\n  model: $${LITERAL}\n  headers: { X-Token: \"t ${KEY}\" }\nother: ${NOPE}\n";
         let mut doc = Document::parse(Path::new("p.yaml"), text).unwrap();
-        let (secrets, problems) = interpolate(&mut doc, &env);
+        let found = interpolate(&mut doc, Env::Lookup(&env));
         assert_eq!(doc.value["target"]["api_key"], "sk-secret-123");
         assert_eq!(doc.value["target"]["base_url"], "https://example.com/v1");
         assert_eq!(doc.value["target"]["model"], "${LITERAL}");
         assert_eq!(
-            secrets.len(),
+            found.secrets.len(),
             2,
-            "api_key and the header are secrets; base_url is not"
+            "api_key and the header are secrets; a host is not"
         );
-        assert_eq!(problems.len(), 1);
+        assert_eq!(found.problems.len(), 1);
         assert_eq!(
-            problems[0].to_string(),
+            found.problems[0].to_string(),
             "p.yaml:6:8: other: environment variable `NOPE` is not set\n  hint: export NOPE=… before running probity, or write the value here"
         );
+        assert_eq!(found.unresolved, vec!["/other".to_string()]);
+    }
+
+    #[test]
+    fn a_variable_in_a_url_path_is_a_secret_and_scrubbed_from_errors() {
+        let text = "target:\n  base_url: https://${HOST}/t/${TENANT}/v1\n";
+        let mut doc = Document::parse(Path::new("p.yaml"), text).unwrap();
+        let found = interpolate(&mut doc, Env::Lookup(&env));
+        assert!(found.problems.is_empty());
+        let secrets: Vec<&str> = found.secrets.iter().map(Secret::expose).collect();
+        assert_eq!(secrets, vec!["tenant-token-9"]);
+        let d = doc.error(
+            "/target/base_url",
+            "`https://example.com/t/tenant-token-9/v1` bad",
+        );
+        assert_eq!(d.message, "`https://example.com/t/${TENANT}/v1` bad");
+    }
+
+    #[test]
+    fn unset_and_unchecked_variables_get_stand_ins_that_keep_urls_urls() {
+        let text = "hook: { webhook_url: \"${HOOK}\", url: \"https://h/${P}\" }\nkey: ${EMPTY}\n";
+        let mut doc = Document::parse(Path::new("p.yaml"), text).unwrap();
+        let found = interpolate(&mut doc, Env::Lookup(&env));
+        assert_eq!(
+            doc.value["hook"]["webhook_url"],
+            "https://placeholder.invalid"
+        );
+        assert_eq!(doc.value["hook"]["url"], "https://h/placeholder");
+        let mut messages: Vec<String> = found.problems.iter().map(|p| p.message.clone()).collect();
+        messages.sort();
+        assert_eq!(
+            messages,
+            vec![
+                "environment variable `EMPTY` is set but empty",
+                "environment variable `HOOK` is not set",
+                "environment variable `P` is not set",
+            ]
+        );
+        let mut doc = Document::parse(Path::new("p.yaml"), text).unwrap();
+        let found = interpolate(&mut doc, Env::Unchecked);
+        assert!(found.problems.is_empty(), "{:?}", found.problems);
+        assert!(found.secrets.is_empty());
+        assert_eq!(doc.value["key"], "${EMPTY}");
     }
 }

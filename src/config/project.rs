@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use super::alerts::{AlertRouting, is_alerts_document, validate_alerts};
 use super::diagnostic::{Diagnostic, Diagnostics, display_path};
 use super::document::Document;
-use super::interpolate::interpolate;
+use super::document::key_path;
+use super::interpolate::{Env, interpolate};
 use super::model::Probe;
 use super::probe::validate_probe;
 use crate::golden::{GoldenSet, golden_set_from};
@@ -98,6 +99,27 @@ fn is_golden_path(path: &Path, doc: &Document) -> bool {
 /// Loads every probe, golden set and routing file under `paths` (files or folders; relative
 /// paths in probes start at each probe's root) and checks them together.
 pub fn load_paths(paths: &[PathBuf], env: EnvLookup<'_>) -> Result<Project, Diagnostics> {
+    load(paths, Env::Lookup(env))
+}
+
+/// As `load_paths`, but no environment variable is looked up: every `${VAR}` counts as
+/// set, so a CI job without secrets can still check everything else
+/// (`probity validate --no-secrets`). The project it returns has no secrets in it.
+pub fn load_paths_without_secrets(paths: &[PathBuf]) -> Result<Project, Diagnostics> {
+    load(paths, Env::Unchecked)
+}
+
+/// Drops the problems a later check found in values interpolation could not resolve: the
+/// cause (a variable not set) is already reported once.
+fn without_repeats(problems: Vec<Diagnostic>, unresolved: &[String]) -> Vec<Diagnostic> {
+    let paths: Vec<String> = unresolved.iter().map(|p| key_path(p)).collect();
+    problems
+        .into_iter()
+        .filter(|d| !paths.contains(&d.key_path))
+        .collect()
+}
+
+fn load(paths: &[PathBuf], env: Env<'_>) -> Result<Project, Diagnostics> {
     let mut loader = Loader::default();
     let mut project = Project::default();
     let mut files = Vec::new();
@@ -130,11 +152,14 @@ pub fn load_paths(paths: &[PathBuf], env: EnvLookup<'_>) -> Result<Project, Diag
             }
             continue;
         }
-        let (secrets, problems) = interpolate(&mut doc, env);
-        loader.problems.extend(problems);
+        let found = interpolate(&mut doc, env);
+        loader.problems.extend(found.problems);
+        let (secrets, unresolved) = (found.secrets, found.unresolved);
         if is_alerts_document(&doc) {
             let (routing, problems) = validate_alerts(&doc, secrets);
-            loader.problems.extend(problems);
+            loader
+                .problems
+                .extend(without_repeats(problems, &unresolved));
             match (routing, &project.alerts) {
                 (Some(_), Some(first)) => {
                     loader
@@ -151,11 +176,11 @@ pub fn load_paths(paths: &[PathBuf], env: EnvLookup<'_>) -> Result<Project, Diag
                 (None, Some(_)) => {}
             }
         } else {
-            probe_docs.push((doc, secrets));
+            probe_docs.push((doc, secrets, unresolved));
         }
     }
     let mut names: BTreeMap<String, PathBuf> = BTreeMap::new();
-    for (doc, secrets) in probe_docs {
+    for (doc, secrets, unresolved) in probe_docs {
         let root = root_of(&doc.path);
         match validate_probe(&doc, &root, secrets, &mut |p| loader.golden(p)) {
             Ok(probe) => {
@@ -174,7 +199,9 @@ pub fn load_paths(paths: &[PathBuf], env: EnvLookup<'_>) -> Result<Project, Diag
                 }
                 project.probes.push(probe);
             }
-            Err(problems) => loader.problems.extend(problems),
+            Err(problems) => loader
+                .problems
+                .extend(without_repeats(problems, &unresolved)),
         }
     }
     check_routes(&project, &mut loader.problems);
@@ -217,6 +244,29 @@ fn locate_key(file: &Path, pointer: &str) -> (usize, usize) {
         .unwrap_or((1, 1))
 }
 
+/// Whether `dir` looks like a project folder (holds `probes/` or `golden-sets/`).
+fn is_project_dir(dir: &Path) -> bool {
+    dir.join("probes").is_dir() || dir.join("golden-sets").is_dir()
+}
+
+/// The project folder for `start`: `start` itself or the nearest folder above it that holds
+/// `probes/` or `golden-sets/` (so probity works from inside `probes/`, as git does from a
+/// subfolder). Returned relative to `start` (`../..`) so paths shown stay short and
+/// clickable; `None` when no folder up to the file-system root is a project.
+pub fn find_root(start: &Path) -> Option<PathBuf> {
+    let absolute = start
+        .canonicalize()
+        .or_else(|_| std::path::absolute(start))
+        .ok()?;
+    absolute
+        .ancestors()
+        .position(is_project_dir)
+        .map(|up| match up {
+            0 => start.to_path_buf(),
+            n => start.join(vec![".."; n].join("/")),
+        })
+}
+
 /// The default paths of a project: its `probes/` and `golden-sets/` folders.
 pub fn default_paths(root: &Path) -> Vec<PathBuf> {
     ["probes", "golden-sets"]
@@ -227,13 +277,15 @@ pub fn default_paths(root: &Path) -> Vec<PathBuf> {
 }
 
 /// Resolves `probity run` arguments: each is a probe file, or a probe name found under
-/// `root/probes/`; none means every probe there. The alert-routing file is not loaded: a
+/// `probes/` of the project folder (`root` or the nearest one above it, see `find_root`);
+/// none means every probe there. The alert-routing file is not loaded: a
 /// run sends no alert, so its channels' secrets need not be set (`validate` checks it).
 pub fn load_probes(
     specs: &[String],
     root: &Path,
     env: EnvLookup<'_>,
 ) -> Result<Project, Diagnostics> {
+    let root = find_root(root).unwrap_or_else(|| root.to_path_buf());
     let probes_dir = root.join("probes");
     let paths = if specs.is_empty() {
         if !probes_dir.is_dir() {

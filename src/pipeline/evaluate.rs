@@ -167,11 +167,11 @@ pub fn evaluate(
     }
 
     // The probe's own history, for the same target only (a gate's canary runs are another
-    // endpoint), and only runs that probed something.
+    // endpoint), and only runs that probed something and ran to their end.
     let history: Vec<serde_json::Value> = store
         .finished_runs(&probe.name, crate::compare::trend::HISTORY)?
         .into_iter()
-        .filter(|r| r.status != "could_not_probe")
+        .filter(|r| r.status != "could_not_probe" && r.status != "cancelled")
         .filter(|r| {
             r.targets
                 .get(0)

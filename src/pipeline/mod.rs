@@ -3,6 +3,8 @@
 //! CLI, the demo, the gate and the daemon all call this; none of them re-implements a step.
 
 mod evaluate;
+mod sink;
+mod status;
 
 pub use evaluate::{BaselineChoice, ComparisonReport, evidence_json, target_evidence};
 
@@ -24,9 +26,11 @@ use crate::runner::{
     Budget, DEFAULT_OUTPUT_BOUND, Endpoint, Observation, Redactor, Runner, RunnerReport, Settings,
     bounded, new_trace_id,
 };
-use crate::score::{RemoteScorer, Score, Scorer};
-use crate::store::{NewRun, RunEnd, Store, StoreError, WriteOp};
+use crate::score::{RemoteScorer, Scorer};
+use crate::store::{NewRun, RunEnd, Store, StoreError};
 use crate::summary::{Accumulator, TargetResult};
+use sink::Sink;
+use status::status_of;
 
 /// Why a run could not be carried out at all (a failed verdict is not an error).
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +62,8 @@ pub struct RunOptions {
     pub targets: Vec<String>,
     /// What to compare with.
     pub baseline: BaselineChoice,
+    /// Only the cases whose `set/case-id` matches (`--case`; see `case_matches`).
+    pub case: Option<String>,
 }
 
 /// Told about progress; the terminal shows a bar, everything else ignores it.
@@ -79,7 +85,8 @@ pub enum RunStatus {
     Complete,
     /// The budget ran out before every sample was sent.
     BudgetExhausted,
-    /// Stopped early (Ctrl-C, shutdown).
+    /// Stopped early (Ctrl-C, shutdown): stored as `cancelled`, exit 130, never a pass.
+    #[serde(rename = "cancelled")]
     Interrupted,
     /// Nothing usable came back: endpoint unreachable, every request failed, or the budget
     /// ran out before the minimum samples.
@@ -91,7 +98,7 @@ impl RunStatus {
         match self {
             RunStatus::Complete => "complete",
             RunStatus::BudgetExhausted => "budget_exhausted",
-            RunStatus::Interrupted => "interrupted",
+            RunStatus::Interrupted => "cancelled",
             RunStatus::CouldNotProbe => "could_not_probe",
         }
     }
@@ -120,7 +127,27 @@ pub struct RunOutcome {
     pub budget_usd: Option<f64>,
     pub exit_code: i32,
     /// The targets as configured (provider, model, labels), for reports.
-    pub target_info: serde_json::Value,
+    pub target_info: Vec<TargetInfo>,
+}
+
+/// A probed target as configured, for reports and the stored run (`targets_json`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TargetInfo {
+    pub name: String,
+    pub provider: String,
+    pub model: String,
+    /// Where requests went, secrets redacted: what an `http` target (no model) is known by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
+}
+
+impl RunOutcome {
+    /// The configured info of the target named `name`.
+    pub fn info_of(&self, name: &str) -> Option<&TargetInfo> {
+        self.target_info.iter().find(|t| t.name == name)
+    }
 }
 
 impl RunOutcome {
@@ -139,12 +166,87 @@ pub fn new_run_id(now: DateTime<Utc>) -> String {
     )
 }
 
-fn cases_of(probe: &Probe) -> Vec<Case> {
+/// The cases a run sends: every case of the probe, or those `pattern` selects.
+pub fn cases_of(probe: &Probe, pattern: Option<&str>) -> Vec<Case> {
     probe
         .golden_sets
         .iter()
         .flat_map(|s| s.cases.iter().cloned())
+        .filter(|c| pattern.is_none_or(|p| case_matches(p, &format!("{}/{}", c.set, c.id))))
         .collect()
+}
+
+/// Whether `--case PATTERN` selects the case `set/id`: a glob (`*` any run of characters,
+/// `?` one) when the pattern holds either, matched against the whole `set/id`; otherwise a
+/// substring of it.
+pub fn case_matches(pattern: &str, set_and_id: &str) -> bool {
+    if !pattern.contains(['*', '?']) {
+        return set_and_id.contains(pattern);
+    }
+    // Iterative glob match, backtracking to the last `*`.
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), set_and_id.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+/// The seed of a run's bootstrap intervals (and reservoir samples), derived from its id
+/// (FNV-1a), so that `probity compare A B` recomputes exactly the intervals the end of run
+/// `B` printed.
+pub fn run_seed(run_id: &str) -> u64 {
+    run_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+/// How many requests the plan of `cases` sends, counted without building it: each case's
+/// own `samples` (else `samples`) on every target. Saturates rather than wraps.
+pub fn planned_requests(cases: &[Case], samples: u32, targets: usize) -> u64 {
+    cases
+        .iter()
+        .map(|c| u64::from(c.samples.unwrap_or(samples)))
+        .fold(0u64, u64::saturating_add)
+        .saturating_mul(targets as u64)
+}
+
+/// Everything a run needs before its first request: endpoints, cases, budget, the runner,
+/// and the run begun in the store.
+struct Prepared {
+    run_id: String,
+    trace_id: String,
+    started_at: DateTime<Utc>,
+    names: Vec<String>,
+    target_info: Vec<TargetInfo>,
+    cases: Arc<Vec<Case>>,
+    samples: u32,
+    total: u64,
+    budget: Arc<Budget>,
+    remote: Arc<RemoteScorer>,
+    seed: u64,
+}
+
+/// What driving the run produced: the summaries (and pairs), and the runner's account.
+struct Driven {
+    targets: Vec<TargetResult>,
+    pairs: Option<crate::summary::Pairs>,
+    report: RunnerReport,
+    /// The caller cancelled the run (Ctrl-C, shutdown) before it ended by itself.
+    cancelled: bool,
 }
 
 /// Runs `probe` once and records it in `store`.
@@ -155,13 +257,23 @@ pub async fn run_probe(
     progress: &dyn Progress,
     cancel: CancellationToken,
 ) -> Result<RunOutcome, PipelineError> {
-    let names = if options.targets.is_empty() {
-        vec![probe.target.name.clone()]
-    } else {
-        options.targets.clone()
-    };
+    let (prepared, runner) = prepare(probe, store, options)?;
+    let driven = drive(probe, store, &prepared, runner, progress, cancel).await?;
+    finish(probe, store, options, prepared, driven)
+}
+
+/// Output tokens reserved per request whose target sets no bound.
+fn output_reservation(probe: &Probe) -> u64 {
+    probe
+        .output_reservation_tokens
+        .unwrap_or(DEFAULT_OUTPUT_BOUND)
+}
+
+/// The endpoints of the targets asked for, in that order.
+fn endpoints(probe: &Probe, names: &[String]) -> Result<Vec<Endpoint>, PipelineError> {
+    let output_reservation = output_reservation(probe);
     let mut endpoints = Vec::new();
-    for name in &names {
+    for name in names {
         let target = probe
             .target_named(name)
             .ok_or_else(|| PipelineError::UnknownTarget {
@@ -174,76 +286,120 @@ pub async fn run_probe(
             })?;
         // With a budget, every chat request carries the output bound it reserves for.
         let target = match probe.max_cost_usd {
-            Some(_) => bounded(target, DEFAULT_OUTPUT_BOUND),
+            Some(_) => bounded(target, output_reservation),
             None => target.clone(),
         };
         endpoints.push(Endpoint {
-            provider: Provider::new(&target, probe.timeout)?,
+            provider: Provider::hiding(&target, probe.timeout, &probe.secrets)?,
             target,
         });
     }
-    let target_info = json!(
-        endpoints
-            .iter()
-            .map(|e| json!({
-                "name": e.target.name,
-                "provider": e.target.provider.as_str(),
-                "model": e.target.model,
-                "labels": e.target.labels,
-            }))
-            .collect::<Vec<_>>()
-    );
+    Ok(endpoints)
+}
+
+/// Builds what the run needs, then begins it in the store (last, so that nothing that can
+/// fail here leaves a run `running`).
+fn prepare(
+    probe: &Probe,
+    store: &Store,
+    options: &RunOptions,
+) -> Result<(Prepared, Runner), PipelineError> {
+    let names = if options.targets.is_empty() {
+        vec![probe.target.name.clone()]
+    } else {
+        options.targets.clone()
+    };
+    let endpoints = endpoints(probe, &names)?;
+    let redactor = Arc::new(Redactor::for_probe(probe));
+    let target_info: Vec<TargetInfo> = endpoints
+        .iter()
+        .map(|e| TargetInfo {
+            name: e.target.name.clone(),
+            provider: e.target.provider.as_str().to_string(),
+            model: e.target.model.clone(),
+            base_url: Some(redactor.apply_owned(e.target.base_url.clone())),
+            labels: e.target.labels.clone(),
+        })
+        .collect();
 
     let started_at = Utc::now();
     let run_id = new_run_id(started_at);
     let trace_id = new_trace_id();
-    store.begin_run(&NewRun {
-        id: run_id.clone(),
-        probe: probe.name.clone(),
-        started_at,
-        targets: target_info.clone(),
-        trace_id: trace_id.clone(),
-    })?;
-    let writer = store.writer()?;
-
-    let cases = Arc::new(cases_of(probe));
     let samples = options.samples.unwrap_or(probe.samples);
-    let cases_for_plan = match options.samples {
-        // `--samples` overrides every case's own count too.
-        Some(n) => Arc::new(
-            cases
-                .iter()
-                .cloned()
-                .map(|mut c| {
-                    c.samples = Some(n);
-                    c
-                })
-                .collect::<Vec<_>>(),
-        ),
-        None => cases.clone(),
-    };
-    let total = crate::runner::plan(&cases_for_plan, samples, endpoints.len()).len() as u64;
+    let cases = cases_of(probe, options.case.as_deref())
+        .into_iter()
+        .map(|mut c| {
+            // `--samples` overrides every case's own count too.
+            if let Some(n) = options.samples {
+                c.samples = Some(n);
+            }
+            c
+        })
+        .collect::<Vec<_>>();
+    let cases = Arc::new(cases);
+    let total = planned_requests(&cases, samples, endpoints.len());
     let budget = Arc::new(Budget::new(probe.max_cost_usd));
     let runner = Runner {
         run_id: run_id.clone(),
         trace_id: trace_id.clone(),
-        cases: cases_for_plan.clone(),
+        cases: cases.clone(),
         endpoints: Arc::new(endpoints),
         settings: Settings {
             concurrency: options.concurrency.unwrap_or(probe.concurrency),
             requests_per_second: probe.requests_per_second,
             timeout: probe.timeout,
             retries: probe.retries,
+            output_reservation_tokens: output_reservation(probe),
         },
         budget: budget.clone(),
-        redactor: Arc::new(Redactor::for_probe(probe)),
+        redactor,
     };
-    let seed = run_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    });
-    let mut accumulator = Accumulator::new(&cases_for_plan, &names, probe.min_samples, seed);
-    let scorer = Scorer::new(&probe.refusal_phrases);
-    let index: std::collections::HashMap<(&str, &str), &Case> = cases_for_plan
+    let remote = Arc::new(RemoteScorer::new(
+        probe,
+        budget.clone(),
+        runner.redactor.clone(),
+    )?);
+    let seed = run_seed(&run_id);
+    store.begin_run(&NewRun {
+        id: run_id.clone(),
+        probe: probe.name.clone(),
+        started_at,
+        targets: json!(target_info),
+        trace_id: trace_id.clone(),
+    })?;
+    let prepared = Prepared {
+        run_id,
+        trace_id,
+        started_at,
+        names,
+        target_info,
+        cases,
+        samples,
+        total,
+        budget,
+        remote,
+        seed,
+    };
+    Ok((prepared, runner))
+}
+
+/// Sends the plan, stores every observation as it arrives, scores answers (locally at once,
+/// remotely concurrently) and folds everything into the summaries.
+async fn drive(
+    probe: &Probe,
+    store: &Store,
+    prepared: &Prepared,
+    runner: Runner,
+    progress: &dyn Progress,
+    cancel: CancellationToken,
+) -> Result<Driven, PipelineError> {
+    let run_id = prepared.run_id.as_str();
+    let writer = store.writer()?;
+    let cases = &prepared.cases;
+    let mut accumulator =
+        Accumulator::new(cases, &prepared.names, probe.min_samples, prepared.seed);
+    let scorer = Arc::new(Scorer::new(&probe.refusal_phrases));
+    let index: std::collections::HashMap<(&str, &str), &Case> = cases
         .iter()
         .map(|c| ((c.set.as_str(), c.id.as_str()), c))
         .collect();
@@ -253,25 +409,19 @@ pub async fn run_probe(
             .copied()
     };
 
-    let remote = Arc::new(RemoteScorer::new(
-        probe,
-        budget.clone(),
-        runner.redactor.clone(),
-    )?);
-    let scorer = Arc::new(scorer);
-
-    progress.start(total);
+    progress.start(prepared.total);
     let clock = Instant::now();
     let (tx, mut rx) = mpsc::channel::<Observation>(1024);
     // Stopped by the caller, or here when the store can no longer keep what comes back.
     let stop = cancel.child_token();
-    let run = tokio::spawn(runner.run(samples, tx, stop.clone()));
+    let run = tokio::spawn(runner.run(prepared.samples, tx, stop.clone()));
     // Observations are stored the moment they arrive — with their scores when scoring is
     // local and instant; answers that need a judge or embeddings are stored first and scored
     // concurrently, their scores written when they come.
     let mut remote_scoring = tokio::task::JoinSet::new();
+    let mut awaiting = std::collections::HashMap::new();
     let mut sink = Sink {
-        run_id: &run_id,
+        run_id,
         writer: &writer,
         accumulator: &mut accumulator,
         pending: Vec::new(),
@@ -283,13 +433,16 @@ pub async fn run_probe(
                 progress.observed(&obs);
                 match case_of(&obs).filter(|_| obs.is_ok() && obs.final_attempt) {
                     Some(case) if RemoteScorer::needed(case) => {
-                        sink.pending.push(WriteOp::Observation(Box::new(obs.clone()), None));
-                        let (case, scorer, remote) = (case.clone(), scorer.clone(), remote.clone());
-                        remote_scoring.spawn(async move {
+                        sink.awaiting_scores(&obs);
+                        let (case, scorer, remote) =
+                            (case.clone(), scorer.clone(), prepared.remote.clone());
+                        let kept = obs.clone();
+                        let task = remote_scoring.spawn(async move {
                             let mut scores = scorer.score(&case, &obs);
                             scores.extend(remote.score(&case, &obs).await);
                             (obs, scores)
                         });
+                        awaiting.insert(task.id(), kept);
                     }
                     Some(case) => {
                         let scores = scorer.score(case, &obs);
@@ -305,23 +458,19 @@ pub async fn run_probe(
                     }
                 }
             }
-            Some(done) = remote_scoring.join_next(), if !remote_scoring.is_empty() => {
-                if let Ok((obs, scores)) = done {
-                    sink.scored_later(obs, scores);
-                }
+            Some(done) = remote_scoring.join_next_with_id(), if !remote_scoring.is_empty() => {
+                sink.settle(&mut awaiting, done);
                 sink.flush();
             }
         }
     }
-    while let Some(done) = remote_scoring.join_next().await {
-        if let Ok((obs, scores)) = done {
-            sink.scored_later(obs, scores);
-        }
+    while let Some(done) = remote_scoring.join_next_with_id().await {
+        sink.settle(&mut awaiting, done);
     }
     sink.flush();
     let mut report = run.await.map_err(|e| PipelineError::Task(e.to_string()))?;
     // Scoring calls may finish after the last request: count what they spent too.
-    report.spent_usd = budget.spent();
+    report.spent_usd = prepared.budget.spent();
     let elapsed = clock.elapsed();
     progress.finish();
     // Finishing joins the writer's thread: keep that off the async workers.
@@ -338,16 +487,61 @@ pub async fn run_probe(
             evidence: None,
             exit_code: exit::COULD_NOT_PROBE,
         };
-        if let Err(also) = store.finish_run(&run_id, &end) {
+        if let Err(also) = store.finish_run(run_id, &end) {
             tracing::error!("the run could not be marked ended either: {also}");
         }
         return Err(e.into());
     }
+    let (mut targets, pairs) = accumulator.finish(elapsed);
+    for t in &mut targets {
+        t.summary.figures.rate_limited_ms = report
+            .rate_limited_ms_by_target
+            .get(&t.summary.target)
+            .copied()
+            .unwrap_or(0);
+    }
+    Ok(Driven {
+        targets,
+        pairs,
+        report,
+        cancelled: cancel.is_cancelled(),
+    })
+}
 
-    let (targets, pairs) = accumulator.finish(elapsed);
-    let (status, status_reason) = status_of(&targets, &report, probe.min_samples);
+/// Judges what was driven, stores the run's end and prunes old runs.
+fn finish(
+    probe: &Probe,
+    store: &Store,
+    options: &RunOptions,
+    prepared: Prepared,
+    driven: Driven,
+) -> Result<RunOutcome, PipelineError> {
+    let Driven {
+        targets,
+        pairs,
+        report,
+        cancelled,
+    } = driven;
+    let planned = |set: &str, id: &str| {
+        prepared
+            .cases
+            .iter()
+            .find(|c| c.set == set && c.id == id)
+            .map_or(0, |c| u64::from(c.samples.unwrap_or(prepared.samples)))
+    };
+    let (status, status_reason) = status_of(
+        &targets,
+        &report,
+        &status::Expected {
+            min_samples: probe.min_samples,
+            total: prepared.total,
+            cancelled,
+            planned: &planned,
+        },
+    );
     // A run that probed nothing usable is not judged: its figures would only mislead.
-    let evaluation = if status == RunStatus::CouldNotProbe {
+    let nothing_answered = targets.iter().any(|t| t.summary.figures.answered == 0);
+    let evaluation = if status == RunStatus::CouldNotProbe || nothing_answered {
         evaluate::Evaluation::default()
     } else {
         evaluate::evaluate(
@@ -356,20 +550,28 @@ pub async fn run_probe(
             &options.baseline,
             &targets,
             pairs.as_ref(),
-            seed,
+            prepared.seed,
         )?
     };
-    let verdict = evaluation.verdict.unwrap_or(Verdict::InsufficientData);
+    let verdict = match evaluation.verdict.unwrap_or(Verdict::InsufficientData) {
+        // Cut short, what it got may still show a failure, but never a pass.
+        Verdict::Pass | Verdict::Warn if status == RunStatus::Interrupted => {
+            Verdict::InsufficientData
+        }
+        v => v,
+    };
     let exit_code = match (status, verdict) {
+        (RunStatus::Interrupted, _) => exit::INTERRUPTED,
         (RunStatus::CouldNotProbe, _) => exit::COULD_NOT_PROBE,
         (_, Verdict::Fail | Verdict::InsufficientData) => exit::VERDICT_FAILED,
         _ => exit::PASSED,
     };
+    let run_id = prepared.run_id;
     let outcome = RunOutcome {
         run_id: run_id.clone(),
         probe: probe.name.clone(),
-        trace_id,
-        started_at,
+        trace_id: prepared.trace_id,
+        started_at: prepared.started_at,
         finished_at: Utc::now(),
         status,
         status_reason,
@@ -381,7 +583,7 @@ pub async fn run_probe(
         runner: report,
         budget_usd: probe.max_cost_usd,
         exit_code,
-        target_info,
+        target_info: prepared.target_info,
     };
     store.finish_run(
         &run_id,
@@ -393,126 +595,62 @@ pub async fn run_probe(
             exit_code,
         },
     )?;
-    if let Some(days) = probe.store.retention_days {
-        let cutoff = Utc::now() - chrono::Duration::days(i64::from(days));
-        match store.prune(&probe.name, cutoff) {
-            Ok(n) if n > 0 => {
-                tracing::info!("pruned {n} runs of {} older than {days} days", probe.name)
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(
-                "could not prune old runs in {}: {e}",
-                display_path(store.path())
-            ),
-        }
-    }
+    prune(probe, store);
     Ok(outcome)
 }
 
-/// Where every observation ends: the store and the summary. Writes wait in `pending` only
-/// while more observations are already queued behind them, so under load the store's thread
-/// is woken once per burst, and when idle nothing waits at all.
-struct Sink<'a> {
-    run_id: &'a str,
-    writer: &'a crate::store::Writer,
-    accumulator: &'a mut Accumulator,
-    pending: Vec<WriteOp>,
-}
-
-/// Most writes held back before they go to the store anyway.
-const MAX_PENDING: usize = 64;
-
-impl Sink<'_> {
-    /// Not scored (an error, a retried attempt): counted and stored.
-    fn unscored(&mut self, obs: Observation) {
-        self.accumulator.add(&obs, None);
-        self.push(WriteOp::Observation(Box::new(obs), None));
-    }
-
-    /// Scored on arrival: counted and stored with its scores in one write.
-    fn scored(&mut self, obs: Observation, scores: Vec<Score>) {
-        self.accumulator.add(&obs, Some(&scores));
-        self.push(WriteOp::Observation(Box::new(obs), Some(scores)));
-    }
-
-    /// Stored on arrival, scored later (judge, embeddings): counted now, scores added.
-    fn scored_later(&mut self, obs: Observation, scores: Vec<Score>) {
-        self.accumulator.add(&obs, Some(&scores));
-        self.push(WriteOp::Scores(obs.seq, scores));
-    }
-
-    fn push(&mut self, write: WriteOp) {
-        self.pending.push(write);
-        if self.pending.len() >= MAX_PENDING {
-            self.flush();
+/// Drops runs older than `store.retention_days`; a failure is only logged.
+fn prune(probe: &Probe, store: &Store) {
+    let Some(days) = probe.store.retention_days else {
+        return;
+    };
+    let Some(cutoff) = chrono::Duration::try_days(i64::from(days))
+        .and_then(|age| Utc::now().checked_sub_signed(age))
+    else {
+        // Longer ago than the calendar reaches: nothing is that old.
+        return;
+    };
+    match store.prune(&probe.name, cutoff) {
+        Ok(n) if n > 0 => {
+            tracing::info!("pruned {n} runs of {} older than {days} days", probe.name)
         }
-    }
-
-    fn flush(&mut self) {
-        if !self.pending.is_empty() {
-            self.writer
-                .write_all(self.run_id, std::mem::take(&mut self.pending));
-        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(
+            "could not prune old runs in {}: {e}",
+            display_path(store.path())
+        ),
     }
 }
 
-/// Whether the run probed enough to judge, and why not.
-fn status_of(
-    targets: &[TargetResult],
-    report: &RunnerReport,
-    min_samples: u32,
-) -> (RunStatus, Option<String>) {
-    for t in targets {
-        let f = &t.summary.figures;
-        if f.samples == 0 {
-            let why = if report.skipped_budget > 0 {
-                "the budget could not cover a single request"
-            } else {
-                "nothing was sent"
-            };
-            return (
-                RunStatus::CouldNotProbe,
-                Some(format!("target `{}`: {why}", t.summary.target)),
-            );
-        }
-        if f.answered == 0 {
-            let classes: Vec<String> = f.errors.iter().map(|(c, n)| format!("{n} {c}")).collect();
-            return (
-                RunStatus::CouldNotProbe,
-                Some(format!(
-                    "target `{}`: every request failed ({})",
-                    t.summary.target,
-                    classes.join(", ")
-                )),
-            );
-        }
-        if report.skipped_budget > 0 {
-            if let Some(c) = t
-                .cases
-                .iter()
-                .find(|c| c.figures.answered < u64::from(min_samples))
-            {
-                return (
-                    RunStatus::CouldNotProbe,
-                    Some(format!(
-                        "the budget ran out before case `{}` got {min_samples} answered sample(s)",
-                        c.id
-                    )),
-                );
-            }
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::golden::Expect;
+
+    fn case(id: &str, samples: Option<u32>) -> Case {
+        Case {
+            id: id.into(),
+            set: "s".into(),
+            messages: vec![],
+            vars: Default::default(),
+            context: vec![],
+            samples,
+            min_pass_rate: 1.0,
+            expect: Expect::default(),
         }
     }
-    if report.interrupted {
-        (RunStatus::Interrupted, None)
-    } else if report.skipped_budget > 0 {
-        (
-            RunStatus::BudgetExhausted,
-            Some(format!(
-                "{} samples not sent: budget spent",
-                report.skipped_budget
-            )),
-        )
-    } else {
-        (RunStatus::Complete, None)
+
+    #[test]
+    fn the_plan_is_counted_as_it_would_be_built() {
+        let cases = [case("a", None), case("b", Some(1)), case("c", Some(7))];
+        for (samples, targets) in [(0, 1), (3, 1), (3, 2), (10, 3)] {
+            assert_eq!(
+                planned_requests(&cases, samples, targets),
+                crate::runner::plan(&cases, samples, targets).len() as u64
+            );
+        }
+        // Far beyond what could be built, it saturates instead of wrapping.
+        let huge = [case("a", Some(u32::MAX)), case("b", Some(u32::MAX))];
+        assert_eq!(planned_requests(&huge, 0, usize::MAX), u64::MAX);
     }
 }

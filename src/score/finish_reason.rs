@@ -23,18 +23,27 @@ pub(super) fn score(expect: &Expect, obs: &Observation, out: &mut Vec<Score>) {
             g.eq_ignore_ascii_case(want) || (is_truncation(g) && is_truncation(want))
         });
         out.push(
-            Score::check(names::FINISH_REASON, passed, || match got {
-                Some(g) if is_truncation(g) => "stopped for length (truncated)".to_string(),
-                Some(g) => format!(
-                    "stopped for '{}', expected '{want}'",
-                    super::text::excerpt(g, 40)
-                ),
-                None => format!("endpoint reported no finish reason, expected '{want}'"),
+            Score::check(names::FINISH_REASON, passed, || {
+                // The expectation is quoted like the endpoint's value: one line, bounded.
+                let want = super::text::excerpt(want, 40);
+                match got {
+                    Some(g) if is_truncation(g) => "stopped for length (truncated)".to_string(),
+                    Some(g) => format!(
+                        "stopped for '{}', expected '{want}'",
+                        super::text::excerpt(g, 40)
+                    ),
+                    None => format!("endpoint reported no finish reason, expected '{want}'"),
+                }
             })
             .with_detail(serde_json::json!({ "finish_reason": got, "expected": want })),
         );
     }
-    let truncated = got.is_some_and(is_truncation);
+    score_truncation(obs, out);
+}
+
+/// The informational `truncation` every answer gets.
+pub(super) fn score_truncation(obs: &Observation, out: &mut Vec<Score>) {
+    let truncated = obs.finish_reason.as_deref().is_some_and(is_truncation);
     out.push(
         Score::check(names::TRUNCATION, !truncated, || {
             "stopped for length (truncated)".to_string()

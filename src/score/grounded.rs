@@ -155,6 +155,8 @@ fn is_meta_word(w: &str) -> bool {
 }
 
 fn is_calendar_word(w: &str) -> bool {
+    // "on Saturdays" names the weekday as much as "on Saturday".
+    let w = w.strip_suffix("days").map_or(w, |_| &w[..w.len() - 1]);
     matches!(
         w,
         "january"
@@ -194,6 +196,8 @@ struct Content {
     numbers: HashSet<String>,
     /// Stems of names (capitalised mid-sentence), months and weekdays.
     names: HashSet<String>,
+    /// The capitalised names alone (no months or weekdays): what a clause is about.
+    proper: HashSet<String>,
     negative: bool,
 }
 
@@ -222,11 +226,25 @@ fn analyse(stemmer: &Stemmer, span: &str, sentence_start: bool) -> Content {
             c.numbers.insert(n.to_string());
             continue;
         }
+        // "closed" says "not open", "non-refundable" "not refundable": the same fact in
+        // either wording, so compare them as the negated word.
+        let w = match text::negated_antonym(w) {
+            Some(positive) => {
+                c.negative = true;
+                positive
+            }
+            None => w,
+        };
         if text::is_stop_word(w) || is_meta_word(w) {
             continue;
         }
         let stem = text::stem(stemmer, w);
-        if is_calendar_word(w) || (tok.capitalised && !(sentence_start && i == 0)) {
+        let calendar = is_calendar_word(w);
+        let capitalised = tok.capitalised && !(sentence_start && i == 0);
+        if capitalised && !calendar {
+            c.proper.insert(stem.clone());
+        }
+        if calendar || capitalised {
             c.names.insert(stem.clone());
         }
         c.stems.insert(stem);
@@ -242,6 +260,7 @@ struct Passage {
 /// A clause of some passage, for the polarity check.
 struct PassageClause {
     stems: HashSet<String>,
+    proper: HashSet<String>,
     negative: bool,
 }
 
@@ -307,6 +326,7 @@ impl ContextIndex {
                     if !c.stems.is_empty() {
                         clauses.push(PassageClause {
                             stems: c.stems,
+                            proper: c.proper,
                             negative: c.negative,
                         });
                     }
@@ -408,16 +428,27 @@ impl<'a> Grounder<'a> {
 
     /// Whether the clause's polarity differs from the passage clauses it matches best
     /// (by Dice overlap). Needs a real anchor: at least two shared stems covering half the
-    /// clause; when several anchors tie, any one of the same polarity clears it.
+    /// clause; when several anchors tie, any one of the same polarity clears it. A clause
+    /// that names something (a country, a product) is about the passage clauses naming
+    /// it, when there are such: "available in Mexico" is judged against "not available
+    /// in Mexico", not against "available in Canada", which shares more generic words.
     fn negation_differs(&self, c: &Content) -> bool {
         if c.stems.len() < 2 {
             return false;
         }
+        let anchors = || {
+            self.ctx.clauses.iter().filter_map(|pc| {
+                let shared = c.stems.iter().filter(|s| pc.stems.contains(*s)).count();
+                (shared >= 2 && (shared as f64) >= 0.5 * c.stems.len() as f64)
+                    .then_some((pc, shared))
+            })
+        };
+        let names_all = |pc: &PassageClause| c.proper.iter().all(|n| pc.proper.contains(n));
+        let by_name = !c.proper.is_empty() && anchors().any(|(pc, _)| names_all(pc));
         let mut best = 0.0f64;
         let mut polarities = (false, false); // (same seen, different seen)
-        for pc in &self.ctx.clauses {
-            let shared = c.stems.iter().filter(|s| pc.stems.contains(*s)).count();
-            if shared < 2 || (shared as f64) < 0.5 * c.stems.len() as f64 {
+        for (pc, shared) in anchors() {
+            if by_name && !names_all(pc) {
                 continue;
             }
             let dice = 2.0 * shared as f64 / (c.stems.len() + pc.stems.len()) as f64;
@@ -720,6 +751,46 @@ mod tests {
         assert!(s.passed, "{s:?}");
         let s = run("Water damage is not covered.", &[WARRANTY]);
         assert!(s.passed, "{s:?}");
+    }
+
+    #[test]
+    fn a_faithful_negation_is_supported() {
+        // Issue 8: a contrast that restates the context's exclusion was called a
+        // hallucination ("negation differs from context").
+        for answer in [
+            "The warranty covers manufacturing defects for 2 years, not water damage.",
+            "The warranty covers manufacturing defects for 2 years, never water damage.",
+            "The warranty doesn't cover water damage.",
+            "Water damage isn't covered, though manufacturing defects are covered for 2 years.",
+        ] {
+            let s = run(answer, &[WARRANTY]);
+            assert!(s.passed, "{answer}: {s:?}");
+        }
+        // Its unfaithful twin still fails.
+        let s = run(
+            "The warranty covers water damage, not manufacturing defects.",
+            &[WARRANTY],
+        );
+        assert!(!s.passed, "{s:?}");
+        // "non-refundable" and "can't be refunded" say the same thing.
+        let tickets = "Tickets bought online are non-refundable.";
+        assert!(run("Online tickets can't be refunded.", &[tickets]).passed);
+        assert!(!run("Online tickets can be refunded.", &[tickets]).passed);
+        // "prohibited" is "not allowed".
+        let pets = "Pets are prohibited in the guest rooms.";
+        assert!(run("Pets are not allowed in the guest rooms.", &[pets]).passed);
+        assert!(!run("Pets are allowed in the guest rooms.", &[pets]).passed);
+    }
+
+    #[test]
+    fn a_clause_is_judged_against_the_passage_naming_what_it_names() {
+        let shipping = "Express shipping is available in Canada. It is not available in Mexico.";
+        let s = run("Express shipping is available in Mexico.", &[shipping]);
+        assert!(!s.passed, "{s:?}");
+        assert!(run("Express shipping is not available in Mexico.", &[shipping]).passed);
+        let offices =
+            "The Berlin and Munich offices are open on Saturdays; the Hamburg office is not.";
+        assert!(run("The Hamburg office is not open on Saturdays.", &[offices]).passed);
     }
 
     #[test]

@@ -62,6 +62,17 @@ pub(super) fn score(expect: &Expect, obs: &Observation, answer: &Answer<'_>, out
     );
 }
 
+/// An empty (or whitespace-only) answer: the gating `empty` failure, first, so it is the
+/// sample's reason, and its character count.
+pub(super) fn score_empty(answer: &Answer<'_>, out: &mut Vec<Score>) {
+    out.push(Score::fail(names::EMPTY, "empty answer").with_value(1.0));
+    out.push(
+        Score::pass(names::OUTPUT_CHARS)
+            .with_value(char_count(answer.text) as f64)
+            .informational(),
+    );
+}
+
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
@@ -79,6 +90,7 @@ pub(super) mod tests {
             final_attempt: true,
             started_at: chrono::DateTime::UNIX_EPOCH,
             scheduled_ms: 0.0,
+            delayed: false,
             latency_ms: Some(100.0),
             ttft_ms: Some(50.0),
             status: Status::Ok,

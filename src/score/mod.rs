@@ -199,6 +199,19 @@ impl Scorer {
         let expect = &case.expect;
         let answer = Answer::new(obs.output.as_deref().unwrap_or(""));
         let mut out = Vec::with_capacity(12);
+        // An empty answer says nothing about content, format or refusal: it fails its case
+        // as "empty answer" and counts in the empty-answer rate only, so it neither
+        // inflates over-refusal nor fails every content check. A content-filter stop with
+        // no text is the endpoint refusing, and is scored as such below.
+        let filtered = obs
+            .finish_reason
+            .as_deref()
+            .is_some_and(finish_reason::is_content_filter);
+        if answer.text.trim().is_empty() && !filtered {
+            length::score_empty(&answer, &mut out);
+            finish_reason::score_truncation(obs, &mut out);
+            return out;
+        }
 
         contains::score(expect, &answer, &mut out);
         self::regex::score(expect, &answer, &mut out);
@@ -403,29 +416,47 @@ mod tests {
     }
 
     #[test]
-    fn missing_output_scores_as_empty() {
+    fn an_empty_answer_is_empty_not_refused() {
         let scorer = Scorer::new(&[]);
+        let expect = Expect {
+            refusal: Some(false),
+            contains: vec!["2 years".into()],
+            json: Some(JsonMode::Strict),
+            ..Expect::default()
+        };
+        let c = case(None, expect, &[]);
+        let mut missing = obs("");
+        missing.output = None;
+        for o in [missing, obs(""), obs("  \n\t "), obs("\u{3000}")] {
+            let s = scorer.score(&c, &o);
+            assert_eq!(
+                names_of(&s),
+                ["empty", "output_chars", "truncation"],
+                "{o:?}"
+            );
+            let empty = &s[0];
+            assert!(!empty.passed && !empty.informational);
+            assert_eq!(empty.reason.as_deref(), Some("empty answer"));
+            assert!(s.iter().all(|s| s.scorer != "refusal"));
+        }
+    }
+
+    #[test]
+    fn a_content_filter_stop_without_text_is_a_refusal() {
+        let scorer = Scorer::new(&[]);
+        let c = case(
+            None,
+            Expect {
+                refusal: Some(true),
+                ..Expect::default()
+            },
+            &[],
+        );
         let mut o = obs("");
-        o.output = None;
-        let s = scorer.score(
-            &case(
-                None,
-                Expect {
-                    refusal: Some(false),
-                    ..Expect::default()
-                },
-                &[],
-            ),
-            &o,
-        );
-        let refusal = s
-            .iter()
-            .find(|s| s.scorer == "refusal")
-            .expect("refusal score");
-        assert_eq!(
-            refusal.reason.as_deref(),
-            Some("refused where an answer was expected: matched '<empty answer>'")
-        );
+        o.finish_reason = Some("content_filter".into());
+        let s = scorer.score(&c, &o);
+        let refusal = s.iter().find(|s| s.scorer == "refusal").expect("refusal");
+        assert!(refusal.passed && refusal.value == Some(1.0));
     }
 
     #[test]

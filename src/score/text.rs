@@ -468,7 +468,20 @@ pub fn is_negation(w: &str) -> bool {
             | "excluded"
             | "exclude"
             | "unable"
+            // "non-refundable" is split at the hyphen: "non" denies what follows.
+            | "non"
     ) || w.ends_with("n't")
+}
+
+/// A word that is the negation of another, as that other word: "closed" is "not open".
+/// Both sides of the comparison (answer and passages) are read through the same table, so
+/// a word used in another sense ("close to the station") is at worst compared as itself.
+pub fn negated_antonym(w: &str) -> Option<&'static str> {
+    Some(match w {
+        "unavailable" => "available",
+        "disallowed" | "prohibited" | "forbidden" => "allowed",
+        _ => return None,
+    })
 }
 
 /// Rewrites a pattern to ASCII word boundaries and digits. Unicode `\b` makes the regex
@@ -692,6 +705,8 @@ const CLAUSE_SEPARATORS: &[&str] = &[
     " whereas ",
     ", although ",
     " although ",
+    ", though ",
+    " though ",
     ", however",
     ", which ",
     " - ",
@@ -704,22 +719,31 @@ const CLAUSE_SEPARATORS: &[&str] = &[
     " so that ",
 ];
 
-/// Splits a sentence into clauses at `;`, coordinating conjunctions and dashes. Matching is
-/// ASCII case-insensitive on bytes, which cannot land inside a multi-byte character.
+/// A contrast that denies a second thing ("covers defects, not water damage"): the sentence
+/// splits before the cue, which stays with the clause it negates, so the affirmed part is
+/// not read as negated (nor the denied part as affirmed).
+const CONTRAST_CUES: &[&str] = &[", not ", ", never "];
+
+/// Splits a sentence into clauses at `;`, coordinating conjunctions, dashes and contrasts
+/// ("…, not …"). Matching is ASCII case-insensitive on bytes, which cannot land inside a
+/// multi-byte character.
 pub fn clauses(sentence: &str) -> Vec<&str> {
     let bytes = sentence.as_bytes();
+    let at = |i: usize, sep: &str| {
+        let sb = sep.as_bytes();
+        bytes.len() - i >= sb.len() && bytes[i..i + sb.len()].eq_ignore_ascii_case(sb)
+    };
     let mut out = Vec::new();
     let mut start = 0;
     let mut i = 0;
     while i < bytes.len() {
-        let mut matched = 0;
-        for sep in CLAUSE_SEPARATORS {
-            let sb = sep.as_bytes();
-            if bytes.len() - i >= sb.len() && bytes[i..i + sb.len()].eq_ignore_ascii_case(sb) {
-                matched = sb.len();
-                break;
-            }
-        }
+        // (bytes to skip, of which the separator proper): a contrast keeps its cue word.
+        let matched = CLAUSE_SEPARATORS
+            .iter()
+            .find(|sep| at(i, sep))
+            .map(|sep| sep.len())
+            .or_else(|| CONTRAST_CUES.iter().any(|cue| at(i, cue)).then_some(2))
+            .unwrap_or(0);
         if matched > 0 {
             let clause = sentence[start..i].trim();
             if !clause.is_empty() {
@@ -814,6 +838,15 @@ mod tests {
         );
         assert_eq!(clauses("Bread AND butter"), ["Bread", "butter"]);
         assert_eq!(clauses("naïve — café"), ["naïve", "café"]);
+        // A contrast keeps its cue with the part it denies.
+        assert_eq!(
+            clauses("It covers defects for 2 years, not water damage"),
+            ["It covers defects for 2 years", "not water damage"]
+        );
+        assert_eq!(
+            clauses("Syncs over Wi-Fi, NEVER over mobile data, ok"),
+            ["Syncs over Wi-Fi", "NEVER over mobile data, ok"]
+        );
     }
 
     #[test]

@@ -211,6 +211,10 @@ pub struct Figures {
     /// Share of samples (errors included) that passed every check.
     pub pass_rate: f64,
     pub pass_rate_ci: [f64; 2],
+    /// Time the target was paused at its server's request (`Retry-After` on 429 / 503),
+    /// in ms: filled in from the runner's report.
+    #[serde(default)]
+    pub rate_limited_ms: u64,
 }
 
 /// The summary of one target in one run.
@@ -287,6 +291,7 @@ fn figures(t: &Totals) -> Figures {
         passes: t.passes,
         pass_rate: ratio(t.passes, t.samples),
         pass_rate_ci: [plo, phi],
+        rate_limited_ms: 0,
     }
 }
 
