@@ -223,23 +223,20 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    /// A run document as stored, read back typed: only the fields the test sets matter.
+    /// A run's summary as a run stores it and the trend reads it back (typed, through its
+    /// JSON document); only the fields the test sets matter.
     fn summary(error_rate: f64, samples: u64, p95: Option<f64>) -> RunSummary {
-        let doc = json!({"summary": {
-            "target": "default", "requests": samples, "samples": samples, "answered": samples,
-            "skipped_budget": 0, "retries": 0, "errors": {}, "attempt_errors": {},
-            "error_rate": error_rate, "error_rate_ci": [0.0, 1.0],
-            "latency_ms": {"p95": p95}, "ttft_ms": {},
-            "tokens": {"input": 0, "output": 0}, "cost_usd": 0.0,
-            "scoring": {"tokens": {"input": 0, "output": 0}, "cost_usd": 0.0},
-            "pass_rate": 1.0, "pass_rate_ci": [0.0, 1.0], "requests_per_second": 1.0,
-            "pass_at_1": null, "pass_pow_n": null,
-            "quality": {"format_compliance": null, "over_refusal": null, "under_refusal": null,
-                "hallucination": null, "grounding_support": null, "similarity": null,
-                "cosine": null, "judge_pass": null, "truncation": null, "empty_answer": null,
-                "safety_flags": null,
-                "length": {"tokens": {}, "chars": {}}, "classification": {}}
-        }});
+        let targets = ["default".to_string()];
+        let acc = crate::summary::Accumulator::new(&[], &targets, 1, 0);
+        let mut s = acc
+            .finish(std::time::Duration::from_secs(1))
+            .0
+            .remove(0)
+            .summary;
+        s.figures.error_rate = error_rate;
+        s.figures.samples = samples;
+        s.figures.latency_ms.p95 = p95;
+        let doc = json!({ "summary": s });
         stored_summary(&doc).expect("a stored summary reads back typed")
     }
 
