@@ -780,7 +780,7 @@ fn message(c: &Candidate, severity: Severity) -> String {
 fn describe(c: &Candidate) -> String {
     let r = &c.record;
     let p = show_p(r.p_adjusted);
-    let body = match r.effect_kind {
+    match r.effect_kind {
         EffectKind::RateIncrease => format!(
             "{} {} vs {} in baseline ({:+.1} points, {p})",
             c.label,
@@ -802,8 +802,7 @@ fn describe(c: &Candidate) -> String {
             "{} changed: Jensen–Shannon divergence {:.3} ({p})",
             c.label, r.effect
         ),
-    };
-    body
+    }
 }
 
 /// The worse end of an effect interval, on the `badness` scale.
@@ -949,7 +948,7 @@ pub fn compare(
         }
     }
     // Inconclusive first, then by how far the change went.
-    open.sort_by(|a, b| b.moved.cmp(&a.moved));
+    open.sort_by_key(|u| std::cmp::Reverse(u.moved));
     findings.extend(
         open.iter()
             .filter(|u| u.moved)
