@@ -4,11 +4,11 @@
 //! history does not widen the band for a month.
 //!
 //! The band also holds the current run's own sampling error, which the MAD of a short or
-//! quiet history can miss: for a rate its binomial standard error at this run's size, for
-//! a percentile the distance from its value down to the lower end of its distribution-free
-//! 95% order-statistic interval (over the run's kept values), in standard-error units. A
-//! p95 of 30 samples is nearly the second-largest value, and its run-to-run spread is far
-//! wider than the MAD of past p95s says (issue 9).
+//! quiet history can miss: a rate's spread is at least its binomial standard error at this
+//! run's size, and a percentile is judged by the lower end of its distribution-free 95%
+//! order-statistic interval (over the run's kept values) rather than by its value. A p95 of
+//! 30 samples is nearly the second-largest value, and its run-to-run spread is far wider
+//! than the MAD of past p95s says (issue 9).
 //!
 //! History and current run are typed `RunSummary`s: stored run documents are read back with
 //! [`stored_summary`].
@@ -100,14 +100,13 @@ pub fn stored_summary(doc: &Value) -> Option<RunSummary> {
     serde_json::from_value(doc.get("summary")?.clone()).ok()
 }
 
-/// The standard error of the `q`-quantile `x` of `values`, from below: the distance from
-/// `x` down to the lower end of the distribution-free 95% interval of the quantile (the
-/// order statistic at rank `n q - 1.96 sqrt(n q (1 - q))`, normal approximation of the
-/// binomial), over 1.96. 0 with fewer than 2 values.
-fn quantile_se_below(values: &[f64], q: f64, x: f64) -> f64 {
+/// The lower end of the distribution-free 95% interval of the `q`-quantile of `values`: the
+/// order statistic at rank `floor(n q - 1.96 sqrt(n q (1 - q)))` (normal approximation of
+/// the binomial count below the quantile), at least the smallest value. `None` when empty.
+fn quantile_lower_bound(values: &[f64], q: f64) -> Option<f64> {
     let n = values.len();
-    if n < 2 {
-        return 0.0;
+    if n == 0 {
+        return None;
     }
     let mut v = values.to_vec();
     v.sort_by(f64::total_cmp);
@@ -115,7 +114,7 @@ fn quantile_se_below(values: &[f64], q: f64, x: f64) -> f64 {
     let rank = (nf * q - Z_95 * (nf * q * (1.0 - q)).sqrt()).floor();
     // 1-based rank, at least the smallest value
     let index = (rank.max(1.0) as usize - 1).min(n - 1);
-    ((x - v[index]) / Z_95).max(0.0)
+    Some(v[index])
 }
 
 /// Findings for `current` (with its evidence, for the sampling error of its percentiles)
@@ -154,22 +153,29 @@ pub fn check_trend(
                 let p = mean.clamp(1.0 / n, 1.0 - 1.0 / n);
                 (p * (1.0 - p) / n).sqrt()
             }),
-            Scale::Percentile(q, source) => evidence
-                .and_then(|e| e.continuous.get(source))
-                .map_or(0.0, |r| quantile_se_below(&r.values, q, x)),
+            Scale::Percentile(..) => 0.0,
         };
         let spread = (MAD_SCALE * raw_mad).max(sampling_error);
+        // A percentile is judged by the lower end of its own 95% interval: the whole
+        // interval must lie far outside the band, so a p95 pushed up by one or two slow
+        // answers of a short run is not "far outside". (A standard error in milliseconds
+        // would grow with the slowdown itself and hide a real one.)
+        let judged = match scale {
+            Scale::Percentile(q, source) => evidence
+                .and_then(|e| e.continuous.get(source))
+                .and_then(|r| quantile_lower_bound(&r.values, q))
+                .map_or(x, |lower| lower.min(x)),
+            Scale::Rate(_) => x,
+        };
         let change = match worse {
-            Worse::Higher => x - median,
-            Worse::Lower => median - x,
+            Worse::Higher => judged - median,
+            Worse::Lower => median - judged,
         };
         // A material change first: a flat history (MAD 0) must not page on a hair's width.
         let material = match scale {
             Scale::Rate(_) => change >= drift.rate_delta.0,
             Scale::Percentile(..) => {
-                median > 0.0
-                    && change > 0.0
-                    && x.max(median) / x.min(median) >= drift.latency_ratio.0
+                median > 0.0 && x > median && x / median >= drift.latency_ratio.0
             }
         };
         let z = if spread > 0.0 {
@@ -184,11 +190,17 @@ pub fn check_trend(
             Scale::Rate(_) => format_rate(v),
             Scale::Percentile(..) => format_ms(v),
         };
-        let z_text = if z.is_finite() {
+        let mut z_text = if z.is_finite() {
             format!("robust z {z:.1}")
         } else {
             "the history never moved".to_string()
         };
+        if judged != x {
+            z_text = format!(
+                "{z_text} for the low end {} of its 95% interval",
+                show(judged)
+            );
+        }
         findings.push(Finding {
             metric: metric.to_string(),
             kind: FindingKind::Trend,
