@@ -841,3 +841,208 @@ fn detection_quality_large() {
     report(&figures, generated, compared);
     assert_targets(&figures);
 }
+
+// ------------------------------------------------------------------ trend noise (issue 9)
+//
+// The trend check against its own null: runs of an unchanged endpoint, each 30 samples (3
+// cases × 10), whose latency and TTFT are log-normal with σ = 0.8 (p99 = 6.4 × the median,
+// the issue asks for at least 5×), and a few errors, refusals and broken JSON answers. Each
+// run is folded by the real `Accumulator` and scorers and judged by `check_trend` against the
+// runs before it (the last 30, as `run` does), so a warning here is a false alarm. The fast
+// test judges 200 runs; the `#[ignore]`d one 2,000.
+
+mod trend_noise {
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    use chrono::Utc;
+    use probity::compare::check_trend;
+    use probity::compare::trend::{HISTORY, MIN_HISTORY, stored_summary};
+    use probity::config::Drift;
+    use probity::golden::Case;
+    use probity::provider::ErrorClass;
+    use probity::runner::{Observation, Status};
+    use probity::score::Scorer;
+    use probity::summary::{Accumulator, Evidence, RunSummary};
+    use rand::rngs::StdRng;
+    use rand::{RngExt, SeedableRng};
+    use rand_distr::{Distribution, LogNormal};
+
+    const GOLDEN: &str = r#"name: trend
+cases:
+  - id: refund
+    messages: [{ role: user, content: "How long do I have to ask for a refund?" }]
+    expect: { contains: ["30 days"], refusal: false }
+  - id: order
+    messages: [{ role: user, content: "Return order 1234 as JSON with id and status." }]
+    expect:
+      json: strict
+      json_schema: { type: object, required: [id, status] }
+  - id: shipping
+    messages: [{ role: user, content: "How long does standard shipping take?" }]
+    expect: { contains: ["5 business days"], refusal: false }
+"#;
+    const SAMPLES: u32 = 10;
+    /// log-normal σ of latency and TTFT: p99 / median = exp(2.326 σ) = 6.4.
+    const SIGMA: f64 = 0.8;
+
+    fn cases() -> Vec<Case> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("trend.yaml");
+        std::fs::write(&path, GOLDEN).unwrap();
+        probity::golden::load_golden_set(&path).unwrap().cases
+    }
+
+    fn answer(case: &Case, rng: &mut StdRng) -> String {
+        if case.expect.refusal == Some(false) && rng.random_bool(0.04) {
+            return "I'm sorry, but I can't help with that request.".into();
+        }
+        match case.id.as_str() {
+            "order" if rng.random_bool(0.04) => "{\"id\": 1234, \"status\": ".into(),
+            "order" => "{\"id\": 1234, \"status\": \"shipped\"}".into(),
+            "refund" => "You can ask for a refund within 30 days of purchase.".into(),
+            _ => "Standard shipping takes 3 to 5 business days.".into(),
+        }
+    }
+
+    /// One null run: its summary as stored and read back, and its evidence.
+    fn run(cases: &[Case], scorer: &Scorer, seed: u64, slower: f64) -> (RunSummary, Evidence) {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let latency = LogNormal::new((400.0 * slower).ln(), SIGMA).unwrap();
+        let ttft = LogNormal::new(150f64.ln(), SIGMA).unwrap();
+        let targets = ["default".to_string()];
+        let mut acc = Accumulator::new(cases, &targets, 1, seed);
+        let mut seq = 0;
+        for sample in 0..SAMPLES {
+            for case in cases {
+                seq += 1;
+                let errored = rng.random_bool(0.02);
+                let text = answer(case, &mut rng);
+                let obs = Observation {
+                    seq,
+                    target: "default".into(),
+                    set: case.set.clone(),
+                    case_id: case.id.clone(),
+                    sample,
+                    attempt: 1,
+                    final_attempt: true,
+                    started_at: Utc::now(),
+                    scheduled_ms: seq as f64,
+                    delayed: false,
+                    latency_ms: (!errored).then(|| latency.sample(&mut rng)),
+                    ttft_ms: (!errored).then(|| ttft.sample(&mut rng)),
+                    status: if errored {
+                        Status::Error(ErrorClass::Http5xx)
+                    } else {
+                        Status::Ok
+                    },
+                    http_status: Some(if errored { 500 } else { 200 }),
+                    error: None,
+                    input_tokens: Some(20),
+                    output_tokens: Some(12),
+                    cost_usd: 0.0,
+                    finish_reason: Some("stop".into()),
+                    model: Some("sim".into()),
+                    request_id: None,
+                    span_id: format!("{seq:016x}"),
+                    output: (!errored).then_some(text),
+                    context: vec![],
+                };
+                let scores = (!errored).then(|| scorer.score(case, &obs));
+                acc.add(&obs, scores.as_deref());
+            }
+        }
+        let t = acc.finish(Duration::from_secs(10)).0.remove(0);
+        let stored = stored_summary(&serde_json::json!({ "summary": t.summary })).unwrap();
+        (stored, t.evidence)
+    }
+
+    /// Warnings per trend-checked metric over `judged` null runs, and how many were judged.
+    pub fn false_alarms(judged: usize, seed: u64) -> (BTreeMap<String, usize>, usize) {
+        let (cases, scorer, drift) = (cases(), Scorer::new(&[]), Drift::default());
+        let mut history: Vec<RunSummary> = Vec::new();
+        let mut warnings = BTreeMap::new();
+        for metric in [
+            "error_rate",
+            "pass_rate",
+            "latency_p95",
+            "ttft_p95",
+            "over_refusal",
+            "format_compliance",
+        ] {
+            warnings.insert(metric.to_string(), 0);
+        }
+        let mut count = 0;
+        let mut i = 0u64;
+        while count < judged {
+            let (summary, evidence) = run(&cases, &scorer, seed.wrapping_add(i), 1.0);
+            i += 1;
+            if history.len() >= MIN_HISTORY {
+                count += 1;
+                for f in check_trend(&summary, Some(&evidence), &history, &drift, "default") {
+                    *warnings.entry(f.metric).or_default() += 1;
+                }
+            }
+            history.insert(0, summary);
+            history.truncate(HISTORY);
+        }
+        (warnings, count)
+    }
+
+    /// Of `trials` runs whose latency is `slower` times the null's, each judged against the
+    /// same 30 null runs before it, how many warn on `latency_p95`.
+    pub fn detections(trials: usize, slower: f64, seed: u64) -> usize {
+        let (cases, scorer, drift) = (cases(), Scorer::new(&[]), Drift::default());
+        let history: Vec<RunSummary> = (0..HISTORY as u64)
+            .map(|i| run(&cases, &scorer, seed.wrapping_add(i), 1.0).0)
+            .collect();
+        (0..trials as u64)
+            .filter(|i| {
+                let (summary, evidence) = run(&cases, &scorer, seed.wrapping_add(1000 + i), slower);
+                check_trend(&summary, Some(&evidence), &history, &drift, "default")
+                    .iter()
+                    .any(|f| f.metric == "latency_p95")
+            })
+            .count()
+    }
+
+    pub fn assert_at_most_one_percent(judged: usize, seed: u64) {
+        let (warnings, count) = false_alarms(judged, seed);
+        eprintln!("trend false alarms over {count} null runs: {warnings:?}");
+        assert!(warnings.len() == 6, "{warnings:?}");
+        for (metric, w) in &warnings {
+            let share = *w as f64 / count as f64;
+            assert!(share <= 0.01, "{metric}: {w} warnings in {count} null runs");
+        }
+    }
+}
+
+/// At most 1% trend warnings per metric over 200 null runs with heavy-tailed latency (the
+/// bounded version, in the normal suite: about a second).
+#[test]
+fn trend_warns_on_at_most_one_percent_of_heavy_tailed_null_runs() {
+    trend_noise::assert_at_most_one_percent(200, 1);
+}
+
+/// What the trend still catches at 30 samples: a p95 of 30 is too noisy for small changes,
+/// so only a large slowdown of every request is far outside the band (measured: ×2 in 1 of
+/// 50 runs, ×3 in 23, ×4 in 46, ×6 in 50). Drift against a baseline is the test for smaller
+/// changes.
+#[test]
+#[ignore]
+fn trend_power_on_slower_runs() {
+    let mut caught = 0;
+    for slower in [2.0, 3.0, 4.0, 6.0] {
+        caught = trend_noise::detections(50, slower, 77);
+        eprintln!("latency ×{slower}: latency_p95 trend warning in {caught}/50 runs");
+    }
+    assert!(caught >= 45, "×6 caught in {caught}/50");
+}
+
+/// The same over 2,000 null runs (`cargo test --release --test calibration -- --ignored
+/// trend`).
+#[test]
+#[ignore]
+fn trend_false_alarms_long_run() {
+    trend_noise::assert_at_most_one_percent(2000, 1_000_003);
+}

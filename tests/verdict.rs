@@ -93,6 +93,20 @@ async fn a_case_whose_every_sample_fails_fails_the_run() {
         f.message
     );
     assert!(f.message.contains("zz-never-said-zz"), "{}", f.message);
+    // Pass counts are carried, not rebuilt from `pass_rate × samples`.
+    let passes: Vec<(String, u64)> = run.targets[0]
+        .cases
+        .iter()
+        .map(|c| (c.id.clone(), c.figures.passes))
+        .collect();
+    assert_eq!(
+        passes,
+        [
+            ("refund-window".to_string(), 3),
+            ("impossible".to_string(), 0)
+        ]
+    );
+    assert_eq!(run.targets[0].summary.figures.passes, 3);
     sim.shutdown().await.unwrap();
 }
 
@@ -185,6 +199,81 @@ async fn a_gate_on_an_inconclusive_over_refusal_jump_is_not_a_pass() {
             .iter()
             .any(|f| f["kind"] == "inconclusive" && f["metric"] == "over_refusal"),
         "{doc:#}"
+    );
+    a.shutdown().await.unwrap();
+    b.shutdown().await.unwrap();
+}
+
+/// Retries hide a failing server: the canary answers 500 to a fifth of the attempts, every
+/// sample still gets an answer after a retry (error rate 0), but the attempt error rate is in
+/// the summary, compared with the baseline target's 0% and held to its threshold.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_that_now_needs_retries_is_a_finding() {
+    let probe_text = format!(
+        "name: bot\ntarget:\n  provider: openai\n  base_url: {PLACEHOLDER}\n  model: sim-model\n  api_key: ${{PROBITY_TEST_KEY}}\ntargets:\n  canary: {{ base_url: CANARY_URL, model: canary-model }}\ngolden_sets: [golden-sets/support.yaml]\nsamples: 20\nconcurrency: 4\nretries: {{ max: 4, base_delay: 1ms, max_delay: 2ms }}\nthresholds:\n  attempt_error_rate: {{ warning: 0.05 }}\n"
+    );
+    let project = Project::with_files(&[
+        ("probes/bot.yaml", &probe_text),
+        ("golden-sets/support.yaml", CASES),
+    ]);
+    let golden = Project::with_files(&[("golden-sets/support.yaml", SIM_CASES)]).golden();
+    let mut failing = profile(5, 0.0);
+    failing.errors.rate_500 = 0.2;
+    let (a, b) = (
+        start_sim(&golden, profile(4, 0.0)).await,
+        start_sim(&golden, failing).await,
+    );
+    project.aim(PLACEHOLDER, &a.base_url());
+    project.aim("CANARY_URL", &b.base_url());
+    let probe = project.probe("k");
+    let store = Store::open(&project.db()).unwrap();
+    let options = RunOptions {
+        targets: vec!["canary".into(), "default".into()],
+        baseline: probity::pipeline::BaselineChoice::Target("default".into()),
+        ..RunOptions::default()
+    };
+    let run = project::run(&probe, &store, &options).await;
+    let figures = &run.targets[0].summary.figures;
+    assert_eq!(figures.error_rate, 0.0, "{figures:#?}");
+    let rate = figures.attempt_error_rate.unwrap();
+    assert!(
+        rate.value > 0.08 && rate.count == figures.retries,
+        "{figures:#?}"
+    );
+    assert_eq!(
+        figures.attempt_error_rates["http_5xx"].count, rate.count,
+        "{figures:#?}"
+    );
+    let threshold = run
+        .findings
+        .iter()
+        .find(|f| f.metric == "attempt_error_rate")
+        .unwrap_or_else(|| panic!("{:#?}", run.findings));
+    assert_eq!(threshold.severity, Severity::Warning);
+    let tests = &run.comparison.as_ref().unwrap().comparison.tests;
+    let compared = tests
+        .iter()
+        .find(|t| t.metric == "attempt_error")
+        .unwrap_or_else(|| panic!("{tests:#?}"));
+    assert_eq!(compared.baseline.value, 0.0);
+    assert_eq!(compared.current.value, rate.value);
+    assert!(tests.iter().any(|t| t.metric == "attempt_error/http_5xx"));
+    let drift = run
+        .findings
+        .iter()
+        .find(|f| f.metric == "attempt_error")
+        .unwrap_or_else(|| panic!("{:#?}", run.findings));
+    assert!(
+        drift
+            .message
+            .starts_with("attempt error rate (retries included) "),
+        "{}",
+        drift.message
+    );
+    assert!(
+        drift.message.contains("vs 0.0% in baseline"),
+        "{}",
+        drift.message
     );
     a.shutdown().await.unwrap();
     b.shutdown().await.unwrap();

@@ -15,14 +15,14 @@
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{ChiSquared, ContinuousCDF};
 
-use super::{Estimate, Finding, FindingKind, Severity, format_ms, format_rate};
-use crate::config::Drift;
+use super::{Estimate, Finding, FindingKind, Severity, format_rate, show};
+use crate::config::{Drift, Unit};
 use crate::stats::{
     Alternative, Statistic, TestResult, benjamini_hochberg, bootstrap_ratio, chi2_contingency,
     cliffs_delta, diff_interval, fisher_exact, js_divergence, ks_2samp, mann_whitney_u,
     mcnemar_exact_one_sided, mde_rate, mde_ratio, mean, rate_test, wilcoxon_signed_rank, wilson,
 };
-use crate::summary::{Count, Evidence, Pairs, RATES};
+use crate::summary::{ATTEMPT_ERROR, Count, Evidence, Pairs, RATES};
 
 /// Fewest answered samples per side for a comparison to mean anything.
 pub const MIN_ANSWERED: u64 = 20;
@@ -134,26 +134,6 @@ pub struct Comparison {
     pub undecided: Vec<Undecided>,
     /// Too little data to conclude; says what could have been detected.
     pub insufficient: Option<String>,
-}
-
-/// How a metric is shown.
-#[derive(Clone, Copy)]
-enum Unit {
-    Millis,
-    Usd,
-    Count,
-    Score,
-}
-
-impl Unit {
-    fn show(self, x: f64) -> String {
-        match self {
-            Unit::Millis => format_ms(x),
-            Unit::Usd => format!("${x:.5}"),
-            Unit::Count => format!("{x:.0}"),
-            Unit::Score => format!("{x:.3}"),
-        }
-    }
 }
 
 struct Candidate {
@@ -284,7 +264,14 @@ fn rate_label(name: &str) -> String {
         "empty_answer" => "empty-answer rate",
         "safety_flag" => "safety-flag rate",
         "judge_fail" => "judge failure rate",
-        other => other,
+        ATTEMPT_ERROR => "attempt error rate (retries included)",
+        other => match other
+            .strip_prefix(ATTEMPT_ERROR)
+            .and_then(|c| c.strip_prefix('/'))
+        {
+            Some(class) => return format!("attempt error rate ({class})"),
+            None => other,
+        },
     }
     .to_string()
 }
@@ -334,8 +321,34 @@ fn rates(
     drift: &Drift,
     out: &mut Vec<Candidate>,
 ) {
-    for name in RATES {
-        let (Some(&x), Some(&y)) = (b.rates.get(name), c.rates.get(name)) else {
+    // Per-sample rates, then the attempt error rate overall and per class (a class seen on
+    // one side only has 0 events out of the other side's attempts). Attempts of one sample
+    // are not independent (a retry follows a failure), so its test leans anti-conservative;
+    // its minimum effect still has to be met.
+    let per_class = format!("{ATTEMPT_ERROR}/");
+    let classes: std::collections::BTreeSet<&str> = b
+        .rates
+        .keys()
+        .chain(c.rates.keys())
+        .map(String::as_str)
+        .filter(|k| k.starts_with(&per_class))
+        .collect();
+    let names = RATES
+        .into_iter()
+        .chain(std::iter::once(ATTEMPT_ERROR))
+        .chain(classes);
+    let count = |e: &Evidence, name: &str| -> Option<Count> {
+        match e.rates.get(name) {
+            Some(&c) => Some(c),
+            None if name.starts_with(&per_class) => e
+                .rates
+                .get(ATTEMPT_ERROR)
+                .map(|a| Count { events: 0, n: a.n }),
+            None => None,
+        }
+    };
+    for name in names {
+        let (Some(x), Some(y)) = (count(b, name), count(c, name)) else {
             continue;
         };
         if x.n < MIN_VALUES as u64 || y.n < MIN_VALUES as u64 || x.events + y.events == 0 {
@@ -767,7 +780,7 @@ fn message(c: &Candidate, severity: Severity) -> String {
 fn describe(c: &Candidate) -> String {
     let r = &c.record;
     let p = show_p(r.p_adjusted);
-    let body = match r.effect_kind {
+    match r.effect_kind {
         EffectKind::RateIncrease => format!(
             "{} {} vs {} in baseline ({:+.1} points, {p})",
             c.label,
@@ -780,8 +793,8 @@ fn describe(c: &Candidate) -> String {
             format!(
                 "{} {} vs {} in baseline ({:+.0}%, {p})",
                 c.label,
-                unit.show(r.current.value),
-                unit.show(r.baseline.value),
+                show(unit, r.current.value),
+                show(unit, r.baseline.value),
                 (r.effect - 1.0) * 100.0
             )
         }
@@ -789,8 +802,7 @@ fn describe(c: &Candidate) -> String {
             "{} changed: Jensen–Shannon divergence {:.3} ({p})",
             c.label, r.effect
         ),
-    };
-    body
+    }
 }
 
 /// The worse end of an effect interval, on the `badness` scale.
@@ -936,7 +948,7 @@ pub fn compare(
         }
     }
     // Inconclusive first, then by how far the change went.
-    open.sort_by(|a, b| b.moved.cmp(&a.moved));
+    open.sort_by_key(|u| std::cmp::Reverse(u.moved));
     findings.extend(
         open.iter()
             .filter(|u| u.moved)

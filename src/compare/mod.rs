@@ -169,6 +169,27 @@ pub fn format_ms(ms: f64) -> String {
     }
 }
 
+/// Dollars with three significant digits below a cent (`$0.0000200`), cents above.
+pub fn format_usd(x: f64) -> String {
+    if x == 0.0 || !x.is_finite() {
+        return format!("${x:.2}");
+    }
+    let decimals = (2 - x.abs().log10().floor() as i32).clamp(2, 12) as usize;
+    format!("${x:.decimals$}")
+}
+
+/// A value in its unit, as people read it (the one `Unit` is config's).
+pub fn show(unit: crate::config::Unit, x: f64) -> String {
+    use crate::config::Unit;
+    match unit {
+        Unit::Rate => format_rate(x),
+        Unit::Millis => format_ms(x),
+        Unit::Usd => format_usd(x),
+        Unit::Count => format!("{x:.0}"),
+        Unit::Score => format!("{x:.3}"),
+    }
+}
+
 /// A rate as a percentage with one decimal.
 pub fn format_rate(rate: f64) -> String {
     format!("{:.1}%", rate * 100.0)

@@ -2,8 +2,8 @@
 //! error rate, latency, refusals, hallucinations and cost; a floor for format compliance and
 //! pass rate. Crossing `critical` is critical, else crossing `warning` is a warning.
 
-use super::{Estimate, Finding, FindingKind, Severity, format_ms, format_rate};
-use crate::config::{Limit, Thresholds};
+use super::{Estimate, Finding, FindingKind, Severity, show};
+use crate::config::{Limit, Thresholds, Unit};
 use crate::summary::{Rate, RunSummary};
 
 #[derive(Clone, Copy)]
@@ -12,23 +12,6 @@ enum Direction {
     Ceiling,
     /// Below the limit is bad.
     Floor,
-}
-
-#[derive(Clone, Copy)]
-enum Unit {
-    Rate,
-    Millis,
-    Usd,
-}
-
-impl Unit {
-    fn show(self, x: f64) -> String {
-        match self {
-            Unit::Rate => format_rate(x),
-            Unit::Millis => format_ms(x),
-            Unit::Usd => format!("${x:.4}"),
-        }
-    }
 }
 
 /// One limit to check: (metric, label, limit, current value, direction, unit).
@@ -63,12 +46,20 @@ pub fn check_thresholds(t: &Thresholds, s: &RunSummary) -> Vec<Finding> {
         ci: Some(f.pass_rate_ci),
         n: Some(f.samples),
     });
-    let checks: [Check; 9] = [
+    let checks: [Check; 10] = [
         (
             "error_rate",
             "error rate",
             t.error_rate,
             error_rate,
+            Direction::Ceiling,
+            Unit::Rate,
+        ),
+        (
+            "attempt_error_rate",
+            "attempt error rate (retries included)",
+            t.attempt_error_rate,
+            rate_estimate(f.attempt_error_rate),
             Direction::Ceiling,
             Unit::Rate,
         ),
@@ -175,9 +166,9 @@ pub fn check_thresholds(t: &Thresholds, s: &RunSummary) -> Vec<Finding> {
             case: None,
             message: format!(
                 "{label} {} is {side} the {} limit {} — {}",
-                unit.show(current.value),
+                show(unit, current.value),
                 severity.as_str(),
-                unit.show(level),
+                show(unit, level),
                 severity.as_str()
             ),
         });

@@ -2,12 +2,23 @@
 //! headline metric over the last finished runs. A value far outside that band is a warning
 //! even without a baseline. The MAD, not the standard deviation, so one bad night in the
 //! history does not widen the band for a month.
+//!
+//! The band also holds the current run's own sampling error, which the MAD of a short or
+//! quiet history can miss: a rate's spread is at least its binomial standard error at this
+//! run's size, and a percentile is judged by the lower end of its distribution-free 95%
+//! order-statistic interval (over the run's kept values) rather than by its value. A p95 of
+//! 30 samples is nearly the second-largest value, and its run-to-run spread is far wider
+//! than the MAD of past p95s says (issue 9).
+//!
+//! History and current run are typed `RunSummary`s: stored run documents are read back with
+//! [`stored_summary`].
 
 use serde_json::Value;
 
 use super::{Estimate, Finding, FindingKind, Severity, format_ms, format_rate};
 use crate::config::Drift;
 use crate::stats::{MAD_SCALE, mad};
+use crate::summary::{Evidence, RunSummary};
 
 /// Runs of history considered.
 pub const HISTORY: usize = 30;
@@ -15,6 +26,9 @@ pub const HISTORY: usize = 30;
 pub const MIN_HISTORY: usize = 10;
 /// How many scaled MADs from the median count as "far outside".
 pub const Z_LIMIT: f64 = 5.0;
+/// The normal quantile of the two-sided 95% interval, to turn its half-width into a
+/// standard error.
+const Z_95: f64 = 1.959_963_984_540_054;
 
 #[derive(Clone, Copy)]
 enum Worse {
@@ -24,76 +38,104 @@ enum Worse {
 
 #[derive(Clone, Copy)]
 enum Scale {
-    /// Rates: the change must also be at least `rate_delta` (absolute). Holds the JSON
-    /// pointer of the rate's denominator in a run document.
-    Rate(&'static str),
-    /// Latencies: the ratio to the median must also be at least `latency_ratio`.
-    Millis,
+    /// Rates: the change must also be at least `rate_delta` (absolute). Reads the rate's
+    /// denominator.
+    Rate(fn(&RunSummary) -> Option<u64>),
+    /// Latency percentiles: the ratio to the median must also be at least
+    /// `latency_ratio`. Holds the percentile and the evidence values it is taken over.
+    Percentile(f64, &'static str),
 }
 
-/// (metric, label, JSON pointer into a run document, worse side, scale)
-const METRICS: [(&str, &str, &str, Worse, Scale); 6] = [
+type Read = fn(&RunSummary) -> Option<f64>;
+
+/// (metric, label, value of a summary, worse side, scale)
+const METRICS: [(&str, &str, Read, Worse, Scale); 6] = [
     (
         "error_rate",
         "error rate",
-        "/summary/error_rate",
+        |s| (s.figures.samples > 0).then_some(s.figures.error_rate),
         Worse::Higher,
-        Scale::Rate("/summary/samples"),
+        Scale::Rate(|s| Some(s.figures.samples)),
     ),
     (
         "pass_rate",
         "pass rate",
-        "/summary/pass_rate",
+        |s| (s.figures.samples > 0).then_some(s.figures.pass_rate),
         Worse::Lower,
-        Scale::Rate("/summary/answered"),
+        Scale::Rate(|s| Some(s.figures.samples)),
     ),
     (
         "latency_p95",
         "p95 latency",
-        "/summary/latency_ms/p95",
+        |s| s.figures.latency_ms.p95,
         Worse::Higher,
-        Scale::Millis,
+        Scale::Percentile(0.95, "latency_ms"),
     ),
     (
         "ttft_p95",
         "p95 time to first token",
-        "/summary/ttft_ms/p95",
+        |s| s.figures.ttft_ms.p95,
         Worse::Higher,
-        Scale::Millis,
+        Scale::Percentile(0.95, "ttft_ms"),
     ),
     (
         "over_refusal",
         "over-refusal rate",
-        "/summary/quality/over_refusal/value",
+        |s| s.quality.over_refusal.map(|r| r.value),
         Worse::Higher,
-        Scale::Rate("/summary/quality/over_refusal/n"),
+        Scale::Rate(|s| s.quality.over_refusal.map(|r| r.n)),
     ),
     (
         "format_compliance",
         "format compliance",
-        "/summary/quality/format_compliance/value",
+        |s| s.quality.format_compliance.map(|r| r.value),
         Worse::Lower,
-        Scale::Rate("/summary/quality/format_compliance/n"),
+        Scale::Rate(|s| s.quality.format_compliance.map(|r| r.n)),
     ),
 ];
 
-/// Findings for `current` (a run document) against `history` (earlier run documents of the
-/// same probe, newest first).
+/// The summary of a stored run document (`{"summary": {...}, ...}`), typed; `None` for a
+/// document without one (a run that failed before its end) or one that does not read.
+pub fn stored_summary(doc: &Value) -> Option<RunSummary> {
+    serde_json::from_value(doc.get("summary")?.clone()).ok()
+}
+
+/// The lower end of the distribution-free 95% interval of the `q`-quantile of `values`: the
+/// order statistic at rank `floor(n q - 1.96 sqrt(n q (1 - q)))` (normal approximation of
+/// the binomial count below the quantile), at least the smallest value. `None` when empty.
+fn quantile_lower_bound(values: &[f64], q: f64) -> Option<f64> {
+    let n = values.len();
+    if n == 0 {
+        return None;
+    }
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let nf = n as f64;
+    let rank = (nf * q - Z_95 * (nf * q * (1.0 - q)).sqrt()).floor();
+    // 1-based rank, at least the smallest value
+    let index = (rank.max(1.0) as usize - 1).min(n - 1);
+    Some(v[index])
+}
+
+/// Findings for `current` (with its evidence, for the sampling error of its percentiles)
+/// against `history` (earlier summaries of the same probe and target, newest first).
 pub fn check_trend(
-    current: &Value,
-    history: &[Value],
+    current: &RunSummary,
+    evidence: Option<&Evidence>,
+    history: &[RunSummary],
     drift: &Drift,
     target: &str,
 ) -> Vec<Finding> {
     let mut findings = Vec::new();
-    for (metric, label, pointer, worse, scale) in METRICS {
-        let Some(x) = current.pointer(pointer).and_then(Value::as_f64) else {
+    for (metric, label, read, worse, scale) in METRICS {
+        let Some(x) = read(current).filter(|x| x.is_finite()) else {
             continue;
         };
         let past: Vec<f64> = history
             .iter()
             .take(HISTORY)
-            .filter_map(|d| d.pointer(pointer).and_then(Value::as_f64))
+            .filter_map(read)
+            .filter(|v| v.is_finite())
             .collect();
         if past.len() < MIN_HISTORY {
             continue;
@@ -105,29 +147,35 @@ pub fn check_trend(
         // are 0 (or all) in most runs give a MAD of 0, and then 2 errors in 100 samples
         // would be "far outside" a history that saw 1 now and then.
         let sampling_error = match scale {
-            Scale::Rate(n) => current
-                .pointer(n)
-                .and_then(Value::as_f64)
-                .filter(|n| *n >= 1.0)
-                .map_or(0.0, |n| {
-                    let mean = past.iter().sum::<f64>() / past.len() as f64;
-                    let p = mean.clamp(1.0 / n, 1.0 - 1.0 / n);
-                    (p * (1.0 - p) / n).sqrt()
-                }),
-            Scale::Millis => 0.0,
+            Scale::Rate(n) => n(current).filter(|n| *n >= 1).map_or(0.0, |n| {
+                let n = n as f64;
+                let mean = past.iter().sum::<f64>() / past.len() as f64;
+                let p = mean.clamp(1.0 / n, 1.0 - 1.0 / n);
+                (p * (1.0 - p) / n).sqrt()
+            }),
+            Scale::Percentile(..) => 0.0,
         };
         let spread = (MAD_SCALE * raw_mad).max(sampling_error);
+        // A percentile is judged by the lower end of its own 95% interval: the whole
+        // interval must lie far outside the band, so a p95 pushed up by one or two slow
+        // answers of a short run is not "far outside". (A standard error in milliseconds
+        // would grow with the slowdown itself and hide a real one.)
+        let judged = match scale {
+            Scale::Percentile(q, source) => evidence
+                .and_then(|e| e.continuous.get(source))
+                .and_then(|r| quantile_lower_bound(&r.values, q))
+                .map_or(x, |lower| lower.min(x)),
+            Scale::Rate(_) => x,
+        };
         let change = match worse {
-            Worse::Higher => x - median,
-            Worse::Lower => median - x,
+            Worse::Higher => judged - median,
+            Worse::Lower => median - judged,
         };
         // A material change first: a flat history (MAD 0) must not page on a hair's width.
         let material = match scale {
             Scale::Rate(_) => change >= drift.rate_delta.0,
-            Scale::Millis => {
-                median > 0.0
-                    && change > 0.0
-                    && x.max(median) / x.min(median) >= drift.latency_ratio.0
+            Scale::Percentile(..) => {
+                median > 0.0 && x > median && x / median >= drift.latency_ratio.0
             }
         };
         let z = if spread > 0.0 {
@@ -140,13 +188,19 @@ pub fn check_trend(
         }
         let show = |v: f64| match scale {
             Scale::Rate(_) => format_rate(v),
-            Scale::Millis => format_ms(v),
+            Scale::Percentile(..) => format_ms(v),
         };
-        let z_text = if z.is_finite() {
+        let mut z_text = if z.is_finite() {
             format!("robust z {z:.1}")
         } else {
             "the history never moved".to_string()
         };
+        if judged != x {
+            z_text = format!(
+                "{z_text} for the low end {} of its 95% interval",
+                show(judged)
+            );
+        }
         findings.push(Finding {
             metric: metric.to_string(),
             kind: FindingKind::Trend,
@@ -181,13 +235,30 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn doc(error_rate: f64, p95: f64) -> Value {
-        json!({"summary": {"error_rate": error_rate, "pass_rate": 1.0, "latency_ms": {"p95": p95}}})
+    /// A run's summary as a run stores it and the trend reads it back (typed, through its
+    /// JSON document); only the fields the test sets matter.
+    fn summary(error_rate: f64, samples: u64, p95: Option<f64>) -> RunSummary {
+        let targets = ["default".to_string()];
+        let acc = crate::summary::Accumulator::new(&[], &targets, 1, 0);
+        let mut s = acc
+            .finish(std::time::Duration::from_secs(1))
+            .0
+            .remove(0)
+            .summary;
+        s.figures.error_rate = error_rate;
+        s.figures.samples = samples;
+        s.figures.latency_ms.p95 = p95;
+        let doc = json!({ "summary": s });
+        stored_summary(&doc).expect("a stored summary reads back typed")
+    }
+
+    fn doc(error_rate: f64, p95: f64) -> RunSummary {
+        summary(error_rate, 1000, Some(p95))
     }
 
     #[test]
     fn flags_only_far_and_material_changes() {
-        let history: Vec<Value> = (0..20)
+        let history: Vec<RunSummary> = (0..20)
             .map(|i| {
                 doc(
                     0.01 + (i % 3) as f64 * 0.002,
@@ -196,8 +267,8 @@ mod tests {
             })
             .collect();
         let drift = Drift::default();
-        assert!(check_trend(&doc(0.012, 1040.0), &history, &drift, "default").is_empty());
-        let found = check_trend(&doc(0.20, 3000.0), &history, &drift, "default");
+        assert!(check_trend(&doc(0.012, 1040.0), None, &history, &drift, "default").is_empty());
+        let found = check_trend(&doc(0.20, 3000.0), None, &history, &drift, "default");
         let metrics: Vec<&str> = found.iter().map(|f| f.metric.as_str()).collect();
         assert_eq!(metrics, ["error_rate", "latency_p95"]);
         assert!(
@@ -209,16 +280,45 @@ mod tests {
         );
         // A history mostly at 0 (MAD 0) with an error now and then: 2 errors in 100 samples
         // are within sampling error, 8 are not.
-        let rare = |e: f64| json!({"summary": {"error_rate": e, "samples": 100}});
-        let history: Vec<Value> = (0..30)
+        let rare = |e: f64| summary(e, 100, None);
+        let history: Vec<RunSummary> = (0..30)
             .map(|i| rare(if i % 3 == 0 { 0.01 } else { 0.0 }))
             .collect();
-        assert!(check_trend(&rare(0.02), &history, &drift, "default").is_empty());
-        let found = check_trend(&rare(0.08), &history, &drift, "default");
+        assert!(check_trend(&rare(0.02), None, &history, &drift, "default").is_empty());
+        let found = check_trend(&rare(0.08), None, &history, &drift, "default");
         assert_eq!(found.len(), 1, "{found:?}");
         // Too little history: no judgement.
-        assert!(check_trend(&doc(0.5, 9000.0), &history[..5], &drift, "default").is_empty());
+        assert!(check_trend(&doc(0.5, 9000.0), None, &history[..5], &drift, "default").is_empty());
         // A better value is never a finding.
-        assert!(check_trend(&doc(0.0, 500.0), &history, &drift, "default").is_empty());
+        assert!(check_trend(&doc(0.0, 500.0), None, &history, &drift, "default").is_empty());
+    }
+
+    /// A p95 of 30 values pushed up by its two largest is within its own sampling error:
+    /// the lower end of its order-statistic interval is near the history's p95s.
+    #[test]
+    fn a_percentile_band_holds_the_runs_own_sampling_error() {
+        let history: Vec<RunSummary> = (0..30)
+            .map(|i| doc(0.0, 1000.0 + (i % 5) as f64 * 10.0))
+            .collect();
+        let drift = Drift::default();
+        // 28 values around 600 ms, two of 4 s and 6 s: p95 (numpy linear) = 4,900 ms.
+        let mut values: Vec<f64> = (0..28).map(|i| 500.0 + 10.0 * i as f64).collect();
+        values.extend([4000.0, 6000.0]);
+        let mut evidence = Evidence::default();
+        evidence.continuous.insert(
+            "latency_ms".into(),
+            crate::stats::Reservoir {
+                cap: 5000,
+                seen: 30,
+                values,
+            },
+        );
+        let current = doc(0.0, 4900.0);
+        // Without its sampling error, far outside the band; with it, within.
+        assert_eq!(
+            check_trend(&current, None, &history, &drift, "default").len(),
+            1
+        );
+        assert!(check_trend(&current, Some(&evidence), &history, &drift, "default").is_empty());
     }
 }

@@ -141,6 +141,8 @@ pub struct Limit {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Thresholds {
     pub error_rate: Option<Limit>,
+    /// A ceiling on the share of attempts that failed, retried ones included.
+    pub attempt_error_rate: Option<Limit>,
     pub latency_p95_ms: Option<Limit>,
     pub latency_p99_ms: Option<Limit>,
     pub ttft_p95_ms: Option<Limit>,
@@ -151,6 +153,20 @@ pub struct Thresholds {
     pub format_compliance: Option<Limit>,
     /// A floor on the share of passing samples.
     pub pass_rate: Option<Limit>,
+}
+
+/// The unit of a metric's values: how a limit is read (config) and a value is shown
+/// (compare). One enum for both, here because config is upstream of compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// A share in 0..1.
+    Rate,
+    Millis,
+    Usd,
+    /// A count (tokens, characters).
+    Count,
+    /// A score in 0..1 (similarity).
+    Score,
 }
 
 /// What the run is compared with.

@@ -257,6 +257,10 @@ pub struct RawThresholds {
     /// Share of samples that errored (0..1).
     #[serde(default)]
     pub error_rate: Option<RawLimit>,
+    /// Share of attempts that failed, retried ones included (0..1): a server that now
+    /// needs retries.
+    #[serde(default)]
+    pub attempt_error_rate: Option<RawLimit>,
     /// 95th percentile latency, e.g. `4s`.
     #[serde(default)]
     pub latency_p95: Option<RawLimit>,
@@ -979,6 +983,11 @@ impl Validator<'_> {
     fn thresholds(&mut self, raw: &RawThresholds) -> Thresholds {
         Thresholds {
             error_rate: self.limit("error_rate", raw.error_rate.as_ref(), Unit::Rate),
+            attempt_error_rate: self.limit(
+                "attempt_error_rate",
+                raw.attempt_error_rate.as_ref(),
+                Unit::Rate,
+            ),
             latency_p95_ms: self.limit("latency_p95", raw.latency_p95.as_ref(), Unit::Millis),
             latency_p99_ms: self.limit("latency_p99", raw.latency_p99.as_ref(), Unit::Millis),
             ttft_p95_ms: self.limit("ttft_p95", raw.ttft_p95.as_ref(), Unit::Millis),
@@ -1207,11 +1216,4 @@ enum Effect {
     Ratio,
     /// A difference or divergence in 0..1.
     Share,
-}
-
-#[derive(Clone, Copy)]
-enum Unit {
-    Rate,
-    Millis,
-    Usd,
 }

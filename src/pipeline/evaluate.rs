@@ -168,7 +168,7 @@ pub fn evaluate(
 
     // The probe's own history, for the same target only (a gate's canary runs are another
     // endpoint), and only runs that probed something and ran to their end.
-    let history: Vec<serde_json::Value> = store
+    let history: Vec<crate::summary::RunSummary> = store
         .finished_runs(&probe.name, crate::compare::trend::HISTORY)?
         .into_iter()
         .filter(|r| r.status != "could_not_probe" && r.status != "cancelled")
@@ -179,11 +179,19 @@ pub fn evaluate(
                 .and_then(|n| n.as_str())
                 == Some(name.as_str())
         })
-        .filter_map(|r| r.summary)
+        .filter_map(|r| {
+            r.summary
+                .as_ref()
+                .and_then(crate::compare::trend::stored_summary)
+        })
         .collect();
-    let current = serde_json::json!({ "summary": primary.summary });
-    eval.findings
-        .extend(check_trend(&current, &history, &probe.drift, name));
+    eval.findings.extend(check_trend(
+        &primary.summary,
+        Some(&primary.evidence),
+        &history,
+        &probe.drift,
+        name,
+    ));
 
     eval.findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     eval.insufficient |= eval

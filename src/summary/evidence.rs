@@ -15,6 +15,11 @@ use super::totals::Count;
 use crate::runner::Observation;
 use crate::stats::Reservoir;
 
+/// The rate of failed attempts (retried ones included) over attempts: not in `RATES`, which
+/// are per sample (final attempts) and pairable; per class under `attempt_error/<class>`,
+/// each out of every attempt.
+pub const ATTEMPT_ERROR: &str = "attempt_error";
+
 /// Most values kept per continuous metric.
 pub const RESERVOIR_CAP: usize = 5000;
 /// Most distinct words kept of the output vocabulary (the rest pool into one bucket).
@@ -85,7 +90,8 @@ impl EvidenceBuilder {
         }
     }
 
-    /// Adds a final attempt (skipped and non-final ones are ignored).
+    /// Adds an attempt: every one sent counts towards the attempt error rate, final ones
+    /// towards everything else (skipped ones are ignored).
     pub fn add(
         &mut self,
         case_key: &str,
@@ -93,6 +99,20 @@ impl EvidenceBuilder {
         obs: &Observation,
         facts: Option<&Facts>,
     ) {
+        if obs.status != crate::runner::Status::SkippedBudget {
+            let class = obs.status.error_class();
+            let rates = &mut self.evidence.rates;
+            rates
+                .entry(ATTEMPT_ERROR.to_string())
+                .or_default()
+                .add(class.is_some());
+            if let Some(class) = class {
+                rates
+                    .entry(format!("{ATTEMPT_ERROR}/{}", class.as_str()))
+                    .or_default()
+                    .events += 1;
+            }
+        }
         let Some(m) = measure(obs, facts) else { return };
         for (name, event) in RATES.iter().zip(m.events) {
             if let (Some(e), Some(c)) = (event, self.evidence.rates.get_mut(*name)) {
@@ -131,6 +151,13 @@ impl EvidenceBuilder {
     }
 
     pub fn finish(mut self) -> Evidence {
+        // Each class's rate is out of every attempt, not only those after its first.
+        let attempts = self.evidence.rates.get(ATTEMPT_ERROR).map_or(0, |c| c.n);
+        for (name, count) in self.evidence.rates.iter_mut() {
+            if name.starts_with(&format!("{ATTEMPT_ERROR}/")) {
+                count.n = attempts;
+            }
+        }
         let mut ranked: Vec<(String, u64)> = self.words.into_iter().collect();
         // Count first, then the word, so ties do not depend on hash order.
         ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));

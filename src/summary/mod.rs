@@ -15,7 +15,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use evidence::{CaseOutcome, Evidence, EvidenceBuilder, RESERVOIR_CAP, Vocabulary};
+pub use evidence::{
+    ATTEMPT_ERROR, CaseOutcome, Evidence, EvidenceBuilder, RESERVOIR_CAP, Vocabulary,
+};
 pub use facts::Facts;
 pub use latency::{LatencyHistogram, Percentiles};
 pub use measures::{CONTINUOUS, Measures, RATES, measure};
@@ -184,6 +186,14 @@ pub struct Figures {
     pub errors: BTreeMap<String, u64>,
     /// Every failed attempt, including retried ones, by class.
     pub attempt_errors: BTreeMap<String, u64>,
+    /// Failed attempts (retried ones included) over attempts sent, with its Wilson
+    /// interval: retries that hide a failing server show here ("13% of attempts failed"
+    /// while `error_rate` is 0). `null` when nothing was sent.
+    #[serde(default)]
+    pub attempt_error_rate: Option<Rate>,
+    /// The same, per error class.
+    #[serde(default)]
+    pub attempt_error_rates: BTreeMap<String, Rate>,
     pub error_rate: f64,
     pub error_rate_ci: [f64; 2],
     pub latency_ms: Percentiles,
@@ -253,7 +263,14 @@ fn figures(t: &Totals) -> Figures {
             .map(|(k, v)| (k.as_str().to_string(), *v))
             .collect()
     };
+    let failed_attempts: u64 = t.attempt_errors.values().sum();
     Figures {
+        attempt_error_rate: Rate::of(failed_attempts, t.requests),
+        attempt_error_rates: t
+            .attempt_errors
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_string(), Rate::of(*v, t.requests)?)))
+            .collect(),
         requests: t.requests,
         samples: t.samples,
         answered: t.answered,
