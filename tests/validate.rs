@@ -624,3 +624,13 @@ fn validate_finds_the_project_from_inside_probes() {
         .unwrap_or_else(|d| panic!("{d}"));
     assert_eq!(project.probes.len(), 1);
 }
+
+#[test]
+fn a_whole_number_too_large_for_its_field_is_located() {
+    // Above u32, a value passed the schema and then failed to deserialise with no location
+    // ("1:1: invalid value: integer ..., expected u32").
+    assert_eq!(
+        probe_error("store: { retention_days: 5000000000 }\n"),
+        "probes/bot.yaml:7:26: store.retention_days: must be at most 4294967295, found 5000000000\n1 error in 1 file"
+    );
+}
