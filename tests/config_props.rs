@@ -289,6 +289,8 @@ fn examples() -> Vec<(String, String)> {
 #[derive(Debug, Clone)]
 enum Mutation {
     Replace(usize, Value),
+    /// A scalar swapped for another: the densest way into the semantic checks.
+    ReplaceLeaf(usize, Value),
     Remove(usize),
     Insert(usize, String, Value),
 }
@@ -296,6 +298,7 @@ enum Mutation {
 fn mutation() -> impl Strategy<Value = Mutation> {
     prop_oneof![
         (any::<usize>(), value()).prop_map(|(i, v)| Mutation::Replace(i, v)),
+        (any::<usize>(), leaf()).prop_map(|(i, v)| Mutation::ReplaceLeaf(i, v)),
         any::<usize>().prop_map(Mutation::Remove),
         (any::<usize>(), word(), value()).prop_map(|(i, k, v)| Mutation::Insert(i, k, v)),
     ]
@@ -328,6 +331,20 @@ fn apply(doc: &mut Value, m: &Mutation) {
         Mutation::Replace(i, v) => {
             if let Some(node) = doc.pointer_mut(&pick(*i)) {
                 *node = v.clone();
+            }
+        }
+        Mutation::ReplaceLeaf(i, v) => {
+            let leaves: Vec<&String> = all
+                .iter()
+                .filter(|p| {
+                    doc.pointer(p)
+                        .is_some_and(|n| !n.is_object() && !n.is_array())
+                })
+                .collect();
+            if let Some(p) = leaves.get(i % leaves.len().max(1)).map(|p| p.to_string()) {
+                if let Some(node) = doc.pointer_mut(&p) {
+                    *node = v.clone();
+                }
             }
         }
         Mutation::Remove(i) => {
