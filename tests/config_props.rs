@@ -553,7 +553,12 @@ fn edited_example_text_validates_or_fails_with_a_location() {
 #[test]
 #[ignore = "long run: cargo test --test config_props -- --ignored"]
 fn long_run() {
-    random_documents(5_000);
-    mutated_examples(5_000);
-    edited_examples(5_000);
+    // PROBITY_PROP_CASES=N sets the cases per property (default 5000).
+    let cases = std::env::var("PROBITY_PROP_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(5_000);
+    random_documents(cases);
+    mutated_examples(cases);
+    edited_examples(cases);
 }
