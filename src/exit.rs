@@ -10,3 +10,6 @@ pub const USAGE: i32 = 2;
 /// Could not probe: endpoint unreachable, every request failed, or the budget ran out
 /// before the minimum samples.
 pub const COULD_NOT_PROBE: i32 = 3;
+/// Interrupted (Ctrl-C, SIGINT): what was done is stored (status `cancelled`) and printed,
+/// and it is never a pass. 128 + SIGINT, as shells report it.
+pub const INTERRUPTED: i32 = 130;

@@ -213,6 +213,11 @@ pub struct RawRetries {
 pub struct RawBudget {
     /// Most a run may spend, in USD (default 1.00). Checked before each request.
     pub max_cost_usd: f64,
+    /// Output tokens reserved for each request whose target sets no `max_tokens` (default
+    /// 1024). Chat targets are sent it as `max_tokens`; an `http` target's body is its own
+    /// template, so there it is only assumed: set it to the bound your template sends.
+    #[serde(default)]
+    pub output_reservation_tokens: Option<u64>,
 }
 
 /// Token prices, USD per million tokens.
@@ -433,6 +438,7 @@ pub fn validate_probe(
         timeout: pacing.timeout,
         retries: pacing.retries,
         max_cost_usd: Some(pacing.max_cost_usd),
+        output_reservation_tokens: raw.budget.as_ref().and_then(|b| b.output_reservation_tokens),
         thresholds,
         baseline,
         drift,
