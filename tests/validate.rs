@@ -676,3 +676,21 @@ fn nan_and_infinity_are_refused_where_they_are() {
         "probes/bot.yaml:7:10: timeout: not a finite number (`.nan` or `.inf`)\n  hint: write a number such as 0.5, or leave the key out for its default\n1 error in 1 file"
     );
 }
+
+#[test]
+fn no_secrets_does_not_pass_a_value_no_variable_could_make_valid() {
+    let text = "name: bot\ntarget:\n  provider: \"${PROVIDER}\"\n  model: m\ngolden_sets: [golden-sets/support.yaml]\n";
+    let (dir, _) = validate(&[
+        ("probes/bot.yaml", text),
+        ("golden-sets/support.yaml", GOLDEN),
+    ]);
+    let err = probity::config::load_paths_without_secrets(&[
+        dir.path().join("probes"),
+        dir.path().join("golden-sets"),
+    ])
+    .unwrap_err();
+    assert_eq!(
+        relative(&err.to_string(), dir.path()),
+        "probes/bot.yaml:3:13: target.provider: `${PROVIDER}` is not one of: openai, anthropic, http\n  hint: expected one of: openai, anthropic, http\n1 error in 1 file"
+    );
+}
