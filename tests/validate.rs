@@ -694,3 +694,12 @@ fn no_secrets_does_not_pass_a_value_no_variable_could_make_valid() {
         "probes/bot.yaml:3:13: target.provider: `${PROVIDER}` is not one of: openai, anthropic, http\n  hint: expected one of: openai, anthropic, http\n1 error in 1 file"
     );
 }
+
+#[test]
+fn a_negative_price_is_refused() {
+    // With a negative price every request looks free, so the budget could never stop a run.
+    assert_eq!(
+        probe_error("pricing: { input_per_mtok: -1, output_per_mtok: 0.6 }\n"),
+        "probes/bot.yaml:7:28: pricing.input_per_mtok: a price is not negative, found -1\n  hint: USD per million tokens, e.g. 0.15\n1 error in 1 file"
+    );
+}
