@@ -624,3 +624,82 @@ fn validate_finds_the_project_from_inside_probes() {
         .unwrap_or_else(|d| panic!("{d}"));
     assert_eq!(project.probes.len(), 1);
 }
+
+#[test]
+fn a_whole_number_too_large_for_its_field_is_located() {
+    // Above u32, a value passed the schema and then failed to deserialise with no location
+    // ("1:1: invalid value: integer ..., expected u32").
+    assert_eq!(
+        probe_error("store: { retention_days: 5000000000 }\n"),
+        "probes/bot.yaml:7:26: store.retention_days: must be at most 4294967295, found 5000000000\n1 error in 1 file"
+    );
+}
+
+#[test]
+fn a_whole_number_written_with_a_fraction_is_a_whole_number() {
+    // `samples: 5.0` passed the schema (JSON Schema calls 5.0 an integer) and then failed
+    // to deserialise with no location.
+    let (_dir, result) = validate(&[
+        (
+            "probes/bot.yaml",
+            &probe("samples: 5.0\nconcurrency: 2.0\n"),
+        ),
+        ("golden-sets/support.yaml", GOLDEN),
+    ]);
+    assert_eq!(result, Ok(1));
+    assert_eq!(
+        probe_error("samples: 5.5\n"),
+        "probes/bot.yaml:7:10: samples: expected a whole number, found the number 5.5\n  hint: Times each case is sent (default 5): one answer proves nothing.\n1 error in 1 file"
+    );
+}
+
+#[test]
+fn nan_and_infinity_are_refused_where_they_are() {
+    // JSON has no NaN: `.nan` read as "not set", so a NaN effect size silently became the
+    // default, and `timeout: .inf` the default 60s.
+    for (body, col) in [
+        ("drift: { min_effect: { rate_delta: .nan } }\n", 36),
+        ("rate_limit: { requests_per_second: .inf }\n", 36),
+    ] {
+        let err = probe_error(body);
+        assert!(
+            err.starts_with(&format!("probes/bot.yaml:7:{col}: ")),
+            "{err}"
+        );
+        assert!(
+            err.contains(": not a finite number (`.nan` or `.inf`)\n  hint: write a number such as 0.5, or leave the key out for its default\n1 error in 1 file"),
+            "{err}"
+        );
+    }
+    assert_eq!(
+        probe_error("timeout: .inf\n"),
+        "probes/bot.yaml:7:10: timeout: not a finite number (`.nan` or `.inf`)\n  hint: write a number such as 0.5, or leave the key out for its default\n1 error in 1 file"
+    );
+}
+
+#[test]
+fn no_secrets_does_not_pass_a_value_no_variable_could_make_valid() {
+    let text = "name: bot\ntarget:\n  provider: \"${PROVIDER}\"\n  model: m\ngolden_sets: [golden-sets/support.yaml]\n";
+    let (dir, _) = validate(&[
+        ("probes/bot.yaml", text),
+        ("golden-sets/support.yaml", GOLDEN),
+    ]);
+    let err = probity::config::load_paths_without_secrets(&[
+        dir.path().join("probes"),
+        dir.path().join("golden-sets"),
+    ])
+    .unwrap_err();
+    assert_eq!(
+        relative(&err.to_string(), dir.path()),
+        "probes/bot.yaml:3:13: target.provider: `${PROVIDER}` is not one of: openai, anthropic, http\n  hint: expected one of: openai, anthropic, http\n1 error in 1 file"
+    );
+}
+
+#[test]
+fn a_negative_price_is_refused() {
+    // With a negative price every request looks free, so the budget could never stop a run.
+    assert_eq!(
+        probe_error("pricing: { input_per_mtok: -1, output_per_mtok: 0.6 }\n"),
+        "probes/bot.yaml:7:28: pricing.input_per_mtok: a price is not negative, found -1\n  hint: USD per million tokens, e.g. 0.15\n1 error in 1 file"
+    );
+}

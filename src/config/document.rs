@@ -52,10 +52,24 @@ impl Document {
                 );
             }
         };
+        let locations = Locations::of(text);
+        if let Some(pointer) = non_finite(text) {
+            let loc = locations.value(&pointer);
+            return Err(Diagnostic::new(
+                path,
+                loc.line,
+                loc.col,
+                "not a finite number (`.nan` or `.inf`)",
+            )
+            .at_key(key_path(&pointer))
+            .with_hint("write a number such as 0.5, or leave the key out for its default"));
+        }
+        let mut value = value;
+        whole_floats_as_integers(&mut value);
         Ok(Document {
             path: path.to_path_buf(),
             value,
-            locations: Locations::of(text),
+            locations,
             scrub: Vec::new(),
         })
     }
@@ -95,6 +109,54 @@ impl Document {
         let loc = self.locations.key(pointer);
         Diagnostic::new(&self.path, loc.line, loc.col, self.scrubbed(message.into()))
             .at_key(key_path(pointer))
+    }
+}
+
+/// Where the text has a `.nan` or `.inf`: JSON has no such numbers, so they would silently
+/// read as "not set" (and a NaN effect size would pass every comparison).
+fn non_finite(text: &str) -> Option<String> {
+    let lower = text.to_ascii_lowercase();
+    if !lower.contains(".nan") && !lower.contains(".inf") {
+        return None;
+    }
+    let yaml: serde_norway::Value = serde_norway::from_str(text).ok()?;
+    find_non_finite(&yaml, String::new())
+}
+
+fn find_non_finite(value: &serde_norway::Value, at: String) -> Option<String> {
+    use serde_norway::Value as Y;
+    match value {
+        Y::Number(n) if n.as_f64().is_some_and(|f| !f.is_finite()) => Some(at),
+        Y::Sequence(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| find_non_finite(v, format!("{at}/{i}"))),
+        Y::Mapping(map) => map.iter().find_map(|(k, v)| {
+            let key = match k {
+                Y::String(s) => s.clone(),
+                Y::Number(n) => n.to_string(),
+                Y::Bool(b) => b.to_string(),
+                _ => "?".to_string(),
+            };
+            find_non_finite(v, format!("{at}/{}", super::locate::escape(&key)))
+        }),
+        Y::Tagged(t) => find_non_finite(&t.value, at),
+        _ => None,
+    }
+}
+
+/// `5.0` is read as `5`: the schema calls it a whole number (as JSON Schema does), and the
+/// typed structs must agree, or `samples: 5.0` fails to deserialise with no location.
+fn whole_floats_as_integers(value: &mut Value) {
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            if let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15) {
+                *value = Value::from(f as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(whole_floats_as_integers),
+        Value::Object(map) => map.values_mut().for_each(whole_floats_as_integers),
+        _ => {}
     }
 }
 

@@ -568,6 +568,9 @@ impl Validator<'_> {
         raw: &RawProbe,
     ) -> (Option<Target>, BTreeMap<String, Target>, Option<Target>) {
         let doc = self.doc;
+        if let Some(p) = raw.pricing {
+            self.prices("/pricing", p);
+        }
         let base_pricing = raw.pricing.map(pricing).unwrap_or_default();
         let target_value = doc.get("/target").cloned().unwrap_or(Value::Null);
         let target = self.target("default", "/target", &target_value, base_pricing);
@@ -645,6 +648,22 @@ impl Validator<'_> {
             timeout,
             retries,
             max_cost_usd,
+        }
+    }
+
+    /// Token prices: a negative price would make every run look free to the budget.
+    fn prices(&mut self, pointer: &str, p: RawPricing) {
+        for (key, price) in [
+            ("input_per_mtok", p.input_per_mtok),
+            ("output_per_mtok", p.output_per_mtok),
+        ] {
+            if price < 0.0 {
+                self.fail(
+                    &format!("{pointer}/{key}"),
+                    format!("a price is not negative, found {price}"),
+                    Some("USD per million tokens, e.g. 0.15"),
+                );
+            }
         }
     }
 
@@ -877,6 +896,9 @@ impl Validator<'_> {
             }
             None
         };
+        if let Some(p) = raw.pricing {
+            self.prices(&format!("{pointer}/pricing"), p);
+        }
         if self.problems.len() > before {
             return None;
         }

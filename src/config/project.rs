@@ -111,12 +111,25 @@ pub fn load_paths_without_secrets(paths: &[PathBuf]) -> Result<Project, Diagnost
 
 /// Drops the problems a later check found in values interpolation could not resolve: the
 /// cause (a variable not set) is already reported once.
-fn without_repeats(problems: Vec<Diagnostic>, unresolved: &[String]) -> Vec<Diagnostic> {
+/// Under `--no-secrets` nothing was reported for those values, so when the later check is
+/// all there is (a `provider: ${PROVIDER}` no stand-in can satisfy), it is kept: a file
+/// that cannot load must not pass in silence.
+fn without_repeats(
+    problems: Vec<Diagnostic>,
+    unresolved: &[String],
+    env: Env<'_>,
+) -> Vec<Diagnostic> {
     let paths: Vec<String> = unresolved.iter().map(|p| key_path(p)).collect();
-    problems
-        .into_iter()
+    let kept: Vec<Diagnostic> = problems
+        .iter()
         .filter(|d| !paths.contains(&d.key_path))
-        .collect()
+        .cloned()
+        .collect();
+    if kept.is_empty() && matches!(env, Env::Unchecked) {
+        problems
+    } else {
+        kept
+    }
 }
 
 fn load(paths: &[PathBuf], env: Env<'_>) -> Result<Project, Diagnostics> {
@@ -159,7 +172,7 @@ fn load(paths: &[PathBuf], env: Env<'_>) -> Result<Project, Diagnostics> {
             let (routing, problems) = validate_alerts(&doc, secrets);
             loader
                 .problems
-                .extend(without_repeats(problems, &unresolved));
+                .extend(without_repeats(problems, &unresolved, env));
             match (routing, &project.alerts) {
                 (Some(_), Some(first)) => {
                     loader
@@ -201,7 +214,7 @@ fn load(paths: &[PathBuf], env: Env<'_>) -> Result<Project, Diagnostics> {
             }
             Err(problems) => loader
                 .problems
-                .extend(without_repeats(problems, &unresolved)),
+                .extend(without_repeats(problems, &unresolved, env)),
         }
     }
     check_routes(&project, &mut loader.problems);

@@ -27,7 +27,8 @@ impl SchemaCheck {
         let generator = SchemaSettings::draft2020_12()
             .with(|s| s.inline_subschemas = true)
             .into_generator();
-        let schema = generator.into_root_schema_for::<T>().to_value();
+        let mut schema = generator.into_root_schema_for::<T>().to_value();
+        bound_unsigned(&mut schema);
         #[allow(clippy::expect_used)]
         let validator = jsonschema::draft202012::new(&schema)
             .expect("the schema derived from a config struct compiles");
@@ -177,6 +178,29 @@ fn constants<'a>(nodes: &[&'a Value]) -> Vec<&'a str> {
         }
     }
     options
+}
+
+/// schemars marks `u32` fields `format: uint32` with only a minimum; the largest value is
+/// added, so `retention_days: 4000000000` is "must be at most …" at its line instead of a
+/// deserialisation error at the top of the file.
+fn bound_unsigned(node: &mut Value) {
+    match node {
+        Value::Object(map) => {
+            let max = match map.get("format").and_then(Value::as_str) {
+                Some("uint8") => Some(Value::from(u8::MAX)),
+                Some("uint16") => Some(Value::from(u16::MAX)),
+                Some("uint32") => Some(Value::from(u32::MAX)),
+                Some("uint64" | "uint") => Some(Value::from(u64::MAX)),
+                _ => None,
+            };
+            if let Some(max) = max {
+                map.entry("maximum").or_insert(max);
+            }
+            map.values_mut().for_each(bound_unsigned);
+        }
+        Value::Array(items) => items.iter_mut().for_each(bound_unsigned),
+        _ => {}
+    }
 }
 
 /// An error saying the value is not of the branch's shape at all (so the branch is moot).
