@@ -8,7 +8,7 @@ mod project;
 use std::process::Output;
 use std::time::Duration;
 
-use probity::compare::{FindingKind, Verdict};
+use probity::compare::{FindingKind, Severity, Verdict};
 use probity::pipeline::{BaselineChoice, RunOptions};
 use probity::sim::{self, Latency, Profile};
 use probity::store::Store;
@@ -239,7 +239,10 @@ async fn a_baseline_file_gates_without_the_database() {
     assert_eq!(doc["verdict"], "fail");
     assert_eq!(doc["baseline"]["source"], "file baselines/bot.json");
 
-    // The same file, the healthy target: the gate opens.
+    // The same file, the healthy target: nothing drifted, but at 15 samples a case some
+    // metrics (the tail of similarity, the median length) cannot be shown to be within their
+    // minimum effect, so the gate does not open on them: insufficient data, exit 1, with the
+    // samples that would decide each (issue 9). Never a fail.
     let out = probity(
         &project,
         &[
@@ -249,10 +252,32 @@ async fn a_baseline_file_gates_without_the_database() {
             "default",
             "--baseline",
             "baselines/bot.json",
+            "--format",
+            "json",
         ],
     )
     .await;
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let undecided = doc["baseline"]["undecided"].as_array().unwrap();
+    if undecided.is_empty() {
+        assert_eq!(doc["verdict"], "pass", "{doc:#}");
+        assert_eq!(out.status.code(), Some(0));
+    } else {
+        assert_eq!(doc["verdict"], "insufficient_data", "{doc:#}");
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            undecided.iter().all(|u| u["moved"] == false),
+            "{undecided:#?}"
+        );
+    }
+    assert!(
+        !doc["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["kind"] == "drift"),
+        "{doc:#}"
+    );
     a.shutdown().await.unwrap();
     b.shutdown().await.unwrap();
 }
@@ -341,4 +366,65 @@ async fn too_little_data_is_never_a_pass() {
     assert!(why.contains("could be detected"), "{why}");
     a.shutdown().await.unwrap();
     b.shutdown().await.unwrap();
+}
+
+/// `failures="N"` of the JUnit report's root.
+fn junit_failures(xml: &str) -> u64 {
+    let at = xml.find("<testsuites").expect("a JUnit report");
+    let root = &xml[at..at + xml[at..].find('>').unwrap()];
+    let from = root.find("failures=\"").unwrap() + "failures=\"".len();
+    root[from..from + root[from..].find('"').unwrap()]
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn junit_markdown_json_and_exit_code_agree_with_the_verdict() {
+    // An endpoint that refuses everything: the cases expecting an answer fail every sample.
+    // The gate's JUnit once said failures="2" of a job that exited 0; whatever the verdict,
+    // JUnit (at either gate level), Markdown, JSON and the exit code must all say the same.
+    let profile = Profile {
+        refusal: 1.0,
+        ..healthy(4)
+    };
+    let (project, sim) = Project::with_sim("samples: 4\nconcurrency: 4\n", profile).await;
+    let probe = project.probe("k");
+    let store = Store::open(&project.db()).unwrap();
+    let outcome = project::run(&probe, &store, &RunOptions::default()).await;
+    let failing = outcome
+        .primary()
+        .unwrap()
+        .cases
+        .iter()
+        .filter(|c| c.status == probity::summary::CaseStatus::Fail)
+        .count();
+    assert!(failing > 0, "the endpoint was meant to fail some case");
+
+    for level in [Severity::Warning, Severity::Critical] {
+        let xml = probity::report::junit::junit(&outcome, level);
+        assert_eq!(
+            junit_failures(&xml) > 0,
+            outcome.verdict.fails_at(level),
+            "verdict {} at {level:?}: {xml}",
+            outcome.verdict.as_str()
+        );
+    }
+    let doc = probity::report::json::run_document(&outcome);
+    assert_eq!(doc["verdict"], outcome.verdict.as_str());
+    assert_eq!(doc["exit_code"], outcome.exit_code);
+    let md = probity::report::markdown::markdown(&outcome);
+    assert!(
+        md.lines()
+            .next()
+            .unwrap()
+            .ends_with(&format!("· {}", outcome.verdict.as_str())),
+        "{md}"
+    );
+    let expected_exit = if outcome.verdict.fails_at(Severity::Critical) {
+        probity::exit::VERDICT_FAILED
+    } else {
+        probity::exit::PASSED
+    };
+    assert_eq!(outcome.exit_code, expected_exit);
+    sim.shutdown().await.unwrap();
 }

@@ -248,3 +248,84 @@ async fn thresholds_fail_the_run() {
     );
     sim.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn min_samples_holds_whatever_the_cause() {
+    // Half the answers are malformed (not retried): some case is left with fewer answered
+    // samples than `min_samples` without the budget having anything to do with it. That run
+    // did not probe enough to count, and says which case.
+    let profile = Profile {
+        errors: probity::sim::Errors {
+            rate_malformed: 0.5,
+            ..Default::default()
+        },
+        seed: 11,
+        ..Profile::default()
+    };
+    let (project, sim) =
+        Project::with_sim("samples: 6\nmin_samples: 6\nconcurrency: 4\n", profile).await;
+    let probe = project.probe("k");
+    let store = Store::open(&project.db()).unwrap();
+    let outcome = project::run(&probe, &store, &RunOptions::default()).await;
+    let reason = outcome.status_reason.as_deref().unwrap_or_default();
+    assert_eq!(outcome.status, RunStatus::CouldNotProbe, "{reason}");
+    assert_eq!(outcome.exit_code, probity::exit::COULD_NOT_PROBE);
+    assert!(reason.starts_with("case `support/"), "{reason}");
+    assert!(
+        reason.contains("fewer than the 6 needed (min_samples)")
+            && reason.contains("malformed_response"),
+        "{reason}"
+    );
+    assert_eq!(
+        store.run(&outcome.run_id).unwrap().status,
+        "could_not_probe"
+    );
+    sim.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_cancelled_run_is_stored_as_cancelled_and_never_passes() {
+    // One slow slot and a cancel part-way: what came back is summarised, the run is stored
+    // as cancelled with its exit code 130, and its verdict is not a pass.
+    let profile = Profile {
+        latency: Latency::fixed(Duration::from_millis(60)),
+        ttft: Latency::fixed(Duration::from_millis(30)),
+        ..Profile::default()
+    };
+    let (project, sim) = Project::with_sim("samples: 10\nconcurrency: 1\n", profile).await;
+    let probe = project.probe("k");
+    let store = Store::open(&project.db()).unwrap();
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let later = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        later.cancel();
+    });
+    let outcome = probity::pipeline::run_probe(
+        &probe,
+        &store,
+        &RunOptions::default(),
+        &probity::pipeline::Quiet,
+        cancel,
+    )
+    .await
+    .unwrap();
+    assert_eq!(outcome.status, RunStatus::Interrupted);
+    assert_eq!(outcome.status.as_str(), "cancelled");
+    assert_eq!(outcome.exit_code, probity::exit::INTERRUPTED);
+    assert_ne!(outcome.verdict, probity::compare::Verdict::Pass);
+    let f = &outcome.primary().unwrap().summary.figures;
+    assert!(f.answered > 0 && f.samples < 40, "{f:?}");
+    let reason = outcome.status_reason.as_deref().unwrap_or_default();
+    assert!(
+        reason.starts_with(&format!("cancelled after {} of 40 samples", f.samples)),
+        "{reason}"
+    );
+    let record = store.run(&outcome.run_id).unwrap();
+    assert_eq!(record.status, "cancelled");
+    let doc = run_document(&outcome);
+    assert_eq!(doc["status"], "cancelled");
+    assert_eq!(doc["exit_code"], 130);
+    assert_eq!(doc["summary"]["answered"], f.answered);
+    sim.shutdown().await.unwrap();
+}

@@ -73,7 +73,11 @@ pub async fn gate(cli: &Cli, args: &GateArgs) -> Result<i32, CommandError> {
         case: None,
     };
     let cancel = cancel_on_ctrl_c();
-    let outcome = run_probe(probe, &store, &options, &Bar::new(), cancel.clone()).await?;
+    let mut outcome = run_probe(probe, &store, &options, &Bar::new(), cancel.clone()).await?;
+    // A gate passes only when every compared metric is decided (issue 9).
+    outcome.verdict = outcome
+        .verdict
+        .for_gate(outcome.comparison.as_ref().map(|c| &c.comparison));
     keep_for_show(&store, probe, &options, &outcome);
 
     let level = match args.fail_on {

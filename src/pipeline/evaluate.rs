@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::PipelineError;
 use crate::compare::{
-    Baseline, Comparison, Finding, Verdict, check_thresholds, check_trend, compare,
+    Baseline, Comparison, Finding, Verdict, check_cases, check_thresholds, check_trend, compare,
 };
 use crate::config::{BaselineRef, Probe};
 use crate::store::Store;
@@ -127,6 +127,7 @@ pub fn evaluate(
     let name = &primary.summary.target;
     eval.findings
         .extend(check_thresholds(&probe.thresholds, &primary.summary));
+    eval.findings.extend(check_cases(&primary.cases));
 
     match load_baseline(probe, store, choice, targets)? {
         Ok((source, baseline)) => {
@@ -166,11 +167,11 @@ pub fn evaluate(
     }
 
     // The probe's own history, for the same target only (a gate's canary runs are another
-    // endpoint), and only runs that probed something.
+    // endpoint), and only runs that probed something and ran to their end.
     let history: Vec<serde_json::Value> = store
         .finished_runs(&probe.name, crate::compare::trend::HISTORY)?
         .into_iter()
-        .filter(|r| r.status != "could_not_probe")
+        .filter(|r| r.status != "could_not_probe" && r.status != "cancelled")
         .filter(|r| {
             r.targets
                 .get(0)

@@ -85,7 +85,8 @@ pub enum RunStatus {
     Complete,
     /// The budget ran out before every sample was sent.
     BudgetExhausted,
-    /// Stopped early (Ctrl-C, shutdown).
+    /// Stopped early (Ctrl-C, shutdown): stored as `cancelled`, exit 130, never a pass.
+    #[serde(rename = "cancelled")]
     Interrupted,
     /// Nothing usable came back: endpoint unreachable, every request failed, or the budget
     /// ran out before the minimum samples.
@@ -97,7 +98,7 @@ impl RunStatus {
         match self {
             RunStatus::Complete => "complete",
             RunStatus::BudgetExhausted => "budget_exhausted",
-            RunStatus::Interrupted => "interrupted",
+            RunStatus::Interrupted => "cancelled",
             RunStatus::CouldNotProbe => "could_not_probe",
         }
     }
@@ -126,7 +127,27 @@ pub struct RunOutcome {
     pub budget_usd: Option<f64>,
     pub exit_code: i32,
     /// The targets as configured (provider, model, labels), for reports.
-    pub target_info: serde_json::Value,
+    pub target_info: Vec<TargetInfo>,
+}
+
+/// A probed target as configured, for reports and the stored run (`targets_json`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TargetInfo {
+    pub name: String,
+    pub provider: String,
+    pub model: String,
+    /// Where requests went, secrets redacted: what an `http` target (no model) is known by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
+}
+
+impl RunOutcome {
+    /// The configured info of the target named `name`.
+    pub fn info_of(&self, name: &str) -> Option<&TargetInfo> {
+        self.target_info.iter().find(|t| t.name == name)
+    }
 }
 
 impl RunOutcome {
@@ -210,7 +231,7 @@ struct Prepared {
     trace_id: String,
     started_at: DateTime<Utc>,
     names: Vec<String>,
-    target_info: serde_json::Value,
+    target_info: Vec<TargetInfo>,
     cases: Arc<Vec<Case>>,
     samples: u32,
     total: u64,
@@ -224,6 +245,8 @@ struct Driven {
     targets: Vec<TargetResult>,
     pairs: Option<crate::summary::Pairs>,
     report: RunnerReport,
+    /// The caller cancelled the run (Ctrl-C, shutdown) before it ended by itself.
+    cancelled: bool,
 }
 
 /// Runs `probe` once and records it in `store`.
@@ -239,8 +262,16 @@ pub async fn run_probe(
     finish(probe, store, options, prepared, driven)
 }
 
+/// Output tokens reserved per request whose target sets no bound.
+fn output_reservation(probe: &Probe) -> u64 {
+    probe
+        .output_reservation_tokens
+        .unwrap_or(DEFAULT_OUTPUT_BOUND)
+}
+
 /// The endpoints of the targets asked for, in that order.
 fn endpoints(probe: &Probe, names: &[String]) -> Result<Vec<Endpoint>, PipelineError> {
+    let output_reservation = output_reservation(probe);
     let mut endpoints = Vec::new();
     for name in names {
         let target = probe
@@ -255,11 +286,11 @@ fn endpoints(probe: &Probe, names: &[String]) -> Result<Vec<Endpoint>, PipelineE
             })?;
         // With a budget, every chat request carries the output bound it reserves for.
         let target = match probe.max_cost_usd {
-            Some(_) => bounded(target, DEFAULT_OUTPUT_BOUND),
+            Some(_) => bounded(target, output_reservation),
             None => target.clone(),
         };
         endpoints.push(Endpoint {
-            provider: Provider::new(&target, probe.timeout)?,
+            provider: Provider::hiding(&target, probe.timeout, &probe.secrets)?,
             target,
         });
     }
@@ -279,17 +310,17 @@ fn prepare(
         options.targets.clone()
     };
     let endpoints = endpoints(probe, &names)?;
-    let target_info = json!(
-        endpoints
-            .iter()
-            .map(|e| json!({
-                "name": e.target.name,
-                "provider": e.target.provider.as_str(),
-                "model": e.target.model,
-                "labels": e.target.labels,
-            }))
-            .collect::<Vec<_>>()
-    );
+    let redactor = Arc::new(Redactor::for_probe(probe));
+    let target_info: Vec<TargetInfo> = endpoints
+        .iter()
+        .map(|e| TargetInfo {
+            name: e.target.name.clone(),
+            provider: e.target.provider.as_str().to_string(),
+            model: e.target.model.clone(),
+            base_url: Some(redactor.apply_owned(e.target.base_url.clone())),
+            labels: e.target.labels.clone(),
+        })
+        .collect();
 
     let started_at = Utc::now();
     let run_id = new_run_id(started_at);
@@ -318,9 +349,10 @@ fn prepare(
             requests_per_second: probe.requests_per_second,
             timeout: probe.timeout,
             retries: probe.retries,
+            output_reservation_tokens: output_reservation(probe),
         },
         budget: budget.clone(),
-        redactor: Arc::new(Redactor::for_probe(probe)),
+        redactor,
     };
     let remote = Arc::new(RemoteScorer::new(
         probe,
@@ -332,7 +364,7 @@ fn prepare(
         id: run_id.clone(),
         probe: probe.name.clone(),
         started_at,
-        targets: target_info.clone(),
+        targets: json!(target_info),
         trace_id: trace_id.clone(),
     })?;
     let prepared = Prepared {
@@ -387,6 +419,7 @@ async fn drive(
     // local and instant; answers that need a judge or embeddings are stored first and scored
     // concurrently, their scores written when they come.
     let mut remote_scoring = tokio::task::JoinSet::new();
+    let mut awaiting = std::collections::HashMap::new();
     let mut sink = Sink {
         run_id,
         writer: &writer,
@@ -403,11 +436,13 @@ async fn drive(
                         sink.awaiting_scores(&obs);
                         let (case, scorer, remote) =
                             (case.clone(), scorer.clone(), prepared.remote.clone());
-                        remote_scoring.spawn(async move {
+                        let kept = obs.clone();
+                        let task = remote_scoring.spawn(async move {
                             let mut scores = scorer.score(&case, &obs);
                             scores.extend(remote.score(&case, &obs).await);
                             (obs, scores)
                         });
+                        awaiting.insert(task.id(), kept);
                     }
                     Some(case) => {
                         let scores = scorer.score(case, &obs);
@@ -423,18 +458,14 @@ async fn drive(
                     }
                 }
             }
-            Some(done) = remote_scoring.join_next(), if !remote_scoring.is_empty() => {
-                if let Ok((obs, scores)) = done {
-                    sink.scored_later(obs, scores);
-                }
+            Some(done) = remote_scoring.join_next_with_id(), if !remote_scoring.is_empty() => {
+                sink.settle(&mut awaiting, done);
                 sink.flush();
             }
         }
     }
-    while let Some(done) = remote_scoring.join_next().await {
-        if let Ok((obs, scores)) = done {
-            sink.scored_later(obs, scores);
-        }
+    while let Some(done) = remote_scoring.join_next_with_id().await {
+        sink.settle(&mut awaiting, done);
     }
     sink.flush();
     let mut report = run.await.map_err(|e| PipelineError::Task(e.to_string()))?;
@@ -461,11 +492,19 @@ async fn drive(
         }
         return Err(e.into());
     }
-    let (targets, pairs) = accumulator.finish(elapsed);
+    let (mut targets, pairs) = accumulator.finish(elapsed);
+    for t in &mut targets {
+        t.summary.figures.rate_limited_ms = report
+            .rate_limited_ms_by_target
+            .get(&t.summary.target)
+            .copied()
+            .unwrap_or(0);
+    }
     Ok(Driven {
         targets,
         pairs,
         report,
+        cancelled: cancel.is_cancelled(),
     })
 }
 
@@ -481,10 +520,28 @@ fn finish(
         targets,
         pairs,
         report,
+        cancelled,
     } = driven;
-    let (status, status_reason) = status_of(&targets, &report, probe.min_samples);
+    let planned = |set: &str, id: &str| {
+        prepared
+            .cases
+            .iter()
+            .find(|c| c.set == set && c.id == id)
+            .map_or(0, |c| u64::from(c.samples.unwrap_or(prepared.samples)))
+    };
+    let (status, status_reason) = status_of(
+        &targets,
+        &report,
+        &status::Expected {
+            min_samples: probe.min_samples,
+            total: prepared.total,
+            cancelled,
+            planned: &planned,
+        },
+    );
     // A run that probed nothing usable is not judged: its figures would only mislead.
-    let evaluation = if status == RunStatus::CouldNotProbe {
+    let nothing_answered = targets.iter().any(|t| t.summary.figures.answered == 0);
+    let evaluation = if status == RunStatus::CouldNotProbe || nothing_answered {
         evaluate::Evaluation::default()
     } else {
         evaluate::evaluate(
@@ -496,8 +553,15 @@ fn finish(
             prepared.seed,
         )?
     };
-    let verdict = evaluation.verdict.unwrap_or(Verdict::InsufficientData);
+    let verdict = match evaluation.verdict.unwrap_or(Verdict::InsufficientData) {
+        // Cut short, what it got may still show a failure, but never a pass.
+        Verdict::Pass | Verdict::Warn if status == RunStatus::Interrupted => {
+            Verdict::InsufficientData
+        }
+        v => v,
+    };
     let exit_code = match (status, verdict) {
+        (RunStatus::Interrupted, _) => exit::INTERRUPTED,
         (RunStatus::CouldNotProbe, _) => exit::COULD_NOT_PROBE,
         (_, Verdict::Fail | Verdict::InsufficientData) => exit::VERDICT_FAILED,
         _ => exit::PASSED,

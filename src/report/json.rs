@@ -25,7 +25,7 @@ pub fn run_document(outcome: &RunOutcome) -> Value {
         "finished_at": outcome.finished_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         "duration_s": duration,
         "trace_id": outcome.trace_id,
-        "target": outcome.target_info.get(0).cloned().unwrap_or(Value::Null),
+        "target": outcome.target_info.first().map(|t| json!(t)).unwrap_or(Value::Null),
         "budget": { "max_cost_usd": outcome.budget_usd, "spent_usd": outcome.runner.spent_usd },
         "summary": primary.map(|t| json!(t.summary)).unwrap_or(Value::Null),
         "cases": primary.map(|t| json!(t.cases)).unwrap_or(json!([])),
@@ -37,6 +37,7 @@ pub fn run_document(outcome: &RunOutcome) -> Value {
             "labels": c.labels,
             "insufficient_data": c.comparison.insufficient,
             "tests": c.comparison.tests,
+            "undecided": c.comparison.undecided,
         })),
         "notes": outcome.notes,
     });
@@ -44,7 +45,7 @@ pub fn run_document(outcome: &RunOutcome) -> Value {
         doc["targets"] = outcome
             .targets
             .iter()
-            .zip(outcome.target_info.as_array().into_iter().flatten())
+            .zip(&outcome.target_info)
             .map(|(t, info)| json!({ "target": info, "summary": t.summary, "cases": t.cases }))
             .collect();
     }

@@ -4,27 +4,74 @@
 
 use std::fmt::Write;
 
+use super::inert;
 use crate::compare::{Verdict, format_ms, format_rate};
 use crate::pipeline::RunOutcome;
 use crate::summary::CaseStatus;
 
-/// Escapes text for a Markdown table cell or paragraph.
+/// Escapes text for a Markdown table cell or paragraph: markup characters are escaped, HTML
+/// cannot open, newlines are flattened, hidden characters (bidi overrides, zero-width marks)
+/// are shown as `\u{..}`, and a word GitHub would autolink (a URL, `www.` host or e-mail
+/// address) is put in a code span, where no link is made.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
+    let mut word = String::new();
     for c in text.chars() {
+        if c.is_whitespace() {
+            escape_word(&word, &mut out);
+            word.clear();
+            out.push(' ');
+        } else {
+            word.push(c);
+        }
+    }
+    escape_word(&word, &mut out);
+    out
+}
+
+fn escape_word(word: &str, out: &mut String) {
+    if word.is_empty() {
+        return;
+    }
+    if inert::linkable(word) {
+        code_span(word, out);
+        return;
+    }
+    for c in word.chars() {
         match c {
-            '\n' | '\r' => out.push(' '),
             '|' | '\\' | '`' | '*' | '_' | '[' | ']' | '#' | '~' | '>' => {
                 out.push('\\');
                 out.push(c);
             }
             '<' => out.push_str("&lt;"),
             '&' => out.push_str("&amp;"),
+            c if inert::is_hidden(c) => out.push_str(&inert::escaped(c)),
             c if c.is_control() => {}
             c => out.push(c),
         }
     }
-    out
+}
+
+/// `word` as a code span: shown as written, never a link. The fence is longer than any run
+/// of backticks inside; `|` stays escaped so a table cell does not split.
+fn code_span(word: &str, out: &mut String) {
+    let mut content = String::new();
+    for c in word.chars() {
+        match c {
+            '|' => content.push_str("\\|"),
+            c if inert::is_hidden(c) => content.push_str(&inert::escaped(c)),
+            c if c.is_control() => {}
+            c => content.push(c),
+        }
+    }
+    let longest = content.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest + 1);
+    let pad = if content.starts_with('`') || content.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    out.push_str(&format!("{fence}{pad}{content}{pad}{fence}"));
 }
 
 pub fn markdown(outcome: &RunOutcome) -> String {
@@ -116,7 +163,7 @@ pub fn markdown(outcome: &RunOutcome) -> String {
                 failing.len()
             );
             for c in failing {
-                let passed = (c.figures.pass_rate * c.figures.samples as f64).round();
+                let passed = c.figures.passes;
                 let _ = writeln!(
                     md,
                     "| {}/{} | {} | {passed}/{} | {} |",
@@ -143,5 +190,39 @@ mod tests {
             escape("a|b <script>x</script> **bold**\nnext"),
             r"a\|b &lt;script\>x&lt;/script\> \*\*bold\*\* next"
         );
+    }
+
+    #[test]
+    fn links_in_model_output_are_not_clickable() {
+        // GitHub autolinks bare URLs, `www.` hosts and e-mail addresses in a step summary:
+        // each is put in a code span, where it is shown but never linked.
+        assert_eq!(
+            escape("see https://evil.example/login?a=1|2 now"),
+            r"see `https://evil.example/login?a=1\|2` now"
+        );
+        assert_eq!(
+            escape("go to www.evil.example."),
+            "go to `www.evil.example.`"
+        );
+        assert_eq!(
+            escape("mail admin@evil.example"),
+            "mail `admin@evil.example`"
+        );
+        // Backticks inside cannot close the span early.
+        assert_eq!(escape("``https://x.y``"), "``` ``https://x.y`` ```");
+        // Nothing outside a code span still looks like a link.
+        for text in ["https://a.b/c", "WWW.A.B", "x@y.z", "(http://a.b)"] {
+            let md = escape(text);
+            assert!(md.starts_with('`') && md.ends_with('`'), "{md}");
+        }
+    }
+
+    #[test]
+    fn hidden_characters_are_shown_escaped() {
+        assert_eq!(
+            escape("ok\u{202e}gnp.exe\u{200b}\u{feff}\u{2066}"),
+            r"ok\u{202e}gnp.exe\u{200b}\u{feff}\u{2066}"
+        );
+        assert_eq!(escape("https://a.b/\u{202e}x"), r"`https://a.b/\u{202e}x`");
     }
 }

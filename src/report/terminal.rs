@@ -7,6 +7,7 @@ use std::io::{self, IsTerminal, Write};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::inert;
 use crate::compare::{Finding, Severity, Verdict, format_ms, format_rate};
 use crate::pipeline::{Progress, RunOutcome, RunStatus};
 use crate::runner::Observation;
@@ -51,8 +52,10 @@ impl Style {
     }
 }
 
-/// Untrusted text made safe to print: control characters (ANSI escapes included) shown as
-/// `\u{..}`, newlines flattened, and cut to `max` characters.
+/// Untrusted text made safe to print: control characters (ANSI escapes included) and hidden
+/// ones (bidi overrides, zero-width marks) shown as `\u{..}`, newlines flattened, and cut to
+/// `max` characters. Model output, and anything read from a committed file (baseline labels
+/// and sources, golden case ids, notes quoting them), is printed only through this.
 pub fn sanitize(text: &str, max: usize) -> String {
     let mut out = String::new();
     for (i, c) in text.chars().enumerate() {
@@ -62,11 +65,19 @@ pub fn sanitize(text: &str, max: usize) -> String {
         }
         match c {
             '\n' | '\r' | '\t' => out.push(' '),
-            c if c.is_control() => out.push_str(&c.escape_unicode().to_string()),
+            c if c.is_control() || inert::is_hidden(c) => out.push_str(&inert::escaped(c)),
             c => out.push(c),
         }
     }
     out
+}
+
+/// Longest name, label or note printed whole.
+const NAME_MAX: usize = 200;
+
+/// `sanitize` for names and labels from configuration or a committed file.
+fn clean(text: &str) -> String {
+    sanitize(text, NAME_MAX)
 }
 
 fn verdict_label(style: &Style, verdict: Verdict) -> String {
@@ -110,8 +121,8 @@ pub fn write_outcome(out: &mut dyn Write, outcome: &RunOutcome, style: &Style) -
         out,
         "{} {} · run {}",
         style.bold("probity"),
-        style.bold(&outcome.probe),
-        outcome.run_id
+        style.bold(&clean(&outcome.probe)),
+        clean(&outcome.run_id)
     )?;
     let status = match outcome.status {
         RunStatus::Complete => "complete".to_string(),
@@ -124,22 +135,27 @@ pub fn write_outcome(out: &mut dyn Write, outcome: &RunOutcome, style: &Style) -
         status
     )?;
     if let Some(reason) = &outcome.status_reason {
-        writeln!(out, "  {}", style.yellow(reason))?;
+        writeln!(out, "  {}", style.yellow(&clean(reason)))?;
     }
     for target in &outcome.targets {
         write_target(out, &target.summary, &target.cases, outcome, style)?;
     }
     if let Some(c) = &outcome.comparison {
-        let labels: Vec<String> = c.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        // A baseline file comes with a pull request: its labels and source are untrusted.
+        let labels: Vec<String> = c
+            .labels
+            .iter()
+            .map(|(k, v)| format!("{}={}", clean(k), clean(v)))
+            .collect();
         writeln!(out)?;
         writeln!(
             out,
             "  {} {}{}{} · {} tests, {} drift",
             style.bold("baseline"),
-            c.source,
+            clean(&c.source),
             c.run_id
                 .as_deref()
-                .map(|r| format!(" {r}"))
+                .map(|r| format!(" {}", clean(r)))
                 .unwrap_or_default(),
             if labels.is_empty() {
                 String::new()
@@ -156,7 +172,7 @@ pub fn write_outcome(out: &mut dyn Write, outcome: &RunOutcome, style: &Style) -
     }
     write_findings(out, &outcome.findings, style)?;
     for note in &outcome.notes {
-        writeln!(out, "  {} {note}", style.dim("note:"))?;
+        writeln!(out, "  {} {}", style.dim("note:"), clean(note))?;
     }
     Ok(())
 }
@@ -169,24 +185,26 @@ fn write_target(
     style: &Style,
 ) -> io::Result<()> {
     let f = &s.figures;
-    let info = outcome
-        .target_info
-        .as_array()
-        .and_then(|a| a.iter().find(|t| t["name"] == s.target.as_str()));
-    let model = info
+    // An `http` target has no model: it is known by its URL (secrets already redacted).
+    let model = outcome
+        .info_of(&s.target)
         .map(|t| {
-            format!(
-                "{} {}",
-                t["provider"].as_str().unwrap_or(""),
-                t["model"].as_str().unwrap_or("")
-            )
+            let known_by = if !t.model.is_empty() {
+                t.model.as_str()
+            } else {
+                t.base_url
+                    .as_deref()
+                    .filter(|u| !u.is_empty())
+                    .unwrap_or("-")
+            };
+            format!("{} {}", clean(&t.provider), clean(known_by))
         })
         .unwrap_or_default();
     writeln!(out)?;
     writeln!(
         out,
         "  {} {}",
-        style.bold(&format!("target {}", s.target)),
+        style.bold(&format!("target {}", clean(&s.target))),
         style.dim(&model)
     )?;
     let seconds = (outcome.finished_at - outcome.started_at).num_milliseconds() as f64 / 1000.0;
@@ -302,7 +320,7 @@ fn write_cases(out: &mut dyn Write, cases: &[CaseSummary], style: &Style) -> io:
     writeln!(out, "  cases     {}", style.dim("(failing first)"))?;
     let width = ordered
         .iter()
-        .map(|c| c.set.len() + c.id.len() + 1)
+        .map(|c| clean(&c.set).chars().count() + clean(&c.id).chars().count() + 1)
         .max()
         .unwrap_or(0);
     for c in ordered {
@@ -314,15 +332,20 @@ fn write_cases(out: &mut dyn Write, cases: &[CaseSummary], style: &Style) -> io:
             CaseStatus::Skipped => style.dim("skip "),
         };
         let f = &c.figures;
-        let passes = (f.pass_rate * f.samples as f64).round() as u64;
+        let passes = f.passes;
         let mut reason = c
             .failing_reason
             .as_deref()
             .map(|r| sanitize(r, 100))
             .unwrap_or_default();
         if c.status == CaseStatus::Error {
+            // Every sample erred: the classes alone ("http_4xx 10") do not say what to fix;
+            // the first error's message (already scrubbed of secrets) usually does.
             let classes: Vec<String> = f.errors.iter().map(|(k, n)| format!("{k} {n}")).collect();
             reason = format!("no answer ({})", classes.join(", "));
+            if let Some(first) = c.failing_reason.as_deref() {
+                reason = format!("{reason}: {}", sanitize(first, 160));
+            }
         }
         if c.too_few_samples && c.status != CaseStatus::Skipped {
             reason = format!("{reason} [only {} answered]", f.answered)
@@ -332,7 +355,7 @@ fn write_cases(out: &mut dyn Write, cases: &[CaseSummary], style: &Style) -> io:
         writeln!(
             out,
             "    {label} {:width$}  {passes}/{}  {}",
-            format!("{}/{}", c.set, c.id),
+            format!("{}/{}", clean(&c.set), clean(&c.id)),
             f.samples,
             style.dim(&reason),
         )?;

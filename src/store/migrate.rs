@@ -31,8 +31,13 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 3,
+        name: "observation_delayed",
+        sql: include_str!("migrations/0003_observation_delayed.sql"),
+    },
+    Migration {
+        version: 4,
         name: "run_prompts_and_report",
-        sql: include_str!("migrations/0003_run_prompts_and_report.sql"),
+        sql: include_str!("migrations/0004_run_prompts_and_report.sql"),
     },
 ];
 

@@ -1,0 +1,114 @@
+//! What a person reads: the terminal summary and the Markdown of real runs — errors that
+//! say what to fix, and nothing from a model or a committed file that can restyle a CI log.
+
+#[path = "support/project.rs"]
+mod project;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::routing::post;
+use probity::compare::Baseline;
+use probity::pipeline::{BaselineChoice, RunOptions, RunOutcome, RunStatus};
+use probity::report::terminal::{Style, write_outcome};
+use probity::sim::{Latency, Profile};
+use probity::store::Store;
+use project::Project;
+
+fn text(outcome: &RunOutcome) -> String {
+    let mut out = Vec::new();
+    write_outcome(&mut out, outcome, &Style { color: false }).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+/// A chat endpoint that refuses every key the way OpenAI does.
+async fn refusing_every_key() -> String {
+    let app = Router::new().route(
+        "/v1/chat/completions",
+        post(|| async {
+            (
+                StatusCode::UNAUTHORIZED,
+                [("content-type", "application/json")],
+                r#"{"error":{"message":"Incorrect API key provided: sk-wro****. You can find your API key at the dashboard.","type":"invalid_request_error","code":"invalid_api_key"}}"#,
+            )
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+    format!("http://{addr}/v1")
+}
+
+#[tokio::test]
+async fn a_case_that_never_answers_shows_its_first_error() {
+    // `no answer (http_4xx 2)` alone does not say the key is wrong; the server did.
+    let url = refusing_every_key().await;
+    let project = Project::new(&url, "samples: 2\nconcurrency: 2\n");
+    let mut probe = project.probe("sk-wrong");
+    probe.target.stream = false;
+    let store = Store::open(&project.db()).unwrap();
+    let outcome = project::run(&probe, &store, &RunOptions::default()).await;
+    assert_eq!(outcome.status, RunStatus::CouldNotProbe);
+    let shown = text(&outcome);
+    let line = shown
+        .lines()
+        .find(|l| l.contains("ERROR") && l.contains("support/refund-window"))
+        .unwrap_or_else(|| panic!("{shown}"));
+    assert!(line.contains("no answer (http_4xx 2)"), "{line}");
+    assert!(line.contains("Incorrect API key provided"), "{line}");
+    assert!(!shown.contains("sk-wrong"), "the key itself is never shown");
+}
+
+#[tokio::test]
+async fn a_committed_baseline_cannot_restyle_the_terminal() {
+    // A baseline file arrives with a pull request: its labels are attacker-chosen text.
+    let profile = Profile {
+        latency: Latency::fixed(Duration::from_millis(5)),
+        ..Profile::default()
+    };
+    let (project, sim) = Project::with_sim("samples: 3\nconcurrency: 4\n", profile).await;
+    let probe = project.probe("k");
+    let store = Store::open(&project.db()).unwrap();
+    let first = project::run(&probe, &store, &RunOptions::default()).await;
+    let evidence = first.primary().unwrap().evidence.clone();
+    let labels = [(
+        "model\x1b[2J".to_string(),
+        "v1\x1b]0;pwned\x07\u{202e}txt.exe".to_string(),
+    )]
+    .into_iter()
+    .collect();
+    let baseline = Baseline::new(
+        &probe.name,
+        "r\x1b[31m",
+        "default",
+        labels,
+        first.started_at,
+        evidence,
+    );
+    let path = project.root().join("baselines/evil\u{202e}.json");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    baseline.write(&path).unwrap();
+
+    let options = RunOptions {
+        baseline: BaselineChoice::File(path),
+        ..RunOptions::default()
+    };
+    let outcome = project::run(&probe, &store, &options).await;
+    assert!(outcome.comparison.is_some());
+    let shown = text(&outcome);
+    assert!(!shown.contains('\x1b'), "{shown:?}");
+    assert!(!shown.contains('\u{202e}'), "{shown:?}");
+    assert!(!shown.contains('\x07'), "{shown:?}");
+    assert!(
+        shown.contains(r"\u{1b}[2J"),
+        "shown escaped, not dropped: {shown}"
+    );
+    assert!(shown.contains(r"\u{202e}"), "{shown}");
+    // And the target header names the model (typed target info).
+    assert!(shown.contains("target default openai sim-model"), "{shown}");
+    sim.shutdown().await.unwrap();
+}
