@@ -326,6 +326,7 @@ fn observation(output: &str, m: &Meta) -> Observation {
         span_id: "0".into(),
         output: (!m.missing_output).then(|| output.to_string()),
         context: vec![],
+        delayed: false,
     }
 }
 
