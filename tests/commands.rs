@@ -490,6 +490,13 @@ async fn each_demo_starts_from_a_fresh_database() {
             out.contains("no baseline yet for `support-bot`"),
             "the demo's first support-bot run has nothing to compare with:\n{out}"
         );
+        assert!(out.contains("stored in a fresh database"), "{out}");
+        // An `http` target has no model: its line does not end in a blank where one was.
+        let http = out
+            .lines()
+            .find(|l| l.trim_start().starts_with("target default http"))
+            .unwrap_or_else(|| panic!("no http target line:\n{out}"));
+        assert_eq!(http, http.trim_end(), "{http:?}");
     }
     let store = Store::open(&dir.path().join("reports/demo.db")).unwrap();
     assert_eq!(
