@@ -114,7 +114,7 @@ pub enum Command {
         format: Format,
     },
     /// Serve a simulated OpenAI/Anthropic-compatible endpoint (demo, tests, fire drills).
-    Sim(SimCommand),
+    Sim(Box<SimCommand>),
     /// Run the example probes against a built-in simulator: no network, no key, no setup.
     Demo(DemoArgs),
     /// Write a starter probe, golden set and alert-routing file.

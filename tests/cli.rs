@@ -107,11 +107,13 @@ async fn exit_3_when_the_endpoint_is_unreachable() {
     );
     let out = probity(&project, &["run"]).await;
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stdout));
-    // Given up after the first connect failures, with the cause named.
+    // The cause is named: the address and the refused connection.
+    let stdout = text(&out.stdout);
     assert!(
-        text(&out.stdout).contains("could not reach http://"),
-        "{}",
-        text(&out.stdout)
+        stdout.contains(&format!(
+            "could not reach http://{closed}/v1/chat/completions"
+        )) && stdout.contains("refused"),
+        "{stdout}"
     );
 }
 
@@ -297,7 +299,7 @@ async fn init_sim_promote_then_gate_a_degraded_canary() {
     )
     .unwrap();
 
-    let run = probity_here(&["run", "--samples", "10"])
+    let run = probity_here(&["run", "--samples", "20"])
         .output()
         .await
         .unwrap();
@@ -347,11 +349,18 @@ async fn init_sim_promote_then_gate_a_degraded_canary() {
     assert_eq!(refusals["severity"], "critical");
     assert_eq!(refusals["target"], "canary");
     assert_eq!(refusals["baseline"]["value"], 0.0);
+    // And the cases the refusals broke are critical findings of their own, with the reason.
+    assert!(
+        findings.iter().any(|f| f["kind"] == "case"
+            && f["severity"] == "critical"
+            && f["case"] == "starter/greeting"),
+        "{findings:?}"
+    );
     assert!(refusals["current"]["value"].as_f64().unwrap() > 0.3);
     let junit = std::fs::read_to_string(dir.path().join("gate.xml")).unwrap();
     assert!(junit.contains("drift: over_refusal"), "{junit}");
     assert!(!junit.contains("failures=\"0\""), "{junit}");
-    assert!(canary.stats().requests >= 30, "the canary was probed");
+    assert!(canary.stats().requests >= 60, "the canary was probed");
     current.shutdown().await.unwrap();
     canary.shutdown().await.unwrap();
 }

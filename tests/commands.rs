@@ -368,12 +368,17 @@ async fn dry_run_sends_nothing_and_case_runs_a_subset() {
     sim.shutdown().await.unwrap();
 }
 
-/// Sends SIGINT to the child once the run has stored some observations.
-async fn interrupt_when_going(project: &Project, child: &tokio::process::Child) {
+/// Sends SIGINT to the child once its run (not an earlier one) has stored observations.
+async fn interrupt_when_going(
+    project: &Project,
+    child: &tokio::process::Child,
+    before: Option<String>,
+) {
     for _ in 0..400 {
         tokio::time::sleep(Duration::from_millis(25)).await;
         if let Ok(store) = Store::open(&project.db())
             && let Ok(run) = store.run("latest")
+            && Some(&run.id) != before.as_ref()
             && store.count_observations(&run.id).unwrap_or(0) >= 5
         {
             break;
@@ -418,7 +423,11 @@ async fn ctrl_c_exits_130_prints_what_it_got_and_is_never_promoted() {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        interrupt_when_going(&project, &child).await;
+        let before = Store::open(&project.db())
+            .ok()
+            .and_then(|s| s.run("latest").ok())
+            .map(|r| r.id);
+        interrupt_when_going(&project, &child, before).await;
         let out = child.wait_with_output().await.unwrap();
         let stdout = text(&out.stdout);
         assert_eq!(out.status.code(), Some(130), "{args:?}: {stdout}");
@@ -481,6 +490,13 @@ async fn each_demo_starts_from_a_fresh_database() {
             out.contains("no baseline yet for `support-bot`"),
             "the demo's first support-bot run has nothing to compare with:\n{out}"
         );
+        assert!(out.contains("stored in a fresh database"), "{out}");
+        // An `http` target has no model: its line does not end in a blank where one was.
+        let http = out
+            .lines()
+            .find(|l| l.trim_start().starts_with("target default http"))
+            .unwrap_or_else(|| panic!("no http target line:\n{out}"));
+        assert_eq!(http, http.trim_end(), "{http:?}");
     }
     let store = Store::open(&dir.path().join("reports/demo.db")).unwrap();
     assert_eq!(

@@ -765,3 +765,80 @@ fn writer_throughput() -> Result<()> {
     eprintln!("read {n} rows in {:?}", started.elapsed());
     Ok(())
 }
+
+#[test]
+fn runs_are_found_by_a_unique_suffix_too() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let store = Store::open(&dir.path().join("p.db"))?;
+    store.begin_run(&new_run(
+        "20240718T090000Z-aa51",
+        "bot",
+        t("2024-07-18T09:00:00Z"),
+    ))?;
+    store.begin_run(&new_run(
+        "20240718T100000Z-f8dd",
+        "bot",
+        t("2024-07-18T10:00:00Z"),
+    ))?;
+    store.begin_run(&new_run(
+        "20240718T110000Z-c851",
+        "bot",
+        t("2024-07-18T11:00:00Z"),
+    ))?;
+    assert_eq!(store.run("aa51")?.id, "20240718T090000Z-aa51");
+    assert_eq!(store.run("f8dd")?.id, "20240718T100000Z-f8dd");
+    assert_eq!(store.run("Z-c851")?.id, "20240718T110000Z-c851");
+    assert_eq!(store.run("20240718T10")?.id, "20240718T100000Z-f8dd");
+    // `51` ends two ids: ambiguous, both listed.
+    let err = store.run("51").err().context("should be ambiguous")?;
+    assert!(matches!(err, StoreError::AmbiguousRun { .. }), "{err}");
+    let msg = err.to_string();
+    assert!(msg.contains("-aa51") && msg.contains("-c851"), "{msg}");
+    assert!(!msg.contains("f8dd"), "{msg}");
+    // A string inside an id, neither prefix nor suffix, is not a match.
+    assert!(matches!(
+        store.run("Z-aa"),
+        Err(StoreError::RunNotFound { .. })
+    ));
+    Ok(())
+}
+
+#[test]
+fn prompts_and_the_printed_summary_are_kept_and_exported() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("p.db");
+    let store = open_with_run(&path, "r1")?;
+    let writer = store.writer()?;
+    writer.observation("r1", obs(0));
+    writer.finish()?;
+    assert_eq!(store.report_text("r1")?, None);
+    let messages = json!([{"role": "user", "content": "How long is the refund window?"}]);
+    store.record_prompts(
+        "r1",
+        &[
+            ("support".into(), "case-0".into(), messages.clone()),
+            ("support".into(), "other".into(), json!([])),
+        ],
+    )?;
+    store.set_report_text("r1", "probity bot · run r1\n")?;
+    assert_eq!(
+        store.report_text("r1")?.as_deref(),
+        Some("probity bot · run r1\n")
+    );
+    assert_eq!(store.prompts("r1")?.len(), 2);
+    let mut out = Vec::new();
+    store.export_jsonl("r1", &mut out)?;
+    let line: serde_json::Value = serde_json::from_slice(&out)?;
+    assert_eq!(line["prompt"], messages);
+    assert!(matches!(
+        store.record_prompts("nope", &[]),
+        Err(StoreError::RunNotFound { .. })
+    ));
+    // Deleting the run deletes its prompts (foreign key, cascade).
+    drop(store);
+    assert_eq!(count_raw(&path, "SELECT count(*) FROM run_prompts")?, 2);
+    let conn = rusqlite::Connection::open(&path)?;
+    conn.execute_batch("PRAGMA foreign_keys = ON; DELETE FROM runs WHERE id = 'r1';")?;
+    assert_eq!(count_raw(&path, "SELECT count(*) FROM run_prompts")?, 0);
+    Ok(())
+}

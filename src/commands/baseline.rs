@@ -9,7 +9,16 @@ use crate::pipeline::target_evidence;
 use crate::store::Store;
 
 pub fn baseline(cli: &Cli, command: &BaselineCommand) -> Result<i32, CommandError> {
-    let store = open_for_reading(&database(cli, &[])?)?;
+    let path = database(cli, &[])?;
+    if matches!(command, BaselineCommand::List) && !path.exists() {
+        // Listing creates nothing: no database, no baselines.
+        println!(
+            "no baselines yet (no database at {}); promote a run with `probity baseline promote <run>`",
+            display_path(&path)
+        );
+        return Ok(exit::PASSED);
+    }
+    let store = open_for_reading(&path)?;
     match command {
         BaselineCommand::Promote { run, target, force } => {
             promote(&store, run, target.as_deref(), *force)

@@ -5,7 +5,10 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::run::{cancel_on_ctrl_c, exit_code, keep_for_show, unknown_target, write_json};
+use super::run::{
+    cancel_on_ctrl_c, exit_code, interrupted_before_start, keep_for_show, unknown_target,
+    write_json,
+};
 use super::{CommandError, database, open_store};
 use crate::cli::{Cli, FailOn, Format, GateArgs};
 use crate::compare::Severity;
@@ -32,6 +35,8 @@ fn write_text(path: &Path, text: &str, append: bool) -> Result<(), CommandError>
 }
 
 pub async fn gate(cli: &Cli, args: &GateArgs) -> Result<i32, CommandError> {
+    // First thing: a Ctrl-C while the probe loads must not kill the process silently.
+    let cancel = cancel_on_ctrl_c();
     let project = load_probes(std::slice::from_ref(&args.probe), &cli.root, &process_env)
         .map_err(CommandError::Config)?;
     let Some(probe) = project.probes.first() else {
@@ -72,7 +77,9 @@ pub async fn gate(cli: &Cli, args: &GateArgs) -> Result<i32, CommandError> {
         baseline,
         case: None,
     };
-    let cancel = cancel_on_ctrl_c();
+    if cancel.is_cancelled() {
+        return Ok(interrupted_before_start());
+    }
     let mut outcome = run_probe(probe, &store, &options, &Bar::new(), cancel.clone()).await?;
     // A gate passes only when every compared metric is decided (issue 9).
     outcome.verdict = outcome

@@ -59,6 +59,12 @@ pub fn cancel_on_ctrl_c() -> CancellationToken {
     cancel
 }
 
+/// Ctrl-C came before the first request: nothing was sent or stored.
+pub fn interrupted_before_start() -> i32 {
+    eprintln!("interrupted before the run began: nothing was sent");
+    exit::INTERRUPTED
+}
+
 /// The exit code of a command whose run was `cancel`led or not: an interrupted command
 /// exits 130 whatever its verdict, so a CI job never reads a Ctrl-C as a pass.
 pub fn exit_code(cancel: &CancellationToken, code: i32) -> i32 {
@@ -127,6 +133,8 @@ pub fn check_selection(probe: &Probe, options: &RunOptions) -> Result<(), Comman
 }
 
 pub async fn run(cli: &Cli, args: &RunArgs) -> Result<i32, CommandError> {
+    // First thing: a Ctrl-C while the probes load must not kill the process silently.
+    let cancel = cancel_on_ctrl_c();
     let project =
         load_probes(&args.probes, &cli.root, &process_env).map_err(CommandError::Config)?;
     if project.probes.is_empty() {
@@ -157,7 +165,9 @@ pub async fn run(cli: &Cli, args: &RunArgs) -> Result<i32, CommandError> {
     }
     let loaded: Vec<&Probe> = project.probes.iter().collect();
     let store = open_store(&database(cli, &loaded)?)?;
-    let cancel = cancel_on_ctrl_c();
+    if cancel.is_cancelled() {
+        return Ok(interrupted_before_start());
+    }
     let style = Style::detect();
     let several = project.probes.len() > 1;
     let mut codes = Vec::new();
