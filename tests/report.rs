@@ -112,3 +112,91 @@ async fn a_committed_baseline_cannot_restyle_the_terminal() {
     assert!(shown.contains("target default openai sim-model"), "{shown}");
     sim.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn numbers_read_as_people_read_them() {
+    // A baseline at 5 ms and an endpoint now at 250 ms: the latency ratio is about 50.
+    let fast = Profile {
+        latency: Latency::fixed(Duration::from_millis(5)),
+        ttft: Latency::fixed(Duration::from_millis(5)),
+        ..Profile::default()
+    };
+    let slow = Profile {
+        latency: Latency::fixed(Duration::from_millis(250)),
+        ttft: Latency::fixed(Duration::from_millis(250)),
+        ..Profile::default()
+    };
+    let body =
+        "samples: 6\nconcurrency: 8\npricing: { input_per_mtok: 0.1, output_per_mtok: 0.1 }\n";
+    let (project, sim) = Project::with_sim(body, fast).await;
+    let mut probe = project.probe("k");
+    probe.target.stream = false;
+    let store = Store::open(&project.db()).unwrap();
+    let first = project::run(&probe, &store, &RunOptions::default()).await;
+    let baseline = Baseline::new(
+        &probe.name,
+        &first.run_id,
+        "default",
+        Default::default(),
+        first.started_at,
+        first.primary().unwrap().evidence.clone(),
+    );
+    let path = project.root().join("baseline.json");
+    baseline.write(&path).unwrap();
+    sim.shutdown().await.unwrap();
+
+    let slow_sim = project::start_sim(&project.golden(), slow).await;
+    probe.target.base_url = slow_sim.base_url();
+    let options = RunOptions {
+        baseline: BaselineChoice::File(path),
+        ..RunOptions::default()
+    };
+    let mut outcome = project::run(&probe, &store, &options).await;
+    slow_sim.shutdown().await.unwrap();
+    let shown = text(&outcome);
+
+    // Effects: a multiplier, not `+4900%`.
+    let latency = shown
+        .lines()
+        .find(|l| l.contains("CRITICAL") && l.contains("latency"))
+        .unwrap_or_else(|| panic!("no latency finding: {shown}"));
+    assert!(latency.contains('×'), "{latency}");
+    assert!(!latency.contains("00%"), "{latency}");
+    // The severity is said once per line.
+    for line in shown.lines().filter(|l| l.contains("CRITICAL")) {
+        assert!(!line.ends_with("— critical"), "{line}");
+    }
+    // A cost of a fraction of a cent keeps its digits.
+    let cost = shown.lines().find(|l| l.contains("cost $")).unwrap();
+    let spent = outcome.primary().unwrap().summary.figures.cost_usd;
+    let read: f64 = cost.split("cost $").nth(1).unwrap().trim().parse().unwrap();
+    assert!(spent > 0.0 && spent < 0.001, "{spent}");
+    assert!((read - spent).abs() <= spent * 0.01, "{cost} for ${spent}");
+
+    // The comparison table says which effects are differences and which ratios, with units.
+    let table = probity::report::terminal::comparison_table(
+        &outcome.comparison.as_ref().unwrap().comparison,
+    );
+    let row = table
+        .lines()
+        .find(|l| l.trim_start().starts_with("latency_median"))
+        .unwrap_or_else(|| panic!("{table}"));
+    assert!(
+        row.contains(" ms") && row.contains('×') && row.contains("ratio"),
+        "{row}"
+    );
+    assert!(table.contains("rates as a difference in points"), "{table}");
+
+    // An `http` target has no model: it is shown by its URL, not a trailing blank.
+    let info = &mut outcome.target_info[0];
+    info.provider = "http".into();
+    info.model = String::new();
+    let url = info.base_url.clone().unwrap();
+    let shown = text(&outcome);
+    assert!(
+        shown.contains(&format!("target default http {url}")),
+        "{shown}"
+    );
+    outcome.target_info[0].base_url = None;
+    assert!(text(&outcome).contains("target default http -"));
+}

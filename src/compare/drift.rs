@@ -619,11 +619,11 @@ fn message(c: &Candidate, severity: Severity) -> String {
         EffectKind::RatioIncrease | EffectKind::Ratio | EffectKind::RatioDecrease => {
             let unit = c.unit.unwrap_or(Unit::Count);
             format!(
-                "{} {} vs {} in baseline ({:+.0}%, {p})",
+                "{} {} vs {} in baseline ({}, {p})",
                 c.label,
                 unit.show(r.current.value),
                 unit.show(r.baseline.value),
-                (r.effect - 1.0) * 100.0
+                crate::report::numbers::format_ratio(r.effect)
             )
         }
         EffectKind::Divergence => format!(

@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::inert;
+use super::{inert, numbers};
 use crate::compare::{Verdict, format_ms, format_rate};
 use crate::pipeline::RunOutcome;
 use crate::summary::CaseStatus;
@@ -127,7 +127,7 @@ pub fn markdown(outcome: &RunOutcome) -> String {
                 "| {} | {} | {} |",
                 f.severity.as_str(),
                 escape(&f.metric),
-                escape(&f.message)
+                escape(numbers::without_severity(&f.message, f.severity))
             );
         }
     }
@@ -140,14 +140,14 @@ pub fn markdown(outcome: &RunOutcome) -> String {
         let ms = |v: Option<f64>| v.map(format_ms).unwrap_or_else(|| "—".into());
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {} | ${:.4} |",
+            "| {} | {} | {} | {} | {} | {} | {} |",
             escape(&t.summary.target),
             f.samples,
             format_rate(f.error_rate),
             ms(f.latency_ms.p50),
             ms(f.latency_ms.p95),
             format_rate(f.pass_rate),
-            f.cost_usd
+            numbers::format_cost(f.cost_usd)
         );
     }
     if let Some(primary) = outcome.primary() {
