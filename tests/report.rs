@@ -83,7 +83,7 @@ async fn a_committed_baseline_cannot_restyle_the_terminal() {
     .collect();
     let baseline = Baseline::new(
         &probe.name,
-        "r\x1b[31m",
+        "r\x1b[31m` [x](https://e.vil) `",
         "default",
         labels,
         first.started_at,
@@ -108,6 +108,15 @@ async fn a_committed_baseline_cannot_restyle_the_terminal() {
         "shown escaped, not dropped: {shown}"
     );
     assert!(shown.contains(r"\u{202e}"), "{shown}");
+    // In the step summary the run id quoted from the file cannot close a code span and
+    // make a link: its backtick is escaped and the URL-like word is in a span of its own.
+    let md = probity::report::markdown::markdown(&outcome);
+    let compared = md.lines().find(|l| l.starts_with("Compared with")).unwrap();
+    assert!(
+        compared.contains(r"\` `[x](https://e.vil)` \`"),
+        "{compared}"
+    );
+    assert!(!compared.contains('\x1b'), "{compared}");
     // And the target header names the model (typed target info).
     assert!(shown.contains("target default openai sim-model"), "{shown}");
     sim.shutdown().await.unwrap();

@@ -107,9 +107,10 @@ pub fn markdown(outcome: &RunOutcome) -> String {
             md,
             "\nCompared with {}{}{}: {} tests.",
             escape(&c.source),
+            // From a baseline file, so untrusted: escaped, never inside a hand-made span.
             c.run_id
                 .as_deref()
-                .map(|r| format!(" `{r}`"))
+                .map(|r| format!(" {}", escape(r)))
                 .unwrap_or_default(),
             if labels.is_empty() {
                 String::new()
