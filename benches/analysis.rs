@@ -72,6 +72,7 @@ fn observations(cases: &[Case], seed: u64, slower: f64) -> Vec<Observation> {
                 final_attempt: true,
                 started_at: Utc::now(),
                 scheduled_ms: i as f64,
+                delayed: false,
                 latency_ms: Some(latency),
                 ttft_ms: Some(latency * 0.3),
                 status: Status::Ok,

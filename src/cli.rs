@@ -9,11 +9,12 @@ use crate::sim::SimArgs;
 
 const EXIT_CODES: &str = "\
 Exit codes:
-  0  passed (warnings allowed)
-  1  a verdict failed: a threshold, drift, or the rollout gate
-  2  usage or configuration error
-  3  could not probe: endpoint unreachable, every request failed, or the budget ran out
-     before the minimum samples";
+  0    passed (warnings allowed)
+  1    a verdict failed: a threshold, drift, or the rollout gate (insufficient data too)
+  2    usage or configuration error
+  3    could not probe: endpoint unreachable, every request failed, or the budget ran out
+       before the minimum samples
+  130  interrupted (Ctrl-C): what was done is stored as cancelled and printed; never a pass";
 
 /// Synthetic probes and statistical evaluation for LLM endpoints in production.
 ///
@@ -31,7 +32,7 @@ pub struct Cli {
         default_value = "."
     )]
     pub root: PathBuf,
-    /// SQLite database of runs (default: .probity/probity.db under the project folder; `run`, `gate` and the commands that name a probe use its `store.path` when set).
+    /// SQLite database of runs, for every command (default: the `store.path` the project's probes set, else .probity/probity.db under the project folder).
     #[arg(long, global = true, value_name = "FILE", env = "PROBITY_DB")]
     pub db: Option<PathBuf>,
     /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides.
@@ -58,23 +59,33 @@ pub enum Command {
     /// Run probes now: send every case N times, score, summarise, compare.
     #[command(after_help = EXIT_CODES)]
     Run(RunArgs),
-    /// Write a stored run's observations, one JSON object per line.
+    /// Write a stored run's observations, one JSON object per line (JSON Lines), each with
+    /// the prompt it answered (after redaction).
     Export {
-        /// Run id, a unique prefix of one, or `latest`.
+        /// Run id, a unique prefix or suffix of one, or `latest`.
         run: String,
-        /// JSON Lines (the only format for now; required so scripts say what they expect).
-        #[arg(long, required = true)]
+        /// JSON Lines: the default and only format (accepted so older scripts keep working).
+        #[arg(long)]
         jsonl: bool,
         /// Write to a file instead of stdout.
         #[arg(long, short, value_name = "FILE")]
         out: Option<PathBuf>,
+    },
+    /// Reprint a stored run as `run` printed it (text), or its JSON document.
+    #[command(after_help = "RUN is a run id, a unique prefix or suffix of one, or `latest`.")]
+    Show {
+        /// The run (id, unique prefix or suffix, or `latest`).
+        run: String,
+        /// `text`: the summary as printed at the end of the run; `json`: the stored document.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
     },
     /// Compare two stored runs: every metric's test, effect and drift verdict.
     #[command(
         after_help = "RUN_A is the baseline, RUN_B the run judged. Exits 1 when the verdict fails (critical drift or insufficient data)."
     )]
     Compare {
-        /// The baseline run (id, unique prefix, or `latest`).
+        /// The baseline run (id, unique prefix or suffix, or `latest`).
         run_a: String,
         /// The run judged.
         run_b: String,
@@ -86,22 +97,24 @@ pub enum Command {
     },
     /// Run a probe against a candidate target and gate the rollout on the verdict.
     #[command(
-        after_help = "Examples:\n  probity gate support-bot --candidate canary\n  probity gate support-bot --candidate canary --baseline default --fail-on warning --junit gate.xml\n\nExits 1 when the verdict fails at --fail-on, 3 when nothing could be probed."
+        after_help = "Examples:\n  probity gate support-bot --candidate canary\n  probity gate support-bot --candidate canary --baseline default --fail-on warning --junit gate.xml\n\nExits 0 when the verdict passes at --fail-on (a verdict of insufficient_data never does), 1 when it fails, 2 on a usage or configuration error, 3 when nothing could be probed, 130 when interrupted (Ctrl-C)."
     )]
     Gate(GateArgs),
     /// Promote, list, show and export baselines.
     #[command(subcommand)]
     Baseline(BaselineCommand),
-    /// List stored runs, newest first.
+    /// List stored runs, newest first; `*` marks each probe's baseline run.
     History {
         /// Only this probe's runs.
         probe: Option<String>,
         /// How many runs to list.
         #[arg(long, short = 'n', default_value_t = 20)]
         limit: usize,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
     },
     /// Serve a simulated OpenAI/Anthropic-compatible endpoint (demo, tests, fire drills).
-    Sim(SimArgs),
+    Sim(SimCommand),
     /// Run the example probes against a built-in simulator: no network, no key, no setup.
     Demo(DemoArgs),
     /// Write a starter probe, golden set and alert-routing file.
@@ -142,6 +155,26 @@ pub struct RunArgs {
     /// Also write the JSON document to this file (one probe) or folder (several).
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
+    /// Render every prompt and print the plan (requests per target, worst-case cost against
+    /// the budget); send nothing, store nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Only the cases whose `set/case-id` matches: a glob when PATTERN holds `*`, `?` or
+    /// `[`, e.g. `support/refund-*`, else a substring, e.g. `refund`.
+    #[arg(long = "case", value_name = "PATTERN")]
+    pub case: Option<String>,
+}
+
+/// `probity sim`: the simulator's own flags. The global `--db` and `-C` mean nothing to
+/// it, so they are declared here hidden (clap then does not list the global ones).
+#[derive(Debug, Args)]
+pub struct SimCommand {
+    #[command(flatten)]
+    pub args: SimArgs,
+    #[arg(long, hide = true, value_name = "FILE")]
+    pub db: Option<PathBuf>,
+    #[arg(long, short = 'C', hide = true, value_name = "DIR")]
+    pub root: Option<PathBuf>,
 }
 
 /// The severity at which a gate fails.
@@ -157,7 +190,8 @@ pub enum FailOn {
 pub struct GateArgs {
     /// Probe file or name.
     pub probe: String,
-    /// The target to roll out (a key of the probe's `targets:`, or `default`).
+    /// The target to roll out: a key of the probe's `targets:` (named alternatives merged
+    /// over `target`, e.g. `targets: { canary: { base_url: ... } }`), or `default`.
     #[arg(long, value_name = "TARGET")]
     pub candidate: String,
     /// What the candidate must match: `latest` (the promoted run), a baseline file, or another target (both probed in one run, interleaved).
@@ -188,20 +222,28 @@ pub struct GateArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum BaselineCommand {
-    /// Make a finished run its probe's baseline (`baseline: latest`).
+    /// Make a finished run its probe's baseline (`baseline: latest`). An unfinished or
+    /// cancelled (interrupted) run is refused unless --force.
     Promote {
-        /// Run id, unique prefix, or `latest`.
+        /// Run id, unique prefix or suffix, or `latest`.
         run: String,
         /// Which target of the run (default: its first).
         #[arg(long, value_name = "NAME")]
         target: Option<String>,
+        /// Promote a cancelled or unfinished run anyway (its samples are what it got).
+        #[arg(long)]
+        force: bool,
     },
     /// List the promoted baselines.
     List,
     /// Show one probe's baseline.
-    Show { probe: String },
+    Show {
+        /// The probe's name (its `name:`), whose promoted baseline is shown.
+        probe: String,
+    },
     /// Write a probe's baseline to a self-contained file a CI job can commit.
     Export {
+        /// The probe's name (its `name:`), whose promoted baseline is written.
         probe: String,
         /// The file to write, e.g. baselines/support-bot.json.
         #[arg(long, value_name = "FILE")]

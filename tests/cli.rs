@@ -242,3 +242,113 @@ async fn the_api_key_never_appears() {
     assert_clean("the database", &db_bytes(&project));
     sim.shutdown().await.unwrap();
 }
+
+/// The first hour as one path: `init`, the simulator, a promoted baseline, then a canary
+/// declared under `targets:` on a second, degraded simulator, gated: exit 1 with the
+/// refusals as a critical drift finding, in the JSON and the JUnit alike.
+#[tokio::test(flavor = "multi_thread")]
+async fn init_sim_promote_then_gate_a_degraded_canary() {
+    use probity::sim::Errors;
+    let dir = tempfile::tempdir().unwrap();
+    let probity_here = |args: &[&str]| {
+        let mut command = tokio::process::Command::new(BIN);
+        command
+            .args(args)
+            .current_dir(dir.path())
+            .env("OPENAI_API_KEY", KEY)
+            .env("NO_COLOR", "1")
+            .env_remove("PROBITY_DB")
+            .env_remove("RUST_LOG");
+        command
+    };
+    let out = probity_here(&["init"]).output().await.unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let golden = probity::config::load_golden_dir(&dir.path().join("golden-sets")).unwrap();
+    let start = |profile: Profile| {
+        probity::sim::start(
+            profile,
+            probity::sim::cases_from_golden(&golden),
+            std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        )
+    };
+    let current = start(Profile::default()).await.unwrap();
+    let canary = start(Profile {
+        refusal: 0.6,
+        errors: Errors {
+            rate_500: 0.2,
+            ..Errors::default()
+        },
+        seed: 11,
+        ..Profile::default()
+    })
+    .await
+    .unwrap();
+    let probe = dir.path().join("probes/my-assistant.yaml");
+    let text_of = std::fs::read_to_string(&probe).unwrap();
+    assert!(text_of.contains("https://api.openai.com/v1"), "{text_of}");
+    std::fs::write(
+        &probe,
+        text_of.replace("https://api.openai.com/v1", &current.base_url())
+            + &format!(
+                "targets:\n  canary: {{ base_url: {} }}\n",
+                canary.base_url()
+            ),
+    )
+    .unwrap();
+
+    let run = probity_here(&["run", "--samples", "10"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stdout));
+    let promote = probity_here(&["baseline", "promote", "latest"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(promote.status.code(), Some(0), "{}", text(&promote.stderr));
+
+    let gate = probity_here(&[
+        "gate",
+        "my-assistant",
+        "--candidate",
+        "canary",
+        "--samples",
+        "10",
+        "--json",
+        "gate.json",
+        "--junit",
+        "gate.xml",
+    ])
+    .output()
+    .await
+    .unwrap();
+    let stdout = text(&gate.stdout);
+    assert_eq!(
+        gate.status.code(),
+        Some(1),
+        "{stdout}{}",
+        text(&gate.stderr)
+    );
+    assert!(stdout.contains("verdict FAIL"), "{stdout}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("gate.json")).unwrap())
+            .unwrap();
+    assert_eq!(doc["verdict"], "fail");
+    assert_eq!(doc["exit_code"], 1);
+    assert_eq!(doc["baseline"]["source"], "promoted run");
+    let findings = doc["findings"].as_array().unwrap();
+    let refusals = findings
+        .iter()
+        .find(|f| f["metric"] == "over_refusal" && f["kind"] == "drift")
+        .unwrap_or_else(|| panic!("no over-refusal drift: {findings:?}"));
+    assert_eq!(refusals["severity"], "critical");
+    assert_eq!(refusals["target"], "canary");
+    assert_eq!(refusals["baseline"]["value"], 0.0);
+    assert!(refusals["current"]["value"].as_f64().unwrap() > 0.3);
+    let junit = std::fs::read_to_string(dir.path().join("gate.xml")).unwrap();
+    assert!(junit.contains("drift: over_refusal"), "{junit}");
+    assert!(!junit.contains("failures=\"0\""), "{junit}");
+    assert!(canary.stats().requests >= 30, "the canary was probed");
+    current.shutdown().await.unwrap();
+    canary.shutdown().await.unwrap();
+}

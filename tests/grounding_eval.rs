@@ -71,6 +71,7 @@ fn observation(pair: &Pair) -> Observation {
         final_attempt: true,
         started_at: chrono::DateTime::UNIX_EPOCH,
         scheduled_ms: 0.0,
+        delayed: false,
         latency_ms: None,
         ttft_ms: None,
         status: Status::Ok,

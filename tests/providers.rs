@@ -270,6 +270,30 @@ async fn openai_chat(
             &[("x-request-id", "req-trunc")],
         ),
         "cut" => sse(&[role(), text("Cut "), text("short")], End::Cut, &[]),
+        "done-before-finish" => sse(
+            &[role(), text("Partial"), done()],
+            End::Clean,
+            &[],
+        ),
+        "role-then-done" => sse(&[role(), done()], End::Clean, &[]),
+        "second-choice-unfinished" => {
+            let both = |c0: Value, f0: Option<&str>, c1: Value| {
+                let chunk = json!({ "choices": [
+                    { "index": 0, "delta": c0, "finish_reason": f0 },
+                    { "index": 1, "delta": c1, "finish_reason": null }
+                ] });
+                format!("data: {chunk}\n\n")
+            };
+            sse(
+                &[
+                    both(json!({ "content": "A" }), None, json!({ "content": "B" })),
+                    both(json!({}), Some("stop"), json!({})),
+                    done(),
+                ],
+                End::Clean,
+                &[],
+            )
+        }
         "no-done" => sse(
             &[role(), text("Fine"), oai_chunk(json!({}), Some("stop"))],
             End::Clean,
@@ -371,6 +395,14 @@ async fn openai_embeddings(
     body: Bytes,
 ) -> Response {
     log.record(&scenario, &headers, &body);
+    if scenario == "emb-huge-usage" {
+        return json_response(
+            200,
+            json!({ "data": [{ "index": 0, "embedding": [1.0] }],
+                "usage": { "prompt_tokens": u64::MAX } }),
+            &[],
+        );
+    }
     // Out of index order on purpose: the index, not the position, says which input it is.
     json_response(
         200,
@@ -458,6 +490,16 @@ async fn anthropic_messages(
     );
     let ping = ant_event("ping", json!({ "type": "ping" }));
     match scenario.as_str() {
+        "stop-without-reason" => sse(
+            &[
+                ant_start(),
+                start_block,
+                ant_text("Hi"),
+                ant_event("message_stop", json!({ "type": "message_stop" })),
+            ],
+            End::Clean,
+            &[],
+        ),
         "ok-stream" => {
             let mut events = vec![
                 ant_start(),
@@ -1360,4 +1402,102 @@ async fn http_provider_template_problems() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("needs an `http:` section"), "{err}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Completeness of streams, usage bounds, hints and secrets in URLs
+
+#[tokio::test]
+async fn done_before_every_finish_reason_is_an_interrupted_stream() {
+    // `[DONE]` alone proves nothing: llama-cpp-python sends it after the role chunk when it
+    // abandons a stream. The partial text and the first token's time are kept.
+    let f = openai_failure("done-before-finish", true).await;
+    assert_eq!(f.class, ErrorClass::StreamInterrupted, "{f:?}");
+    assert_eq!(f.partial_text.as_deref(), Some("Partial"));
+    assert!(f.first_token_at.is_some());
+    assert!(f.message.contains("finish_reason"), "{}", f.message);
+    let f = openai_failure("role-then-done", true).await;
+    assert_eq!(f.class, ErrorClass::StreamInterrupted);
+    assert_eq!((f.partial_text, f.first_token_at), (None, None));
+    // With `n > 1`, every choice the stream opened must finish, not only the first.
+    let f = openai_failure("second-choice-unfinished", true).await;
+    assert_eq!(f.class, ErrorClass::StreamInterrupted);
+    assert!(ErrorClass::StreamInterrupted.is_retryable());
+}
+
+#[tokio::test]
+async fn anthropic_message_stop_without_a_stop_reason_is_interrupted() {
+    let server = Server::start(anthropic_app).await;
+    let t = target(
+        ProviderKind::Anthropic,
+        server.base("stop-without-reason"),
+        true,
+    );
+    let f = chat(&provider(&t)).await.unwrap_err();
+    assert_eq!(f.class, ErrorClass::StreamInterrupted, "{f:?}");
+    assert_eq!(f.partial_text.as_deref(), Some("Hi"));
+    assert!(f.message.contains("stop_reason"), "{}", f.message);
+}
+
+#[tokio::test]
+async fn an_embeddings_usage_no_request_can_have_is_malformed() {
+    // 2^64 − 1 tokens would wrap the run's totals (and panic the scoring task in debug).
+    let server = Server::start(openai_app).await;
+    let t = target(ProviderKind::OpenAi, server.base("emb-huge-usage"), false);
+    let f = provider(&t).embed(&["x".to_owned()]).await.unwrap_err();
+    assert_eq!(f.class, ErrorClass::MalformedResponse, "{f:?}");
+    assert!(f.message.contains("input tokens"), "{}", f.message);
+}
+
+#[tokio::test]
+async fn a_404_on_a_chat_path_without_v1_hints_at_base_url() {
+    // Anthropic's SDKs take `https://api.anthropic.com`; users paste it.
+    let server = Server::start(openai_app).await;
+    for kind in [ProviderKind::OpenAi, ProviderKind::Anthropic] {
+        let t = target(kind, format!("http://{}", server.addr), false);
+        let f = chat(&provider(&t)).await.unwrap_err();
+        assert_eq!(f.http_status, Some(404), "{kind:?}");
+        assert!(
+            f.message.contains("does base_url need to end in `/v1`?"),
+            "{}",
+            f.message
+        );
+    }
+    // With `/v1` in the path a 404 means something else: no hint.
+    let t = target(
+        ProviderKind::OpenAi,
+        format!("http://{}/v1/missing", server.addr),
+        false,
+    );
+    let f = chat(&provider(&t)).await.unwrap_err();
+    assert_eq!(f.http_status, Some(404));
+    assert!(!f.message.contains("hint"), "{}", f.message);
+}
+
+#[tokio::test]
+async fn a_secret_in_the_url_path_is_hidden_in_every_message() {
+    // `base_url: https://gw.example.com/${TENANT_TOKEN}/v1`: the URL is quoted by every
+    // failure, and a server may echo the path back.
+    const TOKEN: &str = "tenant-tok-5f4e3d2c";
+    let server = Server::start(openai_app).await;
+    let t = target(
+        ProviderKind::OpenAi,
+        format!("http://{}/{TOKEN}", server.addr),
+        false,
+    );
+    let hidden = [Secret::new(TOKEN)];
+    let f = chat(&Provider::hiding(&t, Duration::from_secs(5), &hidden).unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(f.http_status, Some(404));
+    assert!(!f.message.contains(TOKEN), "{}", f.message);
+    assert!(f.message.contains("[REDACTED]"), "{}", f.message);
+    // Unreachable, too.
+    let addr = bad_server::closed_port().await;
+    let t = target(ProviderKind::OpenAi, format!("http://{addr}/{TOKEN}/v1"), true);
+    let f = chat(&Provider::hiding(&t, Duration::from_secs(5), &hidden).unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(f.class, ErrorClass::Connect);
+    assert!(!f.message.contains(TOKEN), "{}", f.message);
 }

@@ -38,11 +38,19 @@ enum Act {
     InvalidJson,
     TruncatedStream,
     SlowDrip,
+    /// What llama-cpp-python sends to a stream it abandons: the role chunk, then `[DONE]`.
+    RoleThenDone,
+    /// Some content, then `[DONE]` with no finish_reason.
+    ContentThenDone,
+    /// An answer after 50 ms (keeps requests in flight).
+    OkSlow,
 }
 
 #[derive(Default)]
 struct Seen {
     arrivals: Vec<Instant>,
+    /// What each arrival was answered with, in arrival order.
+    acts: Vec<Act>,
     headers: Vec<HeaderMap>,
     bodies: Vec<serde_json::Value>,
 }
@@ -55,13 +63,17 @@ async fn play(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    {
+    let act = {
+        // One lock order (script, then seen) so arrivals and acts stay paired.
+        let mut script = script.lock().unwrap();
+        let act = script.next().unwrap_or(Act::Ok);
         let mut s = seen.lock().unwrap();
         s.arrivals.push(Instant::now());
+        s.acts.push(act);
         s.headers.push(headers);
         s.bodies.push(serde_json::from_slice(&body).unwrap());
-    }
-    let act = script.lock().unwrap().next().unwrap_or(Act::Ok);
+        act
+    };
     respond(act).await
 }
 
@@ -126,6 +138,18 @@ async fn respond(act: Act) -> Response {
         }
         Act::InvalidJson => {
             ([("content-type", "application/json")], "{\"choices\": [").into_response()
+        }
+        Act::RoleThenDone => {
+            let body = "data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}]}\n\ndata: [DONE]\n\n";
+            ([("content-type", "text/event-stream")], body).into_response()
+        }
+        Act::ContentThenDone => {
+            let body = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"You can\"},\"finish_reason\":null}]}\n\ndata: [DONE]\n\n";
+            ([("content-type", "text/event-stream")], body).into_response()
+        }
+        Act::OkSlow => {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            axum::Json(completion()).into_response()
         }
         Act::TruncatedStream => {
             let body =
@@ -336,14 +360,119 @@ async fn malformed_and_truncated_answers_are_classified() {
     let (_, rows) = run(&url, ONE_SAMPLE, false).await;
     assert_eq!(statuses(&rows), [("malformed_response", 1, true)]);
 
+    // A cut stream is retried like the other retryable classes.
     let (url, _) = scripted(vec![Act::TruncatedStream]).await;
     let (_, rows) = run(&url, ONE_SAMPLE, true).await;
-    assert_eq!(statuses(&rows), [("stream_interrupted", 1, true)]);
+    assert_eq!(
+        statuses(&rows),
+        [("stream_interrupted", 1, false), ("ok", 2, true)]
+    );
     assert_eq!(
         rows[0].observation.output.as_deref(),
         Some("You can"),
         "the partial answer is kept"
     );
+}
+
+#[tokio::test]
+async fn a_stream_ended_by_done_before_its_finish_reason_is_an_error_never_an_answer() {
+    // llama-cpp-python ends a running stream this way when a second request arrives: at
+    // concurrency 2 nearly every answer was stored as an `ok` empty answer.
+    let script = vec![Act::RoleThenDone, Act::ContentThenDone, Act::RoleThenDone];
+    let (url, seen) = scripted(script).await;
+    let (outcome, rows) = run(&url, ONE_SAMPLE, true).await;
+    assert_eq!(
+        statuses(&rows),
+        [
+            ("stream_interrupted", 1, false),
+            ("stream_interrupted", 2, false),
+            ("stream_interrupted", 3, true)
+        ]
+    );
+    assert_eq!(seen.lock().unwrap().arrivals.len(), 3, "retried, max 2");
+    let second = &rows[1].observation;
+    assert_eq!(second.output.as_deref(), Some("You can"), "partial text kept");
+    assert!(second.ttft_ms.is_some(), "TTFT of the partial answer kept");
+    assert!(second.error.as_deref().unwrap().contains("finish_reason"));
+    let f = &outcome.primary().unwrap().summary.figures;
+    assert_eq!((f.samples, f.answered), (1, 0));
+    assert_eq!(f.errors.get("stream_interrupted"), Some(&1));
+    assert!(
+        rows.iter().all(|r| r.scores.is_none()),
+        "an interrupted stream is never scored"
+    );
+}
+
+#[tokio::test]
+async fn a_retry_after_pauses_every_new_request_to_the_target() {
+    // The first request is answered 429 `Retry-After: 1`; the others are in flight or not
+    // yet sent. Those in flight finish; nothing new may arrive until the second has passed.
+    let mut script = vec![Act::TooMany];
+    script.extend(std::iter::repeat_n(Act::OkSlow, 200));
+    let (url, seen) = scripted(script).await;
+    let body = "samples: 40\nconcurrency: 8\nretries: { max: 2, base_delay: 50ms, max_delay: 200ms }\ntimeout: 5s\n";
+    let (outcome, rows) = run(&url, body, false).await;
+    let seen = seen.lock().unwrap();
+    let limited = seen
+        .acts
+        .iter()
+        .position(|a| matches!(a, Act::TooMany))
+        .unwrap();
+    let at = seen.arrivals[limited];
+    let window = at + Duration::from_millis(20)..at + Duration::from_secs(1);
+    let inside: Vec<Duration> = seen
+        .arrivals
+        .iter()
+        .filter(|t| window.contains(t))
+        .map(|t| *t - at)
+        .collect();
+    assert!(
+        inside.is_empty(),
+        "requests arrived inside the Retry-After window: {inside:?}"
+    );
+    // Only the (at most 7) requests already in flight may arrive at the same moment.
+    let with_it = seen
+        .arrivals
+        .iter()
+        .filter(|t| **t > at && **t < at + Duration::from_secs(1))
+        .count();
+    assert!(with_it <= 7, "{with_it} arrivals during the pause");
+    assert_eq!(rows.iter().filter(|r| r.observation.final_attempt).count(), 40);
+    // The pause is reported, and the samples it held back are flagged and measured from
+    // its end (their latency is the server's answer time, not the pause).
+    assert!(outcome.runner.rate_limited_ms >= 1000, "{:?}", outcome.runner);
+    let f = &outcome.primary().unwrap().summary.figures;
+    assert!(f.rate_limited_ms >= 1000);
+    let json = serde_json::to_value(&outcome.primary().unwrap().summary).unwrap();
+    assert!(json["rate_limited_ms"].as_u64().unwrap() >= 1000, "{json}");
+    let delayed: Vec<&ObservationRow> = rows.iter().filter(|r| r.observation.delayed).collect();
+    assert!(!delayed.is_empty());
+    assert!(
+        delayed
+            .iter()
+            .filter(|r| r.observation.attempt == 1)
+            .all(|r| r.observation.latency_ms.unwrap() < 900.0),
+        "a held-back sample's latency includes the pause"
+    );
+}
+
+#[tokio::test]
+async fn a_closed_port_is_given_up_on_after_five_connect_failures() {
+    // 10 samples × 3 attempts would take 30 refused connections and their back-off.
+    let addr = bad_server::closed_port().await;
+    let url = format!("http://{addr}/v1");
+    let body = "samples: 10\nconcurrency: 1\nretries: { max: 2, base_delay: 10ms, max_delay: 20ms }\ntimeout: 2s\n";
+    let (outcome, rows) = run(&url, body, false).await;
+    assert_eq!(rows.len(), 5, "{:?}", statuses(&rows));
+    let why = outcome.runner.unreachable.as_deref().unwrap();
+    assert!(
+        why.starts_with(&format!(
+            "target `default`: could not reach http://{addr}/v1/chat/completions: "
+        )),
+        "{why}"
+    );
+    assert!(why.to_lowercase().contains("refused"), "{why}");
+    assert_eq!(outcome.runner.skipped_unreachable, 8, "{:?}", outcome.runner);
 }
 
 #[tokio::test]
@@ -414,4 +543,98 @@ async fn every_request_carries_the_output_bound_it_reserved_for() {
     let sent = &seen.lock().unwrap().bodies[0];
     assert_eq!(sent["max_completion_tokens"], 50);
     assert!(sent.get("max_tokens").is_none(), "{sent}");
+}
+
+/// A golden set of CJK prompts: characters ÷ 4 counts them at a quarter of their tokens.
+const CJK_GOLDEN: &str = r#"name: cjk
+cases:
+  - id: refund
+    messages:
+      - { role: user, content: "请详细说明退款政策：购买后多少天内可以申请退款？需要提供哪些材料？退款多久到账？如果商品已经拆封，是否仍然可以退款？会员计划和普通订单的规则是否不同？请逐条列出所有条件、例外情况和办理流程，并说明联系客服的方式。" }
+  - id: shipping
+    messages:
+      - { role: user, content: "標準配送にはどのくらい時間がかかりますか？離島や山間部への配送、週末や祝日の扱い、追跡番号の確認方法、配送先の変更、不在時の再配達の手順についても、すべて詳しく教えてください。" }
+"#;
+
+#[tokio::test]
+async fn the_budget_holds_for_cjk_prompts_and_answers_at_the_output_bound() {
+    // Every answer uses its whole `max_tokens` (long answers cut to it) and every prompt is
+    // CJK, which a characters ÷ 4 estimate under-counts about fourfold: reservations that
+    // low let eight requests in flight spend far past the limit.
+    let probe = format!(
+        "name: bot\ntarget:\n  provider: openai\n  base_url: {}\n  model: sim-model\n  api_key: ${{PROBITY_TEST_KEY}}\n  stream: false\n  params: {{ max_tokens: 40 }}\ngolden_sets: [golden-sets/cjk.yaml]\nsamples: 30\nconcurrency: 8\ntimeout: 5s\npricing: {{ input_per_mtok: 1000, output_per_mtok: 1000 }}\nbudget: {{ max_cost_usd: 1.5 }}\n",
+        project::PLACEHOLDER
+    );
+    let project = Project::with_files(&[
+        ("probes/bot.yaml", &probe),
+        ("golden-sets/cjk.yaml", CJK_GOLDEN),
+    ]);
+    let profile = probity::sim::Profile {
+        length_scale: 40.0,
+        ..Default::default()
+    };
+    let sim = project::start_sim(&project.golden(), profile).await;
+    project.aim(project::PLACEHOLDER, &sim.base_url());
+    let probe = project.probe("sk-runner-test");
+    let store = Store::open(&project.db()).unwrap();
+    let outcome = project::run(&probe, &store, &RunOptions::default()).await;
+    let rows = store.observations(&outcome.run_id).unwrap();
+    let answered: Vec<&ObservationRow> = rows.iter().filter(|r| r.observation.is_ok()).collect();
+    assert!(answered.len() >= 3, "{:?}", statuses(&rows));
+    assert!(
+        answered
+            .iter()
+            .all(|r| r.observation.output_tokens == Some(40)),
+        "every answer uses the full output bound"
+    );
+    let stored: f64 = rows.iter().map(|r| r.observation.cost_usd).sum();
+    assert!(stored <= 1.5 + 1e-9, "stored spend {stored} > max_cost_usd 1.5");
+    assert!(outcome.runner.spent_usd <= 1.5 + 1e-9);
+    assert!(outcome.runner.skipped_budget > 0, "the budget did bind");
+}
+
+#[tokio::test]
+async fn a_tiny_request_rate_neither_panics_nor_overflows_the_schedule() {
+    // 1e-300 per second is 1e300 s between requests (`Duration::from_secs_f64` panics);
+    // 1e-19 fits a Duration, and twice it does not (`every * paced` panics). Validation
+    // rejects such rates; the runner must be safe on its own.
+    use probity::runner::{Budget, Endpoint, Redactor, Runner, Settings};
+    use probity::provider::Provider;
+    for rps in [1e-300, 1e-19, 0.0, f64::NAN] {
+        let (url, seen) = scripted(vec![]).await;
+        let (_project, probe) = one_case(&url, ONE_SAMPLE, false);
+        let cases: Vec<probity::golden::Case> = probe.golden_sets[0].cases.clone();
+        let target = probe.target.clone();
+        let runner = Runner {
+            run_id: "r".into(),
+            trace_id: probity::runner::new_trace_id(),
+            cases: Arc::new(cases),
+            endpoints: Arc::new(vec![Endpoint {
+                provider: Provider::new(&target, Duration::from_secs(2)).unwrap(),
+                target,
+            }]),
+            settings: Settings {
+                concurrency: 1,
+                requests_per_second: Some(rps),
+                timeout: Duration::from_secs(2),
+                retries: probe.retries,
+                output_reservation_tokens: 1024,
+            },
+            budget: Arc::new(Budget::new(None)),
+            redactor: Arc::new(Redactor::for_probe(&probe)),
+        };
+        let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+        let cancel = CancellationToken::new();
+        let stop = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            stop.cancel();
+        });
+        let report = tokio::spawn(runner.run(3, tx, cancel)).await;
+        let report = report.unwrap_or_else(|e| panic!("rps {rps:e}: the runner panicked: {e}"));
+        while rx.try_recv().is_ok() {}
+        assert!(report.interrupted, "rps {rps:e}");
+        assert_eq!(report.sent, 1, "rps {rps:e}: only the first is due");
+        assert_eq!(seen.lock().unwrap().arrivals.len(), 1);
+    }
 }

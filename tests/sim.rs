@@ -25,6 +25,11 @@ const WARRANTY_CONTEXT: &str =
     "The warranty covers manufacturing defects for 2 years. It does not cover water damage.";
 const SENTIMENT_PROMPT: &str = "Classify the sentiment: I love this product!";
 
+/// Tokens as the simulator (and a real BPE server) counts them.
+fn tokens(text: &str) -> u64 {
+    probity::runner::estimate_tokens(text)
+}
+
 fn message(role: Role, content: &str) -> Message {
     Message {
         role,
@@ -223,11 +228,12 @@ async fn openai_chat_completion_answers_the_reference() {
     assert!(text.contains(REFUND_REFERENCE), "{text}");
     assert_eq!(v["choices"][0]["message"]["role"], "assistant");
     assert_eq!(v["choices"][0]["finish_reason"], "stop");
-    let input_chars = "You are the support assistant of Acme.".len() + REFUND_PROMPT.len();
-    assert_eq!(v["usage"]["prompt_tokens"], input_chars.div_ceil(4) as u64);
+    // Usage is counted with a real BPE tokenizer (o200k_base), as servers count it.
+    let input = tokens("You are the support assistant of Acme.") + tokens(REFUND_PROMPT);
+    assert_eq!(v["usage"]["prompt_tokens"], input);
     assert_eq!(
         v["usage"]["completion_tokens"],
-        text.chars().count().div_ceil(4) as u64
+        tokens(&text)
     );
     assert_eq!(
         v["usage"]["total_tokens"].as_u64(),
@@ -286,7 +292,7 @@ async fn openai_stream_has_role_content_finish_usage_and_done() {
     assert_eq!(usage["choices"], json!([]));
     assert_eq!(
         usage["usage"]["completion_tokens"],
-        content.chars().count().div_ceil(4) as u64
+        tokens(&content)
     );
     assert!(
         chunks[..chunks.len() - 1]
@@ -327,7 +333,7 @@ async fn anthropic_message_and_stream() {
     assert!(text.contains(REFUND_REFERENCE), "{text}");
     assert_eq!(
         v["usage"]["output_tokens"],
-        text.chars().count().div_ceil(4) as u64
+        tokens(&text)
     );
     assert!(v["usage"]["input_tokens"].as_u64().unwrap() > 0);
 
@@ -369,7 +375,7 @@ async fn anthropic_message_and_stream() {
     assert_eq!(delta["delta"]["stop_reason"], "end_turn");
     assert_eq!(
         delta["usage"]["output_tokens"],
-        content.chars().count().div_ceil(4) as u64
+        tokens(&content)
     );
     sim.shutdown().await.unwrap();
 }
@@ -954,8 +960,8 @@ async fn embeddings_keep_shared_words_close() {
     let near = cosine(&vectors[0], &vectors[1]);
     let far = cosine(&vectors[0], &vectors[2]);
     assert!(near > far + 0.3, "paraphrase {near} vs unrelated {far}");
-    let chars: usize = texts.iter().map(|t| t.len()).sum();
-    assert_eq!(v["usage"]["prompt_tokens"], chars.div_ceil(4) as u64);
+    let counted: u64 = texts.iter().map(|t| tokens(t)).sum();
+    assert_eq!(v["usage"]["prompt_tokens"], counted);
     assert_eq!(v["model"], "text-embedding-sim");
 
     // The same text twice, once as base64 (what the official clients ask for).
@@ -1219,7 +1225,7 @@ async fn probity_providers_read_the_simulator() {
             );
             assert_eq!(
                 reply.output_tokens,
-                Some(reply.text.chars().count().div_ceil(4) as u64)
+                Some(tokens(&reply.text))
             );
             assert!(
                 reply.input_tokens.is_some_and(|n| n > 0),
@@ -1302,5 +1308,183 @@ async fn probity_providers_read_the_simulator() {
             }
         }
         sim.shutdown().await.unwrap();
+    }
+}
+
+/// A probity provider of `kind` aimed at `sim`, with `key`.
+fn provider_for(sim: &SimHandle, kind: ProviderKind, stream: bool, key: &str) -> Provider {
+    let mut t = probity_target(kind, sim.base_url(), stream, 200);
+    t.api_key = Some(Secret::new(key));
+    Provider::new(&t, Duration::from_secs(5)).unwrap()
+}
+
+async fn chat_with(p: &Provider) -> Result<probity::provider::Reply, probity::provider::Failure> {
+    let messages = golden()[0].cases[0].messages.clone();
+    let vars = serde_json::Map::new();
+    let request = ChatRequest {
+        case_id: "refund-window",
+        messages: &messages,
+        vars: &vars,
+        context: &[],
+        headers: Default::default(),
+    };
+    p.chat(&request).await
+}
+
+#[tokio::test]
+async fn the_interrupt_fault_ends_a_stream_after_its_role_chunk() {
+    // What llama-cpp-python does to a running stream when another request arrives.
+    let sim = sim_with(Profile {
+        errors: Errors {
+            rate_interrupt: 1.0,
+            ..Errors::default()
+        },
+        ..Profile::default()
+    })
+    .await;
+    let c = client();
+    let mut body = openai_body(REFUND_PROMPT);
+    body["stream"] = json!(true);
+    let text = post(&c, format!("{}/chat/completions", sim.base_url()), &body)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let events = sse_events(&text);
+    assert_eq!(events.len(), 2, "{text}");
+    let role: Value = serde_json::from_str(&events[0].1).unwrap();
+    assert_eq!(role["choices"][0]["delta"]["role"], "assistant");
+    assert!(role["choices"][0]["finish_reason"].is_null());
+    assert_eq!(events[1].1, "[DONE]");
+    let mut body = anthropic_body(REFUND_PROMPT);
+    body["stream"] = json!(true);
+    let text = post(&c, format!("{}/messages", sim.base_url()), &body)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let names: Vec<Option<String>> = sse_events(&text).into_iter().map(|e| e.0).collect();
+    assert_eq!(
+        names,
+        [Some("message_start".into()), Some("message_stop".into())]
+    );
+    // A non-streamed request is answered normally.
+    assert!(ask(&c, &sim, REFUND_PROMPT).await.contains(REFUND_REFERENCE));
+    for kind in [ProviderKind::OpenAi, ProviderKind::Anthropic] {
+        let f = chat_with(&provider_for(&sim, kind, true, "k"))
+            .await
+            .unwrap_err();
+        assert_eq!(f.class, ErrorClass::StreamInterrupted, "{kind:?}: {f:?}");
+    }
+    assert_eq!(sim.stats().faults.interrupted, 4);
+}
+
+#[tokio::test]
+async fn a_503_and_a_429_carry_retry_after_in_seconds_and_ms() {
+    for (errors, status) in [
+        (
+            Errors {
+                rate_503: 1.0,
+                retry_after: Duration::from_millis(1500),
+                ..Errors::default()
+            },
+            503,
+        ),
+        (
+            Errors {
+                rate_429: 1.0,
+                retry_after: Duration::from_millis(1500),
+                ..Errors::default()
+            },
+            429,
+        ),
+    ] {
+        let sim = sim_with(Profile {
+            errors,
+            ..Profile::default()
+        })
+        .await;
+        let c = client();
+        for path in ["chat/completions", "messages"] {
+            let body = if path == "messages" {
+                anthropic_body("x")
+            } else {
+                openai_body("x")
+            };
+            let r = post(&c, format!("{}/{path}", sim.base_url()), &body).await;
+            assert_eq!(r.status().as_u16(), status, "{path}");
+            assert_eq!(r.headers()["retry-after"], "2", "{path}");
+            assert_eq!(r.headers()["retry-after-ms"], "1500", "{path}");
+        }
+        // probity reads the millisecond value first, as the OpenAI SDKs do.
+        let f = chat_with(&provider_for(&sim, ProviderKind::OpenAi, false, "k"))
+            .await
+            .unwrap_err();
+        assert_eq!(f.retry_after, Some(Duration::from_millis(1500)), "{f:?}");
+        if status == 503 {
+            assert_eq!(f.class, ErrorClass::Http5xx);
+            assert_eq!(sim.stats().faults.http_503, 3);
+        }
+    }
+}
+
+#[tokio::test]
+async fn require_key_answers_401_to_any_other_key() {
+    let sim = sim_with(Profile {
+        require_key: Some("sk-right-key".into()),
+        ..Profile::default()
+    })
+    .await;
+    for kind in [ProviderKind::OpenAi, ProviderKind::Anthropic] {
+        let f = chat_with(&provider_for(&sim, kind, false, "sk-wrong-key"))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (f.class, f.http_status),
+            (ErrorClass::Http4xx, Some(401)),
+            "{kind:?}"
+        );
+        assert!(!f.message.contains("sk-wrong-key"), "{}", f.message);
+        let reply = chat_with(&provider_for(&sim, kind, true, "sk-right-key"))
+            .await
+            .unwrap();
+        assert!(reply.text.contains(REFUND_REFERENCE));
+    }
+    let r = post(
+        &client(),
+        format!("{}/chat/completions", sim.base_url()),
+        &openai_body("no key at all"),
+    )
+    .await;
+    assert_eq!(r.status().as_u16(), 401);
+    // The CLI flag sets it.
+    use clap::Parser;
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        sim: sim::SimArgs,
+    }
+    let cli = Cli::try_parse_from(["x", "--require-key", "sk-1", "--interrupt", "0.25"]).unwrap();
+    let p = cli.sim.profile().unwrap();
+    assert_eq!(p.require_key.as_deref(), Some("sk-1"));
+    assert_eq!(p.errors.rate_interrupt, 0.25);
+}
+
+#[tokio::test]
+async fn latency_applies_to_streamed_answers_too() {
+    // A fire drill on a streaming probe with `--latency-median 300ms` showed p50 0 ms.
+    let sim = sim_with(Profile {
+        latency: Latency::fixed(Duration::from_millis(300)),
+        ..Profile::default()
+    })
+    .await;
+    for kind in [ProviderKind::OpenAi, ProviderKind::Anthropic] {
+        let started = Instant::now();
+        let reply = chat_with(&provider_for(&sim, kind, true, "k"))
+            .await
+            .unwrap();
+        let done = reply.completed_at.unwrap() - started;
+        assert!(done >= Duration::from_millis(290), "{kind:?}: {done:?}");
+        assert!(reply.text.contains(REFUND_REFERENCE));
     }
 }

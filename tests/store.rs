@@ -54,6 +54,7 @@ fn obs(seq: u64) -> Observation {
         started_at: DateTime::from_timestamp(1_721_290_000 + seq as i64, 123_456_789)
             .expect("a valid test timestamp"),
         scheduled_ms: seq as f64 * 250.0,
+        delayed: false,
         latency_ms: Some(812.5),
         ttft_ms: Some(120.25),
         status: Status::Ok,

@@ -294,6 +294,20 @@ fn every_example_file_loads() {
     for probe in &project.probes {
         assert!(!probe.golden_sets.is_empty());
         assert!(probe.schedule.is_some(), "{} has a schedule", probe.name);
+        // Each can reach a verdict against its own baseline: fewer answered samples than a
+        // comparison needs would end every run "insufficient data".
+        let planned: u64 = probe
+            .golden_sets
+            .iter()
+            .flat_map(|s| s.cases.iter())
+            .map(|c| u64::from(c.samples.unwrap_or(probe.samples)))
+            .sum();
+        assert!(
+            planned >= probity::compare::MIN_ANSWERED,
+            "{} plans {planned} samples, fewer than {} a comparison needs",
+            probe.name,
+            probity::compare::MIN_ANSWERED
+        );
     }
 }
 
@@ -455,4 +469,158 @@ fn the_cli_validates_the_examples_with_no_secrets() {
         stdout.starts_with("ok: 3 probes, 3 golden sets"),
         "{stdout}"
     );
+}
+
+/// The single error of a probe with `body` appended, as a user reads it.
+fn probe_error(body: &str) -> String {
+    let (_dir, result) = validate(&[
+        ("probes/bot.yaml", &probe(body)),
+        ("golden-sets/support.yaml", GOLDEN),
+    ]);
+    result.unwrap_err()
+}
+
+#[test]
+fn retention_beyond_a_century_is_refused() {
+    // 99999999 days, a natural "forever", panicked every run in chrono's date arithmetic.
+    assert_eq!(
+        probe_error("store: { retention_days: 99999999 }\n"),
+        "probes/bot.yaml:7:26: store.retention_days: must be at most 36500 (100 years), found 99999999\n  hint: leave `retention_days` out to keep every run\n1 error in 1 file"
+    );
+}
+
+#[test]
+fn a_rate_limit_out_of_range_is_refused() {
+    for (rps, shown) in [("0.00000001", "0.00000001"), ("1e9", "1000000000")] {
+        assert_eq!(
+            probe_error(&format!("rate_limit: {{ requests_per_second: {rps} }}\n")),
+            format!(
+                "probes/bot.yaml:7:36: rate_limit.requests_per_second: must be between 0.0001 and 1000000, found {shown}\n  hint: 0.5 is one request every 2 s; leave `rate_limit` out for no pacing\n1 error in 1 file"
+            )
+        );
+    }
+}
+
+#[test]
+fn drift_effects_must_be_sizes_in_order() {
+    assert_eq!(
+        probe_error("drift: { min_effect: { rate_delta: -0.1 } }\n"),
+        "probes/bot.yaml:7:36: drift.min_effect.rate_delta: must be between 0 and 1, found -0.1\n  hint: 0.02 means two percentage points\n1 error in 1 file"
+    );
+    assert_eq!(
+        probe_error("drift: { min_effect: { latency_ratio: 0.5 } }\n"),
+        "probes/bot.yaml:7:39: drift.min_effect.latency_ratio: a ratio is at least 1, found 0.5\n  hint: 1.2 means 20% larger than the baseline\n1 error in 1 file"
+    );
+    assert_eq!(
+        probe_error(
+            "drift:\n  min_effect: { latency_ratio: 2.0 }\n  critical_effect: { latency_ratio: 1.5 }\n"
+        ),
+        "probes/bot.yaml:9:37: drift.critical_effect.latency_ratio: critical effect 1.5 is below the minimum effect 2\n  hint: the critical effect is the larger one: a change beyond it fails the run\n1 error in 1 file"
+    );
+}
+
+#[test]
+fn too_many_requests_for_one_run_are_refused() {
+    assert_eq!(
+        probe_error("samples: 20000000\n"),
+        "probes/bot.yaml:7:10: samples: a run plans 20000000 requests (samples × cases × targets), more than 10000000\n  hint: lower `samples`, or split the golden sets across probes\n1 error in 1 file"
+    );
+}
+
+#[test]
+fn a_duration_without_unit_reads_the_same_everywhere() {
+    assert_eq!(
+        probe_error("timeout: 30\n"),
+        "probes/bot.yaml:7:10: timeout: invalid duration: `30` has no unit\n  hint: write a number and a unit, e.g. 250ms, 30s, 5m\n1 error in 1 file"
+    );
+    assert_eq!(
+        probe_error("thresholds: { latency_p95: { warning: 4000 } }\n"),
+        "probes/bot.yaml:7:39: thresholds.latency_p95.warning: invalid duration: `4000` has no unit\n  hint: write a number and a unit, e.g. 250ms, 30s, 5m\n1 error in 1 file"
+    );
+}
+
+#[test]
+fn a_zero_timeout_is_refused() {
+    assert_eq!(
+        probe_error("timeout: 0s\n"),
+        "probes/bot.yaml:7:10: timeout: a timeout of 0 fails every request\n  hint: the longest wait for one answer, e.g. 30s\n1 error in 1 file"
+    );
+}
+
+#[test]
+fn a_warning_level_beyond_its_critical_is_refused() {
+    assert_eq!(
+        probe_error("thresholds: { latency_p95: { warning: 8s, critical: 4s } }\n"),
+        "probes/bot.yaml:7:39: thresholds.latency_p95.warning: warning (8s) is above critical (4s): the warning level comes first\n  hint: the warning level is crossed first, then the critical one\n1 error in 1 file"
+    );
+    assert_eq!(
+        probe_error("thresholds: { pass_rate: { warning: 0.8, critical: 0.9 } }\n"),
+        "probes/bot.yaml:7:37: thresholds.pass_rate.warning: warning (0.8) is below critical (0.9): for a floor, the warning level is the higher one\n  hint: e.g. { warning: 0.95, critical: 0.9 }\n1 error in 1 file"
+    );
+}
+
+#[test]
+fn a_mistyped_choice_names_the_choices() {
+    let golden = "name: support\ncases:\n  - id: order\n    messages: [{ role: user, content: hi }]\n    expect: { json: stricts }\n";
+    let (_dir, result) = validate(&[
+        ("probes/bot.yaml", &probe("")),
+        ("golden-sets/support.yaml", golden),
+    ]);
+    assert_eq!(
+        result.unwrap_err(),
+        "golden-sets/support.yaml:5:21: cases[0].expect.json: `stricts` is not one of: strict, lenient\n  hint: did you mean `strict`?\n1 error in 1 file"
+    );
+}
+
+/// `probity validate` run from `cwd` (no secrets needed by these projects).
+fn validate_cli(cwd: &Path) -> (Option<i32>, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_probity"))
+        .arg("validate")
+        .current_dir(cwd)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code(), text)
+}
+
+#[test]
+fn the_relative_paths_hint_names_the_folder() {
+    // Run from the project folder itself, the hint used to end in an empty path.
+    let (dir, _) = validate(&[("probes/bot.yaml", &probe(""))]);
+    let (code, text) = validate_cli(dir.path());
+    assert_eq!(code, Some(2), "{text}");
+    assert!(
+        text.contains("probes/bot.yaml:6:15: golden_sets[0]: golden-set file `golden-sets/support.yaml` not found\n  hint: paths are relative to ./ (the folder that holds probes/)\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn validate_finds_the_project_from_inside_probes() {
+    let (dir, result) = validate(&[
+        ("probes/bot.yaml", &probe("")),
+        ("golden-sets/support.yaml", GOLDEN),
+    ]);
+    assert_eq!(result, Ok(1));
+    let (code, text) = validate_cli(&dir.path().join("probes"));
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(text, "ok: 1 probe, 1 golden set (1 case)\n");
+    // Problems found from there point back into the project, clickable from where one is.
+    std::fs::write(dir.path().join("probes/bot.yaml"), probe("sampels: 3\n")).unwrap();
+    let (code, text) = validate_cli(&dir.path().join("probes"));
+    assert_eq!(code, Some(2), "{text}");
+    assert!(
+        text.contains("../probes/bot.yaml:7:1: sampels: unknown key `sampels`"),
+        "{text}"
+    );
+    // And `run` finds its probes the same way.
+    std::fs::write(dir.path().join("probes/bot.yaml"), probe("")).unwrap();
+    let project = probity::config::load_probes(&[], &dir.path().join("probes"), &env)
+        .unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(project.probes.len(), 1);
 }

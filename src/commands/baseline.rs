@@ -1,6 +1,6 @@
 //! `probity baseline promote | list | show | export`.
 
-use super::{CommandError, open_store, store_path, store_path_of_probe};
+use super::{CommandError, database, open_for_reading};
 use crate::cli::{BaselineCommand, Cli};
 use crate::compare::Baseline;
 use crate::config::display_path;
@@ -9,15 +9,11 @@ use crate::pipeline::target_evidence;
 use crate::store::Store;
 
 pub fn baseline(cli: &Cli, command: &BaselineCommand) -> Result<i32, CommandError> {
-    let path = match command {
-        BaselineCommand::Show { probe } | BaselineCommand::Export { probe, .. } => {
-            store_path_of_probe(cli, probe)
-        }
-        _ => store_path(cli, None),
-    };
-    let store = open_store(&path)?;
+    let store = open_for_reading(&database(cli, &[])?)?;
     match command {
-        BaselineCommand::Promote { run, target } => promote(&store, run, target.as_deref()),
+        BaselineCommand::Promote { run, target, force } => {
+            promote(&store, run, target.as_deref(), *force)
+        }
         BaselineCommand::List => list(&store),
         BaselineCommand::Show { probe } => show(&store, probe),
         BaselineCommand::Export { probe, to } => {
@@ -47,12 +43,36 @@ fn labels_of(
         .unwrap_or_default()
 }
 
-fn promote(store: &Store, run: &str, target: Option<&str>) -> Result<i32, CommandError> {
+/// Statuses of a run that stopped before it sent its plan: interrupted by Ctrl-C or a
+/// shutdown (`cancelled`; `interrupted` in databases of earlier versions).
+const CANCELLED: [&str; 2] = ["cancelled", "interrupted"];
+
+fn promote(
+    store: &Store,
+    run: &str,
+    target: Option<&str>,
+    force: bool,
+) -> Result<i32, CommandError> {
     let record = store.run(run)?;
+    // A killed run has no evidence at all, so even --force cannot promote it.
     if !record.is_finished() {
         return Err(CommandError::Usage(format!(
-            "run {} did not finish; only a finished run can be a baseline",
+            "run {} did not finish (still going, or its process was killed): it recorded no \
+             summary to compare with, so it cannot be a baseline",
             record.id
+        )));
+    }
+    if CANCELLED.contains(&record.status.as_str()) && !force {
+        let samples = record
+            .summary
+            .as_ref()
+            .and_then(|s| s["summary"]["samples"].as_u64())
+            .map(|n| format!(" after {n} samples"))
+            .unwrap_or_default();
+        return Err(CommandError::Usage(format!(
+            "run {} was {}{samples}: a baseline should be a finished run; promote it anyway \
+             with --force",
+            record.id, record.status
         )));
     }
     if record.status == "could_not_probe" {

@@ -1,11 +1,11 @@
 //! `probity compare RUN_A RUN_B`: the drift tests of a stored run against another.
 
-use super::{CommandError, open_store, store_path};
+use super::{CommandError, database, open_for_reading};
 use crate::cli::{Cli, Format};
 use crate::compare::{Verdict, compare as compare_evidence};
 use crate::config::{load_probes, process_env};
 use crate::exit;
-use crate::pipeline::target_evidence;
+use crate::pipeline::{run_seed, target_evidence};
 use crate::report::terminal::{Style, sanitize};
 
 pub fn compare(
@@ -15,7 +15,7 @@ pub fn compare(
     target: Option<&str>,
     format: Format,
 ) -> Result<i32, CommandError> {
-    let store = open_store(&store_path(cli, None))?;
+    let store = open_for_reading(&database(cli, &[])?)?;
     let (a, b) = (store.run(run_a)?, store.run(run_b)?);
     let first = |t: &serde_json::Value| {
         t.get(0)
@@ -40,15 +40,32 @@ pub fn compare(
             })
     };
     let (ea, eb) = (evidence(&a.id, &target_a)?, evidence(&b.id, &target_b)?);
-    // The probe's own drift settings when its file is at hand, else the defaults.
-    let drift = load_probes(std::slice::from_ref(&b.probe), &cli.root, &process_env)
-        .ok()
-        .and_then(|p| p.probes.into_iter().next())
-        .map(|p| p.drift)
-        .unwrap_or_default();
-    let seed =
-        b.id.bytes()
-            .fold(7u64, |h, x| h.wrapping_mul(31).wrapping_add(u64::from(x)));
+    // The probe's own drift settings when its file loads; else the defaults, said aloud (on
+    // stderr, so `--format json` stays one document) since they may judge differently.
+    let drift = match load_probes(std::slice::from_ref(&b.probe), &cli.root, &process_env) {
+        Ok(project) => match project.probes.into_iter().next() {
+            Some(p) => p.drift,
+            None => {
+                eprintln!(
+                    "note: probe `{}` not found under {}; comparing with the default drift \
+                     settings, not the probe's",
+                    b.probe,
+                    crate::config::display_path(&cli.root)
+                );
+                Default::default()
+            }
+        },
+        Err(problems) => {
+            eprintln!(
+                "note: could not load probe `{}` for its drift settings; comparing with the \
+                 default drift settings, not the probe's:\n{problems}",
+                b.probe
+            );
+            Default::default()
+        }
+    };
+    // The seed rule of the comparison at the end of `run`: same two runs, same intervals.
+    let seed = run_seed(&b.id);
     let comparison = compare_evidence(&ea, &eb, None, &drift, &target_b, seed);
     let verdict = Verdict::of(&comparison.findings, comparison.insufficient.is_some());
     match format {

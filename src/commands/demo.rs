@@ -146,6 +146,21 @@ fn print_outcome(outcome: &crate::pipeline::RunOutcome, style: &Style) -> Result
     Ok(())
 }
 
+/// Removes the demo's database of an earlier demo (with SQLite's WAL files).
+fn fresh_database(db: &Path) -> Result<(), CommandError> {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = db.as_os_str().to_owned();
+        name.push(suffix);
+        let path = PathBuf::from(name);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(CommandError::io(&path, e)),
+        }
+    }
+    Ok(())
+}
+
 pub async fn demo(out: &Path) -> Result<i32, CommandError> {
     let project_dir: PathBuf = out.join("demo-project");
     let mut probes = load_examples(&project_dir)?;
@@ -156,13 +171,17 @@ pub async fn demo(out: &Path) -> Result<i32, CommandError> {
     let any_port = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
     let current = sim::start(demo_profile(), sim::cases_from_golden(&golden), any_port).await?;
     let canary = sim::start(canary_profile(), sim::cases_from_golden(&golden), any_port).await?;
+    // Every demo starts from an empty database: a second demo must not silently compare
+    // with the runs and the baseline the first one left.
     let db = out.join("demo.db");
+    fresh_database(&db)?;
     let store = open_store(&db)?;
     let style = Style::detect();
     println!(
-        "{} the example probes against a simulated endpoint at {}\n",
+        "{} the example probes against a simulated endpoint at {}, stored in a fresh database ({})\n",
         style.bold("probity demo:"),
-        current.base_url()
+        current.base_url(),
+        display_path(&db)
     );
     let mut written = Vec::new();
     let mut support_run = None;
@@ -176,6 +195,7 @@ pub async fn demo(out: &Path) -> Result<i32, CommandError> {
             CancellationToken::new(),
         )
         .await?;
+        super::run::keep_for_show(&store, probe, &RunOptions::default(), &outcome);
         print_outcome(&outcome, &style)?;
         let path = out.join(format!("{}-{}.json", outcome.probe, outcome.run_id));
         write_json(&path, &run_document(&outcome))?;
@@ -224,6 +244,7 @@ pub async fn demo(out: &Path) -> Result<i32, CommandError> {
         };
         let outcome =
             run_probe(probe, &store, &gate, &Bar::new(), CancellationToken::new()).await?;
+        super::run::keep_for_show(&store, probe, &gate, &outcome);
         print_outcome(&outcome, &style)?;
         let stem = out.join(format!("gate-{}-{}", outcome.probe, outcome.run_id));
         write_json(&stem.with_extension("json"), &run_document(&outcome))?;

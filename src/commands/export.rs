@@ -1,14 +1,15 @@
-//! `probity export RUN --jsonl`: a stored run's observations, one JSON object per line.
+//! `probity export RUN`: a stored run's observations, one JSON object per line (JSON Lines),
+//! each with the prompt it answered, so a failing answer reads beside what was asked.
 
 use std::io::Write;
 use std::path::Path;
 
-use super::{CommandError, open_store, store_path};
+use super::{CommandError, database, open_for_reading};
 use crate::cli::Cli;
 use crate::exit;
 
 pub fn export(cli: &Cli, run: &str, out: Option<&Path>) -> Result<i32, CommandError> {
-    let store = open_store(&store_path(cli, None))?;
+    let store = open_for_reading(&database(cli, &[])?)?;
     let record = store.run(run)?;
     let count = match out {
         Some(path) => {

@@ -5,8 +5,8 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::run::{cancel_on_ctrl_c, write_json};
-use super::{CommandError, open_store, store_path};
+use super::run::{cancel_on_ctrl_c, exit_code, keep_for_show, unknown_target, write_json};
+use super::{CommandError, database, open_store};
 use crate::cli::{Cli, FailOn, Format, GateArgs};
 use crate::compare::Severity;
 use crate::config::{load_probes, process_env};
@@ -38,15 +38,7 @@ pub async fn gate(cli: &Cli, args: &GateArgs) -> Result<i32, CommandError> {
         return Err(CommandError::Usage(format!("no probe `{}`", args.probe)));
     };
     if probe.target_named(&args.candidate).is_none() {
-        let known: Vec<&str> = std::iter::once(probe.target.name.as_str())
-            .chain(probe.targets.keys().map(String::as_str))
-            .collect();
-        return Err(CommandError::Usage(format!(
-            "probe `{}` has no target `{}`; known: {}",
-            probe.name,
-            args.candidate,
-            known.join(", ")
-        )));
+        return Err(unknown_target(probe, &args.candidate, "--candidate"));
     }
     let (baseline, targets) = match args.baseline.as_str() {
         "latest" => (BaselineChoice::Latest, vec![args.candidate.clone()]),
@@ -72,20 +64,30 @@ pub async fn gate(cli: &Cli, args: &GateArgs) -> Result<i32, CommandError> {
             (BaselineChoice::File(path), vec![args.candidate.clone()])
         }
     };
-    let store = open_store(&store_path(cli, Some(probe)))?;
+    let store = open_store(&database(cli, &[probe])?)?;
     let options = RunOptions {
         samples: args.samples,
         concurrency: args.concurrency.map(|c| c as usize),
         targets,
         baseline,
+        case: None,
     };
-    let outcome = run_probe(probe, &store, &options, &Bar::new(), cancel_on_ctrl_c()).await?;
+    let cancel = cancel_on_ctrl_c();
+    let mut outcome = run_probe(probe, &store, &options, &Bar::new(), cancel.clone()).await?;
+    // A gate passes only when every compared metric is decided (issue 9).
+    outcome.verdict = outcome
+        .verdict
+        .for_gate(outcome.comparison.as_ref().map(|c| &c.comparison));
+    keep_for_show(&store, probe, &options, &outcome);
 
     let level = match args.fail_on {
         FailOn::Warning => Severity::Warning,
         FailOn::Critical => Severity::Critical,
     };
-    let code = if outcome.status == RunStatus::CouldNotProbe {
+    // Interrupted: 130 whatever was gathered, so a cancelled CI job never reads as a pass.
+    let code = if cancel.is_cancelled() {
+        exit::INTERRUPTED
+    } else if outcome.status == RunStatus::CouldNotProbe {
         exit::COULD_NOT_PROBE
     } else if outcome.verdict.fails_at(level) {
         exit::VERDICT_FAILED
@@ -117,5 +119,5 @@ pub async fn gate(cli: &Cli, args: &GateArgs) -> Result<i32, CommandError> {
             serde_json::to_string_pretty(&document).unwrap_or_default()
         ),
     }
-    Ok(code)
+    Ok(exit_code(&cancel, code))
 }

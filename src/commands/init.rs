@@ -1,5 +1,7 @@
 //! `probity init`: a starter probe, golden set and alert-routing file that validate as
-//! written, so a new user edits working examples instead of an empty page.
+//! written, so a new user edits working examples instead of an empty page. The starter plans
+//! enough samples (3 cases × 10) to be compared with its own baseline: at fewer than 20
+//! answered samples a side every comparison ends "insufficient data".
 
 use std::path::Path;
 
@@ -20,7 +22,8 @@ target:
   params: { temperature: 0.7, max_tokens: 300 }
   labels: { model_version: "2024-07-18" }
 golden_sets: [golden-sets/starter.yaml]
-samples: 5                         # every case runs 5 times: one answer proves nothing
+samples: 10                        # every case runs 10 times: one answer proves nothing, and a
+                                   # comparison with the baseline needs 20 answered samples a side
 concurrency: 4
 timeout: 30s
 retries: { max: 2 }
@@ -36,6 +39,10 @@ alerts: { route: default }
 const GOLDEN: &str = r#"# A golden set: cases with the answers you expect.
 name: starter
 vars: { company: Acme }
+# Share of a case's samples that must pass for the case to pass (1.0: every one). Lower it,
+# for the set or one case (e.g. `min_pass_rate: 0.8`), for stochastic cases: at temperature
+# > 0 an answer that is right most of the time still misses a check now and then.
+min_pass_rate: 1.0                 # share of samples that must pass for a case to pass
 cases:
   - id: greeting
     messages:

@@ -3,18 +3,20 @@
 
 mod baseline;
 mod compare;
+mod db;
 mod demo;
 mod export;
 mod gate;
 mod history;
 mod init;
 mod run;
+mod show;
 mod validate;
 
 use std::path::{Path, PathBuf};
 
 use crate::cli::{Cli, Command};
-use crate::config::{Diagnostics, Probe, default_store_path, display_path};
+use crate::config::{Diagnostics, Probe, display_path};
 use crate::exit;
 use crate::pipeline::PipelineError;
 use crate::sim::SimError;
@@ -62,6 +64,7 @@ pub async fn dispatch(cli: &Cli) -> Result<i32, CommandError> {
         Command::Validate { paths, no_secrets } => validate::validate(cli, paths, *no_secrets),
         Command::Run(args) => run::run(cli, args).await,
         Command::Export { run, out, .. } => export::export(cli, run, out.as_deref()),
+        Command::Show { run, format } => show::show(cli, run, *format),
         Command::Compare {
             run_a,
             run_b,
@@ -70,8 +73,13 @@ pub async fn dispatch(cli: &Cli) -> Result<i32, CommandError> {
         } => compare::compare(cli, run_a, run_b, target.as_deref(), *format),
         Command::Gate(args) => gate::gate(cli, args).await,
         Command::Baseline(command) => baseline::baseline(cli, command),
-        Command::History { probe, limit } => history::history(cli, probe.as_deref(), *limit),
-        Command::Sim(args) => {
+        Command::History {
+            probe,
+            limit,
+            format,
+        } => history::history(cli, probe.as_deref(), *limit, *format),
+        Command::Sim(sim) => {
+            let args = &sim.args;
             let golden = match &args.golden {
                 Some(dir) => crate::config::load_golden_dir(dir).map_err(CommandError::Config)?,
                 None => Vec::new(),
@@ -84,21 +92,32 @@ pub async fn dispatch(cli: &Cli) -> Result<i32, CommandError> {
     }
 }
 
-/// The database a probe's runs go to: `--db`, else the probe's `store.path`.
-pub fn store_path(cli: &Cli, probe: Option<&Probe>) -> PathBuf {
-    cli.db
-        .clone()
-        .or_else(|| probe.map(|p| p.store.path.clone()))
-        .unwrap_or_else(|| default_store_path(&cli.root))
+/// The database of this command: `--db`, else the project's probes' `store.path`, else
+/// the default (the one rule, in `db::resolve`). `loaded`: the probes the command loaded.
+pub fn database(cli: &Cli, loaded: &[&Probe]) -> Result<PathBuf, CommandError> {
+    db::resolve(cli.db.as_deref(), &cli.root, loaded)
 }
 
-/// The database of a probe named on the command line: its `store.path` when the probe can
-/// be found and loaded, else the default.
-pub fn store_path_of_probe(cli: &Cli, probe: &str) -> PathBuf {
-    let loaded =
-        crate::config::load_probes(&[probe.to_string()], &cli.root, &crate::config::process_env)
-            .ok();
-    store_path(cli, loaded.as_ref().and_then(|p| p.probes.first()))
+/// Opens the database of a command that only reads it. A database that does not exist is
+/// not created (a look at the history must not leave `.probity/` behind): `None`.
+pub fn open_existing(path: &Path) -> Result<Option<Store>, CommandError> {
+    if path.exists() {
+        open_store(path).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+/// Like `open_existing`, for commands that need a run: a missing database is an error
+/// saying where it was looked for.
+pub fn open_for_reading(path: &Path) -> Result<Store, CommandError> {
+    open_existing(path)?.ok_or_else(|| {
+        CommandError::Usage(format!(
+            "no database at {}: no run has been stored there yet (run a probe first, or \
+             point --db at the database)",
+            display_path(path)
+        ))
+    })
 }
 
 /// Opens the database of runs.
@@ -106,10 +125,15 @@ pub fn open_store(path: &Path) -> Result<Store, CommandError> {
     Ok(Store::open(path)?)
 }
 
-/// The exit code of several runs: could-not-probe beats a failed verdict beats a pass.
+/// The exit code of several runs: interrupted beats could-not-probe beats a failed verdict
+/// beats a pass.
 pub fn worst(codes: &[i32]) -> i32 {
-    [exit::COULD_NOT_PROBE, exit::VERDICT_FAILED]
-        .into_iter()
-        .find(|c| codes.contains(c))
-        .unwrap_or(exit::PASSED)
+    [
+        exit::INTERRUPTED,
+        exit::COULD_NOT_PROBE,
+        exit::VERDICT_FAILED,
+    ]
+    .into_iter()
+    .find(|c| codes.contains(c))
+    .unwrap_or(exit::PASSED)
 }

@@ -1,31 +1,129 @@
-//! `probity run`: run probes now and print their summaries (or the JSON documents).
+//! `probity run`: run probes now and print their summaries (or the JSON documents);
+//! `--dry-run` prints what would be sent instead, and `--case` narrows a run to some cases.
+//! Also what every command that runs a probe shares: Ctrl-C handling, and keeping the
+//! prompts and the printed summary of a run in the store (`probity show`, `export`).
 
 use std::io::Write;
+use std::path::Path;
 
 use tokio_util::sync::CancellationToken;
 
-use super::{CommandError, open_store, store_path, worst};
+use super::{CommandError, database, open_store, worst};
 use crate::cli::{Cli, Format, RunArgs};
-use crate::config::{load_probes, process_env};
-use crate::pipeline::{RunOptions, run_probe};
+use crate::config::{Probe, load_probes, process_env};
+use crate::exit;
+use crate::pipeline::{RunOptions, RunOutcome, cases_of, run_probe};
 use crate::report::json::run_document;
-use crate::report::terminal::{Bar, Style, write_outcome};
+use crate::report::terminal::{Bar, Style, sanitize, write_outcome};
+use crate::runner::{DEFAULT_OUTPUT_BOUND, Redactor, estimate_cost, output_bound, plan};
+use crate::store::Store;
 
-/// Cancels on the first Ctrl-C: no new requests are sent, those in flight finish, and the
-/// run is recorded as interrupted.
+/// Cancels on the first Ctrl-C (SIGINT): no new requests are sent, those in flight finish,
+/// and the command prints what it got and exits 130. A second Ctrl-C quits at once.
+///
+/// The handler is installed before this returns (not when a task first polls it), so a
+/// Ctrl-C that comes early is not the default "die silently".
 pub fn cancel_on_ctrl_c() -> CancellationToken {
     let cancel = CancellationToken::new();
     let token = cancel.clone();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::interrupt()) {
+            Ok(mut sigint) => {
+                tokio::spawn(async move {
+                    if sigint.recv().await.is_some() {
+                        eprintln!(
+                            "interrupted: finishing requests in flight (Ctrl-C again to quit at once)"
+                        );
+                        token.cancel();
+                        if sigint.recv().await.is_some() {
+                            std::process::exit(exit::INTERRUPTED);
+                        }
+                    }
+                });
+            }
+            Err(e) => tracing::warn!("cannot handle Ctrl-C: {e}"),
+        }
+    }
+    #[cfg(not(unix))]
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             eprintln!("interrupted: finishing requests in flight (Ctrl-C again to quit at once)");
             token.cancel();
             if tokio::signal::ctrl_c().await.is_ok() {
-                std::process::exit(130);
+                std::process::exit(exit::INTERRUPTED);
             }
         }
     });
     cancel
+}
+
+/// The exit code of a command whose run was `cancel`led or not: an interrupted command
+/// exits 130 whatever its verdict, so a CI job never reads a Ctrl-C as a pass.
+pub fn exit_code(cancel: &CancellationToken, code: i32) -> i32 {
+    if cancel.is_cancelled() {
+        exit::INTERRUPTED
+    } else {
+        code
+    }
+}
+
+/// The rendered messages of every case a run sends, redacted as stored observations are.
+fn prompts_of(probe: &Probe, options: &RunOptions) -> Vec<(String, String, serde_json::Value)> {
+    let redactor = Redactor::for_probe(probe);
+    cases_of(probe, options.case.as_deref())
+        .into_iter()
+        .map(|c| {
+            let messages: Vec<serde_json::Value> = c
+                .messages
+                .iter()
+                .map(|m| {
+                    serde_json::json!({
+                        "role": m.role.as_str(),
+                        "content": redactor.apply(&m.content),
+                    })
+                })
+                .collect();
+            (c.set, c.id, serde_json::Value::Array(messages))
+        })
+        .collect()
+}
+
+/// Keeps what `probity show` and `probity export` read beside the pipeline's record: the
+/// prompts asked and the text summary (uncoloured). Failing to keep them loses no result,
+/// so it is logged, not fatal.
+pub fn keep_for_show(store: &Store, probe: &Probe, options: &RunOptions, outcome: &RunOutcome) {
+    if let Err(e) = store.record_prompts(&outcome.run_id, &prompts_of(probe, options)) {
+        tracing::warn!("could not keep the prompts of run {}: {e}", outcome.run_id);
+    }
+    let mut text = Vec::new();
+    if write_outcome(&mut text, outcome, &Style { color: false }).is_ok() {
+        let text = String::from_utf8_lossy(&text);
+        if let Err(e) = store.set_report_text(&outcome.run_id, &text) {
+            tracing::warn!("could not keep the summary of run {}: {e}", outcome.run_id);
+        }
+    }
+}
+
+/// `--case` that selects nothing is a usage error, said before anything is sent.
+pub fn check_selection(probe: &Probe, options: &RunOptions) -> Result<(), CommandError> {
+    match &options.case {
+        Some(pattern) if cases_of(probe, Some(pattern)).is_empty() => {
+            let known: Vec<String> = cases_of(probe, None)
+                .iter()
+                .take(8)
+                .map(|c| format!("{}/{}", c.set, c.id))
+                .collect();
+            Err(CommandError::Usage(format!(
+                "--case `{pattern}` matches no case of probe `{}` (cases are named \
+                 `set/case-id`, e.g. {})",
+                probe.name,
+                known.join(", ")
+            )))
+        }
+        _ => Ok(()),
+    }
 }
 
 pub async fn run(cli: &Cli, args: &RunArgs) -> Result<i32, CommandError> {
@@ -34,21 +132,42 @@ pub async fn run(cli: &Cli, args: &RunArgs) -> Result<i32, CommandError> {
     if project.probes.is_empty() {
         return Err(CommandError::Usage("no probes to run".into()));
     }
-    let cancel = cancel_on_ctrl_c();
     let options = RunOptions {
         samples: args.samples,
         concurrency: args.concurrency.map(|c| c as usize),
         targets: args.target.iter().cloned().collect(),
+        case: args.case.clone(),
         ..RunOptions::default()
     };
+    for probe in &project.probes {
+        check_selection(probe, &options)?;
+        for name in &options.targets {
+            if probe.target_named(name).is_none() {
+                return Err(unknown_target(probe, name, "--target"));
+            }
+        }
+    }
+    if args.dry_run {
+        let mut stdout = std::io::stdout().lock();
+        for probe in &project.probes {
+            dry_run(&mut stdout, probe, &options)
+                .map_err(|e| CommandError::io(Path::new("<stdout>"), e))?;
+        }
+        return Ok(exit::PASSED);
+    }
+    let loaded: Vec<&Probe> = project.probes.iter().collect();
+    let store = open_store(&database(cli, &loaded)?)?;
+    let cancel = cancel_on_ctrl_c();
     let style = Style::detect();
     let several = project.probes.len() > 1;
     let mut codes = Vec::new();
     let mut documents = Vec::new();
     for probe in &project.probes {
-        let store = open_store(&store_path(cli, Some(probe)))?;
         let outcome = run_probe(probe, &store, &options, &Bar::new(), cancel.clone()).await?;
-        let document = run_document(&outcome);
+        keep_for_show(&store, probe, &options, &outcome);
+        let mut document = run_document(&outcome);
+        // The document says what this command exits with (130 when interrupted).
+        document["exit_code"] = exit_code(&cancel, outcome.exit_code).into();
         if let Some(out) = &args.out {
             let path = if several || out.is_dir() {
                 std::fs::create_dir_all(out).map_err(|e| CommandError::io(out, e))?;
@@ -61,10 +180,10 @@ pub async fn run(cli: &Cli, args: &RunArgs) -> Result<i32, CommandError> {
         if args.format == Format::Text {
             let mut stdout = std::io::stdout().lock();
             write_outcome(&mut stdout, &outcome, &style)
-                .map_err(|e| CommandError::io(std::path::Path::new("<stdout>"), e))?;
+                .map_err(|e| CommandError::io(Path::new("<stdout>"), e))?;
             let _ = writeln!(stdout);
         }
-        codes.push(outcome.exit_code);
+        codes.push(exit_code(&cancel, outcome.exit_code));
         documents.push(document);
         if cancel.is_cancelled() {
             break;
@@ -81,7 +200,101 @@ pub async fn run(cli: &Cli, args: &RunArgs) -> Result<i32, CommandError> {
             serde_json::to_string_pretty(&value).unwrap_or_default()
         );
     }
-    Ok(worst(&codes))
+    Ok(exit_code(&cancel, worst(&codes)))
+}
+
+/// A target asked for by name that the probe does not declare: say how to declare one.
+pub fn unknown_target(probe: &Probe, name: &str, flag: &str) -> CommandError {
+    let known: Vec<&str> = std::iter::once(probe.target.name.as_str())
+        .chain(probe.targets.keys().map(String::as_str))
+        .collect();
+    CommandError::Usage(format!(
+        "{flag} `{name}`: probe `{}` has no such target; known: {}\n  hint: declare it in {} \
+         under `targets:`, e.g.\n    targets:\n      {name}: {{ base_url: https://canary.example.com/v1 }}\n  \
+         (each named target is merged over `target`: give only what differs)",
+        probe.name,
+        known.join(", "),
+        crate::config::display_path(&probe.file),
+    ))
+}
+
+/// `--dry-run`: every prompt as it would be sent (redacted, control characters escaped),
+/// then the plan: requests per target and the worst-case cost against the budget.
+fn dry_run(out: &mut dyn Write, probe: &Probe, options: &RunOptions) -> std::io::Result<()> {
+    let cases = cases_of(probe, options.case.as_deref());
+    let samples = options.samples.unwrap_or(probe.samples);
+    let per_case = |c: &crate::golden::Case| options.samples.or(c.samples).unwrap_or(samples);
+    let redactor = Redactor::for_probe(probe);
+    writeln!(
+        out,
+        "probity {} · dry run: nothing is sent, nothing stored",
+        probe.name
+    )?;
+    writeln!(out, "  prompts ({} cases)", cases.len())?;
+    for case in &cases {
+        writeln!(
+            out,
+            "    {}/{} × {} samples",
+            case.set,
+            case.id,
+            per_case(case)
+        )?;
+        for m in &case.messages {
+            writeln!(
+                out,
+                "      {:<9} {}",
+                m.role.as_str(),
+                sanitize(&redactor.apply(&m.content), 400)
+            )?;
+        }
+    }
+    let names: Vec<String> = if options.targets.is_empty() {
+        vec![probe.target.name.clone()]
+    } else {
+        options.targets.clone()
+    };
+    writeln!(out, "  plan")?;
+    let mut total_cost = 0.0;
+    let mut total_requests = 0usize;
+    for name in &names {
+        let Some(target) = probe.target_named(name) else {
+            continue;
+        };
+        let bound = output_bound(target, DEFAULT_OUTPUT_BOUND);
+        let mut requests = 0usize;
+        let mut cost = 0.0;
+        for item in plan(&cases, samples, 1) {
+            if let Some(case) = cases.get(item.case) {
+                requests += 1;
+                cost += estimate_cost(&case.messages, bound, &target.pricing);
+            }
+        }
+        let retries = probe.retries.max as usize;
+        writeln!(
+            out,
+            "    target {name:<12} {requests} requests (up to {} with {retries} retries each), \
+             worst case ${cost:.4} at {bound} output tokens a request",
+            requests * (1 + retries),
+        )?;
+        total_cost += cost;
+        total_requests += requests;
+    }
+    match probe.max_cost_usd {
+        Some(limit) => writeln!(
+            out,
+            "  budget    ${limit:.4}: worst case ${total_cost:.4} for {total_requests} requests{}",
+            if total_cost > limit {
+                " — over budget: requests that could overspend would not be sent"
+            } else {
+                " — within budget"
+            }
+        )?,
+        None => writeln!(
+            out,
+            "  budget    none set (`budget: {{ max_cost_usd: ... }}`); worst case ${total_cost:.4}"
+        )?,
+    }
+    writeln!(out)
 }
 
 /// Writes a JSON document, creating its folder.

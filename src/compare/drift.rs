@@ -49,6 +49,54 @@ pub enum EffectKind {
     Divergence,
 }
 
+/// What a comparison concluded about one metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// Significant after BH: judged by its effect (drift at or above the minimum effect,
+    /// else negligible).
+    Significant,
+    /// Not significant, and the worse end of its effect interval (or, for a metric without
+    /// one, its effect) is below the minimum effect: whatever changed is too small to matter.
+    BelowMinEffect,
+    /// Not significant, and its interval reaches the minimum effect: could not tell. A run
+    /// goes on; a gate cannot pass (see `Comparison::undecided`).
+    Undecided,
+}
+
+/// A metric the comparison could not decide, with what it would take to decide it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Undecided {
+    pub metric: String,
+    /// What a person calls it (`over-refusal rate`).
+    pub label: String,
+    pub baseline: Estimate,
+    pub current: Estimate,
+    pub effect_kind: EffectKind,
+    pub effect: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub effect_ci: Option<[f64; 2]>,
+    pub min_effect: f64,
+    pub p_adjusted: f64,
+    /// The effect moved beyond the minimum effect (the point estimate): reported as
+    /// **inconclusive**. Otherwise only its interval reaches the minimum effect.
+    pub moved: bool,
+    /// The smallest effect these sample sizes detect (80% power, one-sided α), on the
+    /// effect's own scale (points of a rate, a ratio); `None` where no power formula applies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detectable_effect: Option<f64>,
+    /// Answered samples per side (cases, for `case_pass`) at which a change of
+    /// `max(|effect|, min_effect)` would be detected with 80% power; `None` when no size up
+    /// to 10⁷ would (or no power formula applies).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub samples_needed: Option<u64>,
+    /// What `samples_needed` counts: `samples` or `cases`.
+    pub per: String,
+    /// One sentence: "over-refusal rate 15.0% vs 0.0% in baseline (+15.0 points, p = 0.04):
+    /// inconclusive; about 60 answered samples a side would decide it".
+    pub message: String,
+}
+
 /// One test of one metric, significant or not (the JSON lists them all).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TestRecord {
@@ -70,6 +118,8 @@ pub struct TestRecord {
     pub current: Estimate,
     /// Set when the result is drift.
     pub severity: Option<Severity>,
+    /// What the comparison concluded (set with `p_adjusted`).
+    pub decision: Decision,
 }
 
 /// The comparison of one run (one target) with its baseline.
@@ -77,6 +127,11 @@ pub struct TestRecord {
 pub struct Comparison {
     pub tests: Vec<TestRecord>,
     pub findings: Vec<Finding>,
+    /// Every metric not decided (not significant, and not shown below its minimum
+    /// effect), those that moved beyond it (`moved`, "inconclusive") first. A gate passes
+    /// only when this is empty.
+    #[serde(default)]
+    pub undecided: Vec<Undecided>,
     /// Too little data to conclude; says what could have been detected.
     pub insufficient: Option<String>,
 }
@@ -105,6 +160,8 @@ struct Candidate {
     record: TestRecord,
     label: String,
     unit: Option<Unit>,
+    /// How to size the comparison that would decide this metric.
+    power: Power,
     /// Smallest absolute change (in the metric's unit) worth a finding: a 2 ms endpoint
     /// going to 4 ms doubles, and nobody should be paged for it.
     floor: Option<f64>,
@@ -124,6 +181,84 @@ fn estimate_rate(c: Count) -> Estimate {
         value: c.events as f64 / c.n as f64,
         ci: Some([lo, hi]),
         n: Some(c.n),
+    }
+}
+
+/// What power formula sizes a metric's comparison.
+#[derive(Clone, Copy)]
+enum Power {
+    /// A rate with this baseline value and these sizes (per side).
+    Rate {
+        p0: f64,
+        n: (u64, u64),
+        per_case: bool,
+    },
+    /// A log-normal-ish metric with this standard deviation of ln(value), these sizes.
+    Ratio { log_sd: f64, n: (u64, u64) },
+    /// No formula (categorical distributions).
+    None,
+}
+
+/// Most samples a side worth quoting: above it, "no size would".
+const MAX_SAMPLES: u64 = 10_000_000;
+
+/// Smallest `n` (per side) in `1..=MAX_SAMPLES` with `ok(n)`, when `ok` is monotone.
+fn smallest_n(ok: impl Fn(u64) -> bool) -> Option<u64> {
+    if !ok(MAX_SAMPLES) {
+        return None;
+    }
+    let (mut lo, mut hi) = (0u64, MAX_SAMPLES);
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if ok(mid) {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    Some(hi)
+}
+
+impl Power {
+    /// (the effect these sizes detect, the size per side that detects `effect`).
+    fn size(self, kind: EffectKind, effect: f64, alpha: f64) -> (Option<f64>, Option<u64>) {
+        match self {
+            Power::Rate { p0, n, .. } => {
+                let now = mde_rate(p0, n.0, n.1, alpha, POWER);
+                let need = smallest_n(|m| mde_rate(p0, m, m, alpha, POWER) <= effect);
+                (now.is_finite().then_some(now), need)
+            }
+            Power::Ratio { log_sd, n } => {
+                // The effect as a ratio above 1 on the log scale, whatever its kind.
+                let ratio = match kind {
+                    EffectKind::RatioDecrease => 1.0 / (1.0 - effect).max(1e-12),
+                    _ => effect,
+                };
+                let now = mde_ratio(log_sd, n.0, n.1, alpha, POWER);
+                let need = smallest_n(|m| mde_ratio(log_sd, m, m, alpha, POWER) <= ratio);
+                let now = match kind {
+                    EffectKind::RatioDecrease => 1.0 - 1.0 / now,
+                    _ => now,
+                };
+                (now.is_finite().then_some(now), need)
+            }
+            Power::None => (None, None),
+        }
+    }
+}
+
+/// Standard deviation of ln(value) over the positive values.
+fn log_sd(values: &[f64]) -> f64 {
+    let logs: Vec<f64> = values
+        .iter()
+        .filter(|v| **v > 0.0)
+        .map(|v| v.ln())
+        .collect();
+    match (mean(&logs), logs.len()) {
+        (Some(m), n) if n > 1 => {
+            (logs.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
+        }
+        _ => f64::NAN,
     }
 }
 
@@ -180,6 +315,7 @@ fn record(
         baseline,
         current,
         severity: None,
+        decision: Decision::Undecided,
     }
 }
 
@@ -233,6 +369,14 @@ fn rates(
             label: rate_label(name),
             unit: None,
             floor: None,
+            power: Power::Rate {
+                p0: x.events as f64 / x.n as f64,
+                n: match paired {
+                    Some(f) => (f.pairs, f.pairs),
+                    None => (x.n, y.n),
+                },
+                per_case: false,
+            },
         });
     }
 }
@@ -287,6 +431,11 @@ fn cases(b: &Evidence, c: &Evidence, drift: &Drift, out: &mut Vec<Candidate>) {
         label: "share of cases failing".into(),
         unit: None,
         floor: None,
+        power: Power::Rate {
+            p0: (n - passed_before) as f64 / n as f64,
+            n: (n, n),
+            per_case: true,
+        },
     });
 }
 
@@ -467,6 +616,10 @@ fn continuous(
                 label: format!("{what}{label}"),
                 unit: Some(unit),
                 floor,
+                power: Power::Ratio {
+                    log_sd: log_sd(x),
+                    n: (x.len() as u64, y.len() as u64),
+                },
             });
         }
     }
@@ -602,10 +755,16 @@ fn divergence(
         label: label.into(),
         unit: None,
         floor: None,
+        power: Power::None,
     }
 }
 
 fn message(c: &Candidate, severity: Severity) -> String {
+    format!("{} — {}", describe(c), severity.as_str())
+}
+
+/// The change of a metric in one phrase, with its adjusted p.
+fn describe(c: &Candidate) -> String {
     let r = &c.record;
     let p = show_p(r.p_adjusted);
     let body = match r.effect_kind {
@@ -631,7 +790,72 @@ fn message(c: &Candidate, severity: Severity) -> String {
             c.label, r.effect
         ),
     };
-    format!("{body} — {}", severity.as_str())
+    body
+}
+
+/// The worse end of an effect interval, on the `badness` scale.
+fn worst_end(kind: EffectKind, ci: [f64; 2]) -> f64 {
+    badness(kind, ci[0]).max(badness(kind, ci[1]))
+}
+
+/// The undecided entry of a candidate that was not significant and not shown small.
+fn undecided(c: &Candidate, drift: &Drift) -> Undecided {
+    let r = &c.record;
+    let bad = badness(r.effect_kind, r.effect);
+    let moved = bad >= r.min_effect;
+    let target = if moved { bad } else { r.min_effect };
+    // On the `badness` scale: a rate difference, a ratio above 1, a relative drop.
+    let (detectable, needed) = c.power.size(r.effect_kind, target, drift.alpha);
+    let per = match c.power {
+        Power::Rate { per_case: true, .. } => "cases",
+        _ => "samples",
+    };
+    let what = if moved {
+        "inconclusive"
+    } else {
+        "undecided (its interval reaches the minimum effect)"
+    };
+    let decide = match needed {
+        Some(n) => format!("about {n} answered {per} a side would decide it"),
+        None => "no practical sample size would decide it".to_string(),
+    };
+    Undecided {
+        metric: r.metric.clone(),
+        label: c.label.clone(),
+        baseline: r.baseline,
+        current: r.current,
+        effect_kind: r.effect_kind,
+        effect: r.effect,
+        effect_ci: r.effect_ci,
+        min_effect: r.min_effect,
+        p_adjusted: r.p_adjusted,
+        moved,
+        detectable_effect: detectable,
+        samples_needed: needed,
+        per: per.to_string(),
+        message: format!("{}: {what}; {decide}", describe(c)),
+    }
+}
+
+/// The informational finding of an inconclusive metric (one that moved beyond its minimum
+/// effect without being significant): a run shows it and goes on.
+fn inconclusive_finding(u: &Undecided, target: &str) -> Finding {
+    Finding {
+        metric: u.metric.clone(),
+        kind: FindingKind::Inconclusive,
+        target: target.to_string(),
+        baseline: Some(u.baseline),
+        current: Some(u.current),
+        test: None,
+        statistic: None,
+        p: None,
+        p_adjusted: Some(u.p_adjusted),
+        effect: Some(u.effect),
+        min_effect: Some(u.min_effect),
+        severity: Severity::Info,
+        message: u.message.clone(),
+        case: None,
+    }
 }
 
 /// Compares `current` with `baseline` for `target`; `pairs` when both were probed in one run.
@@ -653,6 +877,7 @@ pub fn compare(
 
     let adjusted = benjamini_hochberg(&candidates.iter().map(|c| c.record.p).collect::<Vec<_>>());
     let mut findings = Vec::new();
+    let mut open = Vec::new();
     for (c, p_adj) in candidates.iter_mut().zip(adjusted) {
         let r = &mut c.record;
         r.p_adjusted = p_adj;
@@ -661,9 +886,26 @@ pub fn compare(
         let too_small = c
             .floor
             .is_some_and(|floor| (r.current.value - r.baseline.value).abs() < floor);
-        if p_adj > drift.alpha || bad.is_nan() || too_small {
+        if bad.is_nan() || too_small {
+            r.decision = Decision::BelowMinEffect;
             continue;
         }
+        if p_adj > drift.alpha {
+            // Not significant: decided only when the change is shown to be small — the worse
+            // end of its interval below the minimum effect (the effect itself, for a metric
+            // without an interval).
+            let worst = r.effect_ci.map_or(bad, |ci| worst_end(r.effect_kind, ci));
+            r.decision = if worst < r.min_effect {
+                Decision::BelowMinEffect
+            } else {
+                Decision::Undecided
+            };
+            if r.decision == Decision::Undecided {
+                open.push(undecided(c, drift));
+            }
+            continue;
+        }
+        r.decision = Decision::Significant;
         // Below the minimum effect nothing is a finding, whatever the critical effect says.
         r.severity = if bad < r.min_effect {
             None
@@ -689,9 +931,17 @@ pub fn compare(
                 min_effect: Some(r.min_effect),
                 severity,
                 message: msg,
+                case: None,
             });
         }
     }
+    // Inconclusive first, then by how far the change went.
+    open.sort_by(|a, b| b.moved.cmp(&a.moved));
+    findings.extend(
+        open.iter()
+            .filter(|u| u.moved)
+            .map(|u| inconclusive_finding(u, target)),
+    );
     let insufficient = (nb < MIN_ANSWERED || nc < MIN_ANSWERED)
         .then(|| insufficient_message(baseline, current, drift, nb, nc));
     if let Some(why) = &insufficient {
@@ -700,6 +950,7 @@ pub fn compare(
     Comparison {
         tests: candidates.into_iter().map(|c| c.record).collect(),
         findings,
+        undecided: open,
         insufficient,
     }
 }
@@ -720,6 +971,7 @@ pub fn insufficient_finding(target: &str, why: &str) -> Finding {
         min_effect: None,
         severity: Severity::Warning,
         message: why.to_string(),
+        case: None,
     }
 }
 

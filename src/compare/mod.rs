@@ -3,6 +3,7 @@
 //! findings make the `Verdict`, and the verdict makes the exit code.
 
 pub mod baseline;
+mod cases;
 mod drift;
 mod thresholds;
 pub mod trend;
@@ -10,7 +11,11 @@ pub mod trend;
 use serde::{Deserialize, Serialize};
 
 pub use baseline::{Baseline, BaselineError};
-pub use drift::{Comparison, EffectKind, MIN_ANSWERED, TestRecord, compare, insufficient_finding};
+pub use cases::check_cases;
+pub use drift::{
+    Comparison, Decision, EffectKind, MIN_ANSWERED, TestRecord, Undecided, compare,
+    insufficient_finding,
+};
 pub use thresholds::check_thresholds;
 pub use trend::check_trend;
 
@@ -46,6 +51,12 @@ pub enum FindingKind {
     Trend,
     /// Too little data to tell.
     InsufficientData,
+    /// A case below its `min_pass_rate` (the finding's `case` names it).
+    Case,
+    /// A metric that moved beyond its minimum effect without being significant: could not
+    /// tell (informational in a run; a gate cannot pass on it). The comparison's
+    /// `undecided` entry for the metric has its numbers and the samples needed.
+    Inconclusive,
 }
 
 /// A metric's value with its interval, where it has one.
@@ -92,6 +103,9 @@ pub struct Finding {
     pub severity: Severity,
     /// One sentence a person understands.
     pub message: String,
+    /// The case (`set/id`) a `case` finding is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case: Option<String>,
 }
 
 /// The overall outcome.
@@ -122,6 +136,17 @@ impl Verdict {
             _ if insufficient => Verdict::InsufficientData,
             Some(Severity::Warning) => Verdict::Warn,
             _ => Verdict::Pass,
+        }
+    }
+
+    /// The verdict of a gate: as a run's, except that a gate passes only when every metric of
+    /// its comparison is decided (see [`Comparison::undecided`]); a pass or a warning with
+    /// any metric undecided is `insufficient_data`, never a pass. A failure stays a failure.
+    pub fn for_gate(self, comparison: Option<&Comparison>) -> Verdict {
+        let undecided = comparison.is_some_and(|c| !c.undecided.is_empty());
+        match self {
+            Verdict::Pass | Verdict::Warn if undecided => Verdict::InsufficientData,
+            v => v,
         }
     }
 

@@ -172,6 +172,7 @@ pub fn check_thresholds(t: &Thresholds, s: &RunSummary) -> Vec<Finding> {
             effect: None,
             min_effect: Some(level),
             severity,
+            case: None,
             message: format!(
                 "{label} {} is {side} the {} limit {} — {}",
                 unit.show(current.value),

@@ -164,6 +164,7 @@ pub fn check_trend(
             effect: Some(change),
             min_effect: Some(Z_LIMIT),
             severity: Severity::Warning,
+            case: None,
             message: format!(
                 "{label} {} is far outside the last {} runs (median {}, {z_text}) — warning",
                 show(x),

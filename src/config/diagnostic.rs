@@ -75,6 +75,10 @@ pub fn display_path(path: &Path) -> String {
         .components()
         .filter(|c| !matches!(c, std::path::Component::CurDir))
         .collect();
+    if tidy.as_os_str().is_empty() {
+        // The working directory itself: an empty string would read as a missing path.
+        return ".".to_string();
+    }
     tidy.display().to_string()
 }
 

@@ -230,6 +230,9 @@ pub struct Probe {
     pub timeout: Duration,
     pub retries: Retries,
     pub max_cost_usd: Option<f64>,
+    /// `budget.output_reservation_tokens`: output tokens reserved per request whose target
+    /// sets no bound (sent as `max_tokens` to chat targets, assumed for `http` ones).
+    pub output_reservation_tokens: Option<u64>,
     pub thresholds: Thresholds,
     pub baseline: BaselineRef,
     pub drift: Drift,

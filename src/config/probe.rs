@@ -55,7 +55,7 @@ pub struct RawProbe {
     pub rate_limit: Option<RawRateLimit>,
     /// Longest wait for one complete answer, e.g. `30s` (default 60s).
     #[serde(default)]
-    pub timeout: Option<String>,
+    pub timeout: Option<RawDuration>,
     /// Retries of connect errors, 429 (honouring Retry-After) and 5xx.
     #[serde(default)]
     pub retries: Option<RawRetries>,
@@ -175,6 +175,15 @@ pub struct RawHttpResponse {
     pub model: Option<String>,
 }
 
+/// A duration as written: `30s`, or a bare number, which is read only to say that it
+/// needs a unit (the same message wherever a duration is expected).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum RawDuration {
+    Number(f64),
+    Text(String),
+}
+
 /// Request pacing.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -192,10 +201,10 @@ pub struct RawRetries {
     pub max: Option<u32>,
     /// First backoff delay, doubled each retry with jitter (default 500ms).
     #[serde(default)]
-    pub base_delay: Option<String>,
+    pub base_delay: Option<RawDuration>,
     /// Longest backoff delay (default 10s).
     #[serde(default)]
-    pub max_delay: Option<String>,
+    pub max_delay: Option<RawDuration>,
 }
 
 /// Spending cap.
@@ -204,6 +213,11 @@ pub struct RawRetries {
 pub struct RawBudget {
     /// Most a run may spend, in USD (default 1.00). Checked before each request.
     pub max_cost_usd: f64,
+    /// Output tokens reserved for each request whose target sets no `max_tokens` (default
+    /// 1024). Chat targets are sent it as `max_tokens`; an `http` target's body is its own
+    /// template, so there it is only assumed: set it to the bound your template sends.
+    #[serde(default)]
+    pub output_reservation_tokens: Option<u64>,
 }
 
 /// Token prices, USD per million tokens.
@@ -309,7 +323,7 @@ pub struct RawDrift {
     /// Smallest absolute latency change worth a finding, e.g. `5ms` (the default): a 2 ms
     /// endpoint going to 4 ms doubles without anyone needing to know.
     #[serde(default)]
-    pub latency_floor: Option<String>,
+    pub latency_floor: Option<RawDuration>,
 }
 
 /// Alert routing of this probe.
@@ -362,6 +376,13 @@ pub const DEFAULT_SAMPLES: u32 = 5;
 pub const DEFAULT_CONCURRENCY: u32 = 4;
 /// Default spending cap per run, USD.
 pub const DEFAULT_MAX_COST_USD: f64 = 1.0;
+/// Pacing that can be scheduled: below, one request every few hours overflows nothing but
+/// means nothing either; above, the pacer's arithmetic loses its meaning.
+const RPS_RANGE: std::ops::RangeInclusive<f64> = 1e-4..=1e6;
+/// Longest retention: 100 years, far from where date arithmetic overflows.
+pub const MAX_RETENTION_DAYS: u32 = 36_500;
+/// Most requests one run may plan (samples × cases × targets).
+pub const MAX_REQUESTS: u64 = 10_000_000;
 
 /// Validates a probe document. `load_golden` loads one golden-set file (paths already
 /// resolved) and reports its own problems; the probe reports only a missing file.
@@ -400,6 +421,7 @@ pub fn validate_probe(
     let store = v.store(raw.store.as_ref());
     let golden_sets = v.golden_sets(&raw.golden_sets, load_golden);
     v.needs(&golden_sets, target.as_ref(), judge.as_ref());
+    v.request_count(pacing.samples, &golden_sets, targets.len());
 
     let probe = Probe {
         name: raw.name,
@@ -416,6 +438,7 @@ pub fn validate_probe(
         timeout: pacing.timeout,
         retries: pacing.retries,
         max_cost_usd: Some(pacing.max_cost_usd),
+        output_reservation_tokens: raw.budget.as_ref().and_then(|b| b.output_reservation_tokens),
         thresholds,
         baseline,
         drift,
@@ -568,24 +591,35 @@ impl Validator<'_> {
             );
         }
         let requests_per_second = raw.rate_limit.as_ref().map(|r| r.requests_per_second);
-        if let Some(rps) = requests_per_second.filter(|r| !(*r > 0.0 && r.is_finite())) {
+        if let Some(rps) = requests_per_second.filter(|r| !RPS_RANGE.contains(r)) {
             self.fail(
                 "/rate_limit/requests_per_second",
-                format!("must be more than 0, found {rps}"),
-                None,
+                format!(
+                    "must be between {} and {}, found {rps}",
+                    RPS_RANGE.start(),
+                    RPS_RANGE.end()
+                ),
+                Some("0.5 is one request every 2 s; leave `rate_limit` out for no pacing"),
             );
         }
-        let timeout = self.duration("/timeout", raw.timeout.as_deref(), Duration::from_secs(60));
+        let timeout = self.duration("/timeout", raw.timeout.as_ref(), Duration::from_secs(60));
+        if timeout.is_zero() {
+            self.fail(
+                "/timeout",
+                "a timeout of 0 fails every request",
+                Some("the longest wait for one answer, e.g. 30s"),
+            );
+        }
         let retries = Retries {
             max: raw.retries.as_ref().and_then(|r| r.max).unwrap_or(2),
             base_delay: self.duration(
                 "/retries/base_delay",
-                raw.retries.as_ref().and_then(|r| r.base_delay.as_deref()),
+                raw.retries.as_ref().and_then(|r| r.base_delay.as_ref()),
                 Duration::from_millis(500),
             ),
             max_delay: self.duration(
                 "/retries/max_delay",
-                raw.retries.as_ref().and_then(|r| r.max_delay.as_deref()),
+                raw.retries.as_ref().and_then(|r| r.max_delay.as_ref()),
                 Duration::from_secs(10),
             ),
         };
@@ -648,10 +682,18 @@ impl Validator<'_> {
                 ),
             }
         }
+        let retention_days = raw.and_then(|s| s.retention_days);
+        if let Some(days) = retention_days.filter(|d| *d > MAX_RETENTION_DAYS) {
+            self.fail(
+                "/store/retention_days",
+                format!("must be at most {MAX_RETENTION_DAYS} (100 years), found {days}"),
+                Some("leave `retention_days` out to keep every run"),
+            );
+        }
         StoreConfig {
             path,
             redact,
-            retention_days: raw.and_then(|s| s.retention_days),
+            retention_days: retention_days.filter(|d| *d <= MAX_RETENTION_DAYS),
         }
     }
 
@@ -667,7 +709,10 @@ impl Validator<'_> {
             let pointer = format!("/golden_sets/{i}");
             let path = self.root.join(file);
             if !path.is_file() {
-                let hint = format!("paths are relative to {}", super::display_path(self.root));
+                let hint = format!(
+                    "paths are relative to {}/ (the folder that holds probes/)",
+                    super::display_path(self.root)
+                );
                 self.fail(
                     &pointer,
                     format!("golden-set file `{file}` not found"),
@@ -693,6 +738,25 @@ impl Validator<'_> {
             }
         }
         golden_sets
+    }
+
+    /// samples × cases × targets: a run that large is a typo, not a probe.
+    fn request_count(&mut self, samples: u32, golden_sets: &[GoldenSet], named_targets: usize) {
+        let per_target: u64 = golden_sets
+            .iter()
+            .flat_map(|s| s.cases.iter())
+            .map(|c| u64::from(c.samples.unwrap_or(samples)))
+            .fold(0, u64::saturating_add);
+        let requests = per_target.saturating_mul(named_targets as u64 + 1);
+        if requests > MAX_REQUESTS {
+            self.fail(
+                "/samples",
+                format!(
+                    "a run plans {requests} requests (samples × cases × targets), more than {MAX_REQUESTS}"
+                ),
+                Some("lower `samples`, or split the golden sets across probes"),
+            );
+        }
     }
 
     /// Expectations that need more than the target: a judge, or an embeddings endpoint.
@@ -722,18 +786,25 @@ impl Validator<'_> {
         }
     }
 
-    fn duration(&mut self, pointer: &str, text: Option<&str>, default: Duration) -> Duration {
-        match text {
-            None => default,
-            Some(t) => parse_duration(t).unwrap_or_else(|e| {
-                self.fail(
-                    pointer,
-                    format!("invalid duration: {e}"),
-                    Some(DURATION_HINT),
-                );
-                default
-            }),
-        }
+    fn duration(
+        &mut self,
+        pointer: &str,
+        raw: Option<&RawDuration>,
+        default: Duration,
+    ) -> Duration {
+        let parsed = match raw {
+            None => return default,
+            Some(RawDuration::Text(t)) => parse_duration(t),
+            Some(RawDuration::Number(n)) => Err(format!("`{n}` has no unit")),
+        };
+        parsed.unwrap_or_else(|e| {
+            self.fail(
+                pointer,
+                format!("invalid duration: {e}"),
+                Some(DURATION_HINT),
+            );
+            default
+        })
     }
 
     /// Checks a (possibly merged) target value that sits at `pointer`.
@@ -971,6 +1042,38 @@ impl Validator<'_> {
             warning: level("warning", &raw.warning),
             critical: level("critical", &raw.critical),
         };
+        if let (Some(w), Some(c)) = (limit.warning, limit.critical) {
+            // Floors (a share that must stay high) warn above their critical level.
+            let floor = matches!(key, "format_compliance" | "pass_rate");
+            let shown = |x: f64| match unit {
+                Unit::Millis => {
+                    humantime::format_duration(Duration::from_secs_f64(x / 1000.0)).to_string()
+                }
+                _ => format!("{x}"),
+            };
+            if (floor && w < c) || (!floor && w > c) {
+                let (message, hint) = if floor {
+                    (
+                        format!(
+                            "warning ({}) is below critical ({}): for a floor, the warning level is the higher one",
+                            shown(w),
+                            shown(c)
+                        ),
+                        "e.g. { warning: 0.95, critical: 0.9 }",
+                    )
+                } else {
+                    (
+                        format!(
+                            "warning ({}) is above critical ({}): the warning level comes first",
+                            shown(w),
+                            shown(c)
+                        ),
+                        "the warning level is crossed first, then the critical one",
+                    )
+                };
+                self.fail(&format!("/thresholds/{key}/warning"), message, Some(hint));
+            }
+        }
         Some(limit)
     }
 
@@ -991,27 +1094,116 @@ impl Validator<'_> {
         drift.latency_floor_ms = self
             .duration(
                 "/drift/latency_floor",
-                raw.latency_floor.as_deref(),
+                raw.latency_floor.as_ref(),
                 Duration::from_millis(5),
             )
             .as_secs_f64()
             * 1000.0;
-        for (which, effects) in [(0, &raw.min_effect), (1, &raw.critical_effect)] {
-            let Some(e) = effects else { continue };
-            let set = |pair: &mut (f64, f64), value: Option<f64>| {
-                if let Some(v) = value {
-                    if which == 0 { pair.0 = v } else { pair.1 = v }
+        let none = RawEffects::default();
+        let min = raw.min_effect.as_ref().unwrap_or(&none);
+        let critical = raw.critical_effect.as_ref().unwrap_or(&none);
+        let effects = [
+            (
+                "latency_ratio",
+                Effect::Ratio,
+                min.latency_ratio,
+                critical.latency_ratio,
+                &mut drift.latency_ratio,
+            ),
+            (
+                "rate_delta",
+                Effect::Share,
+                min.rate_delta,
+                critical.rate_delta,
+                &mut drift.rate_delta,
+            ),
+            (
+                "length_ratio",
+                Effect::Ratio,
+                min.length_ratio,
+                critical.length_ratio,
+                &mut drift.length_ratio,
+            ),
+            (
+                "score_drop",
+                Effect::Share,
+                min.score_drop,
+                critical.score_drop,
+                &mut drift.score_drop,
+            ),
+            (
+                "cost_ratio",
+                Effect::Ratio,
+                min.cost_ratio,
+                critical.cost_ratio,
+                &mut drift.cost_ratio,
+            ),
+            (
+                "divergence",
+                Effect::Share,
+                min.divergence,
+                critical.divergence,
+                &mut drift.divergence,
+            ),
+        ];
+        for (key, kind, warning, crit, pair) in effects {
+            let warning = self.effect(&format!("/drift/min_effect/{key}"), kind, warning);
+            let crit = self.effect(&format!("/drift/critical_effect/{key}"), kind, crit);
+            if let (Some(w), Some(c)) = (warning, crit) {
+                if c < w {
+                    self.fail(
+                        &format!("/drift/critical_effect/{key}"),
+                        format!("critical effect {c} is below the minimum effect {w}"),
+                        Some("the critical effect is the larger one: a change beyond it fails the run"),
+                    );
+                    continue;
                 }
-            };
-            set(&mut drift.latency_ratio, e.latency_ratio);
-            set(&mut drift.rate_delta, e.rate_delta);
-            set(&mut drift.length_ratio, e.length_ratio);
-            set(&mut drift.score_drop, e.score_drop);
-            set(&mut drift.cost_ratio, e.cost_ratio);
-            set(&mut drift.divergence, e.divergence);
+            }
+            // Only one side written: the comparison reads an effect at or above the
+            // minimum as critical when the default critical effect lies below it.
+            if let Some(w) = warning {
+                pair.0 = w;
+            }
+            if let Some(c) = crit {
+                pair.1 = c;
+            }
         }
         drift
     }
+
+    /// One drift effect size: finite, and in its kind's range.
+    fn effect(&mut self, pointer: &str, kind: Effect, value: Option<f64>) -> Option<f64> {
+        let v = value?;
+        let ok = v.is_finite()
+            && match kind {
+                Effect::Ratio => v >= 1.0,
+                Effect::Share => (0.0..=1.0).contains(&v),
+            };
+        if ok {
+            return Some(v);
+        }
+        let (message, hint) = match kind {
+            Effect::Ratio => (
+                format!("a ratio is at least 1, found {v}"),
+                "1.2 means 20% larger than the baseline",
+            ),
+            Effect::Share => (
+                format!("must be between 0 and 1, found {v}"),
+                "0.02 means two percentage points",
+            ),
+        };
+        self.fail(pointer, message, Some(hint));
+        None
+    }
+}
+
+/// How a drift effect size is measured.
+#[derive(Clone, Copy)]
+enum Effect {
+    /// current / baseline, at least 1.
+    Ratio,
+    /// A difference or divergence in 0..1.
+    Share,
 }
 
 #[derive(Clone, Copy)]

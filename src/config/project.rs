@@ -244,6 +244,29 @@ fn locate_key(file: &Path, pointer: &str) -> (usize, usize) {
         .unwrap_or((1, 1))
 }
 
+/// Whether `dir` looks like a project folder (holds `probes/` or `golden-sets/`).
+fn is_project_dir(dir: &Path) -> bool {
+    dir.join("probes").is_dir() || dir.join("golden-sets").is_dir()
+}
+
+/// The project folder for `start`: `start` itself or the nearest folder above it that holds
+/// `probes/` or `golden-sets/` (so probity works from inside `probes/`, as git does from a
+/// subfolder). Returned relative to `start` (`../..`) so paths shown stay short and
+/// clickable; `None` when no folder up to the file-system root is a project.
+pub fn find_root(start: &Path) -> Option<PathBuf> {
+    let absolute = start
+        .canonicalize()
+        .or_else(|_| std::path::absolute(start))
+        .ok()?;
+    absolute
+        .ancestors()
+        .position(is_project_dir)
+        .map(|up| match up {
+            0 => start.to_path_buf(),
+            n => start.join(vec![".."; n].join("/")),
+        })
+}
+
 /// The default paths of a project: its `probes/` and `golden-sets/` folders.
 pub fn default_paths(root: &Path) -> Vec<PathBuf> {
     ["probes", "golden-sets"]
@@ -254,13 +277,15 @@ pub fn default_paths(root: &Path) -> Vec<PathBuf> {
 }
 
 /// Resolves `probity run` arguments: each is a probe file, or a probe name found under
-/// `root/probes/`; none means every probe there. The alert-routing file is not loaded: a
+/// `probes/` of the project folder (`root` or the nearest one above it, see `find_root`);
+/// none means every probe there. The alert-routing file is not loaded: a
 /// run sends no alert, so its channels' secrets need not be set (`validate` checks it).
 pub fn load_probes(
     specs: &[String],
     root: &Path,
     env: EnvLookup<'_>,
 ) -> Result<Project, Diagnostics> {
+    let root = find_root(root).unwrap_or_else(|| root.to_path_buf());
     let probes_dir = root.join("probes");
     let paths = if specs.is_empty() {
         if !probes_dir.is_dir() {

@@ -116,6 +116,21 @@ impl SchemaCheck {
                     format!("must be at most {limit}, found {instance}"),
                 ));
             }
+            ValidationErrorKind::AnyOf { .. } | ValidationErrorKind::OneOfNotValid { .. }
+                if instance.is_string() && !constants(&nodes).is_empty() =>
+            {
+                // An enum whose variants carry doc comments is a oneOf of constants: say
+                // which values are allowed, as for a plain enum.
+                let options = constants(&nodes);
+                let shown = instance.as_str().unwrap_or_default();
+                out.push(
+                    doc.error(
+                        &pointer,
+                        format!("`{shown}` is not one of: {}", options.join(", ")),
+                    )
+                    .with_hint(suggest::hint(shown, &options)),
+                );
+            }
             ValidationErrorKind::AnyOf { context }
             | ValidationErrorKind::OneOfNotValid { context } => {
                 // Keep the branches the value could have meant: those that do not reject
@@ -142,6 +157,26 @@ impl SchemaCheck {
             _ => out.push(doc.error(&pointer, error.to_string())),
         }
     }
+}
+
+/// The allowed strings when the schema at a node is only a choice of constants (a
+/// oneOf of `const`, as schemars writes an enum with documented variants); empty when any
+/// other string would do.
+fn constants<'a>(nodes: &[&'a Value]) -> Vec<&'a str> {
+    let mut options = Vec::new();
+    for node in nodes {
+        if let Some(c) = node.get("const") {
+            match c.as_str() {
+                Some(c) => options.push(c),
+                None => return Vec::new(),
+            }
+        } else if let Some(values) = node.get("enum").and_then(Value::as_array) {
+            options.extend(values.iter().filter_map(Value::as_str));
+        } else if node.get("type").is_some_and(|t| t == "string") {
+            return Vec::new();
+        }
+    }
+    options
 }
 
 /// An error saying the value is not of the branch's shape at all (so the branch is moot).

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::PipelineError;
 use crate::compare::{
-    Baseline, Comparison, Finding, Verdict, check_thresholds, check_trend, compare,
+    Baseline, Comparison, Finding, Verdict, check_cases, check_thresholds, check_trend, compare,
 };
 use crate::config::{BaselineRef, Probe};
 use crate::store::Store;
@@ -127,6 +127,7 @@ pub fn evaluate(
     let name = &primary.summary.target;
     eval.findings
         .extend(check_thresholds(&probe.thresholds, &primary.summary));
+    eval.findings.extend(check_cases(&primary.cases));
 
     match load_baseline(probe, store, choice, targets)? {
         Ok((source, baseline)) => {

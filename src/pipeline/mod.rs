@@ -62,6 +62,8 @@ pub struct RunOptions {
     pub targets: Vec<String>,
     /// What to compare with.
     pub baseline: BaselineChoice,
+    /// Only the cases whose `set/case-id` matches (`--case`; see `case_matches`).
+    pub case: Option<String>,
 }
 
 /// Told about progress; the terminal shows a bar, everything else ignores it.
@@ -164,12 +166,52 @@ pub fn new_run_id(now: DateTime<Utc>) -> String {
     )
 }
 
-fn cases_of(probe: &Probe) -> Vec<Case> {
+/// The cases a run sends: every case of the probe, or those `pattern` selects.
+pub fn cases_of(probe: &Probe, pattern: Option<&str>) -> Vec<Case> {
     probe
         .golden_sets
         .iter()
         .flat_map(|s| s.cases.iter().cloned())
+        .filter(|c| pattern.is_none_or(|p| case_matches(p, &format!("{}/{}", c.set, c.id))))
         .collect()
+}
+
+/// Whether `--case PATTERN` selects the case `set/id`: a glob (`*` any run of characters,
+/// `?` one) when the pattern holds either, matched against the whole `set/id`; otherwise a
+/// substring of it.
+pub fn case_matches(pattern: &str, set_and_id: &str) -> bool {
+    if !pattern.contains(['*', '?']) {
+        return set_and_id.contains(pattern);
+    }
+    // Iterative glob match, backtracking to the last `*`.
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), set_and_id.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+/// The seed of a run's bootstrap intervals (and reservoir samples), derived from its id
+/// (FNV-1a), so that `probity compare A B` recomputes exactly the intervals the end of run
+/// `B` printed.
+pub fn run_seed(run_id: &str) -> u64 {
+    run_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 /// How many requests the plan of `cases` sends, counted without building it: each case's
@@ -220,8 +262,16 @@ pub async fn run_probe(
     finish(probe, store, options, prepared, driven)
 }
 
+/// Output tokens reserved per request whose target sets no bound.
+fn output_reservation(probe: &Probe) -> u64 {
+    probe
+        .output_reservation_tokens
+        .unwrap_or(DEFAULT_OUTPUT_BOUND)
+}
+
 /// The endpoints of the targets asked for, in that order.
 fn endpoints(probe: &Probe, names: &[String]) -> Result<Vec<Endpoint>, PipelineError> {
+    let output_reservation = output_reservation(probe);
     let mut endpoints = Vec::new();
     for name in names {
         let target = probe
@@ -236,11 +286,11 @@ fn endpoints(probe: &Probe, names: &[String]) -> Result<Vec<Endpoint>, PipelineE
             })?;
         // With a budget, every chat request carries the output bound it reserves for.
         let target = match probe.max_cost_usd {
-            Some(_) => bounded(target, DEFAULT_OUTPUT_BOUND),
+            Some(_) => bounded(target, output_reservation),
             None => target.clone(),
         };
         endpoints.push(Endpoint {
-            provider: Provider::new(&target, probe.timeout)?,
+            provider: Provider::hiding(&target, probe.timeout, &probe.secrets)?,
             target,
         });
     }
@@ -276,7 +326,7 @@ fn prepare(
     let run_id = new_run_id(started_at);
     let trace_id = new_trace_id();
     let samples = options.samples.unwrap_or(probe.samples);
-    let cases = cases_of(probe)
+    let cases = cases_of(probe, options.case.as_deref())
         .into_iter()
         .map(|mut c| {
             // `--samples` overrides every case's own count too.
@@ -299,6 +349,7 @@ fn prepare(
             requests_per_second: probe.requests_per_second,
             timeout: probe.timeout,
             retries: probe.retries,
+            output_reservation_tokens: output_reservation(probe),
         },
         budget: budget.clone(),
         redactor,
@@ -308,9 +359,7 @@ fn prepare(
         budget.clone(),
         runner.redactor.clone(),
     )?);
-    let seed = run_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    });
+    let seed = run_seed(&run_id);
     store.begin_run(&NewRun {
         id: run_id.clone(),
         probe: probe.name.clone(),
@@ -443,7 +492,14 @@ async fn drive(
         }
         return Err(e.into());
     }
-    let (targets, pairs) = accumulator.finish(elapsed);
+    let (mut targets, pairs) = accumulator.finish(elapsed);
+    for t in &mut targets {
+        t.summary.figures.rate_limited_ms = report
+            .rate_limited_ms_by_target
+            .get(&t.summary.target)
+            .copied()
+            .unwrap_or(0);
+    }
     Ok(Driven {
         targets,
         pairs,

@@ -152,6 +152,7 @@ mod tests {
             span_id: "0".into(),
             output: Some("an answer".into()),
             context: vec![],
+            delayed: false,
         }
     }
 

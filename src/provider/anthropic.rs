@@ -12,7 +12,7 @@ use super::classify::{
     self, Address, Meta, Sent, Transport, check_url, describe_keys, json_type, with_partial,
 };
 use super::{ChatRequest, ErrorClass, Failure, ProviderError, Reply};
-use crate::config::Target;
+use crate::config::{Secret, Target};
 use crate::golden::{Message, Role};
 
 /// The API version the request and response shapes here follow.
@@ -32,7 +32,13 @@ pub struct Anthropic {
 }
 
 impl Anthropic {
-    pub fn new(target: &Target, timeout: Duration) -> Result<Self, ProviderError> {
+    /// `hide`: more values its messages must not show (the probe's secrets, such as a
+    /// `${VAR}` in the URL's path), besides the key and header values.
+    pub fn new(
+        target: &Target,
+        timeout: Duration,
+        hide: &[Secret],
+    ) -> Result<Self, ProviderError> {
         let url = check_url(
             target,
             &format!("{}/messages", target.base_url.trim_end_matches('/')),
@@ -43,7 +49,7 @@ impl Anthropic {
             .filter(|k| !k.expose().is_empty())
             .map(|k| ("x-api-key", k.expose().to_owned()));
         Ok(Anthropic {
-            transport: Transport::new(target, timeout, auth)?,
+            transport: Transport::new(target, timeout, auth)?.also_hide(hide),
             url,
             model: target.model.clone(),
             stream: target.stream,
@@ -153,7 +159,13 @@ impl Anthropic {
                         }
                     }
                 }
-                "message_stop" => break,
+                // A stop without a `stop_reason` is a stream the server gave up on.
+                "message_stop" if state.stop_reason.is_some() => break,
+                "message_stop" => {
+                    return Err(state.fail(
+                        events.interrupted("sent `message_stop` without a stop_reason"),
+                    ));
+                }
                 "error" => {
                     let error = data.get("error").unwrap_or(&data);
                     return Err(state.fail(error_failure(&events.meta, error)));

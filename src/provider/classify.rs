@@ -178,6 +178,20 @@ impl Transport {
         })
     }
 
+    /// Adds `extra` to the values messages must not show.
+    pub fn also_hide(mut self, extra: &[crate::config::Secret]) -> Self {
+        if !extra.is_empty() {
+            let values = self
+                .secrets
+                .0
+                .iter()
+                .cloned()
+                .chain(extra.iter().map(|s| s.expose().to_owned()));
+            self.secrets = Secrets::new(values);
+        }
+        self
+    }
+
     pub fn request(&self, method: reqwest::Method, address: &Address) -> RequestBuilder {
         self.client.request(method, address.url.clone())
     }
@@ -318,11 +332,14 @@ impl Transport {
             None => format!("HTTP {code}"),
         };
         let quote = self.snippet(body, cut);
-        let message = if quote.is_empty() {
+        let mut message = if quote.is_empty() {
             format!("{what} from {} (empty body)", meta.url)
         } else {
             format!("{what} from {}: {quote}", meta.url)
         };
+        if let Some(hint) = not_found_hint(code, &meta.url) {
+            message.push_str(hint);
+        }
         Failure {
             retry_after: if matches!(class, ErrorClass::Http429 | ErrorClass::Http5xx) {
                 retry_after
@@ -485,6 +502,17 @@ impl EventStream {
         )
     }
 
+    /// The failure of a stream whose end marker came before the answer was complete.
+    pub fn interrupted(&self, what: &str) -> Failure {
+        self.meta.failure(
+            ErrorClass::StreamInterrupted,
+            format!(
+                "stream from {} {what} (after {} bytes)",
+                self.meta.url, self.read
+            ),
+        )
+    }
+
     /// Reads what follows the end marker (usually just the chunked-encoding terminator),
     /// so the connection goes back to the pool: a dropped, unfinished body closes it, and
     /// the next sample would then pay for a new TCP and TLS handshake that a real client,
@@ -503,6 +531,15 @@ impl EventStream {
         };
         let _ = tokio::time::timeout(DRAIN_MAX_WAIT, drain).await;
     }
+}
+
+/// A 404 from a chat path without `/v1` is most often a `base_url` pasted without it
+/// (Anthropic's SDKs take `https://api.anthropic.com`, probity wants `.../v1`).
+fn not_found_hint(status: u16, url: &str) -> Option<&'static str> {
+    let path = reqwest::Url::parse(url).ok()?.path().to_owned();
+    let chat = path.ends_with("/chat/completions") || path.ends_with("/messages");
+    (status == 404 && chat && !path.contains("/v1/"))
+        .then_some(" (hint: does base_url need to end in `/v1`?)")
 }
 
 /// A body whose connection failed after `read` bytes.
@@ -547,9 +584,21 @@ pub(super) fn request_id(headers: &HeaderMap) -> Option<String> {
     })
 }
 
-/// `Retry-After` as a wait: delta-seconds, or an HTTP-date (any of the three formats
-/// RFC 9110 says a recipient must accept) relative to `now`. A date in the past is no wait.
+/// The wait a server asked for: `retry-after-ms` (milliseconds, which the OpenAI SDKs read
+/// first) when it is a valid number, else `Retry-After` as delta-seconds or an HTTP-date
+/// (any of the three formats RFC 9110 says a recipient must accept) relative to `now`. A
+/// date in the past is no wait; a value of neither form is no advice.
 pub(super) fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    let ms = headers
+        .get("retry-after-ms")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|ms| ms.is_finite() && *ms >= 0.0);
+    if let Some(ms) = ms {
+        let wait = Duration::try_from_secs_f64(ms / 1000.0).unwrap_or(MAX_RETRY_AFTER);
+        return Some(wait.min(MAX_RETRY_AFTER));
+    }
     let value = headers
         .get(reqwest::header::RETRY_AFTER)?
         .to_str()
@@ -771,6 +820,23 @@ mod tests {
         assert_eq!(at("99999999999999999999999"), Some(MAX_RETRY_AFTER));
         assert_eq!(at("Fri, 31 Dec 9999 23:59:59 GMT"), Some(MAX_RETRY_AFTER));
         assert_eq!(retry_after(&HeaderMap::new(), now), None);
+        let ms = |ms: &str, secs: Option<&str>| {
+            let mut h = HeaderMap::new();
+            h.insert("retry-after-ms", HeaderValue::from_str(ms).unwrap());
+            if let Some(secs) = secs {
+                h.insert(
+                    reqwest::header::RETRY_AFTER,
+                    HeaderValue::from_str(secs).unwrap(),
+                );
+            }
+            retry_after(&h, now)
+        };
+        assert_eq!(ms("1500", Some("1")), Some(Duration::from_millis(1500)));
+        assert_eq!(ms("250.5", None), Some(Duration::from_micros(250_500)));
+        assert_eq!(ms("soon", Some("2")), Some(Duration::from_secs(2)));
+        assert_eq!(ms("-5", None), None);
+        assert_eq!(ms("1e300", None), Some(MAX_RETRY_AFTER));
+        assert_eq!(ms("NaN", None), None);
     }
 
     #[test]

@@ -27,7 +27,7 @@ use serde_json::{Map, Value, json};
 
 use super::classify::{Address, Meta, Transport, check_url, json_type};
 use super::{ChatRequest, ErrorClass, Failure, ProviderError, Reply};
-use crate::config::{HttpResponseMap, HttpSpec, Target};
+use crate::config::{HttpResponseMap, HttpSpec, Secret, Target};
 use crate::golden::Role;
 use crate::golden::template::Renderer;
 
@@ -48,7 +48,13 @@ struct Inner {
 }
 
 impl HttpEndpoint {
-    pub fn new(target: &Target, timeout: Duration) -> Result<Self, ProviderError> {
+    /// `hide`: more values its messages must not show (the probe's secrets, such as a
+    /// `${VAR}` in the URL's path), besides the key and header values.
+    pub fn new(
+        target: &Target,
+        timeout: Duration,
+        hide: &[Secret],
+    ) -> Result<Self, ProviderError> {
         let build = |message: String| ProviderError::Build {
             target: target.name.clone(),
             message,
@@ -72,7 +78,7 @@ impl HttpEndpoint {
             .map(|k| ("authorization", format!("Bearer {}", k.expose())));
         Ok(HttpEndpoint {
             inner: Arc::new(Inner {
-                transport: Transport::new(target, timeout, auth)?,
+                transport: Transport::new(target, timeout, auth)?.also_hide(hide),
                 address,
                 spec,
                 model: target.model.clone(),

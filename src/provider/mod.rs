@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use reqwest::header::HeaderMap;
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ProviderKind, Target};
+use crate::config::{ProviderKind, Secret, Target};
 use crate::golden::Message;
 
 /// Why a request failed, in classes an operator can act on.
@@ -73,11 +73,15 @@ impl ErrorClass {
         ErrorClass::ALL.into_iter().find(|c| c.as_str() == s)
     }
 
-    /// Connect errors, 429 and 5xx are worth another attempt; the rest would fail again.
+    /// Connect errors, 429, 5xx and interrupted streams are worth another attempt (a stream
+    /// cut by load may well complete next time); the rest would fail again.
     pub fn is_retryable(self) -> bool {
         matches!(
             self,
-            ErrorClass::Connect | ErrorClass::Http429 | ErrorClass::Http5xx
+            ErrorClass::Connect
+                | ErrorClass::Http429
+                | ErrorClass::Http5xx
+                | ErrorClass::StreamInterrupted
         )
     }
 }
@@ -193,12 +197,26 @@ impl Provider {
     /// Builds the provider and its `reqwest::Client` (one per target). `timeout` bounds
     /// connecting; the runner bounds the whole request.
     pub fn new(target: &Target, timeout: Duration) -> Result<Self, ProviderError> {
+        Provider::hiding(target, timeout, &[])
+    }
+
+    /// As `new`, and its failure messages also hide `secrets` (the probe's: a `${VAR}`
+    /// interpolated into the URL's path is shown in every message that names the URL).
+    pub fn hiding(
+        target: &Target,
+        timeout: Duration,
+        secrets: &[Secret],
+    ) -> Result<Self, ProviderError> {
         Ok(match target.provider {
-            ProviderKind::OpenAi => Provider::OpenAi(openai::OpenAi::new(target, timeout)?),
-            ProviderKind::Anthropic => {
-                Provider::Anthropic(anthropic::Anthropic::new(target, timeout)?)
+            ProviderKind::OpenAi => {
+                Provider::OpenAi(openai::OpenAi::new(target, timeout, secrets)?)
             }
-            ProviderKind::Http => Provider::Http(http::HttpEndpoint::new(target, timeout)?),
+            ProviderKind::Anthropic => {
+                Provider::Anthropic(anthropic::Anthropic::new(target, timeout, secrets)?)
+            }
+            ProviderKind::Http => {
+                Provider::Http(http::HttpEndpoint::new(target, timeout, secrets)?)
+            }
         })
     }
 
@@ -215,7 +233,7 @@ impl Provider {
     /// Embeddings of `texts` from the target's OpenAI-compatible `/embeddings` endpoint.
     pub async fn embed(&self, texts: &[String]) -> Result<Embeddings, Failure> {
         match self {
-            Provider::OpenAi(p) => p.embed(texts).await,
+            Provider::OpenAi(p) => p.embed(texts).await.and_then(Embeddings::checked),
             _ => Err(Failure::new(
                 ErrorClass::Http4xx,
                 "embeddings need an openai-compatible target (`similar:` expectations)",
@@ -229,4 +247,18 @@ impl Provider {
 pub struct Embeddings {
     pub vectors: Vec<Vec<f32>>,
     pub input_tokens: Option<u64>,
+}
+
+impl Embeddings {
+    /// The vectors, or a `malformed_response` when the usage count cannot be real (it would
+    /// wrap the run's token totals), as for chat usage.
+    fn checked(self) -> Result<Embeddings, Failure> {
+        match self.input_tokens {
+            Some(n) if n > MAX_TOKEN_COUNT => Err(Failure::new(
+                ErrorClass::MalformedResponse,
+                format!("the embeddings usage reports {n} input tokens, more than any real request"),
+            )),
+            _ => Ok(self),
+        }
+    }
 }

@@ -13,7 +13,7 @@ use super::classify::{
     self, Address, Meta, Sent, Transport, check_url, describe_keys, json_type, with_partial,
 };
 use super::{ChatRequest, Embeddings, ErrorClass, Failure, ProviderError, Reply};
-use crate::config::Target;
+use crate::config::{Secret, Target};
 use crate::golden::Message;
 
 /// The embeddings model when the target names none: OpenAI's cheapest.
@@ -31,7 +31,13 @@ pub struct OpenAi {
 }
 
 impl OpenAi {
-    pub fn new(target: &Target, timeout: Duration) -> Result<Self, ProviderError> {
+    /// `hide`: more values its messages must not show (the probe's secrets, such as a
+    /// `${VAR}` in the URL's path), besides the key and header values.
+    pub fn new(
+        target: &Target,
+        timeout: Duration,
+        hide: &[Secret],
+    ) -> Result<Self, ProviderError> {
         let base = target.base_url.trim_end_matches('/');
         let chat_url = check_url(target, &format!("{base}/chat/completions"))?;
         let embeddings_url = check_url(target, &format!("{base}/embeddings"))?;
@@ -41,7 +47,7 @@ impl OpenAi {
             .filter(|k| !k.expose().is_empty())
             .map(|k| ("authorization", format!("Bearer {}", k.expose())));
         Ok(OpenAi {
-            transport: Transport::new(target, timeout, auth)?,
+            transport: Transport::new(target, timeout, auth)?.also_hide(hide),
             embeddings_url,
             chat_url,
             model: target.model.clone(),
@@ -118,9 +124,17 @@ impl OpenAi {
             }
             state.apply(&chunk);
         }
-        // Servers that omit `[DONE]` still end a complete answer with a finish_reason.
-        if !done && state.finish_reason.is_none() {
-            return Err(state.fail(events.ended_early("`data: [DONE]` or a finish_reason")));
+        // Complete only when every choice the stream opened got its finish_reason: servers
+        // that omit `[DONE]` still end a complete answer with one, and a server that ends a
+        // stream early (llama-cpp-python, when a second request arrives) sends `[DONE]` after
+        // the role chunk alone. `[DONE]` by itself proves nothing.
+        if !state.complete() {
+            let failure = if done {
+                events.interrupted("sent `data: [DONE]` before every choice had a finish_reason")
+            } else {
+                events.ended_early("`data: [DONE]` or a finish_reason")
+            };
+            return Err(state.fail(failure));
         }
         let meta = events.meta.clone();
         let completed_at = Instant::now();
@@ -327,6 +341,9 @@ fn error_failure(meta: &Meta, error: &Value) -> Failure {
 /// What a stream has delivered so far.
 #[derive(Default)]
 struct StreamState {
+    /// Indices of the choices that appeared in the stream, and of those that finished.
+    opened: std::collections::BTreeSet<u64>,
+    finished: std::collections::BTreeSet<u64>,
     text: String,
     first_token_at: Option<Instant>,
     finish_reason: Option<String>,
@@ -349,6 +366,13 @@ impl StreamState {
             self.output_tokens = usage.get("completion_tokens").and_then(Value::as_u64);
         }
         let choices = chunk.get("choices").and_then(Value::as_array);
+        for choice in choices.into_iter().flatten() {
+            let index = choice.get("index").and_then(Value::as_u64).unwrap_or(0);
+            self.opened.insert(index);
+            if choice.get("finish_reason").is_some_and(Value::is_string) {
+                self.finished.insert(index);
+            }
+        }
         // With `n > 1` the answer is choice 0; the others are not what a case asked for.
         let first = choices
             .into_iter()
@@ -369,6 +393,11 @@ impl StreamState {
         if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str) {
             self.finish_reason = Some(reason.to_owned());
         }
+    }
+
+    /// Every choice the stream opened got a finish_reason (and it opened at least one).
+    fn complete(&self) -> bool {
+        !self.opened.is_empty() && self.opened.is_subset(&self.finished)
     }
 
     fn fail(&self, failure: Failure) -> Failure {

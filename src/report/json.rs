@@ -37,6 +37,7 @@ pub fn run_document(outcome: &RunOutcome) -> Value {
             "labels": c.labels,
             "insufficient_data": c.comparison.insufficient,
             "tests": c.comparison.tests,
+            "undecided": c.comparison.undecided,
         })),
         "notes": outcome.notes,
     });

@@ -164,7 +164,7 @@ pub fn markdown(outcome: &RunOutcome) -> String {
                 failing.len()
             );
             for c in failing {
-                let passed = (c.figures.pass_rate * c.figures.samples as f64).round();
+                let passed = c.figures.passes;
                 let _ = writeln!(
                     md,
                     "| {}/{} | {} | {passed}/{} | {} |",

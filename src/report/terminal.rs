@@ -338,7 +338,7 @@ fn write_cases(out: &mut dyn Write, cases: &[CaseSummary], style: &Style) -> io:
             CaseStatus::Skipped => style.dim("skip "),
         };
         let f = &c.figures;
-        let passes = (f.pass_rate * f.samples as f64).round() as u64;
+        let passes = f.passes;
         let mut reason = c
             .failing_reason
             .as_deref()

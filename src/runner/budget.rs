@@ -1,11 +1,15 @@
-//! The cost budget: every request reserves its worst-case cost *before* it is sent (a
-//! prompt estimate plus the most output tokens it may produce), and settles at its real cost
-//! when it returns. A request whose reservation does not fit is not sent, and a chat request
-//! carries the output bound it reserved for (`bounded`), so a run never spends past
-//! `max_cost_usd`, however many requests are in flight.
+//! The cost budget: every request reserves its worst-case cost *before* it is sent (an
+//! upper bound of its prompt's tokens, see `tokens::prompt_bound`, plus the most output
+//! tokens it may produce), and settles at its real cost when it returns. A request whose
+//! reservation does not fit is not sent, and a chat request carries the output bound it
+//! reserved for (`bounded`), so a run never spends past `max_cost_usd`, however many
+//! requests are in flight. An `http` target's body is the user's template, so its output
+//! bound is the configured `budget.output_reservation_tokens`, which only the template can
+//! enforce.
 
 use std::sync::Mutex;
 
+use super::tokens::prompt_bound;
 use crate::config::{Pricing, ProviderKind, Target};
 use crate::golden::Message;
 
@@ -63,20 +67,9 @@ impl Budget {
     }
 }
 
-/// Rough token count of a text: about four characters a token for English prose, which is
-/// what the budget needs (an upper-ish bound, not an exact tokenizer).
-pub fn estimate_tokens(text: &str) -> u64 {
-    (text.chars().count() as u64).div_ceil(4)
-}
-
-/// Worst-case cost of one request: the prompt estimate plus the output bound.
+/// Worst-case cost of one request: the prompt's token bound plus the output bound.
 pub fn estimate_cost(messages: &[Message], max_output: u64, pricing: &Pricing) -> f64 {
-    // A few tokens of per-message framing, as chat formats add.
-    let input: u64 = messages
-        .iter()
-        .map(|m| estimate_tokens(&m.content) + 4)
-        .sum();
-    pricing.cost(input, max_output)
+    pricing.cost(prompt_bound(messages), max_output)
 }
 
 /// The most output tokens a request to `target` may produce: its `max_tokens` (or

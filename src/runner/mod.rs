@@ -8,13 +8,22 @@
 //! late against: the clock starts when the sample's concurrency slot is granted, so the
 //! wait for a slot — the run's own limit, not the endpoint's doing — is not counted, and
 //! the samples of a run stay independent of one another.
+//!
+//! A target that answers 429 or 503 with `Retry-After` (or `retry-after-ms`) is paused: no
+//! new request goes to it until the time has passed (those in flight finish), the pause is
+//! reported (`rate_limited_ms`), and a sample it held back is measured from the end of the
+//! pause and flagged `delayed`. A target whose first attempts all fail to connect is given
+//! up on (`unreachable`) instead of being retried for the whole run.
 
 mod budget;
 mod observation;
 mod plan;
 mod redact;
+mod target_state;
+mod tokens;
 mod trace;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -25,18 +34,17 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-pub use budget::{
-    Budget, DEFAULT_OUTPUT_BOUND, Reservation, bounded, estimate_cost, estimate_tokens,
-    output_bound,
-};
+pub use budget::{Budget, DEFAULT_OUTPUT_BOUND, Reservation, bounded, estimate_cost, output_bound};
 pub use observation::{Observation, Status};
 pub use plan::{WorkItem, plan};
 pub use redact::{REDACTED, Redactor};
+pub use tokens::{estimate_tokens, prompt_bound, token_bound, truncate_to_tokens};
 pub use trace::{new_span_id, new_trace_id};
 
 use crate::config::{Retries, Target};
 use crate::golden::Case;
 use crate::provider::{ChatRequest, ErrorClass, Failure, Provider, Reply};
+use target_state::TargetState;
 
 /// A target and the provider that speaks to it (one HTTP client per target).
 #[derive(Debug, Clone)]
@@ -55,6 +63,25 @@ pub struct Settings {
     /// Longest wait for one complete answer.
     pub timeout: Duration,
     pub retries: Retries,
+    /// Output tokens reserved for a request whose target sets no output bound: sent as
+    /// `max_tokens` to chat targets (see `bounded`), only assumed for `http` ones.
+    pub output_reservation_tokens: u64,
+}
+
+/// Longest gap between two paced requests: that of the smallest rate validation allows
+/// (1e-4 per second). A smaller or broken rate must not panic or overflow the schedule.
+const MAX_INTERVAL: Duration = Duration::from_secs(10_000);
+
+/// The gap between paced requests for `rps` per target over `targets` targets; `None`
+/// without a rate. Never panics: a rate too small (or not positive) gets `MAX_INTERVAL`.
+pub fn pacing_interval(rps: Option<f64>, targets: usize) -> Option<Duration> {
+    let per_second = rps? * targets.max(1) as f64;
+    let every = if per_second > 0.0 {
+        Duration::try_from_secs_f64(1.0 / per_second).unwrap_or(MAX_INTERVAL)
+    } else {
+        MAX_INTERVAL
+    };
+    Some(every.min(MAX_INTERVAL))
 }
 
 /// Longest `Retry-After` waited for; a server asking for more gets no retry (retrying
@@ -72,6 +99,13 @@ pub struct RunnerReport {
     pub interrupted: bool,
     pub elapsed: Duration,
     pub spent_usd: f64,
+    /// Time every target spent paused at its server's request (`Retry-After` on a 429 or
+    /// 503), summed over targets, in ms.
+    pub rate_limited_ms: u64,
+    /// The same, per target name.
+    pub rate_limited_ms_by_target: BTreeMap<String, u64>,
+    /// Samples not sent because their target was given up on as unreachable.
+    pub skipped_unreachable: u64,
     /// Why a target was given up on: its first attempts all failed to connect, e.g.
     /// "target `default`: could not reach http://127.0.0.1:19199/v1/chat/completions:
     /// connection refused" (secrets redacted). The run could not probe.
@@ -126,10 +160,13 @@ impl Emitter {
     }
 }
 
-/// One sample's fixed facts, shared by its attempts.
+/// One sample's facts, shared by its attempts.
 struct SampleJob {
     item: WorkItem,
+    /// Where its latency is measured from.
     intended: Instant,
+    /// Held back by a pause its target's server asked for (`intended` is then its end).
+    delayed: bool,
 }
 
 impl Runner {
@@ -143,18 +180,21 @@ impl Runner {
     ) -> RunnerReport {
         let items = plan(&self.cases, samples, self.endpoints.len());
         let targets = self.endpoints.len().max(1);
-        let slots = Arc::new(Semaphore::new(self.settings.concurrency.max(1) * targets));
-        let interval = self
-            .settings
-            .requests_per_second
-            .map(|rps| Duration::from_secs_f64(1.0 / (rps * targets as f64)));
+        let slots = Arc::new(Semaphore::new(
+            self.settings.concurrency.max(1).saturating_mul(targets),
+        ));
+        let interval = pacing_interval(self.settings.requests_per_second, targets);
         let start = Instant::now();
+        // Pauses push the rest of the schedule back, so a pause is not followed by a burst.
+        let mut shift = Duration::ZERO;
         let emitter = Arc::new(Emitter {
             tx,
             seq: AtomicU64::new(0),
             redactor: self.redactor.clone(),
             run_start: start,
         });
+        let states: Arc<Vec<TargetState>> =
+            Arc::new((0..self.endpoints.len()).map(|_| TargetState::default()).collect());
         let this = Arc::new(self);
         let mut tasks = JoinSet::new();
         let mut report = RunnerReport::default();
@@ -163,6 +203,10 @@ impl Runner {
             if cancel.is_cancelled() {
                 report.interrupted = true;
                 break;
+            }
+            if states[item.target].is_unreachable() {
+                states[item.target].skip();
+                continue;
             }
             let Some(reservation) = this.budget.reserve(this.worst_cost(item)) else {
                 // Not sent, so it takes no place in the pacing schedule.
@@ -173,10 +217,17 @@ impl Runner {
                     .await;
                 continue;
             };
+            let mut delayed = false;
             let intended = match interval {
                 Some(every) => {
-                    let at = start + every * paced;
-                    paced += 1;
+                    let offset = every.saturating_mul(paced).saturating_add(shift);
+                    let mut at = start.checked_add(offset).unwrap_or(start + MAX_INTERVAL);
+                    paced = paced.saturating_add(1);
+                    if let Some(until) = states[item.target].paused_until(at) {
+                        shift = shift.saturating_add(until - at);
+                        at = until;
+                        delayed = true;
+                    }
                     tokio::select! {
                         _ = tokio::time::sleep_until(at.into()) => {}
                         _ = cancel.cancelled() => {
@@ -200,9 +251,16 @@ impl Runner {
             let Ok(permit) = permit else { break };
             let intended = intended.unwrap_or_else(Instant::now);
             let (this, emitter, cancel) = (this.clone(), emitter.clone(), cancel.clone());
+            let states = states.clone();
             tasks.spawn(async move {
+                let job = SampleJob {
+                    item,
+                    intended,
+                    delayed,
+                };
+                let state = &states[item.target];
                 let sent = this
-                    .sample(&emitter, SampleJob { item, intended }, reservation, &cancel)
+                    .sample(&emitter, job, reservation, state, &cancel)
                     .await;
                 drop(permit);
                 sent
@@ -219,6 +277,21 @@ impl Runner {
         report.interrupted |= cancel.is_cancelled();
         report.elapsed = start.elapsed();
         report.spent_usd = this.budget.spent();
+        let now = Instant::now();
+        for (endpoint, state) in this.endpoints.iter().zip(states.iter()) {
+            let ms = u64::try_from(state.paused_total(now).as_millis()).unwrap_or(u64::MAX);
+            report.rate_limited_ms = report.rate_limited_ms.saturating_add(ms);
+            report.skipped_unreachable += state.skipped();
+            report
+                .rate_limited_ms_by_target
+                .insert(endpoint.target.name.clone(), ms);
+            if report.unreachable.is_none() {
+                report.unreachable = state.unreachable().map(|why| {
+                    this.redactor
+                        .apply_owned(format!("target `{}`: {why}", endpoint.target.name))
+                });
+            }
+        }
         report
     }
 
@@ -227,8 +300,9 @@ impl Runner {
     async fn sample(
         &self,
         emitter: &Emitter,
-        job: SampleJob,
+        mut job: SampleJob,
         first: Reservation,
+        state: &TargetState,
         cancel: &CancellationToken,
     ) -> u64 {
         let (case, endpoint) = (&self.cases[job.item.case], &self.endpoints[job.item.target]);
@@ -242,6 +316,33 @@ impl Runner {
         let mut reservation = Some(first);
         let mut attempt = 1;
         loop {
+            // No new request while the server's pause lasts (it may be extended meanwhile).
+            while let Some(until) = state.paused_until(Instant::now()) {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(until.into()) => {}
+                    _ = cancel.cancelled() => {
+                        if let Some(r) = reservation.take() {
+                            self.budget.settle(r, 0.0);
+                        }
+                        return u64::from(attempt - 1);
+                    }
+                }
+                // A sample held back before its first attempt is measured from the pause's
+                // end: the pause is the server's request, reported apart, not latency.
+                if attempt == 1 && until > job.intended {
+                    job.intended = until;
+                    job.delayed = true;
+                }
+            }
+            // A sample not yet sent is not sent to a target given up on; a retry already
+            // decided goes ahead (its earlier attempt is not the sample's last).
+            if attempt == 1 && state.is_unreachable() {
+                if let Some(r) = reservation.take() {
+                    self.budget.settle(r, 0.0);
+                }
+                state.skip();
+                return 0;
+            }
             let reserved = match reservation.take() {
                 Some(r) => r,
                 None => match self.budget.reserve(self.worst_cost(job.item)) {
@@ -283,6 +384,19 @@ impl Runner {
                     });
             let end = Instant::now();
             let mut obs = self.observation(emitter, &job, attempt, &span_id, started_at, end);
+            match &result {
+                Err(f) if f.class == ErrorClass::Connect => state.connect_failed(&f.message),
+                Err(f) => {
+                    state.answered();
+                    // A 429 or 503 (any 5xx saying so) that asks for room pauses the target.
+                    if matches!(f.class, ErrorClass::Http429 | ErrorClass::Http5xx) {
+                        if let Some(wait) = f.retry_after {
+                            state.pause(end, wait.min(MAX_RETRY_AFTER));
+                        }
+                    }
+                }
+                Ok(_) => state.answered(),
+            }
             match result {
                 Ok(reply) => {
                     let cost = self.fill_reply(&mut obs, reply, &job);
@@ -292,7 +406,11 @@ impl Runner {
                 }
                 Err(failure) => {
                     self.budget.settle(reserved, 0.0);
-                    let delay = self.retry_delay(&failure, &mut backoff, cancel);
+                    let delay = if state.is_unreachable() {
+                        None
+                    } else {
+                        self.retry_delay(&failure, &mut backoff, cancel)
+                    };
                     obs.final_attempt = delay.is_none();
                     self.fill_failure(&mut obs, failure, &job);
                     emitter.emit(obs).await;
@@ -309,13 +427,13 @@ impl Runner {
         }
     }
 
-    /// What one attempt of `item` may cost at most: its prompt estimate plus the output
-    /// bound its request carries.
+    /// What one attempt of `item` may cost at most: its prompt's token bound plus the
+    /// output bound its request carries (for `http` targets, the configured reservation).
     fn worst_cost(&self, item: WorkItem) -> f64 {
         let (case, endpoint) = (&self.cases[item.case], &self.endpoints[item.target]);
         estimate_cost(
             &case.messages,
-            output_bound(&endpoint.target, DEFAULT_OUTPUT_BOUND),
+            output_bound(&endpoint.target, self.settings.output_reservation_tokens),
             &endpoint.target.pricing,
         )
     }
@@ -360,6 +478,7 @@ impl Runner {
             final_attempt: true,
             started_at,
             scheduled_ms: emitter.ms_since_start(job.intended),
+            delayed: job.delayed,
             latency_ms: Some(ms_between(job.intended, end)),
             ttft_ms: None,
             status: Status::Ok,
@@ -439,7 +558,11 @@ impl Runner {
         now: Instant,
         attempt: u32,
     ) -> Observation {
-        let job = SampleJob { item, intended };
+        let job = SampleJob {
+            item,
+            intended,
+            delayed: false,
+        };
         let mut obs = self.observation(emitter, &job, attempt, "", Utc::now(), now);
         obs.status = Status::SkippedBudget;
         obs.latency_ms = None;

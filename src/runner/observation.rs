@@ -73,6 +73,10 @@ pub struct Observation {
     pub started_at: DateTime<Utc>,
     /// When the sample should have started, in ms since the run started (the pacing schedule).
     pub scheduled_ms: f64,
+    /// Held back by a pause its target's server asked for (`Retry-After`): `scheduled_ms`
+    /// and the latency then count from the end of the pause.
+    #[serde(default)]
+    pub delayed: bool,
     /// From the sample's intended start to the answer's last byte: queueing, earlier
     /// attempts and backoff included, so a slow endpoint cannot hide behind the pacing.
     pub latency_ms: Option<f64>,

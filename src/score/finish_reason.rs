@@ -23,13 +23,17 @@ pub(super) fn score(expect: &Expect, obs: &Observation, out: &mut Vec<Score>) {
             g.eq_ignore_ascii_case(want) || (is_truncation(g) && is_truncation(want))
         });
         out.push(
-            Score::check(names::FINISH_REASON, passed, || match got {
-                Some(g) if is_truncation(g) => "stopped for length (truncated)".to_string(),
-                Some(g) => format!(
-                    "stopped for '{}', expected '{want}'",
-                    super::text::excerpt(g, 40)
-                ),
-                None => format!("endpoint reported no finish reason, expected '{want}'"),
+            Score::check(names::FINISH_REASON, passed, || {
+                // The expectation is quoted like the endpoint's value: one line, bounded.
+                let want = super::text::excerpt(want, 40);
+                match got {
+                    Some(g) if is_truncation(g) => "stopped for length (truncated)".to_string(),
+                    Some(g) => format!(
+                        "stopped for '{}', expected '{want}'",
+                        super::text::excerpt(g, 40)
+                    ),
+                    None => format!("endpoint reported no finish reason, expected '{want}'"),
+                }
             })
             .with_detail(serde_json::json!({ "finish_reason": got, "expected": want })),
         );

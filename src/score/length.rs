@@ -90,6 +90,7 @@ pub(super) mod tests {
             final_attempt: true,
             started_at: chrono::DateTime::UNIX_EPOCH,
             scheduled_ms: 0.0,
+            delayed: false,
             latency_ms: Some(100.0),
             ttft_ms: Some(50.0),
             status: Status::Ok,

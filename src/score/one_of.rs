@@ -3,7 +3,7 @@
 //! a "Label:"-style prefix stripped), must be one of the labels; with `label` set it must
 //! be that one. `detail` carries `predicted` and `expected` for the confusion table.
 
-use super::text::{collapse_ws, quote};
+use super::text::{collapse_ws, excerpt, quote};
 use super::{Answer, Score, names};
 use crate::golden::Expect;
 
@@ -93,9 +93,9 @@ pub(super) fn score(expect: &Expect, answer: &Answer<'_>) -> Score {
             label_list(&expect.one_of)
         ),
         Some(p) => format!(
-            "predicted '{}', expected '{}'",
-            p,
-            expect.label.as_deref().unwrap_or("")
+            "predicted {}, expected {}",
+            quote(p),
+            quote(expect.label.as_deref().unwrap_or(""))
         ),
     })
     .with_detail(detail)
@@ -105,7 +105,8 @@ fn label_list(labels: &[String]) -> String {
     let mut s = labels
         .iter()
         .take(8)
-        .map(|l| l.as_str())
+        // Labels come from config: one line each, bounded, like any quoted text.
+        .map(|l| excerpt(l, 40))
         .collect::<Vec<_>>()
         .join(", ");
     if labels.len() > 8 {

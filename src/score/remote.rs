@@ -181,7 +181,8 @@ impl RemoteScorer {
 
     async fn embed(&self, text: &str, usage: &mut Usage) -> Result<Vec<f32>, String> {
         let remote = &self.embedder;
-        let estimate = remote.pricing.cost(estimate_tokens(text), 0);
+        // A reservation must be an upper bound: the byte count bounds any BPE count.
+        let estimate = remote.pricing.cost(crate::runner::token_bound(text), 0);
         let texts = vec![text.to_string()];
         self.with_retries(estimate, usage, &remote.pricing, || async {
             let e = remote.provider.embed(&texts).await?;

@@ -99,12 +99,23 @@ fn parse(body: &[u8]) -> Result<(Cow<'_, str>, ChatCall<'_>), String> {
 }
 
 /// `POST /v1/messages`.
-pub(crate) async fn messages(State(state): State<Arc<SimState>>, body: Bytes) -> Response {
+pub(crate) async fn messages(
+    State(state): State<Arc<SimState>>,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Response {
     let id = state.next_id();
     let c = &state.counters;
     c.requests.fetch_add(1, Ordering::Relaxed);
     c.messages.fetch_add(1, Ordering::Relaxed);
-    let resp = match parse(&body) {
+    let resp = if super::server::wrong_key(&state, &headers) {
+        error(
+            StatusCode::UNAUTHORIZED,
+            "authentication_error",
+            "invalid x-api-key (simulated: the simulator was started with --require-key)",
+        )
+    } else {
+        match parse(&body) {
         Err(message) => {
             c.bad_requests.fetch_add(1, Ordering::Relaxed);
             error(StatusCode::BAD_REQUEST, "invalid_request_error", &message)
@@ -114,6 +125,7 @@ pub(crate) async fn messages(State(state): State<Arc<SimState>>, body: Bytes) ->
                 c.streams.fetch_add(1, Ordering::Relaxed);
             }
             respond(&state, &call, &model, id).await
+        }
         }
     };
     let mut resp = with_id(resp, id);
@@ -131,6 +143,16 @@ async fn respond(state: &SimState, call: &ChatCall<'_>, model: &str, id: u64) ->
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limit_error",
                 "Number of requests has exceeded your rate limit (simulated).",
+            );
+            retry_after(&mut resp, &state.profile);
+            resp
+        }
+        Decision::Unavailable => {
+            // Anthropic's overload is a 529; a 503 is what a gateway in front of it sends.
+            let mut resp = error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded_error",
+                "Overloaded (simulated).",
             );
             retry_after(&mut resp, &state.profile);
             resp
@@ -194,7 +216,7 @@ fn event(name: &str, data: &str) -> Bytes {
 
 fn stream(state: &SimState, reply: &Reply, model: &str, id: u64) -> Response {
     let pieces = pieces(&reply.text);
-    let times = state.schedule(reply.delay, &pieces);
+    let times = state.schedule(reply.delay, reply.end, &pieces);
     let cut = reply.cut_fraction.map(|f| cut_index(f, pieces.len()));
     let mut frames: Vec<(Duration, Bytes)> = Vec::with_capacity(pieces.len() + 6);
     let start = json!({
@@ -211,6 +233,14 @@ fn stream(state: &SimState, reply: &Reply, model: &str, id: u64) -> Response {
         }
     });
     frames.push((Duration::ZERO, event("message_start", &start.to_string())));
+    if reply.interrupted {
+        // A stream abandoned after its start: `message_stop` with no stop_reason before it.
+        frames.push((
+            reply.delay,
+            event("message_stop", r#"{"type":"message_stop"}"#),
+        ));
+        return sse_response(state, frames, false);
+    }
     frames.push((
         Duration::ZERO,
         event(

@@ -23,7 +23,7 @@ pub struct SimArgs {
     /// Golden sets to answer from: requests matching a case get its reference answer.
     #[arg(long, value_name = "DIR")]
     pub golden: Option<PathBuf>,
-    /// Median latency of non-streaming answers, e.g. `50ms`.
+    /// Median latency of answers, e.g. `50ms` (a stream then ends no sooner than that).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub latency_median: Option<Duration>,
     /// 99th-percentile latency, e.g. `1.2s` (log-normal between the two).
@@ -41,7 +41,18 @@ pub struct SimArgs {
     /// Share of requests answered `429 Too Many Requests`.
     #[arg(long = "error-429", value_name = "RATE", value_parser = probability)]
     pub error_429: Option<f64>,
-    /// `Retry-After` of those 429s.
+    /// Share of requests answered `503 Service Unavailable` (with `Retry-After`).
+    #[arg(long = "error-503", value_name = "RATE", value_parser = probability)]
+    pub error_503: Option<f64>,
+    /// Share of streams ended after their role chunk (`[DONE]`, no content, no finish
+    /// reason), as some servers end a running stream when another request arrives.
+    #[arg(long, value_name = "RATE", value_parser = probability)]
+    pub interrupt: Option<f64>,
+    /// Answer 401 to any request whose API key (`Authorization: Bearer` or `x-api-key`)
+    /// is not KEY, to rehearse a wrong or rotated key.
+    #[arg(long, value_name = "KEY")]
+    pub require_key: Option<String>,
+    /// `Retry-After` of those 429s and 503s.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub retry_after: Option<Duration>,
     /// Share of requests answered `500 Internal Server Error`.
@@ -116,12 +127,17 @@ impl SimArgs {
         set(&mut p.tokens_per_second, self.tokens_per_second);
         set(&mut p.errors.rate_429, self.error_429);
         set(&mut p.errors.rate_500, self.error_500);
+        set(&mut p.errors.rate_503, self.error_503);
+        set(&mut p.errors.rate_interrupt, self.interrupt);
         set(&mut p.errors.rate_hang, self.hang);
         set(&mut p.errors.rate_malformed, self.malformed);
         set(&mut p.errors.rate_cut_stream, self.cut_stream);
         set(&mut p.refusal, self.refusal);
         set(&mut p.json_break, self.json_break);
         set(&mut p.length_scale, self.length_scale);
+        if self.require_key.is_some() {
+            p.require_key = self.require_key.clone();
+        }
         if let Some(seed) = self.seed {
             p.seed = seed;
         }

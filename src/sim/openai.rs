@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
@@ -17,7 +17,7 @@ use super::embed::{DIMENSIONS, shorten, to_base64};
 use super::seed::StableHasher;
 use super::server::{
     ChatCall, Content, Decision, Fault, Reply, SimState, cut_index, json_bytes, pieces,
-    retry_after, sse_response, unix_now, with_id,
+    retry_after, sse_response, unix_now, with_id, wrong_key,
 };
 use crate::golden::Role;
 
@@ -42,6 +42,26 @@ fn error_with_code(status: StatusCode, kind: &str, code: &str, message: &str) ->
 fn bad_request(state: &SimState, message: &str) -> Response {
     state.counters.bad_requests.fetch_add(1, Ordering::Relaxed);
     error(StatusCode::BAD_REQUEST, "invalid_request_error", message)
+}
+
+/// OpenAI's answer to a wrong key (`--require-key`).
+fn unauthorized() -> Response {
+    error_with_code(
+        StatusCode::UNAUTHORIZED,
+        "invalid_request_error",
+        "invalid_api_key",
+        "Incorrect API key provided (simulated: the simulator was started with --require-key).",
+    )
+}
+
+fn unavailable(state: &SimState) -> Response {
+    let mut resp = error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "server_error",
+        "The server is overloaded (simulated). Please retry after the time in Retry-After.",
+    );
+    retry_after(&mut resp, &state.profile);
+    resp
 }
 
 fn shutting_down() -> Response {
@@ -126,11 +146,18 @@ fn parse_chat(body: &[u8]) -> Result<(ChatBody<'_>, ChatCall<'_>), String> {
 }
 
 /// `POST /v1/chat/completions`.
-pub(crate) async fn chat_completions(State(state): State<Arc<SimState>>, body: Bytes) -> Response {
+pub(crate) async fn chat_completions(
+    State(state): State<Arc<SimState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let id = state.next_id();
     let c = &state.counters;
     c.requests.fetch_add(1, Ordering::Relaxed);
     c.chat_completions.fetch_add(1, Ordering::Relaxed);
+    if wrong_key(&state, &headers) {
+        return with_id(unauthorized(), id);
+    }
     let resp = match parse_chat(&body) {
         Err(message) => bad_request(&state, &message),
         Ok((req, call)) => {
@@ -167,6 +194,7 @@ async fn respond(
             retry_after(&mut resp, &state.profile);
             resp
         }
+        Decision::Unavailable => unavailable(state),
         Decision::ServerError(delay) => {
             if !state.wait(delay).await {
                 return shutting_down();
@@ -310,7 +338,7 @@ impl Chunker {
 fn stream(state: &SimState, reply: &Reply, model: &str, include_usage: bool, id: u64) -> Response {
     let chunker = Chunker::new(model, id, include_usage);
     let pieces = pieces(&reply.text);
-    let times = state.schedule(reply.delay, &pieces);
+    let times = state.schedule(reply.delay, reply.end, &pieces);
     let cut = reply.cut_fraction.map(|f| cut_index(f, pieces.len()));
     let mut frames: Vec<(Duration, Bytes)> = Vec::with_capacity(pieces.len() + 4);
     frames.push((
@@ -319,6 +347,11 @@ fn stream(state: &SimState, reply: &Reply, model: &str, include_usage: bool, id:
             "{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\",\"refusal\":null},\"logprobs\":null,\"finish_reason\":null}",
         ),
     ));
+    if reply.interrupted {
+        // What llama-cpp-python sends to a stream it abandons: the role chunk, then `[DONE]`.
+        frames.push((reply.delay, Bytes::from_static(b"data: [DONE]\n\n")));
+        return sse_response(state, frames, false);
+    }
     let sent = cut.unwrap_or(pieces.len());
     for (piece, at) in pieces.iter().zip(&times).take(sent) {
         frames.push((*at, chunker.content(piece)));
@@ -392,11 +425,18 @@ enum EmbedInput<'a> {
 }
 
 /// `POST /v1/embeddings`: deterministic bag-of-words vectors (see `embed.rs`).
-pub(crate) async fn embeddings(State(state): State<Arc<SimState>>, body: Bytes) -> Response {
+pub(crate) async fn embeddings(
+    State(state): State<Arc<SimState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let id = state.next_id();
     let c = &state.counters;
     c.requests.fetch_add(1, Ordering::Relaxed);
     c.embeddings.fetch_add(1, Ordering::Relaxed);
+    if wrong_key(&state, &headers) {
+        return with_id(unauthorized(), id);
+    }
     let resp = embeddings_response(&state, &body).await;
     with_id(resp, id)
 }
@@ -453,7 +493,8 @@ async fn embeddings_response(state: &SimState, body: &[u8]) -> Response {
     let (mut rng, _) = state.rngs(h.finish(), None);
     let delay = state.latency(&mut rng);
     match state.fault(&mut rng, false) {
-        Fault::None | Fault::CutStream => {}
+        Fault::None | Fault::CutStream | Fault::Interrupt => {}
+        Fault::Unavailable => return unavailable(state),
         Fault::RateLimited => {
             let mut resp = error_with_code(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -493,12 +534,12 @@ async fn embeddings_response(state: &SimState, body: &[u8]) -> Response {
         return shutting_down();
     }
 
-    let mut prompt_chars = 0usize;
+    let mut tokens = 0u64;
     let data: Vec<serde_json::Value> = texts
         .iter()
         .enumerate()
         .map(|(i, t)| {
-            prompt_chars += t.chars().count();
+            tokens += crate::runner::estimate_tokens(t);
             let mut v = state.embedder.embed(t);
             if dims < DIMENSIONS {
                 v = shorten(v, dims);
@@ -511,7 +552,6 @@ async fn embeddings_response(state: &SimState, body: &[u8]) -> Response {
             serde_json::json!({ "object": "embedding", "index": i, "embedding": embedding })
         })
         .collect();
-    let tokens = (prompt_chars as u64).div_ceil(4);
     let body = serde_json::json!({
         "object": "list",
         "data": data,

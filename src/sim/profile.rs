@@ -19,7 +19,8 @@ const Z_P99: f64 = 2.3263;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Profile {
-    /// Total delay of a non-streaming answer, log-normally distributed.
+    /// Total delay of an answer, log-normally distributed; a stream then ends no sooner
+    /// than this (its pieces spread out between the first token and the end).
     pub latency: Latency,
     /// Streaming only: delay before the first content chunk (the role / message_start
     /// frames go out at once, as real endpoints send them).
@@ -38,6 +39,9 @@ pub struct Profile {
     pub length_scale: f64,
     /// Probability (0..1) that a judge verdict is flipped (tests of the LLM judge path).
     pub judge_fail: f64,
+    /// Answer 401 to a chat or embeddings request whose key (`Authorization: Bearer` or
+    /// `x-api-key`) is not this one; unset, any key (or none) is accepted.
+    pub require_key: Option<String>,
     /// Seed of every random choice; with the same seed, the n-th request for a given prompt
     /// gets the same answer, however concurrent requests interleave.
     pub seed: u64,
@@ -54,6 +58,7 @@ impl Default for Profile {
             json_break: 0.0,
             length_scale: 1.0,
             judge_fail: 0.0,
+            require_key: None,
             seed: 0,
         }
     }
@@ -166,11 +171,15 @@ impl Delay {
 pub struct Errors {
     /// `429 Too Many Requests` with a `Retry-After` header, answered at once.
     pub rate_429: f64,
-    /// The `Retry-After` of a 429, rounded up to whole seconds.
+    /// The `Retry-After` of a 429 or 503, rounded up to whole seconds (`retry-after-ms`
+    /// carries it to the millisecond).
     #[serde(deserialize_with = "de_duration", serialize_with = "ser_duration")]
     pub retry_after: Duration,
     /// `500 Internal Server Error`, after the usual latency.
     pub rate_500: f64,
+    /// `503 Service Unavailable` with `Retry-After` and `retry-after-ms`, answered at once
+    /// (an overloaded server asking for room).
+    pub rate_503: f64,
     /// Accept the request and never answer (until the simulator shuts down).
     pub rate_hang: f64,
     /// `200 OK` whose body is not valid JSON (a truncated object).
@@ -178,6 +187,10 @@ pub struct Errors {
     /// Streaming only: the answer stops mid-way, without its terminator, and the
     /// connection is closed.
     pub rate_cut_stream: f64,
+    /// Streaming only: the stream ends right after its role chunk with `data: [DONE]`
+    /// (Anthropic: `message_start` then `message_stop`), with no content and no finish
+    /// reason, as llama-cpp-python ends a running stream when another request arrives.
+    pub rate_interrupt: f64,
 }
 
 impl Default for Errors {
@@ -186,16 +199,24 @@ impl Default for Errors {
             rate_429: 0.0,
             retry_after: Duration::from_secs(1),
             rate_500: 0.0,
+            rate_503: 0.0,
             rate_hang: 0.0,
             rate_malformed: 0.0,
             rate_cut_stream: 0.0,
+            rate_interrupt: 0.0,
         }
     }
 }
 
 impl Errors {
     fn total(&self) -> f64 {
-        self.rate_429 + self.rate_500 + self.rate_hang + self.rate_malformed + self.rate_cut_stream
+        self.rate_429
+            + self.rate_500
+            + self.rate_503
+            + self.rate_hang
+            + self.rate_malformed
+            + self.rate_cut_stream
+            + self.rate_interrupt
     }
 }
 
@@ -265,6 +286,8 @@ impl Profile {
         for (key, value) in [
             ("errors.rate_429", self.errors.rate_429),
             ("errors.rate_500", self.errors.rate_500),
+            ("errors.rate_503", self.errors.rate_503),
+            ("errors.rate_interrupt", self.errors.rate_interrupt),
             ("errors.rate_hang", self.errors.rate_hang),
             ("errors.rate_malformed", self.errors.rate_malformed),
             ("errors.rate_cut_stream", self.errors.rate_cut_stream),

@@ -63,6 +63,15 @@ pub(crate) async fn ask(State(state): State<Arc<SimState>>, body: Bytes) -> Resp
             retry_after(&mut resp, &state.profile);
             resp
         }
+        Decision::Unavailable => {
+            let mut resp = error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded",
+                "busy (simulated)",
+            );
+            retry_after(&mut resp, &state.profile);
+            resp
+        }
         Decision::ServerError(delay) => {
             state.wait(delay).await;
             error(

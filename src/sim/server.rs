@@ -133,14 +133,21 @@ impl SimState {
         }
         .sample(&mut rng);
         match fault {
-            Fault::None | Fault::CutStream => {}
+            Fault::None | Fault::CutStream | Fault::Interrupt => {}
             Fault::RateLimited => return Decision::RateLimited,
+            Fault::Unavailable => return Decision::Unavailable,
             Fault::ServerError => return Decision::ServerError(delay),
             Fault::Hang => return Decision::Hang,
             Fault::Malformed => return Decision::Malformed(delay),
         }
         let cut = fault == Fault::CutStream;
         let cut_fraction = cut.then(|| rng.random_range(0.2..0.8));
+        // A stream ends no sooner than the latency asks: `latency` applies to streams too.
+        let end = if call.stream {
+            self.latency.sample(&mut rng)
+        } else {
+            Duration::ZERO
+        };
 
         let mut answer = if judge {
             c.judge.fetch_add(1, Ordering::Relaxed);
@@ -175,14 +182,15 @@ impl SimState {
         if truncated {
             c.truncated.fetch_add(1, Ordering::Relaxed);
         }
-        let input_chars: usize = messages.iter().map(|(_, m)| m.chars().count()).sum();
         Decision::Answer(Reply {
-            input_tokens: (input_chars as u64).div_ceil(4),
+            input_tokens: messages.iter().map(|(_, m)| tokens(m)).sum(),
             output_tokens: tokens(&answer.text),
             text: answer.text,
             truncated,
             delay,
+            end,
             cut_fraction,
+            interrupted: fault == Fault::Interrupt,
         })
     }
 
@@ -195,15 +203,17 @@ impl SimState {
         let bands = [
             (e.rate_429, Fault::RateLimited, &c.http_429),
             (e.rate_500, Fault::ServerError, &c.http_500),
+            (e.rate_503, Fault::Unavailable, &c.http_503),
             (e.rate_hang, Fault::Hang, &c.hang),
             (e.rate_malformed, Fault::Malformed, &c.malformed),
             (e.rate_cut_stream, Fault::CutStream, &c.cut_stream),
+            (e.rate_interrupt, Fault::Interrupt, &c.interrupted),
         ];
         let mut edge = 0.0;
         for (rate, fault, counter) in bands {
             edge += rate;
             if u < edge {
-                if fault == Fault::CutStream && !stream {
+                if matches!(fault, Fault::CutStream | Fault::Interrupt) && !stream {
                     return Fault::None;
                 }
                 counter.fetch_add(1, Ordering::Relaxed);
@@ -218,8 +228,26 @@ impl SimState {
         self.latency.sample(rng)
     }
 
-    /// Pace of a stream: when each content piece goes out, relative to the start.
-    pub(crate) fn schedule(&self, ttft: Duration, pieces: &[&str]) -> Vec<Duration> {
+    /// Pace of a stream: when each content piece goes out, relative to the start. The
+    /// first goes at `ttft`; with `end` later than the pace would finish, the pieces spread
+    /// evenly up to it, so a stream takes the profile's latency.
+    pub(crate) fn schedule(&self, ttft: Duration, end: Duration, pieces: &[&str]) -> Vec<Duration> {
+        let paced = self.paced(ttft, pieces);
+        let last = paced.last().copied().unwrap_or(ttft);
+        if end <= last || pieces.is_empty() {
+            return paced;
+        }
+        let span = end - ttft;
+        let steps = (pieces.len() - 1).max(1) as u32;
+        (0..pieces.len() as u32)
+            .map(|i| {
+                let share = if pieces.len() == 1 { 1 } else { i };
+                ttft.saturating_add(span.mul_f64(f64::from(share) / f64::from(steps)))
+            })
+            .collect()
+    }
+
+    fn paced(&self, ttft: Duration, pieces: &[&str]) -> Vec<Duration> {
         let tps = self.profile.tokens_per_second;
         let mut chars = 0usize;
         pieces
@@ -303,12 +331,16 @@ pub(crate) enum Fault {
     Hang,
     Malformed,
     CutStream,
+    Unavailable,
+    Interrupt,
 }
 
 /// What a chat request gets.
 pub(crate) enum Decision {
     /// 429 with `Retry-After`, at once.
     RateLimited,
+    /// 503 with `Retry-After`, at once.
+    Unavailable,
     /// 500 after the delay.
     ServerError(Duration),
     /// No answer, ever.
@@ -327,8 +359,12 @@ pub(crate) struct Reply {
     pub(crate) output_tokens: u64,
     /// The latency (non-streaming) or time to first token (streaming).
     pub(crate) delay: Duration,
+    /// Streaming: when the stream ends at the earliest (the profile's `latency`).
+    pub(crate) end: Duration,
     /// Streaming: cut the connection after this share of the content pieces.
     pub(crate) cut_fraction: Option<f64>,
+    /// Streaming: end after the role chunk, with no content and no finish reason.
+    pub(crate) interrupted: bool,
 }
 
 /// Splits an answer into stream pieces the size of a word or two, as tokens arrive: each
@@ -445,6 +481,8 @@ pub(crate) struct Counters {
     pub(crate) truncated: AtomicU64,
     pub(crate) http_429: AtomicU64,
     pub(crate) http_500: AtomicU64,
+    pub(crate) http_503: AtomicU64,
+    pub(crate) interrupted: AtomicU64,
     pub(crate) hang: AtomicU64,
     pub(crate) malformed: AtomicU64,
     pub(crate) cut_stream: AtomicU64,
@@ -481,9 +519,14 @@ pub struct SimStats {
 pub struct FaultStats {
     pub http_429: u64,
     pub http_500: u64,
+    #[serde(default)]
+    pub http_503: u64,
     pub hang: u64,
     pub malformed: u64,
     pub cut_stream: u64,
+    /// Streams ended after their role chunk (`errors.rate_interrupt`).
+    #[serde(default)]
+    pub interrupted: u64,
     /// Answers replaced by a refusal (`refusal`), not counting cases that expect one.
     pub refusal: u64,
     /// JSON answers broken (`json_break`).
@@ -507,6 +550,8 @@ impl Counters {
             faults: FaultStats {
                 http_429: g(&self.http_429),
                 http_500: g(&self.http_500),
+                http_503: g(&self.http_503),
+                interrupted: g(&self.interrupted),
                 hang: g(&self.hang),
                 malformed: g(&self.malformed),
                 cut_stream: g(&self.cut_stream),
@@ -543,12 +588,34 @@ pub(crate) fn json_bytes(status: StatusCode, body: Vec<u8>) -> Response {
     resp
 }
 
-/// `Retry-After` of a 429: whole seconds, rounded up.
+/// `Retry-After` of a 429 or 503 (whole seconds, rounded up) and `retry-after-ms` (which
+/// the OpenAI SDKs read first), as real gateways send both.
 pub(crate) fn retry_after(resp: &mut Response, profile: &Profile) {
     let d = profile.errors.retry_after;
     let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
-    resp.headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    let h = resp.headers_mut();
+    h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    h.insert("retry-after-ms", HeaderValue::from(ms));
+}
+
+/// The API key a request carries: `Authorization: Bearer KEY`, else `x-api-key`.
+pub(crate) fn request_key(headers: &HeaderMap) -> Option<&str> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    bearer.or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
+}
+
+/// With `require_key` set, whether the request carries another key (or none): it is then
+/// answered 401.
+pub(crate) fn wrong_key(state: &SimState, headers: &HeaderMap) -> bool {
+    state
+        .profile
+        .require_key
+        .as_deref()
+        .is_some_and(|key| request_key(headers) != Some(key))
 }
 
 /// The routes of both APIs and the simulator's own.

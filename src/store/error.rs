@@ -69,8 +69,8 @@ pub enum StoreError {
     NoRuns { path: PathBuf },
 
     #[error(
-        "the run id prefix `{prefix}` is ambiguous in the database {path}: it matches \
-         {candidates}; give more characters of the id"
+        "the run id `{prefix}` is ambiguous in the database {path}: as a prefix or suffix it \
+         matches {candidates}; give more characters of the id"
     )]
     AmbiguousRun {
         path: PathBuf,

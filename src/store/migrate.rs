@@ -29,6 +29,16 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "run_evidence",
         sql: include_str!("migrations/0002_run_evidence.sql"),
     },
+    Migration {
+        version: 3,
+        name: "observation_delayed",
+        sql: include_str!("migrations/0003_observation_delayed.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "run_prompts_and_report",
+        sql: include_str!("migrations/0004_run_prompts_and_report.sql"),
+    },
 ];
 
 /// The newest schema version this binary knows.

@@ -352,8 +352,9 @@ impl Store {
             .pop())
     }
 
-    /// A run by its exact id, by a unique prefix of it, or `latest` (the most recently
-    /// started run of any probe). An ambiguous prefix is an error listing the candidates.
+    /// A run by its exact id, by a unique prefix or suffix of it (`20240718T0930` or the
+    /// random `aa51` at its end), or `latest` (the most recently started run of any probe).
+    /// A string matching several runs, as prefix or suffix, is an error listing them.
     pub fn run(&self, id_or_prefix: &str) -> Result<RunRecord, StoreError> {
         if id_or_prefix == "latest" {
             let sql =
@@ -374,13 +375,14 @@ impl Store {
         // substr, not LIKE: LIKE is case-insensitive and treats `_` and `%` as wildcards.
         const SHOWN: usize = 10;
         let sql = format!(
-            "SELECT {RUN_COLUMNS} FROM runs WHERE substr(id, 1, length(?1)) = ?1
+            "SELECT {RUN_COLUMNS} FROM runs
+             WHERE substr(id, 1, length(?1)) = ?1 OR substr(id, -length(?1)) = ?1
              ORDER BY started_at DESC, id DESC LIMIT ?2"
         );
         let mut found = self.query_runs(
             &sql,
             params![id_or_prefix, limit_param(SHOWN + 1)],
-            &format!("looking up runs starting with `{id_or_prefix}`"),
+            &format!("looking up runs starting or ending with `{id_or_prefix}`"),
         )?;
         match found.len() {
             0 => Err(self.not_found(id_or_prefix)),
@@ -529,9 +531,11 @@ impl Store {
     }
 
     /// Write the run's observations as JSON lines: each line an object with the
-    /// observation's fields, `run_id` and `scores` (null if unscored). Returns the number
-    /// of lines.
+    /// observation's fields, `run_id`, `prompt` (the case's messages as sent, after
+    /// redaction; null if the run recorded none) and `scores` (null if unscored). Returns the
+    /// number of lines.
     pub fn export_jsonl(&self, run_id: &str, writer: impl Write) -> Result<u64, StoreError> {
+        let prompts = self.prompts(run_id)?;
         let mut out = BufWriter::new(writer);
         let export_err = |source: std::io::Error| StoreError::Export {
             path: self.path.clone(),
@@ -539,9 +543,12 @@ impl Store {
             source,
         };
         let n = self.for_each_observation(run_id, |row| {
+            let prompt =
+                prompts.get(&(row.observation.set.clone(), row.observation.case_id.clone()));
             let line = ExportLine {
                 run_id,
                 observation: &row.observation,
+                prompt,
                 scores: &row.scores,
             };
             serde_json::to_writer(&mut out, &line)
@@ -550,6 +557,95 @@ impl Store {
         })?;
         out.flush().map_err(export_err)?;
         Ok(n)
+    }
+
+    // ----- what a run asked and printed -----
+
+    /// Record the rendered messages of each case of a run (`(set, case id, messages)`),
+    /// already redacted by the caller. Recording a case twice keeps the last.
+    pub fn record_prompts(
+        &self,
+        run_id: &str,
+        prompts: &[(String, String, serde_json::Value)],
+    ) -> Result<(), StoreError> {
+        self.require_run(run_id)?;
+        let action = format!("recording the prompts of run `{run_id}`");
+        let tx = self.immediate(&action)?;
+        for (set, case, messages) in prompts {
+            let text = json_text(
+                &self.path,
+                format!("the prompt of case `{set}/{case}` of run `{run_id}`"),
+                messages,
+            )?;
+            tx.execute(
+                "INSERT INTO run_prompts (run_id, golden_set, case_id, messages_json)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (run_id, golden_set, case_id)
+                 DO UPDATE SET messages_json = excluded.messages_json",
+                params![run_id, set, case, text],
+            )
+            .at(&self.path, &action)?;
+        }
+        tx.commit().at(&self.path, &action)
+    }
+
+    /// The recorded prompts of a run, by `(set, case id)`.
+    pub fn prompts(
+        &self,
+        run_id: &str,
+    ) -> Result<BTreeMap<(String, String), serde_json::Value>, StoreError> {
+        self.require_run(run_id)?;
+        let action = format!("reading the prompts of run `{run_id}`");
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT golden_set, case_id, messages_json FROM run_prompts WHERE run_id = ?1",
+            )
+            .at(&self.path, &action)?;
+        let rows: Vec<(String, String, String)> = stmt
+            .query_map([run_id], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .and_then(|rows| rows.collect::<Result<_, _>>())
+            .at(&self.path, &action)?;
+        rows.into_iter()
+            .map(|(set, case, text)| {
+                let value = serde_json::from_str(&text).map_err(|e| StoreError::Corrupt {
+                    path: self.path.clone(),
+                    what: format!("run `{run_id}`, the prompt of `{set}/{case}`"),
+                    detail: e.to_string(),
+                })?;
+                Ok(((set, case), value))
+            })
+            .collect()
+    }
+
+    /// Keep the text summary printed at the end of a run, for `probity show`.
+    pub fn set_report_text(&self, run_id: &str, text: &str) -> Result<(), StoreError> {
+        self.require_run(run_id)?;
+        self.conn
+            .execute(
+                "UPDATE runs SET report_text = ?2 WHERE id = ?1",
+                params![run_id, text],
+            )
+            .at(
+                &self.path,
+                &format!("recording the text report of run `{run_id}`"),
+            )?;
+        Ok(())
+    }
+
+    /// The text summary printed at the end of a run, if one was kept.
+    pub fn report_text(&self, run_id: &str) -> Result<Option<String>, StoreError> {
+        self.require_run(run_id)?;
+        self.conn
+            .query_row(
+                "SELECT report_text FROM runs WHERE id = ?1",
+                [run_id],
+                |row| row.get(0),
+            )
+            .at(
+                &self.path,
+                &format!("reading the text report of run `{run_id}`"),
+            )
     }
 
     // ----- baselines -----

@@ -22,9 +22,9 @@ const INSERT: &str = "INSERT INTO observations (
         run_id, seq, target, golden_set, case_id, sample, attempt, final_attempt, started_at,
         scheduled_ms, latency_ms, ttft_ms, status, http_status, error, input_tokens,
         output_tokens, cost_usd, finish_reason, model, request_id, span_id, output,
-        context_json, scores_json
+        context_json, scores_json, delayed
     ) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-              ?19, ?20, ?21, ?22, ?23, ?24, ?25)";
+              ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)";
 
 const UPDATE_SCORES: &str =
     "UPDATE observations SET scores_json = ?3 WHERE run_id = ?1 AND seq = ?2";
@@ -33,7 +33,7 @@ const UPDATE_SCORES: &str =
 pub(crate) const SELECT_COLUMNS: &str = "seq, target, golden_set, case_id, sample, attempt,
     final_attempt, started_at, scheduled_ms, latency_ms, ttft_ms, status, http_status, error,
     input_tokens, output_tokens, cost_usd, finish_reason, model, request_id, span_id, output,
-    context_json, scores_json";
+    context_json, scores_json, delayed";
 
 fn to_i64(path: &Path, run_id: &str, what: &'static str, value: u64) -> Result<i64, StoreError> {
     i64::try_from(value).map_err(|_| StoreError::OutOfRange {
@@ -111,6 +111,7 @@ pub(crate) fn insert_observation(
         o.output,
         context,
         scores,
+        o.delayed,
     ]);
     match result {
         Ok(_) => Ok(()),
@@ -238,6 +239,7 @@ pub(crate) fn decode(
             .get::<_, Option<f64>>(8)
             .map_err(col)?
             .unwrap_or(f64::NAN),
+        delayed: row.get(24).map_err(col)?,
         latency_ms: row.get(9).map_err(col)?,
         ttft_ms: row.get(10).map_err(col)?,
         status,
@@ -269,5 +271,7 @@ pub(crate) struct ExportLine<'a> {
     pub run_id: &'a str,
     #[serde(flatten)]
     pub observation: &'a Observation,
+    /// The case's messages as sent (after redaction), when the run recorded them.
+    pub prompt: Option<&'a serde_json::Value>,
     pub scores: &'a Option<Vec<Score>>,
 }

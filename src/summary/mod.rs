@@ -194,9 +194,17 @@ pub struct Figures {
     pub cost_usd: f64,
     /// The judge's and embeddings' share of `tokens` and `cost_usd`.
     pub scoring: ScoringUsage,
+    /// Samples that passed every check: carried, so that nothing rebuilds it from
+    /// `pass_rate × samples` (runs stored before it was carried read 0).
+    #[serde(default)]
+    pub passes: u64,
     /// Share of samples (errors included) that passed every check.
     pub pass_rate: f64,
     pub pass_rate_ci: [f64; 2],
+    /// Time the target was paused at its server's request (`Retry-After` on 429 / 503),
+    /// in ms: filled in from the runner's report.
+    #[serde(default)]
+    pub rate_limited_ms: u64,
 }
 
 /// The summary of one target in one run.
@@ -263,8 +271,10 @@ fn figures(t: &Totals) -> Figures {
         },
         cost_usd: t.cost_usd,
         scoring: t.scoring,
+        passes: t.passes,
         pass_rate: ratio(t.passes, t.samples),
         pass_rate_ci: [plo, phi],
+        rate_limited_ms: 0,
     }
 }
 
