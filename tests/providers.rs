@@ -270,11 +270,7 @@ async fn openai_chat(
             &[("x-request-id", "req-trunc")],
         ),
         "cut" => sse(&[role(), text("Cut "), text("short")], End::Cut, &[]),
-        "done-before-finish" => sse(
-            &[role(), text("Partial"), done()],
-            End::Clean,
-            &[],
-        ),
+        "done-before-finish" => sse(&[role(), text("Partial"), done()], End::Clean, &[]),
         "role-then-done" => sse(&[role(), done()], End::Clean, &[]),
         "second-choice-unfinished" => {
             let both = |c0: Value, f0: Option<&str>, c1: Value| {
@@ -1494,7 +1490,11 @@ async fn a_secret_in_the_url_path_is_hidden_in_every_message() {
     assert!(f.message.contains("[REDACTED]"), "{}", f.message);
     // Unreachable, too.
     let addr = bad_server::closed_port().await;
-    let t = target(ProviderKind::OpenAi, format!("http://{addr}/{TOKEN}/v1"), true);
+    let t = target(
+        ProviderKind::OpenAi,
+        format!("http://{addr}/{TOKEN}/v1"),
+        true,
+    );
     let f = chat(&Provider::hiding(&t, Duration::from_secs(5), &hidden).unwrap())
         .await
         .unwrap_err();

@@ -391,7 +391,11 @@ async fn a_stream_ended_by_done_before_its_finish_reason_is_an_error_never_an_an
     );
     assert_eq!(seen.lock().unwrap().arrivals.len(), 3, "retried, max 2");
     let second = &rows[1].observation;
-    assert_eq!(second.output.as_deref(), Some("You can"), "partial text kept");
+    assert_eq!(
+        second.output.as_deref(),
+        Some("You can"),
+        "partial text kept"
+    );
     assert!(second.ttft_ms.is_some(), "TTFT of the partial answer kept");
     assert!(second.error.as_deref().unwrap().contains("finish_reason"));
     let f = &outcome.primary().unwrap().summary.figures;
@@ -437,10 +441,17 @@ async fn a_retry_after_pauses_every_new_request_to_the_target() {
         .filter(|t| **t > at && **t < at + Duration::from_secs(1))
         .count();
     assert!(with_it <= 7, "{with_it} arrivals during the pause");
-    assert_eq!(rows.iter().filter(|r| r.observation.final_attempt).count(), 40);
+    assert_eq!(
+        rows.iter().filter(|r| r.observation.final_attempt).count(),
+        40
+    );
     // The pause is reported, and the samples it held back are flagged and measured from
     // its end (their latency is the server's answer time, not the pause).
-    assert!(outcome.runner.rate_limited_ms >= 1000, "{:?}", outcome.runner);
+    assert!(
+        outcome.runner.rate_limited_ms >= 1000,
+        "{:?}",
+        outcome.runner
+    );
     let f = &outcome.primary().unwrap().summary.figures;
     assert!(f.rate_limited_ms >= 1000);
     let json = serde_json::to_value(&outcome.primary().unwrap().summary).unwrap();
@@ -472,7 +483,11 @@ async fn a_closed_port_is_given_up_on_after_five_connect_failures() {
         "{why}"
     );
     assert!(why.to_lowercase().contains("refused"), "{why}");
-    assert_eq!(outcome.runner.skipped_unreachable, 8, "{:?}", outcome.runner);
+    assert_eq!(
+        outcome.runner.skipped_unreachable, 8,
+        "{:?}",
+        outcome.runner
+    );
 }
 
 #[tokio::test]
@@ -588,7 +603,10 @@ async fn the_budget_holds_for_cjk_prompts_and_answers_at_the_output_bound() {
         "every answer uses the full output bound"
     );
     let stored: f64 = rows.iter().map(|r| r.observation.cost_usd).sum();
-    assert!(stored <= 1.5 + 1e-9, "stored spend {stored} > max_cost_usd 1.5");
+    assert!(
+        stored <= 1.5 + 1e-9,
+        "stored spend {stored} > max_cost_usd 1.5"
+    );
     assert!(outcome.runner.spent_usd <= 1.5 + 1e-9);
     assert!(outcome.runner.skipped_budget > 0, "the budget did bind");
 }
@@ -598,8 +616,8 @@ async fn a_tiny_request_rate_neither_panics_nor_overflows_the_schedule() {
     // 1e-300 per second is 1e300 s between requests (`Duration::from_secs_f64` panics);
     // 1e-19 fits a Duration, and twice it does not (`every * paced` panics). Validation
     // rejects such rates; the runner must be safe on its own.
-    use probity::runner::{Budget, Endpoint, Redactor, Runner, Settings};
     use probity::provider::Provider;
+    use probity::runner::{Budget, Endpoint, Redactor, Runner, Settings};
     for rps in [1e-300, 1e-19, 0.0, f64::NAN] {
         let (url, seen) = scripted(vec![]).await;
         let (_project, probe) = one_case(&url, ONE_SAMPLE, false);

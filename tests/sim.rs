@@ -231,10 +231,7 @@ async fn openai_chat_completion_answers_the_reference() {
     // Usage is counted with a real BPE tokenizer (o200k_base), as servers count it.
     let input = tokens("You are the support assistant of Acme.") + tokens(REFUND_PROMPT);
     assert_eq!(v["usage"]["prompt_tokens"], input);
-    assert_eq!(
-        v["usage"]["completion_tokens"],
-        tokens(&text)
-    );
+    assert_eq!(v["usage"]["completion_tokens"], tokens(&text));
     assert_eq!(
         v["usage"]["total_tokens"].as_u64(),
         Some(
@@ -290,10 +287,7 @@ async fn openai_stream_has_role_content_finish_usage_and_done() {
     assert_eq!(finish[0]["choices"][0]["finish_reason"], "stop");
     let usage = chunks.last().unwrap();
     assert_eq!(usage["choices"], json!([]));
-    assert_eq!(
-        usage["usage"]["completion_tokens"],
-        tokens(&content)
-    );
+    assert_eq!(usage["usage"]["completion_tokens"], tokens(&content));
     assert!(
         chunks[..chunks.len() - 1]
             .iter()
@@ -331,10 +325,7 @@ async fn anthropic_message_and_stream() {
     assert_eq!(v["stop_reason"], "end_turn");
     let text = v["content"][0]["text"].as_str().unwrap();
     assert!(text.contains(REFUND_REFERENCE), "{text}");
-    assert_eq!(
-        v["usage"]["output_tokens"],
-        tokens(&text)
-    );
+    assert_eq!(v["usage"]["output_tokens"], tokens(&text));
     assert!(v["usage"]["input_tokens"].as_u64().unwrap() > 0);
 
     let mut body = anthropic_body(REFUND_PROMPT);
@@ -373,10 +364,7 @@ async fn anthropic_message_and_stream() {
     assert!(content.contains(REFUND_REFERENCE), "{content}");
     let delta = &data[data.len() - 2];
     assert_eq!(delta["delta"]["stop_reason"], "end_turn");
-    assert_eq!(
-        delta["usage"]["output_tokens"],
-        tokens(&content)
-    );
+    assert_eq!(delta["usage"]["output_tokens"], tokens(&content));
     sim.shutdown().await.unwrap();
 }
 
@@ -1223,10 +1211,7 @@ async fn probity_providers_read_the_simulator() {
                 "{kind:?} {stream}: {}",
                 reply.text
             );
-            assert_eq!(
-                reply.output_tokens,
-                Some(tokens(&reply.text))
-            );
+            assert_eq!(reply.output_tokens, Some(tokens(&reply.text)));
             assert!(
                 reply.input_tokens.is_some_and(|n| n > 0),
                 "{kind:?} {stream}"
@@ -1369,7 +1354,11 @@ async fn the_interrupt_fault_ends_a_stream_after_its_role_chunk() {
         [Some("message_start".into()), Some("message_stop".into())]
     );
     // A non-streamed request is answered normally.
-    assert!(ask(&c, &sim, REFUND_PROMPT).await.contains(REFUND_REFERENCE));
+    assert!(
+        ask(&c, &sim, REFUND_PROMPT)
+            .await
+            .contains(REFUND_REFERENCE)
+    );
     for kind in [ProviderKind::OpenAi, ProviderKind::Anthropic] {
         let f = chat_with(&provider_for(&sim, kind, true, "k"))
             .await

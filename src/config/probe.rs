@@ -438,7 +438,10 @@ pub fn validate_probe(
         timeout: pacing.timeout,
         retries: pacing.retries,
         max_cost_usd: Some(pacing.max_cost_usd),
-        output_reservation_tokens: raw.budget.as_ref().and_then(|b| b.output_reservation_tokens),
+        output_reservation_tokens: raw
+            .budget
+            .as_ref()
+            .and_then(|b| b.output_reservation_tokens),
         thresholds,
         baseline,
         drift,

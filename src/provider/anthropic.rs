@@ -34,11 +34,7 @@ pub struct Anthropic {
 impl Anthropic {
     /// `hide`: more values its messages must not show (the probe's secrets, such as a
     /// `${VAR}` in the URL's path), besides the key and header values.
-    pub fn new(
-        target: &Target,
-        timeout: Duration,
-        hide: &[Secret],
-    ) -> Result<Self, ProviderError> {
+    pub fn new(target: &Target, timeout: Duration, hide: &[Secret]) -> Result<Self, ProviderError> {
         let url = check_url(
             target,
             &format!("{}/messages", target.base_url.trim_end_matches('/')),
@@ -162,9 +158,9 @@ impl Anthropic {
                 // A stop without a `stop_reason` is a stream the server gave up on.
                 "message_stop" if state.stop_reason.is_some() => break,
                 "message_stop" => {
-                    return Err(state.fail(
-                        events.interrupted("sent `message_stop` without a stop_reason"),
-                    ));
+                    return Err(
+                        state.fail(events.interrupted("sent `message_stop` without a stop_reason"))
+                    );
                 }
                 "error" => {
                     let error = data.get("error").unwrap_or(&data);

@@ -50,11 +50,7 @@ struct Inner {
 impl HttpEndpoint {
     /// `hide`: more values its messages must not show (the probe's secrets, such as a
     /// `${VAR}` in the URL's path), besides the key and header values.
-    pub fn new(
-        target: &Target,
-        timeout: Duration,
-        hide: &[Secret],
-    ) -> Result<Self, ProviderError> {
+    pub fn new(target: &Target, timeout: Duration, hide: &[Secret]) -> Result<Self, ProviderError> {
         let build = |message: String| ProviderError::Build {
             target: target.name.clone(),
             message,

@@ -256,7 +256,9 @@ impl Embeddings {
         match self.input_tokens {
             Some(n) if n > MAX_TOKEN_COUNT => Err(Failure::new(
                 ErrorClass::MalformedResponse,
-                format!("the embeddings usage reports {n} input tokens, more than any real request"),
+                format!(
+                    "the embeddings usage reports {n} input tokens, more than any real request"
+                ),
             )),
             _ => Ok(self),
         }

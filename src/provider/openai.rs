@@ -33,11 +33,7 @@ pub struct OpenAi {
 impl OpenAi {
     /// `hide`: more values its messages must not show (the probe's secrets, such as a
     /// `${VAR}` in the URL's path), besides the key and header values.
-    pub fn new(
-        target: &Target,
-        timeout: Duration,
-        hide: &[Secret],
-    ) -> Result<Self, ProviderError> {
+    pub fn new(target: &Target, timeout: Duration, hide: &[Secret]) -> Result<Self, ProviderError> {
         let base = target.base_url.trim_end_matches('/');
         let chat_url = check_url(target, &format!("{base}/chat/completions"))?;
         let embeddings_url = check_url(target, &format!("{base}/embeddings"))?;

@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 use super::{inert, numbers};
-use crate::compare::{Verdict, format_ms, format_rate};
+use crate::compare::{FindingKind, Verdict, format_ms, format_rate};
 use crate::pipeline::RunOutcome;
 use crate::summary::CaseStatus;
 
@@ -103,9 +103,17 @@ pub fn markdown(outcome: &RunOutcome) -> String {
             .iter()
             .map(|(k, v)| format!("{}={}", escape(k), escape(v)))
             .collect();
+        let drifted = c
+            .comparison
+            .tests
+            .iter()
+            .filter(|t| t.severity.is_some())
+            .count();
+        let moved = c.comparison.undecided.iter().filter(|u| u.moved).count();
+        let open = c.comparison.undecided.len() - moved;
         let _ = writeln!(
             md,
-            "\nCompared with {}{}{}: {} tests.",
+            "\nCompared with {}{}{}: {} tests, {drifted} drift, {moved} inconclusive, {open} undecided.",
             escape(&c.source),
             // From a baseline file, so untrusted: escaped, never inside a hand-made span.
             c.run_id
@@ -123,10 +131,15 @@ pub fn markdown(outcome: &RunOutcome) -> String {
     if !outcome.findings.is_empty() {
         let _ = writeln!(md, "\n| severity | metric | finding |\n|---|---|---|");
         for f in &outcome.findings {
+            let label = if f.kind == FindingKind::Inconclusive {
+                "inconclusive"
+            } else {
+                f.severity.as_str()
+            };
             let _ = writeln!(
                 md,
                 "| {} | {} | {} |",
-                f.severity.as_str(),
+                label,
                 escape(&f.metric),
                 escape(numbers::without_severity(&f.message, f.severity))
             );

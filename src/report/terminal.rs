@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::inert;
 use super::numbers::{format_cost, format_effect, is_difference, plural, without_severity};
-use crate::compare::{Finding, Severity, Verdict, format_ms, format_rate};
+use crate::compare::{Finding, FindingKind, Severity, Verdict, format_ms, format_rate};
 use crate::pipeline::{Progress, RunOutcome, RunStatus};
 use crate::runner::Observation;
 use crate::summary::{CaseStatus, CaseSummary, Percentiles, Rate, RunSummary};
@@ -98,6 +98,16 @@ fn severity_label(style: &Style, s: Severity) -> String {
     }
 }
 
+/// A finding's label: its severity, or — for a metric that moved but could not be told
+/// from noise — `INCONCLUSIVE`, so "0 drift" is never read as health.
+fn finding_label(style: &Style, f: &Finding) -> String {
+    if f.kind == FindingKind::Inconclusive {
+        style.yellow("INCONCLUSIVE")
+    } else {
+        severity_label(style, f.severity)
+    }
+}
+
 fn percentiles(p: &Percentiles) -> String {
     match (p.p50, p.p95, p.p99, p.mean, p.max) {
         (Some(p50), Some(p95), Some(p99), Some(mean), Some(max)) => format!(
@@ -149,9 +159,23 @@ pub fn write_outcome(out: &mut dyn Write, outcome: &RunOutcome, style: &Style) -
             .map(|(k, v)| format!("{}={}", clean(k), clean(v)))
             .collect();
         writeln!(out)?;
+        let drifted = c
+            .comparison
+            .tests
+            .iter()
+            .filter(|t| t.severity.is_some())
+            .count();
+        let (moved, open): (Vec<_>, Vec<_>) = c.comparison.undecided.iter().partition(|u| u.moved);
+        let mut undecided = String::new();
+        if !moved.is_empty() {
+            undecided.push_str(&format!(", {} inconclusive", moved.len()));
+        }
+        if !open.is_empty() {
+            undecided.push_str(&format!(", {} undecided", open.len()));
+        }
         writeln!(
             out,
-            "  {} {}{}{} · {} tests, {} drift",
+            "  {} {}{}{} · {} tests, {drifted} drift{undecided}",
             style.bold("baseline"),
             clean(&c.source),
             c.run_id
@@ -164,12 +188,19 @@ pub fn write_outcome(out: &mut dyn Write, outcome: &RunOutcome, style: &Style) -
                 format!(" ({})", labels.join(", "))
             },
             c.comparison.tests.len(),
-            c.comparison
-                .tests
-                .iter()
-                .filter(|t| t.severity.is_some())
-                .count(),
         )?;
+        // When the verdict waits on them (a gate), say what would decide the metrics that
+        // did not move but whose interval still reaches their minimum effect.
+        if outcome.verdict == Verdict::InsufficientData {
+            for u in open {
+                writeln!(
+                    out,
+                    "    {} {}",
+                    style.yellow("UNDECIDED   "),
+                    sanitize(&u.message, 300)
+                )?;
+            }
+        }
     }
     write_findings(out, &outcome.findings, style)?;
     for note in &outcome.notes {
@@ -379,7 +410,7 @@ fn write_findings(out: &mut dyn Write, findings: &[Finding], style: &Style) -> i
         writeln!(
             out,
             "    {} {}",
-            severity_label(style, f.severity),
+            finding_label(style, f),
             sanitize(without_severity(&f.message, f.severity), 300)
         )?;
     }

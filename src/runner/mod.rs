@@ -193,8 +193,11 @@ impl Runner {
             redactor: self.redactor.clone(),
             run_start: start,
         });
-        let states: Arc<Vec<TargetState>> =
-            Arc::new((0..self.endpoints.len()).map(|_| TargetState::default()).collect());
+        let states: Arc<Vec<TargetState>> = Arc::new(
+            (0..self.endpoints.len())
+                .map(|_| TargetState::default())
+                .collect(),
+        );
         let this = Arc::new(self);
         let mut tasks = JoinSet::new();
         let mut report = RunnerReport::default();

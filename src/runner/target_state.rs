@@ -132,13 +132,19 @@ mod tests {
         }
         assert!(!s.is_unreachable());
         s.connect_failed("could not reach u: refused");
-        assert_eq!(s.unreachable().as_deref(), Some("could not reach u: refused"));
+        assert_eq!(
+            s.unreachable().as_deref(),
+            Some("could not reach u: refused")
+        );
 
         let s = TargetState::default();
         s.answered();
         for _ in 0..UNREACHABLE_AFTER * 2 {
             s.connect_failed("x");
         }
-        assert!(!s.is_unreachable(), "it answered once: a blip, not a closed port");
+        assert!(
+            !s.is_unreachable(),
+            "it answered once: a blip, not a closed port"
+        );
     }
 }

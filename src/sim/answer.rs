@@ -685,7 +685,10 @@ mod tests {
         let word = "q9zk7lmp2wr8xv4nj3";
         let mut s = word.to_string();
         assert!(limit_tokens(&mut s, Some(2)));
-        assert!(!s.is_empty() && word.starts_with(&s) && tokens(&s) <= 2, "{s}");
+        assert!(
+            !s.is_empty() && word.starts_with(&s) && tokens(&s) <= 2,
+            "{s}"
+        );
     }
 
     #[test]

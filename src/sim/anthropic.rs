@@ -116,16 +116,16 @@ pub(crate) async fn messages(
         )
     } else {
         match parse(&body) {
-        Err(message) => {
-            c.bad_requests.fetch_add(1, Ordering::Relaxed);
-            error(StatusCode::BAD_REQUEST, "invalid_request_error", &message)
-        }
-        Ok((model, call)) => {
-            if call.stream {
-                c.streams.fetch_add(1, Ordering::Relaxed);
+            Err(message) => {
+                c.bad_requests.fetch_add(1, Ordering::Relaxed);
+                error(StatusCode::BAD_REQUEST, "invalid_request_error", &message)
             }
-            respond(&state, &call, &model, id).await
-        }
+            Ok((model, call)) => {
+                if call.stream {
+                    c.streams.fetch_add(1, Ordering::Relaxed);
+                }
+                respond(&state, &call, &model, id).await
+            }
         }
     };
     let mut resp = with_id(resp, id);
