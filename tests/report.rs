@@ -1,6 +1,8 @@
 //! What a person reads: the terminal summary and the Markdown of real runs — errors that
 //! say what to fix, and nothing from a model or a committed file that can restyle a CI log.
 
+#[path = "support/bad_server.rs"]
+mod bad_server;
 #[path = "support/project.rs"]
 mod project;
 
@@ -210,4 +212,25 @@ async fn numbers_read_as_people_read_them() {
     );
     outcome.target_info[0].base_url = None;
     assert!(text(&outcome).contains("target default http -"));
+}
+
+#[tokio::test]
+async fn nothing_listening_ends_the_run_with_the_cause() {
+    // A closed port: the runner gives the target up after its first connect failures, and
+    // the run could not probe, exit 3, saying it could not reach the URL.
+    let addr = bad_server::closed_port().await;
+    let project = Project::new(
+        &format!("http://{addr}/v1"),
+        "samples: 10\nconcurrency: 2\nretries: { max: 2, base_delay: 10ms, max_delay: 20ms }\n",
+    );
+    let mut probe = project.probe("k");
+    probe.target.stream = false;
+    let store = Store::open(&project.db()).unwrap();
+    let outcome = project::run(&probe, &store, &RunOptions::default()).await;
+    assert_eq!(outcome.status, RunStatus::CouldNotProbe);
+    assert_eq!(outcome.exit_code, probity::exit::COULD_NOT_PROBE);
+    let reason = outcome.status_reason.as_deref().unwrap_or_default();
+    assert!(reason.contains("could not reach"), "{reason}");
+    assert!(reason.contains(&addr.to_string()), "{reason}");
+    assert!(text(&outcome).contains("could not reach"));
 }
