@@ -399,6 +399,9 @@ async fn junit_markdown_json_and_exit_code_agree_with_the_verdict() {
         .filter(|c| c.status == probity::summary::CaseStatus::Fail)
         .count();
     assert!(failing > 0, "the endpoint was meant to fail some case");
+    // A case failing every sample is part of the verdict: a failure, exit 1.
+    assert_eq!(outcome.verdict, Verdict::Fail);
+    assert_eq!(outcome.exit_code, probity::exit::VERDICT_FAILED);
 
     for level in [Severity::Warning, Severity::Critical] {
         let xml = probity::report::junit::junit(&outcome, level);
@@ -427,4 +430,81 @@ async fn junit_markdown_json_and_exit_code_agree_with_the_verdict() {
     };
     assert_eq!(outcome.exit_code, expected_exit);
     sim.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_inconclusive_jump_is_shown_and_a_gate_does_not_pass_on_it() {
+    // Over-refusal goes from 0% to about 15% at a sample size that cannot tell it from
+    // noise: "0 drift" would read as health. The run shows the metric as inconclusive with
+    // what would decide it, and a gate's verdict (and every report of it) is not a pass.
+    let (project, sim) = Project::with_sim("samples: 10\nconcurrency: 8\n", healthy(21)).await;
+    let probe = project.probe("k");
+    let store = Store::open(&project.db()).unwrap();
+    let first = project::run(&probe, &store, &RunOptions::default()).await;
+    let path = project.root().join("baseline.json");
+    probity::compare::Baseline::new(
+        &probe.name,
+        &first.run_id,
+        "default",
+        Default::default(),
+        first.started_at,
+        first.primary().unwrap().evidence.clone(),
+    )
+    .write(&path)
+    .unwrap();
+    sim.shutdown().await.unwrap();
+    let refusing = project::start_sim(
+        &project.golden(),
+        Profile {
+            refusal: 0.15,
+            ..healthy(22)
+        },
+    )
+    .await;
+    let mut probe = probe;
+    probe.target.base_url = refusing.base_url();
+    let options = RunOptions {
+        baseline: BaselineChoice::File(path),
+        ..RunOptions::default()
+    };
+    let mut outcome = project::run(&probe, &store, &options).await;
+    refusing.shutdown().await.unwrap();
+    let comparison = &outcome.comparison.as_ref().unwrap().comparison;
+    let over = comparison
+        .undecided
+        .iter()
+        .find(|u| u.metric == "over_refusal")
+        .unwrap_or_else(|| panic!("{:#?}", comparison.tests));
+    assert!(over.moved, "{over:?}");
+
+    let mut shown = Vec::new();
+    let style = probity::report::terminal::Style { color: false };
+    probity::report::terminal::write_outcome(&mut shown, &outcome, &style).unwrap();
+    let shown = String::from_utf8(shown).unwrap();
+    let line = shown
+        .lines()
+        .find(|l| l.contains("INCONCLUSIVE") && l.contains("over-refusal"))
+        .unwrap_or_else(|| panic!("{shown}"));
+    assert!(line.contains("would decide it"), "{line}");
+    assert!(shown.contains("inconclusive"), "{shown}");
+
+    // As a gate: not a pass, and JUnit, Markdown and JSON say so.
+    outcome.verdict = outcome.verdict.for_gate(Some(comparison));
+    // (The refused answers also fail their cases, so it may well be a failure outright.)
+    assert!(
+        matches!(outcome.verdict, Verdict::InsufficientData | Verdict::Fail),
+        "{}",
+        outcome.verdict.as_str()
+    );
+    let xml = probity::report::junit::junit(&outcome, Severity::Critical);
+    assert!(junit_failures(&xml) > 0, "{xml}");
+    let md = probity::report::markdown::markdown(&outcome);
+    assert!(md.contains(r"| inconclusive | over\_refusal |"), "{md}");
+    assert!(
+        md.lines()
+            .next()
+            .unwrap()
+            .ends_with(outcome.verdict.as_str()),
+        "{md}"
+    );
 }

@@ -246,6 +246,16 @@ async fn thresholds_fail_the_run() {
         "{}",
         finding.message
     );
+    // The terminal marks the line CRITICAL already, and does not say it twice.
+    let mut shown = Vec::new();
+    let style = probity::report::terminal::Style { color: false };
+    probity::report::terminal::write_outcome(&mut shown, &outcome, &style).unwrap();
+    let shown = String::from_utf8(shown).unwrap();
+    let line = shown
+        .lines()
+        .find(|l| l.contains("CRITICAL") && l.contains("p95 latency"))
+        .unwrap_or_else(|| panic!("{shown}"));
+    assert!(line.ends_with("is above the critical limit 5 ms"), "{line}");
     sim.shutdown().await.unwrap();
 }
 

@@ -95,22 +95,7 @@ pub fn compare(
             if let Some(why) = &comparison.insufficient {
                 println!("  {}", style.yellow(why));
             }
-            println!(
-                "  {:<28} {:<28} {:>12} {:>12} {:>9} {:>9}  drift",
-                "metric", "test", "baseline", "current", "effect", "p adj"
-            );
-            for t in &comparison.tests {
-                println!(
-                    "  {:<28} {:<28} {:>12.4} {:>12.4} {:>9.3} {:>9.4}  {}",
-                    t.metric,
-                    t.test,
-                    t.baseline.value,
-                    t.current.value,
-                    t.effect,
-                    t.p_adjusted,
-                    t.severity.map(|s| s.as_str()).unwrap_or("-")
-                );
-            }
+            print!("{}", crate::report::terminal::comparison_table(&comparison));
             for f in &comparison.findings {
                 println!(
                     "  {} {}",

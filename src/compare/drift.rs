@@ -791,11 +791,11 @@ fn describe(c: &Candidate) -> String {
         EffectKind::RatioIncrease | EffectKind::Ratio | EffectKind::RatioDecrease => {
             let unit = c.unit.unwrap_or(Unit::Count);
             format!(
-                "{} {} vs {} in baseline ({:+.0}%, {p})",
+                "{} {} vs {} in baseline ({}, {p})",
                 c.label,
                 show(unit, r.current.value),
                 show(unit, r.baseline.value),
-                (r.effect - 1.0) * 100.0
+                crate::report::numbers::format_ratio(r.effect)
             )
         }
         EffectKind::Divergence => format!(

@@ -119,8 +119,12 @@ pub fn junit(outcome: &RunOutcome, fail_on: Severity) -> String {
         .filter(|f| f.kind != crate::compare::FindingKind::Drift && f.metric != CASE_METRIC)
     {
         // Too little data fails a gate at any level, as the verdict does.
+        // Too little data fails a failing gate at any level, as the verdict does; a metric
+        // that could not be decided fails one whose verdict waits on it.
         let fails = reaches(f.severity)
-            || (verdict_fails && f.kind == crate::compare::FindingKind::InsufficientData);
+            || (verdict_fails && f.kind == crate::compare::FindingKind::InsufficientData)
+            || (outcome.verdict == crate::compare::Verdict::InsufficientData
+                && f.kind == crate::compare::FindingKind::Inconclusive);
         let status = judged(fails, &f.message, f.severity.as_str());
         let mut case = TestCase::new(format!("{:?}: {}", f.kind, f.metric).to_lowercase(), status);
         case.set_classname(format!("{}.limits", outcome.probe));

@@ -4,8 +4,8 @@
 
 use std::fmt::Write;
 
-use super::inert;
-use crate::compare::{Verdict, format_ms, format_rate};
+use super::{inert, numbers};
+use crate::compare::{FindingKind, Verdict, format_ms, format_rate};
 use crate::pipeline::RunOutcome;
 use crate::summary::CaseStatus;
 
@@ -103,13 +103,22 @@ pub fn markdown(outcome: &RunOutcome) -> String {
             .iter()
             .map(|(k, v)| format!("{}={}", escape(k), escape(v)))
             .collect();
+        let drifted = c
+            .comparison
+            .tests
+            .iter()
+            .filter(|t| t.severity.is_some())
+            .count();
+        let moved = c.comparison.undecided.iter().filter(|u| u.moved).count();
+        let open = c.comparison.undecided.len() - moved;
         let _ = writeln!(
             md,
-            "\nCompared with {}{}{}: {} tests.",
+            "\nCompared with {}{}{}: {} tests, {drifted} drift, {moved} inconclusive, {open} undecided.",
             escape(&c.source),
+            // From a baseline file, so untrusted: escaped, never inside a hand-made span.
             c.run_id
                 .as_deref()
-                .map(|r| format!(" `{r}`"))
+                .map(|r| format!(" {}", escape(r)))
                 .unwrap_or_default(),
             if labels.is_empty() {
                 String::new()
@@ -122,12 +131,17 @@ pub fn markdown(outcome: &RunOutcome) -> String {
     if !outcome.findings.is_empty() {
         let _ = writeln!(md, "\n| severity | metric | finding |\n|---|---|---|");
         for f in &outcome.findings {
+            let label = if f.kind == FindingKind::Inconclusive {
+                "inconclusive"
+            } else {
+                f.severity.as_str()
+            };
             let _ = writeln!(
                 md,
                 "| {} | {} | {} |",
-                f.severity.as_str(),
+                label,
                 escape(&f.metric),
-                escape(&f.message)
+                escape(numbers::without_severity(&f.message, f.severity))
             );
         }
     }
@@ -140,14 +154,14 @@ pub fn markdown(outcome: &RunOutcome) -> String {
         let ms = |v: Option<f64>| v.map(format_ms).unwrap_or_else(|| "—".into());
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {} | ${:.4} |",
+            "| {} | {} | {} | {} | {} | {} | {} |",
             escape(&t.summary.target),
             f.samples,
             format_rate(f.error_rate),
             ms(f.latency_ms.p50),
             ms(f.latency_ms.p95),
             format_rate(f.pass_rate),
-            f.cost_usd
+            numbers::format_cost(f.cost_usd)
         );
     }
     if let Some(primary) = outcome.primary() {

@@ -5,4 +5,5 @@ pub mod inert;
 pub mod json;
 pub mod junit;
 pub mod markdown;
+pub mod numbers;
 pub mod terminal;

@@ -8,7 +8,8 @@ use std::io::{self, IsTerminal, Write};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::inert;
-use crate::compare::{Finding, Severity, Verdict, format_ms, format_rate};
+use super::numbers::{format_cost, format_effect, is_difference, plural, without_severity};
+use crate::compare::{Finding, FindingKind, Severity, Verdict, format_ms, format_rate};
 use crate::pipeline::{Progress, RunOutcome, RunStatus};
 use crate::runner::Observation;
 use crate::summary::{CaseStatus, CaseSummary, Percentiles, Rate, RunSummary};
@@ -97,6 +98,16 @@ fn severity_label(style: &Style, s: Severity) -> String {
     }
 }
 
+/// A finding's label: its severity, or — for a metric that moved but could not be told
+/// from noise — `INCONCLUSIVE`, so "0 drift" is never read as health.
+fn finding_label(style: &Style, f: &Finding) -> String {
+    if f.kind == FindingKind::Inconclusive {
+        style.yellow("INCONCLUSIVE")
+    } else {
+        severity_label(style, f.severity)
+    }
+}
+
 fn percentiles(p: &Percentiles) -> String {
     match (p.p50, p.p95, p.p99, p.mean, p.max) {
         (Some(p50), Some(p95), Some(p99), Some(mean), Some(max)) => format!(
@@ -148,9 +159,23 @@ pub fn write_outcome(out: &mut dyn Write, outcome: &RunOutcome, style: &Style) -
             .map(|(k, v)| format!("{}={}", clean(k), clean(v)))
             .collect();
         writeln!(out)?;
+        let drifted = c
+            .comparison
+            .tests
+            .iter()
+            .filter(|t| t.severity.is_some())
+            .count();
+        let (moved, open): (Vec<_>, Vec<_>) = c.comparison.undecided.iter().partition(|u| u.moved);
+        let mut undecided = String::new();
+        if !moved.is_empty() {
+            undecided.push_str(&format!(", {} inconclusive", moved.len()));
+        }
+        if !open.is_empty() {
+            undecided.push_str(&format!(", {} undecided", open.len()));
+        }
         writeln!(
             out,
-            "  {} {}{}{} · {} tests, {} drift",
+            "  {} {}{}{} · {} tests, {drifted} drift{undecided}",
             style.bold("baseline"),
             clean(&c.source),
             c.run_id
@@ -163,12 +188,19 @@ pub fn write_outcome(out: &mut dyn Write, outcome: &RunOutcome, style: &Style) -
                 format!(" ({})", labels.join(", "))
             },
             c.comparison.tests.len(),
-            c.comparison
-                .tests
-                .iter()
-                .filter(|t| t.severity.is_some())
-                .count(),
         )?;
+        // When the verdict waits on them (a gate), say what would decide the metrics that
+        // did not move but whose interval still reaches their minimum effect.
+        if outcome.verdict == Verdict::InsufficientData {
+            for u in open {
+                writeln!(
+                    out,
+                    "    {} {}",
+                    style.yellow("UNDECIDED   "),
+                    sanitize(&u.message, 300)
+                )?;
+            }
+        }
     }
     write_findings(out, &outcome.findings, style)?;
     for note in &outcome.notes {
@@ -235,7 +267,10 @@ fn write_target(
             format!("  [{}]", errors.join(", "))
         },
         if f.retries > 0 {
-            format!("  {} retried attempts", f.retries)
+            format!(
+                "  {}",
+                plural(f.retries, "retried attempt", "retried attempts")
+            )
         } else {
             String::new()
         },
@@ -246,8 +281,10 @@ fn write_target(
     }
     writeln!(
         out,
-        "  tokens    in {}  out {}   cost ${:.4}",
-        f.tokens.input, f.tokens.output, f.cost_usd
+        "  tokens    in {}  out {}   cost {}",
+        f.tokens.input,
+        f.tokens.output,
+        format_cost(f.cost_usd)
     )?;
     writeln!(
         out,
@@ -373,11 +410,63 @@ fn write_findings(out: &mut dyn Write, findings: &[Finding], style: &Style) -> i
         writeln!(
             out,
             "    {} {}",
-            severity_label(style, f.severity),
-            sanitize(&f.message, 300)
+            finding_label(style, f),
+            sanitize(without_severity(&f.message, f.severity), 300)
         )?;
     }
     Ok(())
+}
+
+/// How a compared metric's values read: rates as percentages, latency in ms, cost in
+/// dollars, anything else as a number.
+fn show_value(metric: &str, kind: crate::compare::EffectKind, x: f64) -> String {
+    if is_difference(kind) {
+        format_rate(x)
+    } else if metric.contains("latency") || metric.contains("ttft") {
+        format_ms(x)
+    } else if metric.contains("cost") {
+        format_cost(x)
+    } else {
+        format!("{x:.3}")
+    }
+}
+
+/// The table of every compared metric (`probity compare`): values in their units, and each
+/// effect marked as a difference (`pts`) or a ratio (`×`, `÷`, `%`).
+pub fn comparison_table(comparison: &crate::compare::Comparison) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "  {:<28} {:<28} {:>12} {:>12} {:>10} {:>10} {:>9}  drift",
+        "metric", "test", "baseline", "current", "effect", "as", "p adj"
+    );
+    for t in &comparison.tests {
+        let kind = if is_difference(t.effect_kind) {
+            "difference"
+        } else if t.effect_kind == crate::compare::EffectKind::Divergence {
+            "divergence"
+        } else {
+            "ratio"
+        };
+        let _ = writeln!(
+            out,
+            "  {:<28} {:<28} {:>12} {:>12} {:>10} {:>10} {:>9.4}  {}",
+            clean(&t.metric),
+            clean(&t.test),
+            show_value(&t.metric, t.effect_kind, t.baseline.value),
+            show_value(&t.metric, t.effect_kind, t.current.value),
+            format_effect(t.effect_kind, t.effect),
+            kind,
+            t.p_adjusted,
+            t.severity.map(|s| s.as_str()).unwrap_or("-")
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  effect: rates as a difference in points (current − baseline); latency, length, cost and scores as a ratio current / baseline (×N above 2, ÷N below 0.5)"
+    );
+    out
 }
 
 /// A progress bar on stderr when it is a terminal; invisible otherwise.
