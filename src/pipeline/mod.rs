@@ -136,8 +136,9 @@ pub struct TargetInfo {
     pub name: String,
     pub provider: String,
     pub model: String,
-    /// Where requests went, secrets redacted: what an `http` target (no model) is known by.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Where requests went, secrets redacted: what the terminal shows for an `http` target
+    /// (no model). Never serialised: the JSON document and the store leave base URLs out.
+    #[serde(skip)]
     pub base_url: Option<String>,
     #[serde(default)]
     pub labels: std::collections::BTreeMap<String, String>,
