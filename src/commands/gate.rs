@@ -76,15 +76,12 @@ pub async fn gate(cli: &Cli, args: &GateArgs) -> Result<i32, CommandError> {
         targets,
         baseline,
         case: None,
+        gate: true,
     };
     if cancel.is_cancelled() {
         return Ok(interrupted_before_start());
     }
-    let mut outcome = run_probe(probe, &store, &options, &Bar::new(), cancel.clone()).await?;
-    // A gate passes only when every compared metric is decided (issue 9).
-    outcome.verdict = outcome
-        .verdict
-        .for_gate(outcome.comparison.as_ref().map(|c| &c.comparison));
+    let outcome = run_probe(probe, &store, &options, &Bar::new(), cancel.clone()).await?;
     keep_for_show(&store, probe, &options, &outcome);
 
     let level = match args.fail_on {

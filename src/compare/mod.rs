@@ -57,6 +57,9 @@ pub enum FindingKind {
     /// tell (informational in a run; a gate cannot pass on it). The comparison's
     /// `undecided` entry for the metric has its numbers and the samples needed.
     Inconclusive,
+    /// The run could not probe (unreachable, every request failed, too few answered
+    /// samples): critical, whatever else the run shows.
+    CouldNotProbe,
 }
 
 /// A metric's value with its interval, where it has one.
@@ -106,6 +109,28 @@ pub struct Finding {
     /// The case (`set/id`) a `case` finding is about.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub case: Option<String>,
+}
+
+impl Finding {
+    /// The critical finding of a run that could not probe, with the reason it gives.
+    pub fn could_not_probe(target: &str, reason: &str) -> Finding {
+        Finding {
+            metric: "could_not_probe".into(),
+            kind: FindingKind::CouldNotProbe,
+            target: target.into(),
+            baseline: None,
+            current: None,
+            test: None,
+            statistic: None,
+            p: None,
+            p_adjusted: None,
+            effect: None,
+            min_effect: None,
+            severity: Severity::Critical,
+            message: format!("could not probe: {reason}"),
+            case: None,
+        }
+    }
 }
 
 /// The overall outcome.

@@ -64,6 +64,9 @@ pub struct RunOptions {
     pub baseline: BaselineChoice,
     /// Only the cases whose `set/case-id` matches (`--case`; see `case_matches`).
     pub case: Option<String>,
+    /// A gate (`probity gate`): it passes only when every compared metric is decided
+    /// ([`Verdict::for_gate`]), and the run is stored with that verdict.
+    pub gate: bool,
 }
 
 /// Told about progress; the terminal shows a bar, everything else ignores it.
@@ -554,11 +557,20 @@ fn finish(
             prepared.seed,
         )?
     };
+    let mut findings = evaluation.findings;
     let verdict = match evaluation.verdict.unwrap_or(Verdict::InsufficientData) {
+        // Could not probe is a failure (DESIGN.md's verdict), and says why.
+        _ if status == RunStatus::CouldNotProbe => {
+            let target = targets.first().map_or("", |t| t.summary.target.as_str());
+            let reason = status_reason.as_deref().unwrap_or("nothing usable came back");
+            findings.insert(0, Finding::could_not_probe(target, reason));
+            Verdict::Fail
+        }
         // Cut short, what it got may still show a failure, but never a pass.
         Verdict::Pass | Verdict::Warn if status == RunStatus::Interrupted => {
             Verdict::InsufficientData
         }
+        v if options.gate => v.for_gate(evaluation.comparison.as_ref().map(|c| &c.comparison)),
         v => v,
     };
     let exit_code = match (status, verdict) {
@@ -577,7 +589,7 @@ fn finish(
         status,
         status_reason,
         targets,
-        findings: evaluation.findings,
+        findings,
         comparison: evaluation.comparison,
         notes: evaluation.notes,
         verdict,
