@@ -159,3 +159,43 @@ fn sparse_finish_reasons_get_an_exact_test() {
         t.p
     );
 }
+
+#[test]
+fn an_inconclusive_tail_never_asks_for_fewer_samples_than_it_had() {
+    // 30 a side, the same body, three answers of the current run 15× slower: the p95 moves
+    // ×10 or more, but a shape test on 30 values cannot call 3 of them a change. The
+    // shift model's sample size is then below 30; the sentence must not ask for fewer
+    // samples than the run had (it read "about 6 answered samples a side would decide it").
+    let base: Vec<f64> = (0..30).map(|i| 40.0 + f64::from(i % 10)).collect();
+    let mut tail = base.clone();
+    for v in tail.iter_mut().take(3) {
+        *v *= 15.0;
+    }
+    let report = compare(
+        &evidence(base, 30),
+        &evidence(tail, 30),
+        None,
+        &Drift::default(),
+        "t",
+        1,
+    );
+    let p95 = report
+        .undecided
+        .iter()
+        .find(|u| u.metric == "latency_p95")
+        .unwrap_or_else(|| panic!("p95 decided: {:#?}", report.tests));
+    assert!(p95.moved, "{p95:#?}");
+    let asked = p95
+        .message
+        .split("about ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse::<u64>().ok());
+    if p95
+        .message
+        .contains("answered samples a side would decide it")
+    {
+        assert!(asked.is_some_and(|n| n > 30), "{}", p95.message);
+    }
+    assert!(p95.message.contains("would decide it"), "{}", p95.message);
+}

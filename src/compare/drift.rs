@@ -827,9 +827,20 @@ fn undecided(c: &Candidate, drift: &Drift) -> Undecided {
     } else {
         "undecided (its interval reaches the minimum effect)"
     };
-    let decide = match needed {
-        Some(n) => format!("about {n} answered {per} a side would decide it"),
-        None => "no practical sample size would decide it".to_string(),
+    // The power model is the test's (a shift for medians and rates): when it says fewer
+    // samples than the run already has would do, this run was unlucky or the change is in
+    // a few values (a tail), so say that rather than ask for fewer samples than were sent.
+    let have = match (per, r.current.n, r.baseline.n) {
+        ("samples", Some(a), Some(b)) => Some(a.min(b)),
+        _ => None,
+    };
+    let decide = match (needed, have) {
+        (Some(n), Some(h)) if n <= h => format!(
+            "{h} answered samples a side were not enough this time, more would decide it (a \
+             shift this large needs about {n}: the change may be in a few values)"
+        ),
+        (Some(n), _) => format!("about {n} answered {per} a side would decide it"),
+        (None, _) => "no practical sample size would decide it".to_string(),
     };
     Undecided {
         metric: r.metric.clone(),

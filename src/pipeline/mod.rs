@@ -562,7 +562,9 @@ fn finish(
         // Could not probe is a failure (DESIGN.md's verdict), and says why.
         _ if status == RunStatus::CouldNotProbe => {
             let target = targets.first().map_or("", |t| t.summary.target.as_str());
-            let reason = status_reason.as_deref().unwrap_or("nothing usable came back");
+            let reason = status_reason
+                .as_deref()
+                .unwrap_or("nothing usable came back");
             findings.insert(0, Finding::could_not_probe(target, reason));
             Verdict::Fail
         }
