@@ -4,6 +4,7 @@
 //! `store` → `score` → `summary` → `compare` → `report` / exit code. Every stage is a module
 //! here, so tests drive the whole pipeline in-process.
 
+pub mod alert;
 pub mod cli;
 pub mod commands;
 pub mod compare;

@@ -1,0 +1,50 @@
+//! Alerts: rules over a finished run's outcome → incidents (opened, repeated, resolved) →
+//! outbox rows (written with the incident change) → channels that deliver them. This file
+//! holds the one type every part agrees on, the notification a channel is asked to send.
+//! Channels (`channels/`) know nothing of incidents; incidents know nothing of HTTP.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::compare::Severity;
+
+/// Whether a notification opens (or repeats) an incident or ends it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Trigger,
+    Resolve,
+}
+
+/// One message for one channel, as stored in the outbox: everything a channel needs, and
+/// nothing it must look up. Text fields may hold model output: each channel escapes them
+/// for its own format (Slack mrkdwn, HTML e-mail); none is ever interpreted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notification {
+    /// Unique per outbox row, kept across resends (the webhook's `X-Probity-Delivery`).
+    pub delivery_id: String,
+    /// The incident's key, the same for its trigger, reminders and resolve (PagerDuty's
+    /// `dedup_key`, Alertmanager's identity through `labels`).
+    pub dedup_key: String,
+    pub action: Action,
+    pub severity: Severity,
+    pub probe: String,
+    /// The rule that fired (`error_rate`, `drift:latency_p95`, `cost-spike`, ...).
+    pub rule: String,
+    /// One line, symptom first: "Error rate 5.2% (threshold 2%) on support-bot".
+    pub summary: String,
+    /// Further lines, in order (top errors, since when, labels, model change, run details).
+    pub details: Vec<(String, String)>,
+    /// The target's labels and the incident's identity (probe, rule, target).
+    pub labels: BTreeMap<String, String>,
+    /// When the incident started (first failing run).
+    pub started_at: DateTime<Utc>,
+    /// When it ended (a resolve).
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Where the run's details are (a path or URL), when known.
+    pub link: Option<String>,
+    /// A fire drill (`probity alert test`): every channel marks it as a test.
+    pub test: bool,
+}
