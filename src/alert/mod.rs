@@ -48,3 +48,30 @@ pub struct Notification {
     /// A fire drill (`probity alert test`): every channel marks it as a test.
     pub test: bool,
 }
+
+/// Why a channel did not accept a notification, and whether trying again can help
+/// (Alertmanager's `(retryable, error)`): retries, back-off and the "already sent" mark
+/// live once, in the outbox's delivery, never in a channel.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct NotifyError {
+    /// A 429, a 5xx, a timeout or a refused connection: try again later. A 400 or a
+    /// rejected address: it will never be accepted as it is.
+    pub retryable: bool,
+    /// How long the channel asked to be left alone (`Retry-After`), if it said.
+    pub retry_after: Option<std::time::Duration>,
+    /// What went wrong, secrets removed (webhook URLs and keys are secrets).
+    pub message: String,
+}
+
+/// One destination that can be asked to deliver a notification. A channel is one small
+/// implementation of this (one file under `channels/`); it sends once and says how it went.
+pub trait Notifier: Send + Sync {
+    /// The channel's name in `alerts.yaml`.
+    fn name(&self) -> &str;
+    /// Sends `n` once. `Ok` means the receiver accepted it.
+    fn notify<'a>(
+        &'a self,
+        n: &'a Notification,
+    ) -> futures_util::future::BoxFuture<'a, Result<(), NotifyError>>;
+}
