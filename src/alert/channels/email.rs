@@ -96,7 +96,10 @@ impl Email {
     fn message(&self, n: &Notification) -> Result<Message, NotifyError> {
         let mut builder = Message::builder()
             .from(self.from.clone())
-            .subject(subject(n));
+            .subject(subject(n))
+            // The same id on every resend of one notification: mail clients and
+            // archives can tell a resend after a crash from a new message.
+            .message_id(Some(message_id(n)));
         for to in &self.to {
             builder = builder.to(to.clone());
         }
@@ -110,6 +113,22 @@ impl Email {
                     .redact(&format!("{}: cannot build the e-mail: {e}", self.name)),
             })
     }
+}
+
+/// `<delivery_id@probity.invalid>`, the id reduced to characters a Message-ID allows.
+pub fn message_id(n: &Notification) -> String {
+    let id: String = n
+        .delivery_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-._".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("<{id}@probity.invalid>")
 }
 
 /// One line, no control or bidi characters (a header must not be split or reordered).

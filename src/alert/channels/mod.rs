@@ -43,8 +43,28 @@ pub fn build(
 ) -> Result<Box<dyn Notifier>, ChannelError> {
     // A channel's own credentials are redacted even when written literally in the file.
     let mut redactor = Redactor::new(secrets);
+    // A URL's path and query can hold the token (Slack's `/services/T/B/XXXX`, chat
+    // webhooks): a receiver echoing the path must not leak it.
+    let url_parts = |url: &str| -> Vec<String> {
+        reqwest::Url::parse(url)
+            .map(|u| {
+                let mut parts = vec![url.to_string()];
+                if u.path().len() >= 12 {
+                    parts.push(u.path().to_string());
+                }
+                if let Some(q) = u.query().filter(|q| !q.is_empty()) {
+                    parts.push(q.to_string());
+                }
+                parts
+            })
+            .unwrap_or_default()
+    };
+    if let RawChannel::Slack { webhook_url: url } | RawChannel::Webhook { url, .. } = raw {
+        for part in url_parts(url) {
+            redactor = redactor.with(&part);
+        }
+    }
     match raw {
-        RawChannel::Slack { webhook_url } => redactor = redactor.with(webhook_url),
         RawChannel::Pagerduty { routing_key, .. } => redactor = redactor.with(routing_key),
         RawChannel::Webhook {
             secret: Some(s), ..

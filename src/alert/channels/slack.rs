@@ -8,7 +8,7 @@
 use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 
-use super::{Http, headline, neutralize, truncate};
+use super::{Http, headline, neutralize};
 use crate::alert::{Action, Notification, Notifier, NotifyError};
 
 /// Slack's limit for a section's text is 3000 characters; stay under it after escaping.
@@ -28,9 +28,32 @@ pub fn escape_mrkdwn(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// Truncates first (on the raw text) then escapes, so an entity is never cut in half.
+/// Escapes then cuts to at most `max` characters, never inside an entity (`&amp;`), so a
+/// text full of `&` stays under Slack's limit after escaping.
 fn safe(text: &str, max: usize) -> String {
-    escape_mrkdwn(&truncate(text, max))
+    let escaped = escape_mrkdwn(text);
+    if escaped.chars().count() <= max {
+        return escaped;
+    }
+    let mut out = String::new();
+    let mut count = 0;
+    let mut rest = escaped.as_str();
+    while let Some(c) = rest.chars().next() {
+        // An entity is one unit: `&amp;`, `&lt;`, `&gt;`.
+        let unit = ["&amp;", "&lt;", "&gt;"]
+            .into_iter()
+            .find(|e| rest.starts_with(e))
+            .unwrap_or(&rest[..c.len_utf8()]);
+        let len = unit.chars().count();
+        if count + len > max.saturating_sub(1) {
+            break;
+        }
+        out.push_str(unit);
+        count += len;
+        rest = &rest[unit.len()..];
+    }
+    out.push('…');
+    out
 }
 
 /// The JSON body sent to the webhook.
