@@ -638,3 +638,115 @@ async fn email_to_a_closed_port_is_retryable() {
         .unwrap_err();
     assert!(err.retryable, "{}", err.message);
 }
+
+/// A scripted SMTP server (real servers accept everything): greets, accepts EHLO and
+/// MAIL, then answers RCPT with `reply`, so the channel's reading of SMTP codes is tested.
+async fn smtp_refusing(reply: &'static str) -> u16 {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let (read, mut write) = socket.into_split();
+                let mut lines = BufReader::new(read).lines();
+                write.write_all(b"220 fake ESMTP\r\n").await.ok();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                    let answer = match verb.as_str() {
+                        "EHLO" | "HELO" => "250 fake\r\n".to_string(),
+                        "MAIL" | "RSET" | "NOOP" => "250 OK\r\n".to_string(),
+                        "RCPT" => format!("{reply}\r\n"),
+                        "QUIT" => {
+                            write.write_all(b"221 bye\r\n").await.ok();
+                            return;
+                        }
+                        _ => "500 what\r\n".to_string(),
+                    };
+                    if write.write_all(answer.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn smtp_5xx_is_permanent_and_4xx_retryable() {
+    let permanent = smtp_refusing("550 5.1.1 no such user").await;
+    let err = email(permanent)
+        .notify(&notification(Action::Trigger))
+        .await
+        .unwrap_err();
+    assert!(!err.retryable, "{}", err.message);
+    assert!(err.message.contains("no such user"), "{}", err.message);
+
+    let transient = smtp_refusing("451 4.3.0 try again later").await;
+    let err = email(transient)
+        .notify(&notification(Action::Trigger))
+        .await
+        .unwrap_err();
+    assert!(err.retryable, "{}", err.message);
+}
+
+#[tokio::test]
+async fn smtp_server_that_never_greets_is_a_retryable_timeout() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let chan = channels::build(
+        "mail",
+        &RawChannel::Email {
+            smtp: format!("smtp://127.0.0.1:{port}"),
+            tls: Some(SmtpTls::None),
+            username: Some("probity".to_string()),
+            password: Some("PASSW0RD".to_string()),
+            from: "probity@example.test".to_string(),
+            to: vec!["oncall@example.test".to_string()],
+        },
+        Duration::from_millis(300),
+        &[Secret::new("PASSW0RD")],
+    )
+    .unwrap();
+    // The outer bound only keeps a broken timeout from hanging the suite.
+    let err = tokio::time::timeout(
+        Duration::from_secs(30),
+        chan.notify(&notification(Action::Trigger)),
+    )
+    .await
+    .expect("the channel's own timeout ends the attempt")
+    .unwrap_err();
+    assert!(err.retryable, "{}", err.message);
+    assert!(!err.message.contains("PASSW0RD"));
+}
+
+#[test]
+fn invalid_addresses_are_build_errors() {
+    let err = channels::build(
+        "mail",
+        &RawChannel::Email {
+            smtp: "smtp://127.0.0.1:25".to_string(),
+            tls: None,
+            username: None,
+            password: None,
+            from: "not an address".to_string(),
+            to: vec!["oncall@example.test".to_string()],
+        },
+        TIMEOUT,
+        &[],
+    )
+    .err()
+    .unwrap();
+    let text = err.to_string();
+    assert!(
+        text.contains("channel `mail`") && text.contains("`from`"),
+        "{text}"
+    );
+}

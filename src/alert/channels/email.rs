@@ -32,6 +32,7 @@ pub struct Email {
     from: Mailbox,
     to: Vec<Mailbox>,
     redactor: Redactor,
+    timeout: Duration,
 }
 
 impl Email {
@@ -90,6 +91,7 @@ impl Email {
             from,
             to,
             redactor,
+            timeout,
         })
     }
 
@@ -276,11 +278,22 @@ impl Notifier for Email {
     fn notify<'a>(&'a self, n: &'a Notification) -> BoxFuture<'a, Result<(), NotifyError>> {
         Box::pin(async move {
             let message = self.message(n)?;
-            self.transport
-                .send(message)
-                .await
-                .map(|_| ())
-                .map_err(|e| smtp_error(&self.name, &self.redactor, e))
+            // lettre's own timeout covers each command but not waiting for the greeting:
+            // a server that accepts and never speaks would hold the delivery forever.
+            match tokio::time::timeout(self.timeout, self.transport.send(message)).await {
+                Ok(sent) => sent
+                    .map(|_| ())
+                    .map_err(|e| smtp_error(&self.name, &self.redactor, e)),
+                Err(_) => Err(NotifyError {
+                    retryable: true,
+                    retry_after: None,
+                    message: format!(
+                        "{}: SMTP timed out after {} ms",
+                        self.name,
+                        self.timeout.as_millis()
+                    ),
+                }),
+            }
         })
     }
 }
