@@ -750,3 +750,41 @@ fn invalid_addresses_are_build_errors() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn pagerduty_long_dedup_keys_stay_stable_and_within_255() {
+    let (addr, rx) = receiver(vec![(StatusCode::ACCEPTED, vec![], "{}")]).await;
+    let chan = pagerduty(addr);
+    let mut n = notification(Action::Trigger);
+    n.dedup_key = "k".repeat(400);
+    chan.notify(&n).await.unwrap();
+    n.action = Action::Resolve;
+    chan.notify(&n).await.unwrap();
+    let (t, r) = (rx.json(0), rx.json(1));
+    let key = t["dedup_key"].as_str().unwrap();
+    assert!(key.len() <= 255 && key.starts_with("sha256:"), "{key}");
+    assert_eq!(r["dedup_key"], key);
+}
+
+#[test]
+fn alertmanager_labels_are_valid_names_and_drills_are_marked() {
+    let mut n = notification(Action::Trigger);
+    n.labels
+        .insert("model.version".to_string(), "2024-08-06".to_string());
+    n.labels.insert("9lives".to_string(), "x".to_string());
+    n.labels.insert("empty".to_string(), String::new());
+    n.test = true;
+    let body = channels::alertmanager::payload(&n);
+    let labels = &body[0]["labels"];
+    assert_eq!(labels["model_version"], "2024-08-06");
+    assert_eq!(labels["_9lives"], "x");
+    assert!(labels.get("empty").is_none());
+    assert_eq!(labels["test"], "true");
+    assert!(body[0].get("endsAt").is_none());
+    assert!(
+        body[0]["annotations"]["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("[TEST] ")
+    );
+}

@@ -23,6 +23,18 @@ pub struct PagerDuty {
     pub(crate) http: Http,
 }
 
+/// PagerDuty accepts dedup keys of at most 255 characters. A longer key (many labels) is
+/// replaced by its SHA-256, still stable, so the trigger, reminders and resolve match.
+pub fn dedup_key(key: &str) -> String {
+    if key.chars().count() <= 255 {
+        return key.to_string();
+    }
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(key.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
 /// The JSON body of the event.
 pub fn payload(n: &Notification, routing_key: &str) -> Value {
     let action = match n.action {
@@ -32,7 +44,7 @@ pub fn payload(n: &Notification, routing_key: &str) -> Value {
     let mut event = json!({
         "routing_key": routing_key,
         "event_action": action,
-        "dedup_key": n.dedup_key,
+        "dedup_key": dedup_key(&n.dedup_key),
     });
     if n.action == Action::Resolve {
         return event;
