@@ -502,6 +502,8 @@ async fn each_demo_starts_from_a_fresh_database() {
             .find(|l| l.trim_start().starts_with("target default http"))
             .unwrap_or_else(|| panic!("no http target line:\n{out}"));
         assert_eq!(http, http.trim_end(), "{http:?}");
+        // It is shown by the URL its requests go to.
+        assert!(http.contains(" http://127.0.0.1:"), "{http:?}");
     }
     let store = Store::open(&dir.path().join("reports/demo.db")).unwrap();
     assert_eq!(

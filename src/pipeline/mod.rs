@@ -311,7 +311,12 @@ fn prepare(
             name: e.target.name.clone(),
             provider: e.target.provider.as_str().to_string(),
             model: e.target.model.clone(),
-            base_url: Some(redactor.apply_owned(e.target.base_url.clone())),
+            // An `http` target has its own URL, not a base URL.
+            base_url: Some(redactor.apply_owned(match &e.target.http {
+                Some(http) => http.url.clone(),
+                None => e.target.base_url.clone(),
+            }))
+            .filter(|u| !u.is_empty()),
             labels: e.target.labels.clone(),
         })
         .collect();
