@@ -352,7 +352,10 @@ fn rates(
         let (Some(x), Some(y)) = (count(b, name), count(c, name)) else {
             continue;
         };
-        if x.n < MIN_VALUES as u64 || y.n < MIN_VALUES as u64 || x.events + y.events == 0 {
+        if x.n < MIN_VALUES as u64
+            || y.n < MIN_VALUES as u64
+            || x.events.saturating_add(y.events) == 0
+        {
             continue;
         }
         let paired = pairs
