@@ -67,6 +67,9 @@ pub struct RunOptions {
     /// A gate (`probity gate`): it passes only when every compared metric is decided
     /// ([`Verdict::for_gate`]), and the run is stored with that verdict.
     pub gate: bool,
+    /// `gate --fail-on warning`: a `warn` verdict exits 1 too, in the stored document, the
+    /// JUnit file and the process alike.
+    pub fail_on_warning: bool,
 }
 
 /// Told about progress; the terminal shows a bar, everything else ignores it.
@@ -578,6 +581,7 @@ fn finish(
         (RunStatus::Interrupted, _) => exit::INTERRUPTED,
         (RunStatus::CouldNotProbe, _) => exit::COULD_NOT_PROBE,
         (_, Verdict::Fail | Verdict::InsufficientData) => exit::VERDICT_FAILED,
+        (_, Verdict::Warn) if options.fail_on_warning => exit::VERDICT_FAILED,
         _ => exit::PASSED,
     };
     let run_id = prepared.run_id;
