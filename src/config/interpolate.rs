@@ -113,6 +113,14 @@ pub fn interpolate(doc: &mut Document, env: Env<'_>) -> Interpolated {
                                 found.secrets.push(Secret::new(v.clone()));
                             }
                         }
+                        // A whole URL from one variable: its path and query are as secret
+                        // as a variable written there (`?api_key=…`, a tenant token).
+                        Some(v) if url => {
+                            if let Some(tail) = path_and_query(v) {
+                                scrub.push((tail.to_string(), var.name.clone()));
+                                found.secrets.push(Secret::new(tail.to_string()));
+                            }
+                        }
                         Some(_) => {}
                     }
                 }
@@ -182,6 +190,15 @@ fn after_authority(url_so_far: &str) -> bool {
         .is_some_and(|(_, rest)| rest.contains(['/', '?', '#']))
 }
 
+/// The part of a URL after its authority (path, query, fragment), when there is more than
+/// a bare `/`.
+fn path_and_query(url: &str) -> Option<&str> {
+    let (_, rest) = url.split_once("://")?;
+    let start = rest.find(['/', '?', '#'])?;
+    let tail = &rest[start..];
+    (tail.len() > 1).then_some(tail)
+}
+
 /// Expands every reference of `text`. A variable without a value gets a stand-in: in a URL
 /// a placeholder that keeps it a URL, elsewhere the reference as written.
 fn expand(text: &str, env: Env<'_>, url: bool) -> Result<Expansion, Unclosed> {
@@ -231,6 +248,7 @@ mod tests {
             "KEY" => Some("sk-secret-123".into()),
             "HOST" => Some("example.com".into()),
             "TENANT" => Some("tenant-token-9".into()),
+            "INFERENCE_URL" => Some("https://h.example/v1/predict?api_key=abc123".into()),
             "EMPTY" => Some(String::new()),
             _ => None,
         }
@@ -270,6 +288,21 @@ mod tests {
             "`https://example.com/t/tenant-token-9/v1` bad",
         );
         assert_eq!(d.message, "`https://example.com/t/${TENANT}/v1` bad");
+    }
+
+    #[test]
+    fn a_whole_url_from_one_variable_keeps_its_path_and_query_secret() {
+        let text = "target:\n  http: { url: \"${INFERENCE_URL}\" }\n";
+        let mut doc = Document::parse(Path::new("p.yaml"), text).unwrap();
+        let found = interpolate(&mut doc, Env::Lookup(&env));
+        assert!(found.problems.is_empty());
+        let secrets: Vec<&str> = found.secrets.iter().map(Secret::expose).collect();
+        assert_eq!(secrets, vec!["/v1/predict?api_key=abc123"]);
+        let d = doc.error(
+            "/target/http/url",
+            "`https://h.example/v1/predict?api_key=abc123` bad",
+        );
+        assert_eq!(d.message, "`https://h.example${INFERENCE_URL}` bad");
     }
 
     #[test]
