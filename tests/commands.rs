@@ -375,6 +375,32 @@ async fn dry_run_sends_nothing_and_case_runs_a_subset() {
     sim.shutdown().await.unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_case_subset_is_not_compared_with_the_full_baseline() {
+    // The baseline holds every case; a `--case` run holds one: comparing them would call
+    // the different mix a change. It says so and judges thresholds and cases only.
+    let (project, sim) = Project::with_sim("samples: 10\n", Profile::default()).await;
+    ok(&probity(&project, &["run", "bot"]).await);
+    ok(&probity(&project, &["baseline", "promote", "latest"]).await);
+    let out = probity(
+        &project,
+        &["run", "bot", "--case", "refund", "--format", "json"],
+    )
+    .await;
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let notes = doc["notes"].to_string();
+    assert!(notes.contains("--case subset is not compared"), "{doc}");
+    assert!(
+        doc["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["kind"] != "drift" && f["kind"] != "trend"),
+        "{doc}"
+    );
+    sim.shutdown().await.unwrap();
+}
+
 /// Sends SIGINT to the child once its run (not an earlier one) has stored observations.
 async fn interrupt_when_going(
     project: &Project,

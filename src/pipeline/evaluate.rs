@@ -119,6 +119,7 @@ pub fn evaluate(
     targets: &[TargetResult],
     pairs: Option<&Pairs>,
     seed: u64,
+    subset: bool,
 ) -> Result<Evaluation, PipelineError> {
     let mut eval = Evaluation::default();
     let Some(primary) = targets.first() else {
@@ -128,6 +129,18 @@ pub fn evaluate(
     eval.findings
         .extend(check_thresholds(&probe.thresholds, &primary.summary));
     eval.findings.extend(check_cases(&primary.cases));
+    // A `--case` subset has another case mix than the baseline and the history: comparing
+    // them would call the mix a change. Only a target probed in the same run compares.
+    if subset && !matches!(choice, BaselineChoice::Target(_)) {
+        eval.notes.push(
+            "a --case subset is not compared with the baseline or the history (its cases \
+             differ from theirs); thresholds and cases still count"
+                .to_string(),
+        );
+        eval.findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+        eval.verdict = Some(Verdict::of(&eval.findings, false));
+        return Ok(eval);
+    }
 
     match load_baseline(probe, store, choice, targets)? {
         Ok((source, baseline)) => {

@@ -557,6 +557,7 @@ fn finish(
             &targets,
             pairs.as_ref(),
             prepared.seed,
+            options.case.is_some(),
         )?
     };
     let mut findings = evaluation.findings;
