@@ -77,14 +77,15 @@ async fn attempt(
     }
 }
 
-/// Delivers every due row of the outbox. Store errors stop the delivery (what was sent is
-/// marked); channel errors never do.
+/// Delivers every row of the outbox due at `now` (the run's clock). Store errors stop the
+/// delivery (what was sent is marked); channel errors never do.
 pub async fn deliver(
     store: &Store,
     notifiers: &BTreeMap<String, Box<dyn Notifier>>,
     policy: &RetryPolicy,
+    now: chrono::DateTime<Utc>,
 ) -> Result<DeliveryReport, StoreError> {
-    let due = store.due_outbox(Utc::now())?;
+    let due = store.due_outbox(now)?;
     let mut by_channel: BTreeMap<String, Vec<OutboxRow>> = BTreeMap::new();
     for row in due {
         by_channel.entry(row.channel.clone()).or_default().push(row);
