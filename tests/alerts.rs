@@ -556,3 +556,63 @@ fn a_network_channel_is_a_configuration_error_until_connected() {
     );
     assert!(channels_for(&r, "nope", probity::compare::Severity::Info).is_err());
 }
+
+// ----- the probe's `alerts:` keys -----
+
+#[test]
+fn alerts_for_and_repeat_are_read_from_the_probe() {
+    let p = Project::new(
+        PLACEHOLDER,
+        "alerts: { route: default, for: 2, repeat: 4h }\n",
+    );
+    let probe = p.probe("k");
+    assert_eq!(probe.alert_fire_after, FireAfter::Runs(2));
+    assert_eq!(probe.alert_repeat, Some(Duration::from_secs(4 * 3600)));
+    assert_eq!(Policy::of(&probe).fire_after, FireAfter::Runs(2));
+    let p = Project::new(PLACEHOLDER, "alerts: { route: default, for: 30m }\n");
+    let probe = p.probe("k");
+    assert_eq!(
+        probe.alert_fire_after,
+        FireAfter::Duration(Duration::from_secs(1800))
+    );
+    assert_eq!(probe.alert_repeat, None);
+    let probe = Project::new(PLACEHOLDER, "").probe("k");
+    assert_eq!(probe.alert_fire_after, FireAfter::Runs(1));
+}
+
+#[test]
+fn a_bad_for_or_repeat_is_an_error_at_its_key() {
+    for (body, key, says) in [
+        (
+            "alerts:\n  route: default\n  for: 0\n",
+            "alerts.for",
+            "whole number of runs",
+        ),
+        (
+            "alerts:\n  route: default\n  for: 1.5\n",
+            "alerts.for",
+            "whole number of runs",
+        ),
+        (
+            "alerts:\n  route: default\n  repeat: soon\n",
+            "alerts.repeat",
+            "invalid duration",
+        ),
+        (
+            "alerts:\n  route: default\n  repeat: 0s\n",
+            "alerts.repeat",
+            "longer than 0",
+        ),
+    ] {
+        let p = Project::new(PLACEHOLDER, body);
+        let env = |name: &str| (name == "PROBITY_TEST_KEY").then(|| "k".to_string());
+        let err = probity::config::load_paths(&[p.probe_file()], &env)
+            .err()
+            .unwrap_or_else(|| panic!("{body} loads"))
+            .to_string();
+        assert!(err.contains(key) && err.contains(says), "{body}: {err}");
+        // The line of the key: `name`, the target (six lines), `golden_sets`, `alerts`,
+        // `route`, then the key on line 11.
+        assert!(err.contains("bot.yaml:11:"), "{body}: {err}");
+    }
+}

@@ -18,14 +18,7 @@ use super::rules::{COULD_NOT_PROBE, Signal, inhibiting};
 use crate::compare::Severity;
 use crate::store::{IncidentRecord, NewOutbox, SilenceRecord, Store, StoreError};
 
-/// When a failing rule starts notifying.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FireAfter {
-    /// After this many consecutive failing runs (1: at once).
-    Runs(u32),
-    /// Once it has been failing this long (first failing run to now).
-    Duration(Duration),
-}
+pub use crate::config::FireAfter;
 
 /// A probe's alerting policy (`alerts:` of the probe).
 #[derive(Debug, Clone, PartialEq)]
@@ -33,6 +26,16 @@ pub struct Policy {
     pub fire_after: FireAfter,
     /// Reminder interval while firing; `None`: no reminders.
     pub repeat: Option<Duration>,
+}
+
+impl Policy {
+    /// The policy a probe's `alerts:` section sets.
+    pub fn of(probe: &crate::config::Probe) -> Policy {
+        Policy {
+            fire_after: probe.alert_fire_after,
+            repeat: probe.alert_repeat,
+        }
+    }
 }
 
 impl Default for Policy {
