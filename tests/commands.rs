@@ -374,16 +374,21 @@ async fn interrupt_when_going(
     child: &tokio::process::Child,
     before: Option<String>,
 ) {
-    for _ in 0..400 {
+    // Up to a minute: on a loaded CI machine the binary can take seconds to start, and a
+    // SIGINT sent before it handles one kills it (no exit code) instead of testing Ctrl-C.
+    let mut going = false;
+    for _ in 0..2400 {
         tokio::time::sleep(Duration::from_millis(25)).await;
         if let Ok(store) = Store::open(&project.db())
             && let Ok(run) = store.run("latest")
             && Some(&run.id) != before.as_ref()
             && store.count_observations(&run.id).unwrap_or(0) >= 5
         {
+            going = true;
             break;
         }
     }
+    assert!(going, "the run never got going: nothing to interrupt");
     let pid = child.id().expect("running") as libc::pid_t;
     // SAFETY: kill(2) on the child's own pid, which it still holds (not yet waited for).
     assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
@@ -497,6 +502,8 @@ async fn each_demo_starts_from_a_fresh_database() {
             .find(|l| l.trim_start().starts_with("target default http"))
             .unwrap_or_else(|| panic!("no http target line:\n{out}"));
         assert_eq!(http, http.trim_end(), "{http:?}");
+        // It is shown by the URL its requests go to.
+        assert!(http.contains(" http://127.0.0.1:"), "{http:?}");
     }
     let store = Store::open(&dir.path().join("reports/demo.db")).unwrap();
     assert_eq!(

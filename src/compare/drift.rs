@@ -15,7 +15,7 @@
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{ChiSquared, ContinuousCDF};
 
-use super::{Estimate, Finding, FindingKind, Severity, format_rate, show};
+use super::{Estimate, Finding, FindingKind, Severity, format_rate, format_ratio, show};
 use crate::config::{Drift, Unit};
 use crate::stats::{
     Alternative, Statistic, TestResult, benjamini_hochberg, bootstrap_ratio, chi2_contingency,
@@ -795,7 +795,7 @@ fn describe(c: &Candidate) -> String {
                 c.label,
                 show(unit, r.current.value),
                 show(unit, r.baseline.value),
-                crate::report::numbers::format_ratio(r.effect)
+                format_ratio(r.effect)
             )
         }
         EffectKind::Divergence => format!(

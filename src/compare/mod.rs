@@ -194,6 +194,35 @@ pub fn format_ms(ms: f64) -> String {
     }
 }
 
+/// A ratio current / baseline: `×N` above 2, `÷N` below 0.5, a signed percentage between.
+pub fn format_ratio(ratio: f64) -> String {
+    if !ratio.is_finite() {
+        return if ratio > 0.0 {
+            "×∞".into()
+        } else {
+            "—".into()
+        };
+    }
+    if ratio > 2.0 {
+        format!("×{}", short(ratio))
+    } else if ratio > 0.0 && ratio < 0.5 {
+        format!("÷{}", short(1.0 / ratio))
+    } else if ratio <= 0.0 {
+        "-100%".into()
+    } else {
+        format!("{:+.0}%", (ratio - 1.0) * 100.0)
+    }
+}
+
+/// A multiplier with as many digits as it needs: `2.4`, `12`, `454`.
+fn short(x: f64) -> String {
+    if x < 10.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.0}")
+    }
+}
+
 /// Dollars with three significant digits below a cent (`$0.0000200`), cents above.
 pub fn format_usd(x: f64) -> String {
     if x == 0.0 || !x.is_finite() {

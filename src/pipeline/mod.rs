@@ -218,16 +218,6 @@ pub fn run_seed(run_id: &str) -> u64 {
     })
 }
 
-/// How many requests the plan of `cases` sends, counted without building it: each case's
-/// own `samples` (else `samples`) on every target. Saturates rather than wraps.
-pub fn planned_requests(cases: &[Case], samples: u32, targets: usize) -> u64 {
-    cases
-        .iter()
-        .map(|c| u64::from(c.samples.unwrap_or(samples)))
-        .fold(0u64, u64::saturating_add)
-        .saturating_mul(targets as u64)
-}
-
 /// Everything a run needs before its first request: endpoints, cases, budget, the runner,
 /// and the run begun in the store.
 struct Prepared {
@@ -321,7 +311,12 @@ fn prepare(
             name: e.target.name.clone(),
             provider: e.target.provider.as_str().to_string(),
             model: e.target.model.clone(),
-            base_url: Some(redactor.apply_owned(e.target.base_url.clone())),
+            // An `http` target has its own URL, not a base URL.
+            base_url: Some(redactor.apply_owned(match &e.target.http {
+                Some(http) => http.url.clone(),
+                None => e.target.base_url.clone(),
+            }))
+            .filter(|u| !u.is_empty()),
             labels: e.target.labels.clone(),
         })
         .collect();
@@ -341,7 +336,7 @@ fn prepare(
         })
         .collect::<Vec<_>>();
     let cases = Arc::new(cases);
-    let total = planned_requests(&cases, samples, endpoints.len());
+    let total = crate::runner::planned_requests(&cases, samples, endpoints.len());
     let budget = Arc::new(Budget::new(probe.max_cost_usd));
     let runner = Runner {
         run_id: run_id.clone(),
@@ -634,38 +629,5 @@ fn prune(probe: &Probe, store: &Store) {
             "could not prune old runs in {}: {e}",
             display_path(store.path())
         ),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::golden::Expect;
-
-    fn case(id: &str, samples: Option<u32>) -> Case {
-        Case {
-            id: id.into(),
-            set: "s".into(),
-            messages: vec![],
-            vars: Default::default(),
-            context: vec![],
-            samples,
-            min_pass_rate: 1.0,
-            expect: Expect::default(),
-        }
-    }
-
-    #[test]
-    fn the_plan_is_counted_as_it_would_be_built() {
-        let cases = [case("a", None), case("b", Some(1)), case("c", Some(7))];
-        for (samples, targets) in [(0, 1), (3, 1), (3, 2), (10, 3)] {
-            assert_eq!(
-                planned_requests(&cases, samples, targets),
-                crate::runner::plan(&cases, samples, targets).len() as u64
-            );
-        }
-        // Far beyond what could be built, it saturates instead of wrapping.
-        let huge = [case("a", Some(u32::MAX)), case("b", Some(u32::MAX))];
-        assert_eq!(planned_requests(&huge, 0, usize::MAX), u64::MAX);
     }
 }

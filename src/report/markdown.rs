@@ -161,7 +161,7 @@ pub fn markdown(outcome: &RunOutcome) -> String {
             ms(f.latency_ms.p50),
             ms(f.latency_ms.p95),
             format_rate(f.pass_rate),
-            numbers::format_cost(f.cost_usd)
+            numbers::format_usd(f.cost_usd)
         );
     }
     if let Some(primary) = outcome.primary() {

@@ -2,36 +2,10 @@
 //! as `÷3`, a rate change in points, a small cost with its significant digits, and counts
 //! with the right plural.
 
+// Ratios and dollars are formatted where finding messages are written (compare), and read
+// the same way in every report.
 use crate::compare::{EffectKind, Severity};
-
-/// A ratio current / baseline: `×N` above 2, `÷N` below 0.5, a signed percentage between.
-pub fn format_ratio(ratio: f64) -> String {
-    if !ratio.is_finite() {
-        return if ratio > 0.0 {
-            "×∞".into()
-        } else {
-            "—".into()
-        };
-    }
-    if ratio > 2.0 {
-        format!("×{}", short(ratio))
-    } else if ratio > 0.0 && ratio < 0.5 {
-        format!("÷{}", short(1.0 / ratio))
-    } else if ratio <= 0.0 {
-        "-100%".into()
-    } else {
-        format!("{:+.0}%", (ratio - 1.0) * 100.0)
-    }
-}
-
-/// A multiplier with as many digits as it needs: `2.4`, `12`, `454`.
-fn short(x: f64) -> String {
-    if x < 10.0 {
-        format!("{x:.1}")
-    } else {
-        format!("{x:.0}")
-    }
-}
+pub use crate::compare::{format_ratio, format_usd};
 
 /// An effect of a comparison, with what kind it is: rates differ (`+3.0 pts`), latency,
 /// length, cost and scores are ratios (`×2.4`, `÷3.1`, `+12%`), distributions diverge.
@@ -48,15 +22,6 @@ pub fn format_effect(kind: EffectKind, effect: f64) -> String {
 /// Whether an effect of this kind is a difference (else a ratio or a divergence).
 pub fn is_difference(kind: EffectKind) -> bool {
     kind == EffectKind::RateIncrease
-}
-
-/// Dollars with three significant digits for small sums (`$0.000123`), cents otherwise.
-pub fn format_cost(usd: f64) -> String {
-    if usd == 0.0 || !usd.is_finite() {
-        return format!("${usd:.2}");
-    }
-    let decimals = (2 - usd.abs().log10().floor() as i32).clamp(2, 12) as usize;
-    format!("${usd:.decimals$}")
 }
 
 /// `1 retried attempt`, `2 retried attempts`.
@@ -92,10 +57,10 @@ mod tests {
 
     #[test]
     fn small_costs_keep_their_digits() {
-        assert_eq!(format_cost(0.0), "$0.00");
-        assert_eq!(format_cost(0.000_123_4), "$0.000123");
-        assert_eq!(format_cost(0.0042), "$0.00420");
-        assert_eq!(format_cost(12.345), "$12.35");
+        assert_eq!(format_usd(0.0), "$0.00");
+        assert_eq!(format_usd(0.000_123_4), "$0.000123");
+        assert_eq!(format_usd(0.0042), "$0.00420");
+        assert_eq!(format_usd(12.345), "$12.35");
         assert_eq!(
             plural(1, "retried attempt", "retried attempts"),
             "1 retried attempt"

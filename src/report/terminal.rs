@@ -8,7 +8,7 @@ use std::io::{self, IsTerminal, Write};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::inert;
-use super::numbers::{format_cost, format_effect, is_difference, plural, without_severity};
+use super::numbers::{format_effect, format_usd, is_difference, plural, without_severity};
 use crate::compare::{Finding, FindingKind, Severity, Verdict, format_ms, format_rate};
 use crate::pipeline::{Progress, RunOutcome, RunStatus};
 use crate::runner::Observation;
@@ -284,7 +284,7 @@ fn write_target(
         "  tokens    in {}  out {}   cost {}",
         f.tokens.input,
         f.tokens.output,
-        format_cost(f.cost_usd)
+        format_usd(f.cost_usd)
     )?;
     writeln!(
         out,
@@ -425,7 +425,7 @@ fn show_value(metric: &str, kind: crate::compare::EffectKind, x: f64) -> String 
     } else if metric.contains("latency") || metric.contains("ttft") {
         format_ms(x)
     } else if metric.contains("cost") {
-        format_cost(x)
+        format_usd(x)
     } else {
         format!("{x:.3}")
     }

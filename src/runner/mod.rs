@@ -36,7 +36,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use budget::{Budget, DEFAULT_OUTPUT_BOUND, Reservation, bounded, estimate_cost, output_bound};
 pub use observation::{Observation, Status};
-pub use plan::{WorkItem, plan};
+pub use plan::{WorkItem, plan, planned_requests};
 pub use redact::{REDACTED, Redactor};
 pub use tokens::{estimate_tokens, prompt_bound, token_bound, truncate_to_tokens};
 pub use trace::{new_span_id, new_trace_id};

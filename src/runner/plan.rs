@@ -35,6 +35,16 @@ pub fn plan(cases: &[Case], samples: u32, targets: usize) -> Vec<WorkItem> {
     items
 }
 
+/// How many requests the plan of `cases` sends, counted without building it: each case's
+/// own `samples` (else `samples`) on every target. Saturates rather than wraps.
+pub fn planned_requests(cases: &[Case], samples: u32, targets: usize) -> u64 {
+    cases
+        .iter()
+        .map(|c| u64::from(c.samples.unwrap_or(samples)))
+        .fold(0u64, u64::saturating_add)
+        .saturating_mul(targets as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,5 +80,19 @@ mod tests {
                 (0, 1, 1)
             ]
         );
+    }
+
+    #[test]
+    fn the_plan_is_counted_as_it_would_be_built() {
+        let cases = [case("a", None), case("b", Some(1)), case("c", Some(7))];
+        for (samples, targets) in [(0, 1), (3, 1), (3, 2), (10, 3)] {
+            assert_eq!(
+                planned_requests(&cases, samples, targets),
+                plan(&cases, samples, targets).len() as u64
+            );
+        }
+        // Far beyond what could be built, it saturates instead of wrapping.
+        let huge = [case("a", Some(u32::MAX)), case("b", Some(u32::MAX))];
+        assert_eq!(planned_requests(&huge, 0, usize::MAX), u64::MAX);
     }
 }

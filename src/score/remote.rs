@@ -69,7 +69,7 @@ impl RemoteScorer {
             Some(t) => {
                 let t = bounded(t, JUDGE_MAX_TOKENS);
                 Some(Remote {
-                    provider: Provider::new(&t, probe.timeout)?,
+                    provider: Provider::hiding(&t, probe.timeout, &probe.secrets)?,
                     pricing: t.pricing,
                     output_bound: output_bound(&t, JUDGE_MAX_TOKENS),
                 })
@@ -79,7 +79,7 @@ impl RemoteScorer {
         Ok(RemoteScorer {
             judge,
             embedder: Remote {
-                provider: Provider::new(&probe.target, probe.timeout)?,
+                provider: Provider::hiding(&probe.target, probe.timeout, &probe.secrets)?,
                 pricing: probe.target.pricing,
                 output_bound: 0,
             },
