@@ -103,6 +103,9 @@ pub enum Command {
     /// Promote, list, show and export baselines.
     #[command(subcommand)]
     Baseline(BaselineCommand),
+    /// Incidents, silences and the alert outbox.
+    #[command(subcommand)]
+    Alert(AlertCommand),
     /// List stored runs, newest first; `*` marks each probe's baseline run.
     History {
         /// Only this probe's runs.
@@ -163,6 +166,9 @@ pub struct RunArgs {
     /// `[`, e.g. `support/refund-*`, else a substring, e.g. `refund`.
     #[arg(long = "case", value_name = "PATTERN")]
     pub case: Option<String>,
+    /// Do not alert, even when the probe has `alerts:` (no incident changes, nothing sent).
+    #[arg(long)]
+    pub no_alerts: bool,
 }
 
 /// `probity sim`: the simulator's own flags. The global `--db` and `-C` mean nothing to
@@ -220,6 +226,38 @@ pub struct GateArgs {
     pub format: Format,
 }
 
+/// `probity alert ...`.
+#[derive(Debug, Subcommand)]
+pub enum AlertCommand {
+    /// Open incidents (firing, pending `for`, or silenced).
+    List,
+    /// Silence a probe's notifications (one rule, or all): incidents are still tracked.
+    Silence {
+        /// The probe's name.
+        probe: String,
+        /// Only this rule (e.g. `threshold:error_rate`); default: every rule of the probe.
+        #[arg(long, value_name = "RULE")]
+        rule: Option<String>,
+        /// How long, e.g. `2h`.
+        #[arg(long = "for", value_name = "DURATION")]
+        duration: String,
+        /// Why (shown by `alert silences`).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Silences in force.
+    Silences,
+    /// Lift a silence.
+    Unsilence {
+        /// The silence's id (`alert silences`).
+        id: i64,
+    },
+    /// Notifications not delivered yet (pending) or refused for good (failed), with the
+    /// last error.
+    Outbox,
+}
+
+/// `probity baseline ...`.
 #[derive(Debug, Subcommand)]
 pub enum BaselineCommand {
     /// Make a finished run its probe's baseline (`baseline: latest`). An unfinished or

@@ -616,3 +616,114 @@ fn a_bad_for_or_repeat_is_an_error_at_its_key() {
         assert!(err.contains("bot.yaml:11:"), "{body}: {err}");
     }
 }
+
+// ----- the commands -----
+
+const BIN: &str = env!("CARGO_BIN_EXE_probity");
+
+async fn probity(project: &Project, args: &[&str]) -> std::process::Output {
+    tokio::process::Command::new(BIN)
+        .args(args)
+        .current_dir(project.root())
+        .env("PROBITY_TEST_KEY", "k")
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG")
+        .output()
+        .await
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+const ALERTS_YAML: &str = "channels:\n  log: { type: file, path: alerts.jsonl }\n  console: { type: console }\nroutes:\n  default: { critical: [log, console], warning: [log] }\n";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn run_alerts_through_the_file_and_console_channels_and_alert_commands_manage_them() {
+    let project = Project::new(
+        PLACEHOLDER,
+        "samples: 8\nthresholds: { error_rate: { warning: 0.05, critical: 0.1 } }\nalerts: { route: default }\n",
+    );
+    std::fs::write(project.root().join("probes/alerts.yaml"), ALERTS_YAML).unwrap();
+    let sim = project::start_sim(&project.golden(), failing_profile()).await;
+    project.aim(PLACEHOLDER, &sim.base_url());
+    let sink = project.root().join("alerts.jsonl");
+
+    let out = probity(&project, &["run", "bot", "--out", "report.json"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("alert [CRITICAL] error rate"), "{stderr}");
+    let sent = read_sink(&sink);
+    let trigger = sent
+        .iter()
+        .find(|n| n.rule == "threshold:error_rate")
+        .unwrap_or_else(|| panic!("{sent:?}"));
+    assert_eq!(trigger.link.as_deref(), Some("report.json"));
+
+    let out = probity(&project, &["alert", "list"]).await;
+    let listed = text(&out.stdout);
+    assert!(
+        listed.contains("firing") && listed.contains("threshold:error_rate"),
+        "{listed}"
+    );
+
+    let out = probity(
+        &project,
+        &[
+            "alert",
+            "silence",
+            "bot",
+            "--rule",
+            "threshold:error_rate",
+            "--for",
+            "2h",
+            "--reason",
+            "known",
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("silence 1:"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = probity(&project, &["alert", "silences"]).await;
+    assert!(text(&out.stdout).contains("known"), "{}", text(&out.stdout));
+    let out = probity(&project, &["alert", "unsilence", "1"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    let out = probity(&project, &["alert", "unsilence", "1"]).await;
+    assert_eq!(out.status.code(), Some(2), "a second time: no such silence");
+    let out = probity(&project, &["alert", "outbox"]).await;
+    assert!(
+        text(&out.stdout).contains("outbox empty"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    // --no-alerts: nothing changes, nothing is sent.
+    let before = read_sink(&sink).len();
+    let out = probity(&project, &["run", "bot", "--no-alerts"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(read_sink(&sink).len(), before);
+    sim.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_route_to_a_channel_that_cannot_be_built_is_exit_2_before_any_request() {
+    let project = Project::new(PLACEHOLDER, "alerts: { route: default }\n");
+    std::fs::write(
+        project.root().join("probes/alerts.yaml"),
+        "channels:\n  chat: { type: slack, webhook_url: \"https://hooks.slack.invalid/x\" }\nroutes:\n  default: { warning: [chat] }\n",
+    )
+    .unwrap();
+    let out = probity(&project, &["run", "bot"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("channel type slack is not built"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!project.db().exists(), "nothing ran");
+}
