@@ -255,6 +255,31 @@ pub enum AlertCommand {
     /// Notifications not delivered yet (pending) or refused for good (failed), with the
     /// last error.
     Outbox,
+    /// Fire drill: send a clearly marked test notification through the routing file's
+    /// real channels (only `alerts.yaml` is loaded), then its resolve; print each channel's
+    /// result and latency. Exits 0 only if every channel accepted.
+    Test {
+        /// The route to test (default: `default`).
+        #[arg(long, value_name = "NAME")]
+        route: Option<String>,
+        /// Test this one channel instead of a route.
+        #[arg(long, value_name = "NAME", conflicts_with = "route")]
+        channel: Option<String>,
+        /// Which severity of the route to test.
+        #[arg(long, value_enum, default_value_t = AlertSeverity::Critical)]
+        severity: AlertSeverity,
+        /// Send the trigger only.
+        #[arg(long)]
+        no_resolve: bool,
+    },
+}
+
+/// A severity on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AlertSeverity {
+    Critical,
+    Warning,
+    Info,
 }
 
 /// `probity baseline ...`.

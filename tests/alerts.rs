@@ -727,3 +727,53 @@ async fn a_route_to_a_channel_that_cannot_be_built_is_exit_2_before_any_request(
     );
     assert!(!project.db().exists(), "nothing ran");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn alert_test_sends_a_marked_trigger_and_resolve_to_each_channel() {
+    let project = Project::new(PLACEHOLDER, "");
+    std::fs::write(project.root().join("probes/alerts.yaml"), ALERTS_YAML).unwrap();
+    let out = probity(&project, &["alert", "test"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for line in [
+        "log: trigger accepted in",
+        "log: resolve accepted in",
+        "console: trigger accepted in",
+    ] {
+        assert!(stdout.contains(line), "{stdout}");
+    }
+    assert!(
+        text(&out.stderr).contains("alert [TEST CRITICAL]"),
+        "{}",
+        text(&out.stderr)
+    );
+    let sent = read_sink(&project.root().join("alerts.jsonl"));
+    assert_eq!(sent.len(), 2);
+    assert!(sent.iter().all(|n| n.test));
+    assert_eq!(sent[0].dedup_key, sent[1].dedup_key);
+    assert_eq!(sent[1].action, Action::Resolve);
+    // --no-resolve, one channel; the route's warning level has only `log`.
+    let out = probity(
+        &project,
+        &["alert", "test", "--severity", "warning", "--no-resolve"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(read_sink(&project.root().join("alerts.jsonl")).len(), 3);
+    // Info goes nowhere on this route: a usage error, not a silent pass.
+    let out = probity(&project, &["alert", "test", "--severity", "info"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    // A channel that cannot deliver: exit 1.
+    std::fs::write(
+        project.root().join("probes/alerts.yaml"),
+        "channels:\n  log: { type: file, path: no/such/dir/a.jsonl }\nroutes:\n  default: { critical: [log] }\n",
+    )
+    .unwrap();
+    let out = probity(&project, &["alert", "test", "--channel", "log"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("log: trigger FAILED"),
+        "{}",
+        text(&out.stdout)
+    );
+}

@@ -4,6 +4,7 @@
 //! network channel in this version, an unknown name) is a configuration error before any
 //! incident changes, so an alert is never silently dropped.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -12,9 +13,10 @@ use super::{CommandError, database, open_existing, open_store};
 use crate::alert::incidents::{Policy, evaluate};
 use crate::alert::outbox::{RetryPolicy, deliver};
 use crate::alert::routing::{build_notifiers, channels_for, route_channels};
-use crate::alert::rules;
-use crate::cli::{AlertCommand, Cli};
-use crate::config::{AlertRouting, Probe, parse_duration};
+use crate::alert::{Action, Notification, rules};
+use crate::cli::{AlertCommand, AlertSeverity, Cli};
+use crate::compare::Severity;
+use crate::config::{AlertRouting, Probe, parse_duration, process_env};
 use crate::exit;
 use crate::pipeline::RunOutcome;
 use crate::report::terminal::sanitize;
@@ -87,7 +89,136 @@ pub async fn after_run(
     Ok(())
 }
 
-pub fn alert(cli: &Cli, command: &AlertCommand) -> Result<i32, CommandError> {
+/// `probity alert test`: each channel gets the trigger then the resolve, concurrently.
+async fn fire_drill(
+    cli: &Cli,
+    route: Option<&str>,
+    channel: Option<&str>,
+    severity: AlertSeverity,
+    no_resolve: bool,
+) -> Result<i32, CommandError> {
+    let routing = crate::config::load_routing(&cli.root, &process_env)
+        .map_err(CommandError::Config)?
+        .ok_or_else(|| {
+            CommandError::Usage(
+                "no alert-routing file in probes/ (a YAML file with `channels:` and `routes:`)"
+                    .into(),
+            )
+        })?;
+    let severity = match severity {
+        AlertSeverity::Critical => Severity::Critical,
+        AlertSeverity::Warning => Severity::Warning,
+        AlertSeverity::Info => Severity::Info,
+    };
+    let usage = |e: crate::alert::routing::RoutingError| CommandError::Usage(e.to_string());
+    let route = route.unwrap_or("default");
+    let names = match channel {
+        Some(c) => vec![c.to_string()],
+        None => channels_for(&routing, route, severity).map_err(usage)?,
+    };
+    if names.is_empty() {
+        return Err(CommandError::Usage(format!(
+            "route `{route}` sends {} to no channel; try another --severity or --channel",
+            severity.as_str()
+        )));
+    }
+    let notifiers = build_notifiers(&routing, &names, CHANNEL_TIMEOUT).map_err(usage)?;
+    let now = Utc::now();
+    let drill = |action: Action| Notification {
+        delivery_id: uuid::Uuid::now_v7().to_string(),
+        dedup_key: format!("probity-test-{}", now.timestamp_millis()),
+        action,
+        severity,
+        probe: "probity-fire-drill".into(),
+        rule: "test".into(),
+        summary: "TEST: probity fire drill, no action needed".into(),
+        details: vec![("sent by".into(), "probity alert test".into())],
+        labels: BTreeMap::from([("test".to_string(), "true".to_string())]),
+        started_at: now,
+        ended_at: (action == Action::Resolve).then_some(now),
+        link: None,
+        test: true,
+    };
+    let jobs = notifiers.values().map(|n| {
+        let (trigger, resolve) = (drill(Action::Trigger), drill(Action::Resolve));
+        async move {
+            let mut lines = Vec::new();
+            let mut ok = true;
+            let steps: Vec<&Notification> = if no_resolve {
+                vec![&trigger]
+            } else {
+                vec![&trigger, &resolve]
+            };
+            for step in steps {
+                let started = std::time::Instant::now();
+                let result = tokio::time::timeout(CHANNEL_TIMEOUT, n.notify(step)).await;
+                let ms = started.elapsed().as_millis();
+                let what = match step.action {
+                    Action::Trigger => "trigger",
+                    Action::Resolve => "resolve",
+                };
+                let line = match result {
+                    Ok(Ok(())) => format!("{}: {what} accepted in {ms} ms", n.name()),
+                    Ok(Err(e)) => {
+                        ok = false;
+                        format!(
+                            "{}: {what} FAILED in {ms} ms ({}): {}",
+                            n.name(),
+                            if e.retryable {
+                                "retryable"
+                            } else {
+                                "not retryable"
+                            },
+                            sanitize(&e.message, 300)
+                        )
+                    }
+                    Err(_) => {
+                        ok = false;
+                        format!(
+                            "{}: {what} FAILED: no answer within {CHANNEL_TIMEOUT:?}",
+                            n.name()
+                        )
+                    }
+                };
+                lines.push(line);
+                if !ok {
+                    break;
+                }
+            }
+            (ok, lines)
+        }
+    });
+    let mut all_ok = true;
+    for (ok, lines) in futures_util::future::join_all(jobs).await {
+        all_ok &= ok;
+        for line in lines {
+            println!("{line}");
+        }
+    }
+    Ok(if all_ok {
+        exit::PASSED
+    } else {
+        exit::VERDICT_FAILED
+    })
+}
+
+pub async fn alert(cli: &Cli, command: &AlertCommand) -> Result<i32, CommandError> {
+    if let AlertCommand::Test {
+        route,
+        channel,
+        severity,
+        no_resolve,
+    } = command
+    {
+        return fire_drill(
+            cli,
+            route.as_deref(),
+            channel.as_deref(),
+            *severity,
+            *no_resolve,
+        )
+        .await;
+    }
     let path = database(cli, &[])?;
     let now = Utc::now();
     match command {
@@ -174,6 +305,7 @@ pub fn alert(cli: &Cli, command: &AlertCommand) -> Result<i32, CommandError> {
             }
             println!("silence {id} lifted");
         }
+        AlertCommand::Test { .. } => {}
         AlertCommand::Outbox => {
             let rows = match open_existing(&path)? {
                 Some(store) => store.outbox_undelivered()?,

@@ -74,7 +74,7 @@ pub async fn dispatch(cli: &Cli) -> Result<i32, CommandError> {
         } => compare::compare(cli, run_a, run_b, target.as_deref(), *format),
         Command::Gate(args) => gate::gate(cli, args).await,
         Command::Baseline(command) => baseline::baseline(cli, command),
-        Command::Alert(command) => alert::alert(cli, command),
+        Command::Alert(command) => alert::alert(cli, command).await,
         Command::History {
             probe,
             limit,
