@@ -224,6 +224,10 @@ pub struct GateArgs {
     /// Output on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Alert through the probe's `alerts:` route as `run` does (a gate's exit code is the
+    /// CI signal, so by default it does not alert).
+    #[arg(long)]
+    pub alert: bool,
 }
 
 /// `probity alert ...`.

@@ -777,3 +777,36 @@ async fn alert_test_sends_a_marked_trigger_and_resolve_to_each_channel() {
         text(&out.stdout)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn gate_alerts_only_with_the_alert_flag() {
+    let project = Project::new(
+        PLACEHOLDER,
+        "samples: 8\nthresholds: { error_rate: { warning: 0.05, critical: 0.1 } }\nalerts: { route: default }\n",
+    );
+    std::fs::write(project.root().join("probes/alerts.yaml"), ALERTS_YAML).unwrap();
+    let sim = project::start_sim(&project.golden(), failing_profile()).await;
+    project.aim(PLACEHOLDER, &sim.base_url());
+    let sink = project.root().join("alerts.jsonl");
+    let out = probity(&project, &["run", "bot", "--no-alerts"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let out = probity(&project, &["baseline", "promote", "latest"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let gate = ["gate", "bot", "--candidate", "default"];
+    let out = probity(&project, &gate).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        read_sink(&sink).is_empty(),
+        "a gate does not alert by default"
+    );
+    let out = probity(&project, &[&gate[..], &["--alert"]].concat()).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        read_sink(&sink)
+            .iter()
+            .any(|n| n.rule == "threshold:error_rate"),
+        "{}",
+        text(&out.stderr)
+    );
+    sim.shutdown().await.unwrap();
+}

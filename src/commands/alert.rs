@@ -25,6 +25,27 @@ use crate::store::Store;
 /// Per-attempt timeout of a channel while delivering after a run.
 const CHANNEL_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// For a command that will alert: the project's routing file, loaded now (its `${VAR}`s
+/// must be set) and checked so every channel of every probe's route can be built (exit 2
+/// when not, before anything is sent). `None` when no probe alerts.
+pub fn prepare(cli: &Cli, probes: &[&Probe]) -> Result<Option<AlertRouting>, CommandError> {
+    if probes.iter().all(|p| p.alert_route.is_none()) {
+        return Ok(None);
+    }
+    let routing =
+        crate::config::load_routing(&cli.root, &process_env).map_err(CommandError::Config)?;
+    for route in probes.iter().filter_map(|p| p.alert_route.as_ref()) {
+        let Some(routing) = &routing else {
+            return Err(CommandError::Usage(format!(
+                "a probe alerts through route `{route}`, but the project has no \
+                 alert-routing file (probes/alerts.yaml); add one, or run with --no-alerts"
+            )));
+        };
+        check_route(routing, route)?;
+    }
+    Ok(routing)
+}
+
 /// Whether every channel of `route` can be built (exit 2 when not).
 pub fn check_route(routing: &AlertRouting, route: &str) -> Result<(), CommandError> {
     let usage = |e: crate::alert::routing::RoutingError| CommandError::Usage(e.to_string());

@@ -165,18 +165,9 @@ pub async fn run(cli: &Cli, args: &RunArgs) -> Result<i32, CommandError> {
     }
     // A route whose channels cannot be built is a configuration error before anything is
     // sent: an alerting tool must not find out at the first page that it cannot page.
-    if !args.no_alerts && project.probes.iter().any(|p| p.alert_route.is_some()) {
-        project.alerts =
-            crate::config::load_routing(&cli.root, &process_env).map_err(CommandError::Config)?;
-        for route in project.probes.iter().filter_map(|p| p.alert_route.as_ref()) {
-            let Some(routing) = &project.alerts else {
-                return Err(CommandError::Usage(format!(
-                    "a probe alerts through route `{route}`, but the project has no \
-                     alert-routing file (probes/alerts.yaml); add one, or run with --no-alerts"
-                )));
-            };
-            super::alert::check_route(routing, route)?;
-        }
+    if !args.no_alerts {
+        let probes: Vec<&Probe> = project.probes.iter().collect();
+        project.alerts = super::alert::prepare(cli, &probes)?;
     }
     let loaded: Vec<&Probe> = project.probes.iter().collect();
     let store = open_store(&database(cli, &loaded)?)?;
