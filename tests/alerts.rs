@@ -660,6 +660,14 @@ async fn run_alerts_through_the_file_and_console_channels_and_alert_commands_man
         .find(|n| n.rule == "threshold:error_rate")
         .unwrap_or_else(|| panic!("{sent:?}"));
     assert_eq!(trigger.link.as_deref(), Some("report.json"));
+    // The cause beside the symptom: the top error class with its count.
+    assert!(
+        trigger
+            .summary
+            .contains("; top errors: malformed_response "),
+        "{}",
+        trigger.summary
+    );
 
     let out = probity(&project, &["alert", "list"]).await;
     let listed = text(&out.stdout);

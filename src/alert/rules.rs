@@ -85,3 +85,45 @@ pub fn signals(findings: &[Finding], targets: &[TargetInfo]) -> Vec<Signal> {
 pub fn inhibiting(signals: &[Signal]) -> bool {
     signals.iter().any(|s| s.rule == COULD_NOT_PROBE)
 }
+
+/// The signals of a finished run, each with its target's top error classes appended when
+/// the run had errors ("top errors: timeout 31 of 48, http_5xx 4"), so the on-call sees
+/// the cause without opening the report.
+pub fn signals_of(outcome: &crate::pipeline::RunOutcome) -> Vec<Signal> {
+    let mut out = signals(&outcome.findings, &outcome.target_info);
+    for s in &mut out {
+        let Some(t) = outcome
+            .targets
+            .iter()
+            .find(|t| t.summary.target == s.target)
+        else {
+            continue;
+        };
+        if let Some(top) = top_errors(&t.summary.figures.errors, t.summary.figures.samples) {
+            s.message = format!("{}; top errors: {top}", s.message);
+        }
+    }
+    out
+}
+
+/// The three most frequent error classes with their counts, the first "of" the samples.
+pub fn top_errors(errors: &BTreeMap<String, u64>, samples: u64) -> Option<String> {
+    let mut by_count: Vec<(&String, &u64)> = errors.iter().filter(|(_, n)| **n > 0).collect();
+    if by_count.is_empty() {
+        return None;
+    }
+    by_count.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    let parts: Vec<String> = by_count
+        .iter()
+        .take(3)
+        .enumerate()
+        .map(|(i, (class, n))| {
+            if i == 0 {
+                format!("{class} {n} of {samples}")
+            } else {
+                format!("{class} {n}")
+            }
+        })
+        .collect();
+    Some(parts.join(", "))
+}

@@ -69,7 +69,7 @@ pub async fn after_run(
     let usage = |e: crate::alert::routing::RoutingError| CommandError::Usage(e.to_string());
     let names = route_channels(routing, route).map_err(usage)?;
     let notifiers = build_notifiers(routing, &names, CHANNEL_TIMEOUT).map_err(usage)?;
-    let signals = rules::signals(&outcome.findings, &outcome.target_info);
+    let signals = rules::signals_of(outcome);
     let route_of = |s| channels_for(routing, route, s).unwrap_or_default();
     let now = Utc::now();
     let eval = evaluate(
