@@ -333,6 +333,13 @@ async fn dry_run_sends_nothing_and_case_runs_a_subset() {
         "{plan}"
     );
 
+    // `--samples` overrides every case's own count, in the plan as in the run.
+    let more = ok(&probity(&project, &["run", "bot", "--dry-run", "--samples", "5"]).await);
+    assert!(
+        more.contains("support/refund-window × 5 samples") && more.contains("20 requests"),
+        "{more}"
+    );
+
     let sub = probity(&project, &["run", "bot", "--dry-run", "--case", "refund"]).await;
     let sub = ok(&sub);
     assert!(

@@ -1,7 +1,7 @@
 //! The drift comparison on hand-built evidence: edge cases of severity, the direction of the
 //! paired case outcome and the finish-reason test on sparse tables.
 
-use probity::compare::{Comparison, FindingKind, Severity, TestRecord, compare};
+use probity::compare::{Comparison, Decision, FindingKind, Severity, TestRecord, compare};
 use probity::config::Drift;
 use probity::stats::Reservoir;
 use probity::summary::{CaseOutcome, Count, Evidence};
@@ -198,4 +198,38 @@ fn an_inconclusive_tail_never_asks_for_fewer_samples_than_it_had() {
         assert!(asked.is_some_and(|n| n > 30), "{}", p95.message);
     }
     assert!(p95.message.contains("would decide it"), "{}", p95.message);
+}
+
+#[test]
+fn an_unchanged_case_outcome_is_decided_only_at_a_size_that_could_tell() {
+    // Case outcomes have no effect interval. One case stops passing and another starts: an
+    // effect of 0, but 10 cases could not have shown a rise in failing cases of 5 points:
+    // undecided, so a gate cannot pass on it. 5,000 cases could.
+    let outcomes = |cases: usize, failing: usize| {
+        let mut e = evidence(vec![], 50);
+        for i in 0..cases {
+            e.cases.insert(
+                format!("s/{i}"),
+                CaseOutcome {
+                    samples: 5,
+                    passes: if i == failing { 0 } else { 5 },
+                    min_pass_rate: 1.0,
+                },
+            );
+        }
+        e
+    };
+    let decision = |cases: usize| {
+        let report = compare(
+            &outcomes(cases, 0),
+            &outcomes(cases, 1),
+            None,
+            &Drift::default(),
+            "t",
+            1,
+        );
+        test_of(&report, "case_pass").decision
+    };
+    assert_eq!(decision(10), Decision::Undecided);
+    assert_eq!(decision(5000), Decision::BelowMinEffect);
 }

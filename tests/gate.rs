@@ -334,6 +334,10 @@ async fn a_canary_is_gated_against_the_current_target_in_one_run() {
     )
     .await;
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    // The stored run says the same exit code as the process (`show` reads it back).
+    let shown = probity(&project, &["show", "latest", "--format", "json"]).await;
+    let doc: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(doc["exit_code"], 1, "{doc}");
     a.shutdown().await.unwrap();
     b.shutdown().await.unwrap();
 }

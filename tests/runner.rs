@@ -626,6 +626,31 @@ async fn the_budget_holds_for_cjk_prompts_and_answers_at_the_output_bound() {
 }
 
 #[tokio::test]
+async fn an_interrupted_stream_counts_against_the_budget() {
+    // Every stream is cut after its role chunk, and retried. The server may have generated
+    // (and billed) the answer: each attempt counts its worst case, so the run stops
+    // sending at the limit instead of retrying for free forever.
+    let probe = format!(
+        "name: bot\ntarget:\n  provider: openai\n  base_url: {}\n  model: sim-model\n  api_key: ${{PROBITY_TEST_KEY}}\n  stream: true\n  params: {{ max_tokens: 40 }}\ngolden_sets: [golden-sets/cjk.yaml]\nsamples: 30\nconcurrency: 4\ntimeout: 5s\nretries: {{ max: 2, base_delay: 1ms }}\npricing: {{ input_per_mtok: 1000, output_per_mtok: 1000 }}\nbudget: {{ max_cost_usd: 1.5 }}\n",
+        project::PLACEHOLDER
+    );
+    let project = Project::with_files(&[
+        ("probes/bot.yaml", &probe),
+        ("golden-sets/cjk.yaml", CJK_GOLDEN),
+    ]);
+    let mut profile = probity::sim::Profile::default();
+    profile.errors.rate_interrupt = 1.0;
+    let sim = project::start_sim(&project.golden(), profile).await;
+    project.aim(project::PLACEHOLDER, &sim.base_url());
+    let probe = project.probe("sk-runner-test");
+    let store = Store::open(&project.db()).unwrap();
+    let outcome = project::run(&probe, &store, &RunOptions::default()).await;
+    assert!(outcome.runner.spent_usd > 0.0, "cut streams cost something");
+    assert!(outcome.runner.spent_usd <= 1.5 + 1e-9);
+    assert!(outcome.runner.skipped_budget > 0, "the budget did bind");
+}
+
+#[tokio::test]
 async fn a_tiny_request_rate_neither_panics_nor_overflows_the_schedule() {
     // 1e-300 per second is 1e300 s between requests (`Duration::from_secs_f64` panics);
     // 1e-19 fits a Duration, and twice it does not (`every * paced` panics). Validation

@@ -502,6 +502,16 @@ fn a_rate_limit_out_of_range_is_refused() {
 }
 
 #[test]
+fn an_output_reservation_out_of_range_is_refused() {
+    let shown = probe_error("budget: { max_cost_usd: 1, output_reservation_tokens: 0 }\n");
+    assert!(
+        shown.contains("budget.output_reservation_tokens: must be between 1 and 1000000, found 0"),
+        "{shown}"
+    );
+    assert!(shown.starts_with("probes/bot.yaml:7:"), "{shown}");
+}
+
+#[test]
 fn drift_effects_must_be_sizes_in_order() {
     assert_eq!(
         probe_error("drift: { min_effect: { rate_delta: -0.1 } }\n"),

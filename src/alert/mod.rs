@@ -3,6 +3,8 @@
 //! holds the one type every part agrees on, the notification a channel is asked to send.
 //! Channels (`channels/`) know nothing of incidents; incidents know nothing of HTTP.
 
+pub mod channels;
+
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};

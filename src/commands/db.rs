@@ -37,7 +37,17 @@ fn declared_under(root: &Path) -> Vec<Declared> {
     files
         .into_iter()
         .filter_map(|file| {
-            let doc = Document::read(&file).ok()?;
+            let mut doc = Document::read(&file).ok()?;
+            // `${VAR}` and `$${` read as the loader reads them (an unset variable: the
+            // loader reports it; here the raw text stands).
+            let lookup = |name: &str| std::env::var(name).ok();
+            let raw = doc.value.clone();
+            if !crate::config::interpolate(&mut doc, crate::config::Env::Lookup(&lookup))
+                .problems
+                .is_empty()
+            {
+                doc.value = raw;
+            }
             let path = doc.value.get("store")?.get("path")?.as_str()?.to_string();
             Some(Declared {
                 path: root.join(path),
@@ -122,6 +132,19 @@ mod tests {
         assert_eq!(
             resolve(None, empty.path(), &[]).ok(),
             Some(default_store_path(empty.path()))
+        );
+    }
+
+    #[test]
+    fn a_declared_path_is_read_as_the_loader_reads_it() {
+        // `$${` is a literal `${` to the loader; the raw text would keep both dollars.
+        let dir = project(&[(
+            "probes/a.yaml",
+            "name: a\nstore: { path: \"data/$${x}.db\" }\n",
+        )]);
+        assert_eq!(
+            resolve(None, dir.path(), &[]).ok(),
+            Some(dir.path().join("data/${x}.db"))
         );
     }
 

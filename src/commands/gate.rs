@@ -13,8 +13,7 @@ use super::{CommandError, database, open_store};
 use crate::cli::{Cli, FailOn, Format, GateArgs};
 use crate::compare::Severity;
 use crate::config::{load_probes, process_env};
-use crate::exit;
-use crate::pipeline::{BaselineChoice, RunOptions, RunStatus, run_probe};
+use crate::pipeline::{BaselineChoice, RunOptions, run_probe};
 use crate::report::json::run_document;
 use crate::report::terminal::{Bar, Style, write_outcome};
 use crate::report::{junit::junit, markdown::markdown};
@@ -82,6 +81,7 @@ pub async fn gate(cli: &Cli, args: &GateArgs) -> Result<i32, CommandError> {
         baseline,
         case: None,
         gate: true,
+        fail_on_warning: args.fail_on == FailOn::Warning,
     };
     if cancel.is_cancelled() {
         return Ok(interrupted_before_start());
@@ -97,18 +97,10 @@ pub async fn gate(cli: &Cli, args: &GateArgs) -> Result<i32, CommandError> {
         FailOn::Warning => Severity::Warning,
         FailOn::Critical => Severity::Critical,
     };
-    // Interrupted: 130 whatever was gathered, so a cancelled CI job never reads as a pass.
-    let code = if cancel.is_cancelled() {
-        exit::INTERRUPTED
-    } else if outcome.status == RunStatus::CouldNotProbe {
-        exit::COULD_NOT_PROBE
-    } else if outcome.verdict.fails_at(level) {
-        exit::VERDICT_FAILED
-    } else {
-        exit::PASSED
-    };
+    // The pipeline's exit code already holds `--fail-on`; interrupted is 130 whatever was
+    // gathered, so a cancelled CI job never reads as a pass.
+    let code = exit_code(&cancel, outcome.exit_code);
     let mut document = run_document(&outcome);
-    // The document says what this gate exits with, `--fail-on` included.
     document["exit_code"] = code.into();
     if let Some(path) = &args.json {
         write_json(path, &document)?;

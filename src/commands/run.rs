@@ -15,7 +15,7 @@ use crate::exit;
 use crate::pipeline::{RunOptions, RunOutcome, cases_of, run_probe};
 use crate::report::json::run_document;
 use crate::report::terminal::{Bar, Style, sanitize, write_outcome};
-use crate::runner::{DEFAULT_OUTPUT_BOUND, Redactor, estimate_cost, output_bound, plan};
+use crate::runner::{Redactor, estimate_cost, output_bound, plan};
 use crate::store::Store;
 
 /// Cancels on the first Ctrl-C (SIGINT): no new requests are sent, those in flight finish,
@@ -246,9 +246,9 @@ pub fn unknown_target(probe: &Probe, name: &str, flag: &str) -> CommandError {
 /// `--dry-run`: every prompt as it would be sent (redacted, control characters escaped),
 /// then the plan: requests per target and the worst-case cost against the budget.
 fn dry_run(out: &mut dyn Write, probe: &Probe, options: &RunOptions) -> std::io::Result<()> {
-    let cases = cases_of(probe, options.case.as_deref());
+    let cases = crate::pipeline::planned_cases(probe, options);
     let samples = options.samples.unwrap_or(probe.samples);
-    let per_case = |c: &crate::golden::Case| options.samples.or(c.samples).unwrap_or(samples);
+    let per_case = |c: &crate::golden::Case| c.samples.unwrap_or(samples);
     let redactor = Redactor::for_probe(probe);
     writeln!(
         out,
@@ -285,7 +285,7 @@ fn dry_run(out: &mut dyn Write, probe: &Probe, options: &RunOptions) -> std::io:
         let Some(target) = probe.target_named(name) else {
             continue;
         };
-        let bound = output_bound(target, DEFAULT_OUTPUT_BOUND);
+        let bound = output_bound(target, crate::pipeline::output_reservation(probe));
         let mut requests = 0usize;
         let mut cost = 0.0;
         for item in plan(&cases, samples, 1) {

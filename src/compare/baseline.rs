@@ -232,6 +232,23 @@ mod tests {
     }
 
     #[test]
+    fn counts_no_run_records_are_refused_before_they_can_overflow() {
+        // Every count at u64::MAX: the refusal sum overflowed (a panic in debug, a wrap
+        // that accepted the file in release).
+        let mut e = evidence();
+        for c in e.rates.values_mut() {
+            *c = Count {
+                events: 0,
+                n: u64::MAX,
+            };
+        }
+        assert!(
+            refused(e).contains("more than any run records"),
+            "huge counts are refused"
+        );
+    }
+
+    #[test]
     fn counts_that_do_not_add_up_are_refused_by_field() {
         let mut e = evidence();
         e.rates.get_mut("error").unwrap().events = 11;

@@ -56,8 +56,9 @@ pub enum Decision {
     /// Significant after BH: judged by its effect (drift at or above the minimum effect,
     /// else negligible).
     Significant,
-    /// Not significant, and the worse end of its effect interval (or, for a metric without
-    /// one, its effect) is below the minimum effect: whatever changed is too small to matter.
+    /// Not significant, and the worse end of its effect interval is below the minimum
+    /// effect (for a metric without one: its effect is, and this size could have detected
+    /// the minimum effect): whatever changed is too small to matter.
     BelowMinEffect,
     /// Not significant, and its interval reaches the minimum effect: could not tell. A run
     /// goes on; a gate cannot pass (see `Comparison::undecided`).
@@ -351,7 +352,10 @@ fn rates(
         let (Some(x), Some(y)) = (count(b, name), count(c, name)) else {
             continue;
         };
-        if x.n < MIN_VALUES as u64 || y.n < MIN_VALUES as u64 || x.events + y.events == 0 {
+        if x.n < MIN_VALUES as u64
+            || y.n < MIN_VALUES as u64
+            || x.events.saturating_add(y.events) == 0
+        {
             continue;
         }
         let paired = pairs
@@ -915,10 +919,24 @@ pub fn compare(
         }
         if p_adj > drift.alpha {
             // Not significant: decided only when the change is shown to be small — the worse
-            // end of its interval below the minimum effect (the effect itself, for a metric
-            // without an interval).
-            let worst = r.effect_ci.map_or(bad, |ci| worst_end(r.effect_kind, ci));
-            r.decision = if worst < r.min_effect {
+            // end of its interval below the minimum effect. A metric without an interval
+            // (paired rates, case outcomes) is shown small only when this size could have
+            // detected its minimum effect; a categorical divergence (no size formula) by
+            // its effect.
+            let shown_small = match r.effect_ci {
+                Some(ci) => worst_end(r.effect_kind, ci) < r.min_effect,
+                None => match c.power {
+                    Power::None => bad < r.min_effect,
+                    power => {
+                        bad < r.min_effect
+                            && power
+                                .size(r.effect_kind, r.min_effect, drift.alpha)
+                                .0
+                                .is_some_and(|detectable| detectable <= r.min_effect)
+                    }
+                },
+            };
+            r.decision = if shown_small {
                 Decision::BelowMinEffect
             } else {
                 Decision::Undecided

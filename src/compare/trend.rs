@@ -174,10 +174,14 @@ pub fn check_trend(
         // A material change first: a flat history (MAD 0) must not page on a hair's width.
         let material = match scale {
             Scale::Rate(_) => change >= drift.rate_delta.0,
+            // Judged by the low end of its interval too, like `change`.
             Scale::Percentile(..) => {
-                median > 0.0 && x > median && x / median >= drift.latency_ratio.0
+                median > 0.0 && judged > median && judged / median >= drift.latency_ratio.0
             }
         };
+        if change <= 0.0 {
+            continue; // the judged value is not worse than the history's median
+        }
         let z = if spread > 0.0 {
             change / spread
         } else {
@@ -320,5 +324,27 @@ mod tests {
             1
         );
         assert!(check_trend(&current, Some(&evidence), &history, &drift, "default").is_empty());
+    }
+
+    #[test]
+    fn a_flat_history_does_not_warn_on_a_p95_whose_interval_reaches_it() {
+        // Every past p95 the same (a fixed-latency endpoint: MAD 0). Two slow answers of
+        // 30 push this run's p95 to ×5, but the low end of its interval is the history's
+        // median: nothing is shown worse, so no "the history never moved" warning.
+        let history: Vec<RunSummary> = (0..30).map(|_| doc(0.0, 1000.0)).collect();
+        let mut values: Vec<f64> = vec![1000.0; 28];
+        values.extend([5000.0, 9000.0]);
+        let mut evidence = Evidence::default();
+        evidence.continuous.insert(
+            "latency_ms".into(),
+            crate::stats::Reservoir {
+                cap: 5000,
+                seen: 30,
+                values,
+            },
+        );
+        let current = doc(0.0, 5000.0);
+        let found = check_trend(&current, Some(&evidence), &history, &Drift::default(), "d");
+        assert!(found.is_empty(), "{found:#?}");
     }
 }

@@ -8,6 +8,7 @@ mod diagnostic;
 mod document;
 mod duration;
 mod interpolate;
+pub use interpolate::{Env, interpolate};
 mod locate;
 mod model;
 pub mod probe;

@@ -390,6 +390,9 @@ pub const DEFAULT_MAX_COST_USD: f64 = 1.0;
 /// Pacing that can be scheduled: below, one request every few hours overflows nothing but
 /// means nothing either; above, the pacer's arithmetic loses its meaning.
 const RPS_RANGE: std::ops::RangeInclusive<f64> = 1e-4..=1e6;
+/// Output tokens a request may reserve: 0 is refused by providers, and above a million no
+/// model answers.
+const OUTPUT_RESERVATION_RANGE: std::ops::RangeInclusive<u64> = 1..=1_000_000;
 /// Longest retention: 100 years, far from where date arithmetic overflows.
 pub const MAX_RETENTION_DAYS: u32 = 36_500;
 /// Most requests one run may plan (samples × cases × targets).
@@ -620,6 +623,22 @@ impl Validator<'_> {
                     RPS_RANGE.end()
                 ),
                 Some("0.5 is one request every 2 s; leave `rate_limit` out for no pacing"),
+            );
+        }
+        if let Some(n) = raw
+            .budget
+            .as_ref()
+            .and_then(|b| b.output_reservation_tokens)
+            .filter(|n| !OUTPUT_RESERVATION_RANGE.contains(n))
+        {
+            self.fail(
+                "/budget/output_reservation_tokens",
+                format!(
+                    "must be between {} and {}, found {n}",
+                    OUTPUT_RESERVATION_RANGE.start(),
+                    OUTPUT_RESERVATION_RANGE.end()
+                ),
+                Some("the most output tokens one answer may use, e.g. 1024 (0 would be sent as max_tokens: 0, which providers refuse)"),
             );
         }
         let timeout = self.duration("/timeout", raw.timeout.as_ref(), Duration::from_secs(60));

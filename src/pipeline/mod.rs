@@ -67,6 +67,9 @@ pub struct RunOptions {
     /// A gate (`probity gate`): it passes only when every compared metric is decided
     /// ([`Verdict::for_gate`]), and the run is stored with that verdict.
     pub gate: bool,
+    /// `gate --fail-on warning`: a `warn` verdict exits 1 too, in the stored document, the
+    /// JUnit file and the process alike.
+    pub fail_on_warning: bool,
 }
 
 /// Told about progress; the terminal shows a bar, everything else ignores it.
@@ -180,6 +183,20 @@ pub fn cases_of(probe: &Probe, pattern: Option<&str>) -> Vec<Case> {
         .collect()
 }
 
+/// The cases a run with `options` sends: `--case` applied, and `--samples` overriding
+/// every case's own count too. `run --dry-run` shows exactly these.
+pub fn planned_cases(probe: &Probe, options: &RunOptions) -> Vec<Case> {
+    cases_of(probe, options.case.as_deref())
+        .into_iter()
+        .map(|mut c| {
+            if let Some(n) = options.samples {
+                c.samples = Some(n);
+            }
+            c
+        })
+        .collect()
+}
+
 /// Whether `--case PATTERN` selects the case `set/id`: a glob (`*` any run of characters,
 /// `?` one) when the pattern holds either, matched against the whole `set/id`; otherwise a
 /// substring of it.
@@ -257,7 +274,7 @@ pub async fn run_probe(
 }
 
 /// Output tokens reserved per request whose target sets no bound.
-fn output_reservation(probe: &Probe) -> u64 {
+pub fn output_reservation(probe: &Probe) -> u64 {
     probe
         .output_reservation_tokens
         .unwrap_or(DEFAULT_OUTPUT_BOUND)
@@ -325,17 +342,7 @@ fn prepare(
     let run_id = new_run_id(started_at);
     let trace_id = new_trace_id();
     let samples = options.samples.unwrap_or(probe.samples);
-    let cases = cases_of(probe, options.case.as_deref())
-        .into_iter()
-        .map(|mut c| {
-            // `--samples` overrides every case's own count too.
-            if let Some(n) = options.samples {
-                c.samples = Some(n);
-            }
-            c
-        })
-        .collect::<Vec<_>>();
-    let cases = Arc::new(cases);
+    let cases = Arc::new(planned_cases(probe, options));
     let total = crate::runner::planned_requests(&cases, samples, endpoints.len());
     let budget = Arc::new(Budget::new(probe.max_cost_usd));
     let runner = Runner {
@@ -574,6 +581,7 @@ fn finish(
         (RunStatus::Interrupted, _) => exit::INTERRUPTED,
         (RunStatus::CouldNotProbe, _) => exit::COULD_NOT_PROBE,
         (_, Verdict::Fail | Verdict::InsufficientData) => exit::VERDICT_FAILED,
+        (_, Verdict::Warn) if options.fail_on_warning => exit::VERDICT_FAILED,
         _ => exit::PASSED,
     };
     let run_id = prepared.run_id;

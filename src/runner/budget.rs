@@ -35,6 +35,13 @@ struct Spend {
 #[must_use = "a reservation must be settled"]
 pub struct Reservation(f64);
 
+impl Reservation {
+    /// The worst case this reservation holds, in USD.
+    pub fn worst_case(&self) -> f64 {
+        self.0
+    }
+}
+
 impl Budget {
     pub fn new(limit: Option<f64>) -> Self {
         Budget {

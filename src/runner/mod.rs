@@ -408,7 +408,16 @@ impl Runner {
                     return u64::from(attempt);
                 }
                 Err(failure) => {
-                    self.budget.settle(reserved, 0.0);
+                    // A server that timed out, cut its stream or sent a malformed answer may
+                    // have generated (and billed) it: count the worst case, so the budget
+                    // holds. One that refused or never answered billed nothing.
+                    let billed = match failure.class {
+                        ErrorClass::Timeout
+                        | ErrorClass::StreamInterrupted
+                        | ErrorClass::MalformedResponse => reserved.worst_case(),
+                        _ => 0.0,
+                    };
+                    self.budget.settle(reserved, billed);
                     let delay = if state.is_unreachable() {
                         None
                     } else {

@@ -61,6 +61,10 @@ pub(super) fn evidence(e: &Evidence) -> Result<(), Problem> {
     cases(e, samples)
 }
 
+/// Most samples a rate of one run can count: 2^53, where f64 stops being exact (a run is
+/// bounded at 10^7 requests by validation, so no real file comes near).
+const MAX_COUNT: u64 = 1 << 53;
+
 fn rates(e: &Evidence) -> Result<(), Problem> {
     for name in RATES {
         if !e.rates.contains_key(name) {
@@ -68,6 +72,13 @@ fn rates(e: &Evidence) -> Result<(), Problem> {
         }
     }
     for (name, Count { events, n }) in &e.rates {
+        // Counts stay exact as f64 and cannot overflow a sum of two.
+        if *n > MAX_COUNT {
+            return bad(
+                format!("evidence.rates.{}.n", key(name)),
+                format!("is {n}, more than any run records (at most {MAX_COUNT})"),
+            );
+        }
         if events > n {
             return bad(
                 format!("evidence.rates.{}.events", key(name)),
@@ -98,7 +109,9 @@ fn rates(e: &Evidence) -> Result<(), Problem> {
             );
         }
     }
-    let refusal = count("over_refusal").n + count("under_refusal").n;
+    let refusal = count("over_refusal")
+        .n
+        .saturating_add(count("under_refusal").n);
     if refusal > answered {
         return bad(
             "evidence.rates.under_refusal.n",
