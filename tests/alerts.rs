@@ -539,21 +539,30 @@ async fn a_crash_between_send_and_mark_resends_with_the_same_delivery_id() {
 }
 
 #[test]
-fn a_network_channel_is_a_configuration_error_until_connected() {
+fn a_channel_that_cannot_be_built_is_a_configuration_error() {
     let mut r = routing(Path::new("x.jsonl"));
     r.channels.insert(
         "chat".into(),
         RawChannel::Slack {
-            webhook_url: "https://hooks.slack.invalid/x".into(),
+            webhook_url: "not a url".into(),
         },
     );
     let err = build_notifiers(&r, &["chat".to_string()], Duration::from_secs(1))
         .err()
         .unwrap();
     assert!(
-        err.to_string().contains("channel type slack is not built"),
+        err.to_string().contains("`webhook_url` is not a URL"),
         "{err}"
     );
+    assert!(err.to_string().contains("probes/alerts.yaml"), "{err}");
+    // A network channel builds through `channels::build`.
+    r.channels.insert(
+        "chat".into(),
+        RawChannel::Slack {
+            webhook_url: "http://127.0.0.1:9/hook".into(),
+        },
+    );
+    assert!(build_notifiers(&r, &["chat".to_string()], Duration::from_secs(1)).is_ok());
     assert!(channels_for(&r, "nope", probity::compare::Severity::Info).is_err());
 }
 
@@ -719,21 +728,21 @@ async fn run_alerts_through_the_file_and_console_channels_and_alert_commands_man
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_route_to_a_channel_that_cannot_be_built_is_exit_2_before_any_request() {
+async fn a_route_channel_with_an_unset_variable_is_exit_2_before_any_request() {
     let project = Project::new(PLACEHOLDER, "alerts: { route: default }\n");
     std::fs::write(
         project.root().join("probes/alerts.yaml"),
-        "channels:\n  chat: { type: slack, webhook_url: \"https://hooks.slack.invalid/x\" }\nroutes:\n  default: { warning: [chat] }\n",
+        "channels:\n  chat: { type: slack, webhook_url: \"${PROBITY_NO_SUCH_SLACK_URL}\" }\nroutes:\n  default: { warning: [chat] }\n",
     )
     .unwrap();
     let out = probity(&project, &["run", "bot"]).await;
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stderr).contains("channel type slack is not built"),
-        "{}",
-        text(&out.stderr)
-    );
-    assert!(!project.db().exists(), "nothing ran");
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("PROBITY_NO_SUCH_SLACK_URL"), "{stderr}");
+    assert!(stderr.contains("alerts.yaml"), "{stderr}");
+    // --no-alerts: the routing file is not needed, the run goes (and cannot probe).
+    let out = probity(&project, &["run", "bot", "--no-alerts"]).await;
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
 }
 
 #[tokio::test(flavor = "multi_thread")]

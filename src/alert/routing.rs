@@ -74,26 +74,15 @@ pub fn route_channels(routing: &AlertRouting, route: &str) -> Result<Vec<String>
     Ok(all)
 }
 
-/// A network channel (Slack, PagerDuty, webhook, Alertmanager, e-mail). Connected to
-/// `crate::alert::channels::build(name, raw, timeout, secrets)` at merge.
+/// A network channel (Slack, PagerDuty, webhook, Alertmanager, e-mail), built by
+/// `channels::build`; the one seam between routing and the network channels.
 pub fn network_channel(
     name: &str,
     raw: &RawChannel,
-    _timeout: Duration,
-    _secrets: &[Secret],
+    timeout: Duration,
+    secrets: &[Secret],
 ) -> Result<Box<dyn Notifier>, String> {
-    let kind = match raw {
-        RawChannel::Pagerduty { .. } => "pagerduty",
-        RawChannel::Alertmanager { .. } => "alertmanager",
-        RawChannel::Slack { .. } => "slack",
-        RawChannel::Webhook { .. } => "webhook",
-        RawChannel::Email { .. } => "email",
-        RawChannel::Console {} => "console",
-        RawChannel::File { .. } => "file",
-    };
-    Err(format!(
-        "channel type {kind} is not built in this version (channel `{name}`)"
-    ))
+    super::channels::build(name, raw, timeout, secrets).map_err(|e| e.to_string())
 }
 
 /// The `Notifier`s of the named channels.
