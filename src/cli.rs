@@ -103,6 +103,9 @@ pub enum Command {
     /// Promote, list, show and export baselines.
     #[command(subcommand)]
     Baseline(BaselineCommand),
+    /// Incidents, silences and the alert outbox.
+    #[command(subcommand)]
+    Alert(AlertCommand),
     /// List stored runs, newest first; `*` marks each probe's baseline run.
     History {
         /// Only this probe's runs.
@@ -163,6 +166,9 @@ pub struct RunArgs {
     /// `[`, e.g. `support/refund-*`, else a substring, e.g. `refund`.
     #[arg(long = "case", value_name = "PATTERN")]
     pub case: Option<String>,
+    /// Do not alert, even when the probe has `alerts:` (no incident changes, nothing sent).
+    #[arg(long)]
+    pub no_alerts: bool,
 }
 
 /// `probity sim`: the simulator's own flags. The global `--db` and `-C` mean nothing to
@@ -218,8 +224,69 @@ pub struct GateArgs {
     /// Output on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Alert through the probe's `alerts:` route as `run` does (a gate's exit code is the
+    /// CI signal, so by default it does not alert).
+    #[arg(long)]
+    pub alert: bool,
 }
 
+/// `probity alert ...`.
+#[derive(Debug, Subcommand)]
+pub enum AlertCommand {
+    /// Open incidents (firing, pending `for`, or silenced).
+    List,
+    /// Silence a probe's notifications (one rule, or all): incidents are still tracked.
+    Silence {
+        /// The probe's name.
+        probe: String,
+        /// Only this rule (e.g. `threshold:error_rate`); default: every rule of the probe.
+        #[arg(long, value_name = "RULE")]
+        rule: Option<String>,
+        /// How long, e.g. `2h`.
+        #[arg(long = "for", value_name = "DURATION")]
+        duration: String,
+        /// Why (shown by `alert silences`).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Silences in force.
+    Silences,
+    /// Lift a silence.
+    Unsilence {
+        /// The silence's id (`alert silences`).
+        id: i64,
+    },
+    /// Notifications not delivered yet (pending) or refused for good (failed), with the
+    /// last error.
+    Outbox,
+    /// Fire drill: send a clearly marked test notification through the routing file's
+    /// real channels (only `alerts.yaml` is loaded), then its resolve; print each channel's
+    /// result and latency. Exits 0 only if every channel accepted.
+    Test {
+        /// The route to test (default: `default`).
+        #[arg(long, value_name = "NAME")]
+        route: Option<String>,
+        /// Test this one channel instead of a route.
+        #[arg(long, value_name = "NAME", conflicts_with = "route")]
+        channel: Option<String>,
+        /// Which severity of the route to test.
+        #[arg(long, value_enum, default_value_t = AlertSeverity::Critical)]
+        severity: AlertSeverity,
+        /// Send the trigger only.
+        #[arg(long)]
+        no_resolve: bool,
+    },
+}
+
+/// A severity on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AlertSeverity {
+    Critical,
+    Warning,
+    Info,
+}
+
+/// `probity baseline ...`.
 #[derive(Debug, Subcommand)]
 pub enum BaselineCommand {
     /// Make a finished run its probe's baseline (`baseline: latest`). An unfinished or

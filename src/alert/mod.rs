@@ -77,3 +77,10 @@ pub trait Notifier: Send + Sync {
         n: &'a Notification,
     ) -> futures_util::future::BoxFuture<'a, Result<(), NotifyError>>;
 }
+
+pub mod incidents;
+pub mod local;
+pub mod message;
+pub mod outbox;
+pub mod routing;
+pub mod rules;

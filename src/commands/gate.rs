@@ -68,6 +68,11 @@ pub async fn gate(cli: &Cli, args: &GateArgs) -> Result<i32, CommandError> {
             (BaselineChoice::File(path), vec![args.candidate.clone()])
         }
     };
+    let routing = if args.alert {
+        super::alert::prepare(cli, &[probe])?
+    } else {
+        None
+    };
     let store = open_store(&database(cli, &[probe])?)?;
     let options = RunOptions {
         samples: args.samples,
@@ -83,6 +88,10 @@ pub async fn gate(cli: &Cli, args: &GateArgs) -> Result<i32, CommandError> {
     }
     let outcome = run_probe(probe, &store, &options, &Bar::new(), cancel.clone()).await?;
     keep_for_show(&store, probe, &options, &outcome);
+    if let Some(routing) = routing.as_ref().filter(|_| !cancel.is_cancelled()) {
+        let link = args.json.as_deref().map(crate::config::display_path);
+        super::alert::after_run(&store, routing, probe, &outcome, link.as_deref()).await?;
+    }
 
     let level = match args.fail_on {
         FailOn::Warning => Severity::Warning,

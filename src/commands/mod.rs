@@ -1,6 +1,7 @@
 //! The subcommands: each takes the parsed CLI, calls the library, prints, and returns the
 //! exit code. Errors that stop a command before any verdict are `CommandError`s (exit 2).
 
+pub mod alert;
 mod baseline;
 mod compare;
 mod db;
@@ -73,6 +74,7 @@ pub async fn dispatch(cli: &Cli) -> Result<i32, CommandError> {
         } => compare::compare(cli, run_a, run_b, target.as_deref(), *format),
         Command::Gate(args) => gate::gate(cli, args).await,
         Command::Baseline(command) => baseline::baseline(cli, command),
+        Command::Alert(command) => alert::alert(cli, command).await,
         Command::History {
             probe,
             limit,

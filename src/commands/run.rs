@@ -135,7 +135,7 @@ pub fn check_selection(probe: &Probe, options: &RunOptions) -> Result<(), Comman
 pub async fn run(cli: &Cli, args: &RunArgs) -> Result<i32, CommandError> {
     // First thing: a Ctrl-C while the probes load must not kill the process silently.
     let cancel = cancel_on_ctrl_c();
-    let project =
+    let mut project =
         load_probes(&args.probes, &cli.root, &process_env).map_err(CommandError::Config)?;
     if project.probes.is_empty() {
         return Err(CommandError::Usage("no probes to run".into()));
@@ -163,6 +163,12 @@ pub async fn run(cli: &Cli, args: &RunArgs) -> Result<i32, CommandError> {
         }
         return Ok(exit::PASSED);
     }
+    // A route whose channels cannot be built is a configuration error before anything is
+    // sent: an alerting tool must not find out at the first page that it cannot page.
+    if !args.no_alerts {
+        let probes: Vec<&Probe> = project.probes.iter().collect();
+        project.alerts = super::alert::prepare(cli, &probes)?;
+    }
     let loaded: Vec<&Probe> = project.probes.iter().collect();
     let store = open_store(&database(cli, &loaded)?)?;
     if cancel.is_cancelled() {
@@ -176,6 +182,7 @@ pub async fn run(cli: &Cli, args: &RunArgs) -> Result<i32, CommandError> {
         let outcome = run_probe(probe, &store, &options, &Bar::new(), cancel.clone()).await?;
         keep_for_show(&store, probe, &options, &outcome);
         let mut document = run_document(&outcome);
+        let mut report_path = None;
         // The document says what this command exits with (130 when interrupted).
         document["exit_code"] = exit_code(&cancel, outcome.exit_code).into();
         if let Some(out) = &args.out {
@@ -186,12 +193,20 @@ pub async fn run(cli: &Cli, args: &RunArgs) -> Result<i32, CommandError> {
                 out.clone()
             };
             write_json(&path, &document)?;
+            report_path = Some(path);
         }
         if args.format == Format::Text {
             let mut stdout = std::io::stdout().lock();
             write_outcome(&mut stdout, &outcome, &style)
                 .map_err(|e| CommandError::io(Path::new("<stdout>"), e))?;
             let _ = writeln!(stdout);
+        }
+        // An interrupted run says nothing about the endpoint: no incident changes.
+        if !args.no_alerts && !cancel.is_cancelled() {
+            if let (Some(routing), Some(_)) = (&project.alerts, &probe.alert_route) {
+                let link = report_path.as_deref().map(crate::config::display_path);
+                super::alert::after_run(&store, routing, probe, &outcome, link.as_deref()).await?;
+            }
         }
         codes.push(exit_code(&cancel, outcome.exit_code));
         documents.push(document);

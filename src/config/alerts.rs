@@ -88,6 +88,12 @@ pub enum RawChannel {
     },
     /// Printed to the terminal (and the log).
     Console {},
+    /// Appended to a file as JSON lines, one notification a line (local use, the demo,
+    /// and tests that read what would have been sent).
+    File {
+        /// The file, relative to the working directory; created if missing.
+        path: String,
+    },
 }
 
 /// Severity → channels.

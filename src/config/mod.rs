@@ -25,7 +25,7 @@ pub use model::*;
 pub use probe::default_store_path;
 pub use project::{
     EnvLookup, Project, default_paths, find_root, load_golden_dir, load_paths,
-    load_paths_without_secrets, load_probes, process_env, root_of,
+    load_paths_without_secrets, load_probes, load_routing, process_env, root_of,
 };
 pub use schedule::Schedule;
 pub use schema::SchemaCheck;

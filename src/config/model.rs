@@ -253,6 +253,10 @@ pub struct Probe {
     pub baseline: BaselineRef,
     pub drift: Drift,
     pub alert_route: Option<String>,
+    /// `alerts.for`: when a failing rule starts notifying.
+    pub alert_fire_after: FireAfter,
+    /// `alerts.repeat`: reminder interval while an incident keeps firing.
+    pub alert_repeat: Option<std::time::Duration>,
     pub report_email: Vec<String>,
     pub store: StoreConfig,
     /// The LLM judge for `rubric:` expectations.
@@ -272,4 +276,13 @@ impl Probe {
             self.targets.get(name)
         }
     }
+}
+
+/// When a failing alert rule starts notifying (`alerts.for`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FireAfter {
+    /// After this many consecutive failing runs (1: at once).
+    Runs(u32),
+    /// Once it has been failing this long (first failing run to now).
+    Duration(std::time::Duration),
 }

@@ -336,6 +336,13 @@ pub struct RawDrift {
 pub struct RawAlertsRef {
     /// A route of the alerts file (`routes:`), e.g. `default`.
     pub route: String,
+    /// Before an incident notifies: that many consecutive failing runs (`2`), or failing
+    /// for that long (`30m`). Default 1: the first failing run notifies.
+    #[serde(default, rename = "for")]
+    pub fire_after: Option<RawDuration>,
+    /// A reminder while an incident keeps firing, e.g. `4h`. Default: none.
+    #[serde(default)]
+    pub repeat: Option<RawDuration>,
 }
 
 /// Report recipients.
@@ -416,6 +423,7 @@ pub fn validate_probe(
     };
 
     let schedule = v.schedule(&raw);
+    let (alert_fire_after, alert_repeat) = v.alert_policy(raw.alerts.as_ref());
     let (target, targets, judge) = v.targets(&raw);
     let pacing = v.pacing(&raw);
     let thresholds = raw
@@ -452,6 +460,8 @@ pub fn validate_probe(
         thresholds,
         baseline,
         drift,
+        alert_fire_after,
+        alert_repeat,
         alert_route: raw.alerts.map(|a| a.route),
         report_email: raw.report.map(|r| r.email).unwrap_or_default(),
         store,
@@ -829,6 +839,40 @@ impl Validator<'_> {
                 self.fail("/target/provider", format!("case `{}/{}` uses `similar:`, which needs an openai-compatible target for embeddings", c.set, c.id), None);
             }
         }
+    }
+
+    /// `alerts.for` and `alerts.repeat`.
+    fn alert_policy(&mut self, raw: Option<&RawAlertsRef>) -> (FireAfter, Option<Duration>) {
+        let Some(raw) = raw else {
+            return (FireAfter::Runs(1), None);
+        };
+        let fire_after = match &raw.fire_after {
+            None => FireAfter::Runs(1),
+            Some(RawDuration::Number(n)) if *n >= 1.0 && n.fract() == 0.0 && *n <= 1e6 => {
+                FireAfter::Runs(*n as u32)
+            }
+            Some(RawDuration::Number(n)) => {
+                self.fail(
+                    "/alerts/for",
+                    format!("must be a whole number of runs (at least 1) or a duration, found {n}"),
+                    Some("e.g. `for: 2` (two failing runs in a row) or `for: 30m`"),
+                );
+                FireAfter::Runs(1)
+            }
+            Some(d) => FireAfter::Duration(self.duration("/alerts/for", Some(d), Duration::ZERO)),
+        };
+        let repeat = raw
+            .repeat
+            .as_ref()
+            .map(|d| self.duration("/alerts/repeat", Some(d), Duration::ZERO));
+        if repeat == Some(Duration::ZERO) {
+            self.fail(
+                "/alerts/repeat",
+                "a reminder interval must be longer than 0",
+                Some(DURATION_HINT),
+            );
+        }
+        (fire_after, repeat)
     }
 
     fn duration(

@@ -321,6 +321,26 @@ pub fn load_probes(
     load_paths(&paths, env)
 }
 
+/// Loads the alert-routing file of the project (the file under `probes/` with `channels:`
+/// or `routes:`), for a command that will alert: its `${VAR}`s must then be set. `None`
+/// when the project has none.
+pub fn load_routing(root: &Path, env: EnvLookup<'_>) -> Result<Option<AlertRouting>, Diagnostics> {
+    let root = find_root(root).unwrap_or_else(|| root.to_path_buf());
+    let probes_dir = root.join("probes");
+    if !probes_dir.is_dir() {
+        return Ok(None);
+    }
+    let files: Vec<PathBuf> = yaml_files(&probes_dir)
+        .map_err(Diagnostics::from)?
+        .into_iter()
+        .filter(|f| Document::read(f).is_ok_and(|d| is_alerts_document(&d)))
+        .collect();
+    if files.is_empty() {
+        return Ok(None);
+    }
+    Ok(load_paths(&files, env)?.alerts)
+}
+
 fn find_probe(spec: &str, probes_dir: &Path) -> Result<PathBuf, Diagnostics> {
     let as_path = PathBuf::from(spec);
     if as_path.is_file() {

@@ -39,6 +39,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "run_prompts_and_report",
         sql: include_str!("migrations/0004_run_prompts_and_report.sql"),
     },
+    Migration {
+        version: 5,
+        name: "alerts",
+        sql: include_str!("migrations/0005_alerts.sql"),
+    },
 ];
 
 /// The newest schema version this binary knows.

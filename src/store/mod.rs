@@ -4,6 +4,7 @@
 //! export. Nothing here knows what a verdict means: summaries, targets and baseline data
 //! are JSON the caller gives and gets back.
 
+mod alerts;
 mod error;
 mod migrate;
 mod rows;
@@ -18,6 +19,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, Row, Transaction, TransactionBehavior, params};
 
+pub use alerts::{IncidentRecord, NewOutbox, OutboxRow, SilenceRecord};
 pub use error::StoreError;
 pub use rows::ObservationRow;
 pub use writer::{BATCH_SIZE, FLUSH_INTERVAL, WriteOp, WriteStats, Writer};

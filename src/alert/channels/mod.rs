@@ -133,7 +133,7 @@ pub fn build(
             )
             .map_err(invalid)?,
         ),
-        RawChannel::Console {} => {
+        RawChannel::Console {} | RawChannel::File { .. } => {
             return Err(ChannelError::Local {
                 channel: name.to_string(),
             });

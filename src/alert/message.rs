@@ -1,0 +1,108 @@
+//! The text of a notification: symptom first (the finding's sentence has the value and
+//! threshold, or baseline, effect and p), then since when and for how many runs, the
+//! target's labels and where the run's details are. Model text is cut short here; each
+//! channel escapes for its own format.
+
+use chrono::{DateTime, Utc};
+
+use super::{Action, Notification};
+use crate::compare::Severity;
+use crate::store::IncidentRecord;
+
+/// The longest summary line (the finding's sentence may quote model output).
+pub const MAX_SUMMARY: usize = 300;
+
+/// Cuts `text` to `max` characters, marking the cut.
+pub fn truncate(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(max).collect();
+    out.push('…');
+    out
+}
+
+fn ago(from: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let minutes = (now - from).num_minutes().max(0);
+    match minutes {
+        0 => "just now".to_string(),
+        m if m < 120 => format!("{m} minutes ago"),
+        m => format!("{} hours ago", m / 60),
+    }
+}
+
+/// The notification of `incident` for one channel.
+pub fn notification(
+    incident: &IncidentRecord,
+    action: Action,
+    delivery_id: String,
+    dedup_key: String,
+    link: Option<&str>,
+    now: DateTime<Utc>,
+) -> Notification {
+    let severity = match incident.severity.as_str() {
+        "critical" => Severity::Critical,
+        "info" => Severity::Info,
+        _ => Severity::Warning,
+    };
+    let on = if incident.target.is_empty() {
+        incident.probe.clone()
+    } else {
+        format!("{} ({})", incident.probe, incident.target)
+    };
+    let summary = match action {
+        Action::Trigger => truncate(&format!("{} on {on}", incident.summary), MAX_SUMMARY),
+        Action::Resolve => truncate(&format!("Resolved: {} on {on}", incident.rule), MAX_SUMMARY),
+    };
+    let mut details = vec![
+        (
+            "since".to_string(),
+            format!(
+                "{} ({}), {} failing run{}",
+                incident.opened_at.format("%Y-%m-%d %H:%M UTC"),
+                ago(incident.opened_at, now),
+                incident.runs_failing,
+                if incident.runs_failing == 1 { "" } else { "s" }
+            ),
+        ),
+        ("rule".to_string(), incident.rule.clone()),
+    ];
+    if action == Action::Resolve {
+        details.push((
+            "last symptom".to_string(),
+            truncate(&incident.summary, MAX_SUMMARY),
+        ));
+    }
+    if !incident.labels.is_empty() {
+        let labels: Vec<String> = incident
+            .labels
+            .iter()
+            .map(|(k, v)| format!("{k}={}", truncate(v, 80)))
+            .collect();
+        details.push(("labels".to_string(), labels.join(", ")));
+    }
+    if let Some(link) = link {
+        details.push(("details".to_string(), link.to_string()));
+    }
+    let mut labels = incident.labels.clone();
+    labels.insert("probe".into(), incident.probe.clone());
+    labels.insert("rule".into(), incident.rule.clone());
+    if !incident.target.is_empty() {
+        labels.insert("target".into(), incident.target.clone());
+    }
+    Notification {
+        delivery_id,
+        dedup_key,
+        action,
+        severity,
+        probe: incident.probe.clone(),
+        rule: incident.rule.clone(),
+        summary,
+        details,
+        labels,
+        started_at: incident.opened_at,
+        ended_at: (action == Action::Resolve).then_some(incident.resolved_at.unwrap_or(now)),
+        link: link.map(str::to_string),
+        test: false,
+    }
+}

@@ -1,0 +1,352 @@
+//! `probity alert ...` (incidents, silences, the outbox) and what `run` does after a run of
+//! a probe with `alerts:`: the run's signals through the incident state machine, then the
+//! outbox delivered through the route's channels. A channel that cannot be built (a
+//! network channel in this version, an unknown name) is a configuration error before any
+//! incident changes, so an alert is never silently dropped.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::Utc;
+
+use super::{CommandError, database, open_existing, open_store};
+use crate::alert::incidents::{Policy, evaluate};
+use crate::alert::outbox::{RetryPolicy, deliver};
+use crate::alert::routing::{build_notifiers, channels_for, route_channels};
+use crate::alert::{Action, Notification, rules};
+use crate::cli::{AlertCommand, AlertSeverity, Cli};
+use crate::compare::Severity;
+use crate::config::{AlertRouting, Probe, parse_duration, process_env};
+use crate::exit;
+use crate::pipeline::RunOutcome;
+use crate::report::terminal::sanitize;
+use crate::store::Store;
+
+/// Per-attempt timeout of a channel while delivering after a run.
+const CHANNEL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// For a command that will alert: the project's routing file, loaded now (its `${VAR}`s
+/// must be set) and checked so every channel of every probe's route can be built (exit 2
+/// when not, before anything is sent). `None` when no probe alerts.
+pub fn prepare(cli: &Cli, probes: &[&Probe]) -> Result<Option<AlertRouting>, CommandError> {
+    if probes.iter().all(|p| p.alert_route.is_none()) {
+        return Ok(None);
+    }
+    let routing =
+        crate::config::load_routing(&cli.root, &process_env).map_err(CommandError::Config)?;
+    for route in probes.iter().filter_map(|p| p.alert_route.as_ref()) {
+        let Some(routing) = &routing else {
+            return Err(CommandError::Usage(format!(
+                "a probe alerts through route `{route}`, but the project has no \
+                 alert-routing file (probes/alerts.yaml); add one, or run with --no-alerts"
+            )));
+        };
+        check_route(routing, route)?;
+    }
+    Ok(routing)
+}
+
+/// Whether every channel of `route` can be built (exit 2 when not).
+pub fn check_route(routing: &AlertRouting, route: &str) -> Result<(), CommandError> {
+    let usage = |e: crate::alert::routing::RoutingError| CommandError::Usage(e.to_string());
+    let names = route_channels(routing, route).map_err(usage)?;
+    build_notifiers(routing, &names, CHANNEL_TIMEOUT).map_err(usage)?;
+    Ok(())
+}
+
+/// After a run: incidents updated, notifications queued and delivered; a line on stderr
+/// says what was sent and what is still pending.
+pub async fn after_run(
+    store: &Store,
+    routing: &AlertRouting,
+    probe: &Probe,
+    outcome: &RunOutcome,
+    link: Option<&str>,
+) -> Result<(), CommandError> {
+    let Some(route) = &probe.alert_route else {
+        return Ok(());
+    };
+    let usage = |e: crate::alert::routing::RoutingError| CommandError::Usage(e.to_string());
+    let names = route_channels(routing, route).map_err(usage)?;
+    let notifiers = build_notifiers(routing, &names, CHANNEL_TIMEOUT).map_err(usage)?;
+    let signals = rules::signals_of(outcome);
+    let route_of = |s| channels_for(routing, route, s).unwrap_or_default();
+    let now = Utc::now();
+    let eval = evaluate(
+        store,
+        &outcome.probe,
+        &signals,
+        &Policy::of(probe),
+        &route_of,
+        link,
+        now,
+    )?;
+    let report = deliver(store, &notifiers, &RetryPolicy::default(), now).await?;
+    let (sent, pending, failed) = (
+        report.count("sent"),
+        report.count("pending"),
+        report.count("failed"),
+    );
+    if sent + pending + failed > 0 || !eval.pending.is_empty() {
+        eprintln!(
+            "alerts: {} fired, {} reminded, {} resolved, {} waiting for `for`, {} silenced; \
+             {sent} sent, {pending} pending, {failed} failed",
+            eval.fired.len(),
+            eval.reminded.len(),
+            eval.resolved.len(),
+            eval.pending.len(),
+            eval.silenced.len(),
+        );
+    }
+    for row in report.rows.iter().filter(|r| r.status != "sent") {
+        eprintln!(
+            "alerts: {} to `{}` {}: {}",
+            row.delivery_id,
+            row.channel,
+            row.status,
+            sanitize(row.error.as_deref().unwrap_or(""), 300)
+        );
+    }
+    Ok(())
+}
+
+/// `probity alert test`: each channel gets the trigger then the resolve, concurrently.
+async fn fire_drill(
+    cli: &Cli,
+    route: Option<&str>,
+    channel: Option<&str>,
+    severity: AlertSeverity,
+    no_resolve: bool,
+) -> Result<i32, CommandError> {
+    let routing = crate::config::load_routing(&cli.root, &process_env)
+        .map_err(CommandError::Config)?
+        .ok_or_else(|| {
+            CommandError::Usage(
+                "no alert-routing file in probes/ (a YAML file with `channels:` and `routes:`)"
+                    .into(),
+            )
+        })?;
+    let severity = match severity {
+        AlertSeverity::Critical => Severity::Critical,
+        AlertSeverity::Warning => Severity::Warning,
+        AlertSeverity::Info => Severity::Info,
+    };
+    let usage = |e: crate::alert::routing::RoutingError| CommandError::Usage(e.to_string());
+    let route = route.unwrap_or("default");
+    let names = match channel {
+        Some(c) => vec![c.to_string()],
+        None => channels_for(&routing, route, severity).map_err(usage)?,
+    };
+    if names.is_empty() {
+        return Err(CommandError::Usage(format!(
+            "route `{route}` sends {} to no channel; try another --severity or --channel",
+            severity.as_str()
+        )));
+    }
+    let notifiers = build_notifiers(&routing, &names, CHANNEL_TIMEOUT).map_err(usage)?;
+    let now = Utc::now();
+    let drill = |action: Action| Notification {
+        delivery_id: uuid::Uuid::now_v7().to_string(),
+        dedup_key: format!("probity-test-{}", now.timestamp_millis()),
+        action,
+        severity,
+        probe: "probity-fire-drill".into(),
+        rule: "test".into(),
+        summary: "TEST: probity fire drill, no action needed".into(),
+        details: vec![("sent by".into(), "probity alert test".into())],
+        labels: BTreeMap::from([("test".to_string(), "true".to_string())]),
+        started_at: now,
+        ended_at: (action == Action::Resolve).then_some(now),
+        link: None,
+        test: true,
+    };
+    let jobs = notifiers.values().map(|n| {
+        let (trigger, resolve) = (drill(Action::Trigger), drill(Action::Resolve));
+        async move {
+            let mut lines = Vec::new();
+            let mut ok = true;
+            let steps: Vec<&Notification> = if no_resolve {
+                vec![&trigger]
+            } else {
+                vec![&trigger, &resolve]
+            };
+            for step in steps {
+                let started = std::time::Instant::now();
+                let result = tokio::time::timeout(CHANNEL_TIMEOUT, n.notify(step)).await;
+                let ms = started.elapsed().as_millis();
+                let what = match step.action {
+                    Action::Trigger => "trigger",
+                    Action::Resolve => "resolve",
+                };
+                let line = match result {
+                    Ok(Ok(())) => format!("{}: {what} accepted in {ms} ms", n.name()),
+                    Ok(Err(e)) => {
+                        ok = false;
+                        format!(
+                            "{}: {what} FAILED in {ms} ms ({}): {}",
+                            n.name(),
+                            if e.retryable {
+                                "retryable"
+                            } else {
+                                "not retryable"
+                            },
+                            sanitize(&e.message, 300)
+                        )
+                    }
+                    Err(_) => {
+                        ok = false;
+                        format!(
+                            "{}: {what} FAILED: no answer within {CHANNEL_TIMEOUT:?}",
+                            n.name()
+                        )
+                    }
+                };
+                lines.push(line);
+                if !ok {
+                    break;
+                }
+            }
+            (ok, lines)
+        }
+    });
+    let mut all_ok = true;
+    for (ok, lines) in futures_util::future::join_all(jobs).await {
+        all_ok &= ok;
+        for line in lines {
+            println!("{line}");
+        }
+    }
+    Ok(if all_ok {
+        exit::PASSED
+    } else {
+        exit::VERDICT_FAILED
+    })
+}
+
+pub async fn alert(cli: &Cli, command: &AlertCommand) -> Result<i32, CommandError> {
+    if let AlertCommand::Test {
+        route,
+        channel,
+        severity,
+        no_resolve,
+    } = command
+    {
+        return fire_drill(
+            cli,
+            route.as_deref(),
+            channel.as_deref(),
+            *severity,
+            *no_resolve,
+        )
+        .await;
+    }
+    let path = database(cli, &[])?;
+    let now = Utc::now();
+    match command {
+        AlertCommand::List => {
+            let Some(store) = open_existing(&path)? else {
+                println!("no open incidents");
+                return Ok(exit::PASSED);
+            };
+            let open = store.open_incidents(None)?;
+            if open.is_empty() {
+                println!("no open incidents");
+            }
+            for i in open {
+                let state = if i.silenced {
+                    "silenced"
+                } else if i.firing {
+                    "firing"
+                } else {
+                    "pending"
+                };
+                println!(
+                    "{state:<8} {:<8} {} {} ({}) since {}, {} failing runs: {}",
+                    i.severity,
+                    sanitize(&i.probe, 80),
+                    sanitize(&i.rule, 120),
+                    sanitize(&i.target, 80),
+                    i.opened_at.format("%Y-%m-%d %H:%M UTC"),
+                    i.runs_failing,
+                    sanitize(&i.summary, 200)
+                );
+            }
+        }
+        AlertCommand::Silence {
+            probe,
+            rule,
+            duration,
+            reason,
+        } => {
+            let d =
+                parse_duration(duration).map_err(|e| CommandError::Usage(format!("--for: {e}")))?;
+            let until = now
+                + chrono::Duration::from_std(d)
+                    .map_err(|_| CommandError::Usage(format!("--for {duration}: too long")))?;
+            let store = open_store(&path)?;
+            let id = store.add_silence(probe, rule.as_deref(), until, reason, now)?;
+            println!(
+                "silence {id}: {} {} until {}",
+                sanitize(probe, 80),
+                rule.as_deref()
+                    .map_or("(every rule)".to_string(), |r| sanitize(r, 120)),
+                until.format("%Y-%m-%d %H:%M UTC")
+            );
+        }
+        AlertCommand::Silences => {
+            let silences = match open_existing(&path)? {
+                Some(store) => store.silences(now)?,
+                None => vec![],
+            };
+            if silences.is_empty() {
+                println!("no silences in force");
+            }
+            for s in silences {
+                println!(
+                    "{:<4} {} {} until {}: {}",
+                    s.id,
+                    sanitize(&s.probe, 80),
+                    s.rule
+                        .as_deref()
+                        .map_or("(every rule)".to_string(), |r| sanitize(r, 120)),
+                    s.until.format("%Y-%m-%d %H:%M UTC"),
+                    sanitize(&s.reason, 200)
+                );
+            }
+        }
+        AlertCommand::Unsilence { id } => {
+            let removed = match open_existing(&path)? {
+                Some(store) => store.remove_silence(*id)?,
+                None => false,
+            };
+            if !removed {
+                return Err(CommandError::Usage(format!(
+                    "no silence {id} (list them with `probity alert silences`)"
+                )));
+            }
+            println!("silence {id} lifted");
+        }
+        AlertCommand::Test { .. } => {}
+        AlertCommand::Outbox => {
+            let rows = match open_existing(&path)? {
+                Some(store) => store.outbox_undelivered()?,
+                None => vec![],
+            };
+            if rows.is_empty() {
+                println!("outbox empty: every notification was delivered");
+            }
+            for r in rows {
+                println!(
+                    "{} {:<7} `{}` {} attempts, next {}: {}",
+                    r.delivery_id,
+                    r.status,
+                    sanitize(&r.channel, 80),
+                    r.attempts,
+                    r.next_attempt_at.format("%Y-%m-%d %H:%M:%S UTC"),
+                    sanitize(r.last_error.as_deref().unwrap_or("not attempted yet"), 300)
+                );
+            }
+        }
+    }
+    Ok(exit::PASSED)
+}

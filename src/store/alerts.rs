@@ -1,0 +1,406 @@
+//! The store's alerting tables (migration 0005): incidents, the outbox and silences. An
+//! incident change and the outbox rows it produces are written in one transaction, so a
+//! crash can never leave an incident marked "notified" without the notification queued
+//! (or a page queued for an incident that was never recorded). Notifications are opaque
+//! JSON here; `alert::outbox` knows their shape.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, Row, params};
+
+use super::error::SqlContext;
+use super::time::{format_ts, parse_ts};
+use super::{Store, StoreError, json_text};
+
+/// One incident, open or resolved. `id` is 0 for one not stored yet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncidentRecord {
+    pub id: i64,
+    /// probe + rule + target labels: at most one open incident per key.
+    pub key: String,
+    pub probe: String,
+    pub rule: String,
+    pub target: String,
+    pub labels: BTreeMap<String, String>,
+    pub severity: String,
+    /// The first failing run.
+    pub opened_at: DateTime<Utc>,
+    /// The latest failing run.
+    pub last_seen: DateTime<Utc>,
+    pub runs_failing: u32,
+    /// `for:` reached: notifications go out (unless silenced).
+    pub firing: bool,
+    /// The last trigger or reminder queued.
+    pub notified_at: Option<DateTime<Utc>>,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    /// A silence covered the last evaluation (still tracked, nothing sent).
+    pub silenced: bool,
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// The last summary line.
+    pub summary: String,
+    /// Channels that got a trigger: each gets the resolve.
+    pub told: Vec<String>,
+}
+
+/// A notification to queue with an incident change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewOutbox {
+    pub delivery_id: String,
+    pub channel: String,
+    pub notification: serde_json::Value,
+}
+
+/// One outbox row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxRow {
+    pub delivery_id: String,
+    pub incident_id: Option<i64>,
+    pub channel: String,
+    pub notification: serde_json::Value,
+    /// `pending`, `sent` or `failed` (a channel refused it for good).
+    pub status: String,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub next_attempt_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+/// A silence: notifications of `probe` (one rule, or all) suppressed until `until`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SilenceRecord {
+    pub id: i64,
+    pub probe: String,
+    pub rule: Option<String>,
+    pub until: DateTime<Utc>,
+    pub reason: String,
+    pub created_at: DateTime<Utc>,
+}
+
+const INCIDENT_COLUMNS: &str = "id, key, probe, rule, target, labels_json, severity, opened_at, \
+     last_seen, runs_failing, firing, notified_at, acknowledged_at, silenced, resolved_at, \
+     summary, told_json";
+const OUTBOX_COLUMNS: &str = "delivery_id, incident_id, channel, notification_json, status, \
+     attempts, last_error, created_at, next_attempt_at, sent_at";
+
+fn opt_ts(t: &Option<DateTime<Utc>>) -> Option<String> {
+    t.as_ref().map(format_ts)
+}
+
+impl Store {
+    fn corrupt(&self, what: &str, detail: impl ToString) -> StoreError {
+        StoreError::Corrupt {
+            path: self.path.clone(),
+            what: what.to_string(),
+            detail: detail.to_string(),
+        }
+    }
+
+    fn ts_col(&self, row: &Row<'_>, i: usize, what: &str) -> Result<DateTime<Utc>, StoreError> {
+        let text: String = row.get(i).map_err(|e| self.corrupt(what, e))?;
+        parse_ts(&text).map_err(|e| self.corrupt(what, format!("`{text}`: {e}")))
+    }
+
+    fn opt_ts_col(
+        &self,
+        row: &Row<'_>,
+        i: usize,
+        what: &str,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let text: Option<String> = row.get(i).map_err(|e| self.corrupt(what, e))?;
+        text.map(|t| parse_ts(&t).map_err(|e| self.corrupt(what, format!("`{t}`: {e}"))))
+            .transpose()
+    }
+
+    fn decode_incident(&self, row: &Row<'_>) -> Result<IncidentRecord, StoreError> {
+        let what = "an incident";
+        let col = |e: rusqlite::Error| self.corrupt(what, e);
+        let labels: String = row.get(5).map_err(col)?;
+        let told: String = row.get(16).map_err(col)?;
+        Ok(IncidentRecord {
+            id: row.get(0).map_err(col)?,
+            key: row.get(1).map_err(col)?,
+            probe: row.get(2).map_err(col)?,
+            rule: row.get(3).map_err(col)?,
+            target: row.get(4).map_err(col)?,
+            labels: serde_json::from_str(&labels).map_err(|e| self.corrupt(what, e))?,
+            severity: row.get(6).map_err(col)?,
+            opened_at: self.ts_col(row, 7, "an incident's opened_at")?,
+            last_seen: self.ts_col(row, 8, "an incident's last_seen")?,
+            runs_failing: row.get(9).map_err(col)?,
+            firing: row.get::<_, i64>(10).map_err(col)? != 0,
+            notified_at: self.opt_ts_col(row, 11, "an incident's notified_at")?,
+            acknowledged_at: self.opt_ts_col(row, 12, "an incident's acknowledged_at")?,
+            silenced: row.get::<_, i64>(13).map_err(col)? != 0,
+            resolved_at: self.opt_ts_col(row, 14, "an incident's resolved_at")?,
+            summary: row.get(15).map_err(col)?,
+            told: serde_json::from_str(&told).map_err(|e| self.corrupt(what, e))?,
+        })
+    }
+
+    fn decode_outbox(&self, row: &Row<'_>) -> Result<OutboxRow, StoreError> {
+        let what = "an outbox row";
+        let col = |e: rusqlite::Error| self.corrupt(what, e);
+        let json: String = row.get(3).map_err(col)?;
+        Ok(OutboxRow {
+            delivery_id: row.get(0).map_err(col)?,
+            incident_id: row.get(1).map_err(col)?,
+            channel: row.get(2).map_err(col)?,
+            notification: serde_json::from_str(&json).map_err(|e| self.corrupt(what, e))?,
+            status: row.get(4).map_err(col)?,
+            attempts: row.get(5).map_err(col)?,
+            last_error: row.get(6).map_err(col)?,
+            created_at: self.ts_col(row, 7, "an outbox row's created_at")?,
+            next_attempt_at: self.ts_col(row, 8, "an outbox row's next_attempt_at")?,
+            sent_at: self.opt_ts_col(row, 9, "an outbox row's sent_at")?,
+        })
+    }
+
+    /// Inserts (`id == 0`) or updates an incident and queues its notifications, in one
+    /// transaction. Returns the incident's id.
+    pub fn save_incident(
+        &self,
+        incident: &IncidentRecord,
+        outbox: &[NewOutbox],
+        now: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        let action = "recording an incident and its notifications";
+        let labels = json_text(&self.path, "an incident's labels".into(), &incident.labels)?;
+        let told = json_text(&self.path, "an incident's channels".into(), &incident.told)?;
+        let tx = self.immediate(action)?;
+        let values = params![
+            incident.key,
+            incident.probe,
+            incident.rule,
+            incident.target,
+            labels,
+            incident.severity,
+            format_ts(&incident.opened_at),
+            format_ts(&incident.last_seen),
+            incident.runs_failing,
+            i64::from(incident.firing),
+            opt_ts(&incident.notified_at),
+            opt_ts(&incident.acknowledged_at),
+            i64::from(incident.silenced),
+            opt_ts(&incident.resolved_at),
+            incident.summary,
+            told,
+        ];
+        let id = if incident.id == 0 {
+            tx.execute(
+                "INSERT INTO incidents (key, probe, rule, target, labels_json, severity, \
+                 opened_at, last_seen, runs_failing, firing, notified_at, acknowledged_at, \
+                 silenced, resolved_at, summary, told_json) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                values,
+            )
+            .at(&self.path, action)?;
+            tx.last_insert_rowid()
+        } else {
+            tx.execute(
+                "UPDATE incidents SET key = ?1, probe = ?2, rule = ?3, target = ?4, \
+                 labels_json = ?5, severity = ?6, opened_at = ?7, last_seen = ?8, \
+                 runs_failing = ?9, firing = ?10, notified_at = ?11, acknowledged_at = ?12, \
+                 silenced = ?13, resolved_at = ?14, summary = ?15, told_json = ?16 \
+                 WHERE id = ?17",
+                rusqlite::params_from_iter(
+                    values
+                        .iter()
+                        .copied()
+                        .chain(std::iter::once(&incident.id as _)),
+                ),
+            )
+            .at(&self.path, action)?;
+            incident.id
+        };
+        let now = format_ts(&now);
+        for row in outbox {
+            let json = json_text(&self.path, "a notification".into(), &row.notification)?;
+            tx.execute(
+                "INSERT INTO outbox (delivery_id, incident_id, channel, notification_json, \
+                 created_at, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                params![row.delivery_id, id, row.channel, json, now],
+            )
+            .at(&self.path, action)?;
+        }
+        tx.commit().at(&self.path, action)?;
+        Ok(id)
+    }
+
+    /// Open (unresolved) incidents, of one probe or all, oldest first.
+    pub fn open_incidents(&self, probe: Option<&str>) -> Result<Vec<IncidentRecord>, StoreError> {
+        let action = "reading open incidents";
+        let sql = format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE resolved_at IS NULL \
+             AND (?1 IS NULL OR probe = ?1) ORDER BY opened_at, id"
+        );
+        let mut stmt = self.conn.prepare(&sql).at(&self.path, action)?;
+        let mut rows = stmt.query(params![probe]).at(&self.path, action)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().at(&self.path, action)? {
+            out.push(self.decode_incident(row)?);
+        }
+        Ok(out)
+    }
+
+    /// Every incident of a probe, open and resolved, oldest first.
+    pub fn incidents(&self, probe: &str) -> Result<Vec<IncidentRecord>, StoreError> {
+        let action = "reading incidents";
+        let sql = format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE probe = ?1 ORDER BY id");
+        let mut stmt = self.conn.prepare(&sql).at(&self.path, action)?;
+        let mut rows = stmt.query(params![probe]).at(&self.path, action)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().at(&self.path, action)? {
+            out.push(self.decode_incident(row)?);
+        }
+        Ok(out)
+    }
+
+    fn outbox_where(&self, filter: &str, value: &str) -> Result<Vec<OutboxRow>, StoreError> {
+        let action = "reading the outbox";
+        // rowid breaks ties of the same transaction: a trigger stays before its resolve.
+        let sql = format!(
+            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE {filter} ORDER BY created_at, rowid"
+        );
+        let mut stmt = self.conn.prepare(&sql).at(&self.path, action)?;
+        let mut rows = stmt.query(params![value]).at(&self.path, action)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().at(&self.path, action)? {
+            out.push(self.decode_outbox(row)?);
+        }
+        Ok(out)
+    }
+
+    /// Pending notifications whose next attempt is due at `now`.
+    pub fn due_outbox(&self, now: DateTime<Utc>) -> Result<Vec<OutboxRow>, StoreError> {
+        self.outbox_where(
+            "status = 'pending' AND next_attempt_at <= ?1",
+            &format_ts(&now),
+        )
+    }
+
+    /// Every outbox row, for tests and `alert outbox --all`.
+    pub fn outbox_all(&self) -> Result<Vec<OutboxRow>, StoreError> {
+        self.outbox_where("?1 = ?1", "")
+    }
+
+    /// What is not delivered: pending, or failed for good.
+    pub fn outbox_undelivered(&self) -> Result<Vec<OutboxRow>, StoreError> {
+        self.outbox_where("status IN ('pending', 'failed') AND ?1 = ?1", "")
+    }
+
+    /// Marks a row as accepted by its channel. Called right after the channel accepted it,
+    /// before anything else is sent.
+    pub fn outbox_sent(
+        &self,
+        delivery_id: &str,
+        attempts: u32,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE outbox SET status = 'sent', sent_at = ?2, attempts = ?3, \
+                 last_error = NULL WHERE delivery_id = ?1",
+                params![delivery_id, format_ts(&now), attempts],
+            )
+            .at(&self.path, "marking a notification as sent")?;
+        Ok(())
+    }
+
+    /// Records failed attempts: the row stays pending until `next_attempt_at`, or is
+    /// `failed` for good when `give_up` (the channel will never accept it as it is).
+    pub fn outbox_failed(
+        &self,
+        delivery_id: &str,
+        attempts: u32,
+        error: &str,
+        next_attempt_at: DateTime<Utc>,
+        give_up: bool,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE outbox SET status = ?2, attempts = ?3, last_error = ?4, \
+                 next_attempt_at = ?5 WHERE delivery_id = ?1",
+                params![
+                    delivery_id,
+                    if give_up { "failed" } else { "pending" },
+                    attempts,
+                    error,
+                    format_ts(&next_attempt_at)
+                ],
+            )
+            .at(&self.path, "recording a failed delivery")?;
+        Ok(())
+    }
+
+    /// Adds a silence; returns its id.
+    pub fn add_silence(
+        &self,
+        probe: &str,
+        rule: Option<&str>,
+        until: DateTime<Utc>,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO silences (probe, rule, until, reason, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![probe, rule, format_ts(&until), reason, format_ts(&now)],
+            )
+            .at(&self.path, "adding a silence")?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Silences still in force at `now`.
+    pub fn silences(&self, now: DateTime<Utc>) -> Result<Vec<SilenceRecord>, StoreError> {
+        let action = "reading silences";
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, probe, rule, until, reason, created_at FROM silences \
+                 WHERE until > ?1 ORDER BY id",
+            )
+            .at(&self.path, action)?;
+        let mut rows = stmt
+            .query(params![format_ts(&now)])
+            .at(&self.path, action)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().at(&self.path, action)? {
+            let col = |e: rusqlite::Error| self.corrupt("a silence", e);
+            out.push(SilenceRecord {
+                id: row.get(0).map_err(col)?,
+                probe: row.get(1).map_err(col)?,
+                rule: row.get(2).map_err(col)?,
+                until: self.ts_col(row, 3, "a silence's until")?,
+                reason: row.get(4).map_err(col)?,
+                created_at: self.ts_col(row, 5, "a silence's created_at")?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Removes a silence; false when there was none with this id.
+    pub fn remove_silence(&self, id: i64) -> Result<bool, StoreError> {
+        let n = self
+            .conn
+            .execute("DELETE FROM silences WHERE id = ?1", params![id])
+            .at(&self.path, "removing a silence")?;
+        Ok(n > 0)
+    }
+
+    /// The open incident with this key, if any.
+    pub fn open_incident(&self, key: &str) -> Result<Option<IncidentRecord>, StoreError> {
+        let action = "reading an incident";
+        let sql = format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE key = ?1 AND resolved_at IS NULL"
+        );
+        let mut stmt = self.conn.prepare(&sql).at(&self.path, action)?;
+        let found = stmt
+            .query_row(params![key], |row| Ok(self.decode_incident(row)))
+            .optional()
+            .at(&self.path, action)?;
+        found.transpose()
+    }
+}
