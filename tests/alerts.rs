@@ -22,7 +22,7 @@ use probity::config::alerts::{RawChannel, RawRoute};
 use probity::pipeline::{RunOptions, RunStatus};
 use probity::sim::{Profile, SimHandle};
 use probity::store::Store;
-use project::{PLACEHOLDER, Project};
+use project::{PLACEHOLDER, Project, text};
 
 fn routing(file: &Path) -> AlertRouting {
     AlertRouting {
@@ -628,22 +628,8 @@ fn a_bad_for_or_repeat_is_an_error_at_its_key() {
 
 // ----- the commands -----
 
-const BIN: &str = env!("CARGO_BIN_EXE_probity");
-
 async fn probity(project: &Project, args: &[&str]) -> std::process::Output {
-    tokio::process::Command::new(BIN)
-        .args(args)
-        .current_dir(project.root())
-        .env("PROBITY_TEST_KEY", "k")
-        .env("NO_COLOR", "1")
-        .env_remove("RUST_LOG")
-        .output()
-        .await
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+    project::probity_in(project.root(), &[("PROBITY_TEST_KEY", "k")], args).await
 }
 
 const ALERTS_YAML: &str = "channels:\n  log: { type: file, path: alerts.jsonl }\n  console: { type: console }\nroutes:\n  default: { critical: [log, console], warning: [log] }\n";

@@ -13,25 +13,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use probity::sim::{Latency, Profile};
 use probity::store::Store;
-use project::Project;
+use project::{Project, text};
 
-const BIN: &str = env!("CARGO_BIN_EXE_probity");
+use project::BIN;
 const KEY: &str = "sk-live-SECRET-4242-abcdef";
 
 async fn probity(project: &Project, args: &[&str]) -> Output {
-    tokio::process::Command::new(BIN)
-        .args(args)
-        .current_dir(project.root())
-        .env("PROBITY_TEST_KEY", KEY)
-        .env("NO_COLOR", "1")
-        .env_remove("RUST_LOG")
-        .output()
-        .await
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+    project::probity_in(project.root(), &[("PROBITY_TEST_KEY", KEY)], args).await
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use probity::sim::{Latency, Profile};
 use probity::store::Store;
-use project::Project;
+use project::{Project, text};
 
-const BIN: &str = env!("CARGO_BIN_EXE_probity");
+use project::BIN;
 const KEY: &str = "sk-test-commands-0000";
 
 async fn probity(project: &Project, args: &[&str]) -> Output {
@@ -22,20 +22,7 @@ async fn probity(project: &Project, args: &[&str]) -> Output {
 }
 
 async fn probity_in(dir: &Path, args: &[&str]) -> Output {
-    tokio::process::Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .env("PROBITY_TEST_KEY", KEY)
-        .env("NO_COLOR", "1")
-        .env_remove("PROBITY_DB")
-        .env_remove("RUST_LOG")
-        .output()
-        .await
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+    project::probity_in(dir, &[("PROBITY_TEST_KEY", KEY)], args).await
 }
 
 fn ok(out: &Output) -> String {

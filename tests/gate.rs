@@ -12,9 +12,7 @@ use probity::compare::{FindingKind, Severity, Verdict};
 use probity::pipeline::{BaselineChoice, RunOptions};
 use probity::sim::{self, Latency, Profile};
 use probity::store::Store;
-use project::{PLACEHOLDER, Project, start_sim};
-
-const BIN: &str = env!("CARGO_BIN_EXE_probity");
+use project::{PLACEHOLDER, Project, start_sim, text};
 
 fn healthy(seed: u64) -> Profile {
     Profile {
@@ -66,19 +64,7 @@ async fn project_with_two_sims(
 const TWO_TARGETS: &str = "targets:\n  canary: { base_url: CANARY_URL, model: canary-model, labels: { model_version: \"2\" } }\nsamples: 15\nconcurrency: 8\n";
 
 async fn probity(project: &Project, args: &[&str]) -> Output {
-    tokio::process::Command::new(BIN)
-        .args(args)
-        .current_dir(project.root())
-        .env("PROBITY_TEST_KEY", "k")
-        .env("NO_COLOR", "1")
-        .env_remove("GITHUB_STEP_SUMMARY")
-        .output()
-        .await
-        .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+    project::probity_in(project.root(), &[("PROBITY_TEST_KEY", "k")], args).await
 }
 
 #[tokio::test(flavor = "multi_thread")]

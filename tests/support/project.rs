@@ -127,3 +127,27 @@ impl Project {
         probity::config::load_golden_dir(&self.root().join("golden-sets")).unwrap()
     }
 }
+
+/// The built `probity` binary.
+pub const BIN: &str = env!("CARGO_BIN_EXE_probity");
+
+/// Runs `probity args` in `dir` as a user would, with `envs` set and none of the
+/// developer's own `PROBITY_DB`, `RUST_LOG` or `GITHUB_STEP_SUMMARY`, and no colour.
+pub async fn probity_in(dir: &Path, envs: &[(&str, &str)], args: &[&str]) -> std::process::Output {
+    tokio::process::Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .envs(envs.iter().copied())
+        .env("NO_COLOR", "1")
+        .env_remove("PROBITY_DB")
+        .env_remove("RUST_LOG")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .output()
+        .await
+        .expect("the probity binary runs")
+}
+
+/// Output bytes as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
