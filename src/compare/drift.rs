@@ -998,22 +998,13 @@ pub fn compare(
 
 /// The finding that stands for "too little data to compare" (the verdict says it too).
 pub fn insufficient_finding(target: &str, why: &str) -> Finding {
-    Finding {
-        metric: "baseline_comparison".to_string(),
-        kind: FindingKind::InsufficientData,
-        target: target.to_string(),
-        baseline: None,
-        current: None,
-        test: None,
-        statistic: None,
-        p: None,
-        p_adjusted: None,
-        effect: None,
-        min_effect: None,
-        severity: Severity::Warning,
-        message: why.to_string(),
-        case: None,
-    }
+    Finding::plain(
+        "baseline_comparison",
+        FindingKind::InsufficientData,
+        target,
+        Severity::Warning,
+        why.to_string(),
+    )
 }
 
 /// "Too little data" with what the current sample sizes could detect.

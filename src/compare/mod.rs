@@ -114,9 +114,26 @@ pub struct Finding {
 impl Finding {
     /// The critical finding of a run that could not probe, with the reason it gives.
     pub fn could_not_probe(target: &str, reason: &str) -> Finding {
+        Finding::plain(
+            "could_not_probe",
+            FindingKind::CouldNotProbe,
+            target,
+            Severity::Critical,
+            format!("could not probe: {reason}"),
+        )
+    }
+
+    /// A finding that is only a sentence: no estimates, no test.
+    pub fn plain(
+        metric: &str,
+        kind: FindingKind,
+        target: &str,
+        severity: Severity,
+        message: String,
+    ) -> Finding {
         Finding {
-            metric: "could_not_probe".into(),
-            kind: FindingKind::CouldNotProbe,
+            metric: metric.into(),
+            kind,
             target: target.into(),
             baseline: None,
             current: None,
@@ -126,8 +143,8 @@ impl Finding {
             p_adjusted: None,
             effect: None,
             min_effect: None,
-            severity: Severity::Critical,
-            message: format!("could not probe: {reason}"),
+            severity,
+            message,
             case: None,
         }
     }

@@ -252,16 +252,7 @@ pub fn html(n: &Notification) -> String {
 fn smtp_error(name: &str, redactor: &Redactor, e: lettre::transport::smtp::Error) -> NotifyError {
     // Permanent (5xx) replies and client-side errors will fail the same way again.
     let retryable = !(e.is_permanent() || e.is_client());
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(s) = source {
-        let piece = s.to_string();
-        if !text.contains(&piece) {
-            text.push_str(": ");
-            text.push_str(&piece);
-        }
-        source = s.source();
-    }
+    let text = super::error_chain(&e);
     let what = if e.is_timeout() { "timed out: " } else { "" };
     NotifyError {
         retryable,
