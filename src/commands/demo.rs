@@ -195,7 +195,7 @@ pub async fn demo(out: &Path) -> Result<i32, CommandError> {
             CancellationToken::new(),
         )
         .await?;
-        super::run::keep_for_show(&store, probe, &RunOptions::default(), &outcome);
+        super::run::keep_for_show(&store, &outcome);
         print_outcome(&outcome, &style)?;
         let path = out.join(format!("{}-{}.json", outcome.probe, outcome.run_id));
         write_json(&path, &run_document(&outcome))?;
@@ -244,7 +244,7 @@ pub async fn demo(out: &Path) -> Result<i32, CommandError> {
         };
         let outcome =
             run_probe(probe, &store, &gate, &Bar::new(), CancellationToken::new()).await?;
-        super::run::keep_for_show(&store, probe, &gate, &outcome);
+        super::run::keep_for_show(&store, &outcome);
         print_outcome(&outcome, &style)?;
         let stem = out.join(format!("gate-{}-{}", outcome.probe, outcome.run_id));
         write_json(&stem.with_extension("json"), &run_document(&outcome))?;

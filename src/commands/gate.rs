@@ -87,7 +87,7 @@ pub async fn gate(cli: &Cli, args: &GateArgs) -> Result<i32, CommandError> {
         return Ok(interrupted_before_start());
     }
     let outcome = run_probe(probe, &store, &options, &Bar::new(), cancel.clone()).await?;
-    keep_for_show(&store, probe, &options, &outcome);
+    keep_for_show(&store, &outcome);
     if let Some(routing) = routing.as_ref().filter(|_| !cancel.is_cancelled()) {
         let link = args.json.as_deref().map(crate::config::display_path);
         super::alert::after_run(&store, routing, probe, &outcome, link.as_deref()).await?;

@@ -75,34 +75,9 @@ pub fn exit_code(cancel: &CancellationToken, code: i32) -> i32 {
     }
 }
 
-/// The rendered messages of every case a run sends, redacted as stored observations are.
-fn prompts_of(probe: &Probe, options: &RunOptions) -> Vec<(String, String, serde_json::Value)> {
-    let redactor = Redactor::for_probe(probe);
-    cases_of(probe, options.case.as_deref())
-        .into_iter()
-        .map(|c| {
-            let messages: Vec<serde_json::Value> = c
-                .messages
-                .iter()
-                .map(|m| {
-                    serde_json::json!({
-                        "role": m.role.as_str(),
-                        "content": redactor.apply(&m.content),
-                    })
-                })
-                .collect();
-            (c.set, c.id, serde_json::Value::Array(messages))
-        })
-        .collect()
-}
-
-/// Keeps what `probity show` and `probity export` read beside the pipeline's record: the
-/// prompts asked and the text summary (uncoloured). Failing to keep them loses no result,
-/// so it is logged, not fatal.
-pub fn keep_for_show(store: &Store, probe: &Probe, options: &RunOptions, outcome: &RunOutcome) {
-    if let Err(e) = store.record_prompts(&outcome.run_id, &prompts_of(probe, options)) {
-        tracing::warn!("could not keep the prompts of run {}: {e}", outcome.run_id);
-    }
+/// Keeps the text summary (uncoloured) that `probity show` reprints beside the pipeline's
+/// record. Failing to keep it loses no result, so it is logged, not fatal.
+pub fn keep_for_show(store: &Store, outcome: &RunOutcome) {
     let mut text = Vec::new();
     if write_outcome(&mut text, outcome, &Style { color: false }).is_ok() {
         let text = String::from_utf8_lossy(&text);
@@ -180,7 +155,7 @@ pub async fn run(cli: &Cli, args: &RunArgs) -> Result<i32, CommandError> {
     let mut documents = Vec::new();
     for probe in &project.probes {
         let outcome = run_probe(probe, &store, &options, &Bar::new(), cancel.clone()).await?;
-        keep_for_show(&store, probe, &options, &outcome);
+        keep_for_show(&store, &outcome);
         let mut document = run_document(&outcome);
         let mut report_path = None;
         // The document says what this command exits with (130 when interrupted).

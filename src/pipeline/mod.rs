@@ -183,6 +183,30 @@ pub fn cases_of(probe: &Probe, pattern: Option<&str>) -> Vec<Case> {
         .collect()
 }
 
+/// The rendered messages of every case a run sends, redacted as stored observations are.
+fn prompts_of(cases: &[Case], redactor: &Redactor) -> Vec<(String, String, serde_json::Value)> {
+    cases
+        .iter()
+        .map(|c| {
+            let messages: Vec<serde_json::Value> = c
+                .messages
+                .iter()
+                .map(|m| {
+                    json!({
+                        "role": m.role.as_str(),
+                        "content": redactor.apply(&m.content),
+                    })
+                })
+                .collect();
+            (
+                c.set.clone(),
+                c.id.clone(),
+                serde_json::Value::Array(messages),
+            )
+        })
+        .collect()
+}
+
 /// The cases a run with `options` sends: `--case` applied, and `--samples` overriding
 /// every case's own count too. `run --dry-run` shows exactly these.
 pub fn planned_cases(probe: &Probe, options: &RunOptions) -> Vec<Case> {
@@ -373,6 +397,11 @@ fn prepare(
         targets: json!(target_info),
         trace_id: trace_id.clone(),
     })?;
+    // What was asked, kept before anything is sent (`export` shows it beside each answer),
+    // so a killed run keeps it too. Losing it loses no result: logged, not fatal.
+    if let Err(e) = store.record_prompts(&run_id, &prompts_of(&cases, &runner.redactor)) {
+        tracing::warn!("could not keep the prompts of run {run_id}: {e}");
+    }
     let prepared = Prepared {
         run_id,
         trace_id,
