@@ -11,6 +11,7 @@ pub mod compare;
 pub mod config;
 pub mod exit;
 pub mod golden;
+pub mod inert;
 pub mod pipeline;
 pub mod provider;
 pub mod report;

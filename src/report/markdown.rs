@@ -4,8 +4,9 @@
 
 use std::fmt::Write;
 
-use super::{inert, numbers};
+use super::numbers;
 use crate::compare::{FindingKind, Verdict, format_ms, format_rate};
+use crate::inert;
 use crate::pipeline::RunOutcome;
 use crate::summary::CaseStatus;
 

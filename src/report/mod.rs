@@ -1,7 +1,6 @@
 //! Outputs of a run: the JSON document (a stable, documented schema), the terminal summary,
 //! and the JSON Lines export of observations.
 
-pub mod inert;
 pub mod json;
 pub mod junit;
 pub mod markdown;

@@ -7,9 +7,9 @@ use std::io::{self, IsTerminal, Write};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::inert;
 use super::numbers::{format_effect, format_usd, is_difference, plural, without_severity};
 use crate::compare::{Finding, FindingKind, Severity, Verdict, format_ms, format_rate};
+use crate::inert;
 use crate::pipeline::{Progress, RunOutcome, RunStatus};
 use crate::runner::Observation;
 use crate::summary::{CaseStatus, CaseSummary, Percentiles, Rate, RunSummary};

@@ -274,8 +274,7 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
 pub fn neutralize(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        let bidi = matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
-        if bidi || (c.is_control() && c != '\n' && c != '\t') {
+        if crate::inert::is_hidden(c) || (c.is_control() && c != '\n' && c != '\t') {
             out.push_str(&format!("[U+{:04X}]", c as u32));
         } else {
             out.push(c);

@@ -33,9 +33,7 @@ fn key(k: &str) -> String {
             out.push('…');
             break;
         }
-        let invisible = matches!(c, '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}'
-            | '\u{2060}'..='\u{2069}' | '\u{feff}');
-        if c.is_control() || invisible {
+        if c.is_control() || crate::inert::is_hidden(c) {
             out.push_str(&format!("\\u{{{:x}}}", c as u32));
         } else {
             out.push(c);

@@ -4,13 +4,15 @@
 //! reach of its autolinker.
 
 /// Bidi embeddings and overrides (U+202A–U+202E), bidi isolates (U+2066–U+2069), zero-width
-/// and direction marks (U+200B–U+200F), the word joiner (U+2060) and the BOM / zero-width
+/// and direction marks (U+200B–U+200F, U+061C), line and paragraph separators (U+2028,
+/// U+2029), the word joiner and invisible operators (U+2060–U+2065) and the BOM / zero-width
 /// no-break space (U+FEFF): invisible, yet they can make text read other than it is
-/// ("Trojan Source"), so they are shown as `\u{..}`.
+/// ("Trojan Source"). Every place that shows untrusted text — terminal, Markdown, alert
+/// channels, baseline-file errors — asks this one list.
 pub fn is_hidden(c: char) -> bool {
     matches!(c,
-        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200B}'..='\u{200F}'
-        | '\u{2060}' | '\u{FEFF}')
+        '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}'
+        | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
 }
 
 /// `c` as `\u{..}`, the way Rust writes it.
