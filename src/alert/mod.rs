@@ -78,6 +78,7 @@ pub trait Notifier: Send + Sync {
     ) -> futures_util::future::BoxFuture<'a, Result<(), NotifyError>>;
 }
 
+pub mod after_run;
 pub mod incidents;
 pub mod local;
 pub mod message;

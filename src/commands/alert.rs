@@ -1,29 +1,21 @@
-//! `probity alert ...` (incidents, silences, the outbox) and what `run` does after a run of
-//! a probe with `alerts:`: the run's signals through the incident state machine, then the
-//! outbox delivered through the route's channels. A channel that cannot be built (a
-//! network channel in this version, an unknown name) is a configuration error before any
-//! incident changes, so an alert is never silently dropped.
+//! `probity alert ...` (incidents, silences, the outbox, fire drills), and what a command
+//! that alerts checks before it sends anything (every channel of every route can be built:
+//! a configuration error otherwise, so an alert is never silently dropped) and prints after
+//! each run (what fired, what was sent).
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use chrono::Utc;
 
 use super::{CommandError, database, open_existing, open_store};
-use crate::alert::incidents::{Policy, evaluate};
-use crate::alert::outbox::{RetryPolicy, deliver};
+use crate::alert::after_run::{Activity, CHANNEL_TIMEOUT};
 use crate::alert::routing::{build_notifiers, channels_for, route_channels};
-use crate::alert::{Action, Notification, rules};
+use crate::alert::{Action, Notification};
 use crate::cli::{AlertCommand, AlertSeverity, Cli};
 use crate::compare::Severity;
 use crate::config::{AlertRouting, Probe, parse_duration, process_env};
 use crate::exit;
-use crate::pipeline::RunOutcome;
 use crate::report::terminal::sanitize;
-use crate::store::Store;
-
-/// Per-attempt timeout of a channel while delivering after a run.
-const CHANNEL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// For a command that will alert: the project's routing file, loaded now (its `${VAR}`s
 /// must be set) and checked so every channel of every probe's route can be built (exit 2
@@ -54,34 +46,9 @@ pub fn check_route(routing: &AlertRouting, route: &str) -> Result<(), CommandErr
     Ok(())
 }
 
-/// After a run: incidents updated, notifications queued and delivered; a line on stderr
-/// says what was sent and what is still pending.
-pub async fn after_run(
-    store: &Store,
-    routing: &AlertRouting,
-    probe: &Probe,
-    outcome: &RunOutcome,
-    link: Option<&str>,
-) -> Result<(), CommandError> {
-    let Some(route) = &probe.alert_route else {
-        return Ok(());
-    };
-    let usage = |e: crate::alert::routing::RoutingError| CommandError::Usage(e.to_string());
-    let names = route_channels(routing, route).map_err(usage)?;
-    let notifiers = build_notifiers(routing, &names, CHANNEL_TIMEOUT).map_err(usage)?;
-    let signals = rules::signals_of(outcome);
-    let route_of = |s| channels_for(routing, route, s).unwrap_or_default();
-    let now = Utc::now();
-    let eval = evaluate(
-        store,
-        &outcome.probe,
-        &signals,
-        &Policy::of(probe),
-        &route_of,
-        link,
-        now,
-    )?;
-    let report = deliver(store, &notifiers, &RetryPolicy::default(), now).await?;
+/// Says on stderr what alerting did after a run: what fired, was sent, is still pending.
+pub fn print_activity(activity: &Activity) {
+    let (eval, report) = (&activity.evaluation, &activity.delivery);
     let (sent, pending, failed) = (
         report.count("sent"),
         report.count("pending"),
@@ -107,7 +74,6 @@ pub async fn after_run(
             sanitize(row.error.as_deref().unwrap_or(""), 300)
         );
     }
-    Ok(())
 }
 
 /// `probity alert test`: each channel gets the trigger then the resolve, concurrently.

@@ -13,7 +13,7 @@ use super::run::write_json;
 use super::{CommandError, open_store};
 use crate::config::{Probe, ProviderKind, display_path, load_paths};
 use crate::exit;
-use crate::pipeline::{RunOptions, run_probe};
+use crate::pipeline::{Outputs, RunOptions, publish, run_probe};
 use crate::report::json::run_document;
 use crate::report::terminal::{Bar, Style, write_outcome};
 use crate::sim::{self, Errors, Latency, Profile};
@@ -195,7 +195,7 @@ pub async fn demo(out: &Path) -> Result<i32, CommandError> {
             CancellationToken::new(),
         )
         .await?;
-        super::run::keep_for_show(&store, &outcome);
+        publish(&store, probe, &outcome, &Outputs::default()).await?;
         print_outcome(&outcome, &style)?;
         let path = out.join(format!("{}-{}.json", outcome.probe, outcome.run_id));
         write_json(&path, &run_document(&outcome))?;
@@ -244,7 +244,7 @@ pub async fn demo(out: &Path) -> Result<i32, CommandError> {
         };
         let outcome =
             run_probe(probe, &store, &gate, &Bar::new(), CancellationToken::new()).await?;
-        super::run::keep_for_show(&store, &outcome);
+        publish(&store, probe, &outcome, &Outputs::default()).await?;
         print_outcome(&outcome, &style)?;
         let stem = out.join(format!("gate-{}-{}", outcome.probe, outcome.run_id));
         write_json(&stem.with_extension("json"), &run_document(&outcome))?;

@@ -6,14 +6,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::run::{
-    cancel_on_ctrl_c, exit_code, interrupted_before_start, keep_for_show, unknown_target,
-    write_json,
+    cancel_on_ctrl_c, exit_code, interrupted_before_start, unknown_target, write_json,
 };
 use super::{CommandError, database, open_store};
 use crate::cli::{Cli, FailOn, Format, GateArgs};
 use crate::compare::Severity;
 use crate::config::{load_probes, process_env};
-use crate::pipeline::{BaselineChoice, RunOptions, run_probe};
+use crate::pipeline::{BaselineChoice, Outputs, RunOptions, publish, run_probe};
 use crate::report::json::run_document;
 use crate::report::terminal::{Bar, Style, write_outcome};
 use crate::report::{junit::junit, markdown::markdown};
@@ -87,10 +86,13 @@ pub async fn gate(cli: &Cli, args: &GateArgs) -> Result<i32, CommandError> {
         return Ok(interrupted_before_start());
     }
     let outcome = run_probe(probe, &store, &options, &Bar::new(), cancel.clone()).await?;
-    keep_for_show(&store, &outcome);
-    if let Some(routing) = routing.as_ref().filter(|_| !cancel.is_cancelled()) {
-        let link = args.json.as_deref().map(crate::config::display_path);
-        super::alert::after_run(&store, routing, probe, &outcome, link.as_deref()).await?;
+    let outputs = Outputs {
+        alerts: routing.as_ref(),
+        link: args.json.as_deref().map(crate::config::display_path),
+    };
+    let published = publish(&store, probe, &outcome, &outputs).await?;
+    if let Some(activity) = &published.alerts {
+        super::alert::print_activity(activity);
     }
 
     let level = match args.fail_on {

@@ -1,7 +1,7 @@
 //! `probity run`: run probes now and print their summaries (or the JSON documents);
 //! `--dry-run` prints what would be sent instead, and `--case` narrows a run to some cases.
-//! Also what every command that runs a probe shares: Ctrl-C handling, and keeping the
-//! prompts and the printed summary of a run in the store (`probity show`, `export`).
+//! Also what every command that runs a probe shares: Ctrl-C handling, the exit code of an
+//! interrupted run, and the checks made before anything is sent.
 
 use std::io::Write;
 use std::path::Path;
@@ -12,11 +12,10 @@ use super::{CommandError, database, open_store, worst};
 use crate::cli::{Cli, Format, RunArgs};
 use crate::config::{Probe, load_probes, process_env};
 use crate::exit;
-use crate::pipeline::{RunOptions, RunOutcome, cases_of, run_probe};
+use crate::pipeline::{Outputs, RunOptions, cases_of, publish, run_probe};
 use crate::report::json::run_document;
 use crate::report::terminal::{Bar, Style, sanitize, write_outcome};
 use crate::runner::{Redactor, estimate_cost, output_bound, plan};
-use crate::store::Store;
 
 /// Cancels on the first Ctrl-C (SIGINT): no new requests are sent, those in flight finish,
 /// and the command prints what it got and exits 130. A second Ctrl-C quits at once.
@@ -72,18 +71,6 @@ pub fn exit_code(cancel: &CancellationToken, code: i32) -> i32 {
         exit::INTERRUPTED
     } else {
         code
-    }
-}
-
-/// Keeps the text summary (uncoloured) that `probity show` reprints beside the pipeline's
-/// record. Failing to keep it loses no result, so it is logged, not fatal.
-pub fn keep_for_show(store: &Store, outcome: &RunOutcome) {
-    let mut text = Vec::new();
-    if write_outcome(&mut text, outcome, &Style { color: false }).is_ok() {
-        let text = String::from_utf8_lossy(&text);
-        if let Err(e) = store.set_report_text(&outcome.run_id, &text) {
-            tracing::warn!("could not keep the summary of run {}: {e}", outcome.run_id);
-        }
     }
 }
 
@@ -155,7 +142,6 @@ pub async fn run(cli: &Cli, args: &RunArgs) -> Result<i32, CommandError> {
     let mut documents = Vec::new();
     for probe in &project.probes {
         let outcome = run_probe(probe, &store, &options, &Bar::new(), cancel.clone()).await?;
-        keep_for_show(&store, &outcome);
         let mut document = run_document(&outcome);
         let mut report_path = None;
         // The document says what this command exits with (130 when interrupted).
@@ -176,12 +162,13 @@ pub async fn run(cli: &Cli, args: &RunArgs) -> Result<i32, CommandError> {
                 .map_err(|e| CommandError::io(Path::new("<stdout>"), e))?;
             let _ = writeln!(stdout);
         }
-        // An interrupted run says nothing about the endpoint: no incident changes.
-        if !args.no_alerts && !cancel.is_cancelled() {
-            if let (Some(routing), Some(_)) = (&project.alerts, &probe.alert_route) {
-                let link = report_path.as_deref().map(crate::config::display_path);
-                super::alert::after_run(&store, routing, probe, &outcome, link.as_deref()).await?;
-            }
+        let outputs = Outputs {
+            alerts: project.alerts.as_ref().filter(|_| !args.no_alerts),
+            link: report_path.as_deref().map(crate::config::display_path),
+        };
+        let published = publish(&store, probe, &outcome, &outputs).await?;
+        if let Some(activity) = &published.alerts {
+            super::alert::print_activity(activity);
         }
         codes.push(exit_code(&cancel, outcome.exit_code));
         documents.push(document);

@@ -3,10 +3,12 @@
 //! CLI, the demo, the gate and the daemon all call this; none of them re-implements a step.
 
 mod evaluate;
+pub mod publish;
 mod sink;
 mod status;
 
 pub use evaluate::{BaselineChoice, ComparisonReport, evidence_json, target_evidence};
+pub use publish::{Outputs, Published, publish};
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -47,6 +49,8 @@ pub enum PipelineError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Baseline(#[from] BaselineError),
+    #[error(transparent)]
+    Alert(#[from] crate::alert::after_run::AlertError),
     #[error("a background task of the run failed: {0}")]
     Task(String),
 }

@@ -1,0 +1,70 @@
+//! After the verdict, every output of a run is a sink fed the same finished outcome
+//! (DESIGN.md): the text `probity show` reprints, the alerts (incidents, outbox, channels),
+//! and each output added later (the HTML report, the e-mail summary, metrics). One place,
+//! so `run`, `gate`, `demo` and the daemon publish a run alike; each prints or logs the
+//! [`Published`] it gets back. A sink reads the outcome and the store and never reaches
+//! back into the run.
+
+use chrono::Utc;
+
+use super::{PipelineError, RunOutcome, RunStatus};
+use crate::alert::after_run::{Activity, after_run};
+use crate::config::{AlertRouting, Probe};
+use crate::report::terminal::{Style, write_outcome};
+use crate::store::Store;
+
+/// Which outputs a command wants for its runs.
+#[derive(Debug, Clone, Default)]
+pub struct Outputs<'a> {
+    /// The project's alert routing, when this command alerts (`run` without
+    /// `--no-alerts`, `gate --alert`, the daemon); `None` sends nothing.
+    pub alerts: Option<&'a AlertRouting>,
+    /// Where the run's details are for people following an alert (the JSON document's
+    /// path when one was written).
+    pub link: Option<String>,
+}
+
+/// What publishing a run did.
+#[derive(Debug, Clone, Default)]
+pub struct Published {
+    /// What alerting did, when the probe alerts and this command asked for it.
+    pub alerts: Option<Activity>,
+}
+
+/// Feeds `outcome` to every output `outputs` asks for. An interrupted run says nothing
+/// about the endpoint: it changes no incident.
+pub async fn publish(
+    store: &Store,
+    probe: &Probe,
+    outcome: &RunOutcome,
+    outputs: &Outputs<'_>,
+) -> Result<Published, PipelineError> {
+    keep_for_show(store, outcome);
+    let mut published = Published::default();
+    if let Some(routing) = outputs.alerts
+        && outcome.status != RunStatus::Interrupted
+    {
+        published.alerts = after_run(
+            store,
+            routing,
+            probe,
+            outcome,
+            outputs.link.as_deref(),
+            Utc::now(),
+        )
+        .await?;
+    }
+    Ok(published)
+}
+
+/// Keeps the text summary (uncoloured) that `probity show` reprints beside the pipeline's
+/// record. Failing to keep it loses no result, so it is logged, not fatal.
+fn keep_for_show(store: &Store, outcome: &RunOutcome) {
+    let mut text = Vec::new();
+    if write_outcome(&mut text, outcome, &Style { color: false }).is_ok() {
+        let text = String::from_utf8_lossy(&text);
+        if let Err(e) = store.set_report_text(&outcome.run_id, &text) {
+            tracing::warn!("could not keep the summary of run {}: {e}", outcome.run_id);
+        }
+    }
+}
