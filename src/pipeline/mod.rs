@@ -49,10 +49,18 @@ pub enum PipelineError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Baseline(#[from] BaselineError),
+    /// Boxed: a routing error names the file, route and channel, and every command's
+    /// result carries this type.
     #[error(transparent)]
-    Alert(#[from] crate::alert::after_run::AlertError),
+    Alert(Box<crate::alert::after_run::AlertError>),
     #[error("a background task of the run failed: {0}")]
     Task(String),
+}
+
+impl From<crate::alert::after_run::AlertError> for PipelineError {
+    fn from(e: crate::alert::after_run::AlertError) -> Self {
+        PipelineError::Alert(Box::new(e))
+    }
 }
 
 /// Overrides and choices for one run.
