@@ -165,6 +165,7 @@ pub async fn run(cli: &Cli, args: &RunArgs) -> Result<i32, CommandError> {
         let outputs = Outputs {
             alerts: project.alerts.as_ref().filter(|_| !args.no_alerts),
             link: report_path.as_deref().map(crate::config::display_path),
+            report_dir: None,
         };
         let published = publish(&store, probe, &outcome, &outputs).await?;
         if let Some(activity) = &published.alerts {

@@ -22,6 +22,9 @@ pub struct Outputs<'a> {
     /// Where the run's details are for people following an alert (the JSON document's
     /// path when one was written).
     pub link: Option<String>,
+    /// Where the HTML report goes (`reports/` under the project folder, `--report-dir`);
+    /// `None` writes none (`--no-report`). Filled in by the HTML report's work (issue 11).
+    pub report_dir: Option<std::path::PathBuf>,
 }
 
 /// What publishing a run did.
@@ -29,6 +32,8 @@ pub struct Outputs<'a> {
 pub struct Published {
     /// What alerting did, when the probe alerts and this command asked for it.
     pub alerts: Option<Activity>,
+    /// The HTML report written for this run (issue 11), which the e-mail summary attaches.
+    pub report: Option<std::path::PathBuf>,
 }
 
 /// Feeds `outcome` to every output `outputs` asks for. An interrupted run says nothing
