@@ -125,6 +125,7 @@ async fn fire_drill(
         ended_at: (action == Action::Resolve).then_some(now),
         link: None,
         test: true,
+        mail: None,
     };
     let jobs = notifiers.values().map(|n| {
         let (trigger, resolve) = (drill(Action::Trigger), drill(Action::Resolve));

@@ -257,7 +257,8 @@ pub struct Probe {
     pub alert_fire_after: FireAfter,
     /// `alerts.repeat`: reminder interval while an incident keeps firing.
     pub alert_repeat: Option<std::time::Duration>,
-    pub report_email: Vec<String>,
+    /// `report:`: the e-mailed summary of each run and the digest.
+    pub report: super::report::ReportConfig,
     pub store: StoreConfig,
     /// The LLM judge for `rubric:` expectations.
     pub judge: Option<Target>,

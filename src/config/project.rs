@@ -218,6 +218,14 @@ fn load(paths: &[PathBuf], env: Env<'_>) -> Result<Project, Diagnostics> {
         }
     }
     check_routes(&project, &mut loader.problems);
+    // `report:` channels name e-mail channels of the routing file, when it is loaded too.
+    if let Some(routing) = &project.alerts {
+        for probe in project.probes.iter().filter(|p| p.report.sends_mail()) {
+            for d in super::report::check_channels(&probe.file, &probe.report, routing) {
+                loader.problems.push(d);
+            }
+        }
+    }
     loader.problems.into_result(project)
 }
 
