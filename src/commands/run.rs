@@ -171,6 +171,9 @@ pub async fn run(cli: &Cli, args: &RunArgs) -> Result<i32, CommandError> {
         if let Some(activity) = &published.alerts {
             super::alert::print_activity(activity);
         }
+        if let Some(summary) = &published.summary {
+            super::alert::print_summary(summary);
+        }
         codes.push(exit_code(&cancel, outcome.exit_code));
         documents.push(document);
         if cancel.is_cancelled() {

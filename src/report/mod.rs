@@ -3,6 +3,7 @@
 
 pub mod json;
 pub mod junit;
+pub mod email;
 pub mod markdown;
 pub mod numbers;
 pub mod terminal;

@@ -44,6 +44,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "alerts",
         sql: include_str!("migrations/0005_alerts.sql"),
     },
+    Migration {
+        version: 8,
+        name: "digests",
+        sql: include_str!("migrations/0008_digests.sql"),
+    },
 ];
 
 /// The newest schema version this binary knows.
