@@ -61,9 +61,12 @@ fn check_summaries(probes: &[&Probe], routing: Option<&AlertRouting>) -> Result<
             &probe.report,
             routing,
         ));
-        problems.into_result(())
-            .map_err(CommandError::Config)?;
-        let named = probe.report.email.as_ref().and_then(|e| e.channel.as_deref());
+        problems.into_result(()).map_err(CommandError::Config)?;
+        let named = probe
+            .report
+            .email
+            .as_ref()
+            .and_then(|e| e.channel.as_deref());
         if let Ok(channel) = crate::config::report::resolve_channel(routing, named) {
             build_notifiers(routing, &[channel], CHANNEL_TIMEOUT)
                 .map_err(|e| CommandError::Usage(e.to_string()))?;

@@ -429,7 +429,12 @@ pub fn validate_probe(
         // The digest's cron line is read in the probe's timezone (a bad one is reported
         // by `schedule` above).
         let tz = raw.timezone.as_deref().and_then(|t| t.parse().ok());
-        super::report::validate(doc, raw.report.as_ref(), tz.unwrap_or(chrono_tz::Tz::UTC), v.problems)
+        super::report::validate(
+            doc,
+            raw.report.as_ref(),
+            tz.unwrap_or(chrono_tz::Tz::UTC),
+            v.problems,
+        )
     };
     let golden_sets = v.golden_sets(&raw.golden_sets, load_golden);
     v.needs(&golden_sets, target.as_ref(), judge.as_ref());

@@ -236,7 +236,10 @@ fn facts(outcome: &RunOutcome) -> Vec<(&'static str, String)> {
         ("Run", outcome.run_id.clone()),
         (
             "Started",
-            outcome.started_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+            outcome
+                .started_at
+                .format("%Y-%m-%d %H:%M:%S UTC")
+                .to_string(),
         ),
         ("Status", outcome.status.as_str().to_string()),
     ];
@@ -524,7 +527,9 @@ pub async fn send_summary(
     let queued = wanted(email.when, store, outcome)?;
     if queued {
         let examples = failing_examples(store, outcome)?;
-        let name = report.and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned());
+        let name = report
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy().into_owned());
         let summary = build(outcome, &examples, name.as_deref());
         let attachments = match (report, &name) {
             (Some(path), Some(filename)) => vec![MailAttachment {
@@ -596,10 +601,7 @@ pub(crate) fn mail_notification(
     }
 }
 
-pub(crate) fn outbox_row(
-    channel: &str,
-    n: &Notification,
-) -> Result<NewOutbox, serde_json::Error> {
+pub(crate) fn outbox_row(channel: &str, n: &Notification) -> Result<NewOutbox, serde_json::Error> {
     Ok(NewOutbox {
         delivery_id: n.delivery_id.clone(),
         channel: channel.to_string(),

@@ -1,9 +1,9 @@
 //! Outputs of a run: the JSON document (a stable, documented schema), the terminal summary,
 //! and the JSON Lines export of observations.
 
+pub mod email;
 pub mod json;
 pub mod junit;
-pub mod email;
 pub mod markdown;
 pub mod numbers;
 pub mod terminal;

@@ -148,8 +148,7 @@ fn whole_mail(mail: &Mail) -> MultiPart {
     for a in &mail.attachments {
         match std::fs::read(&a.path) {
             Ok(bytes) => {
-                let kind = ContentType::parse(&a.content_type)
-                    .unwrap_or(ContentType::TEXT_PLAIN);
+                let kind = ContentType::parse(&a.content_type).unwrap_or(ContentType::TEXT_PLAIN);
                 files.push(Attachment::new(a.filename.clone()).body(bytes, kind));
             }
             Err(e) => {
