@@ -484,3 +484,112 @@ fn report_config_errors_are_at_their_key_with_a_hint() {
         ""
     );
 }
+
+/// Two probes share one digest; `bot` ran twice and had an incident (with hostile text in
+/// its summary), `other` never ran.
+#[tokio::test]
+async fn the_digest_covers_every_probe_since_the_last_one_and_is_sent_once_per_tick() {
+    use probity::report::digest::send_due;
+    use probity::store::IncidentRecord;
+
+    let server = smtp::Smtp::start().await;
+    let digest =
+        "report: { digest: { to: [lead@example.test], schedule: \"0 9 * * *\", channel: mail } }\n";
+    let (project, _sim) =
+        Project::with_sim(&format!("samples: 2\n{digest}"), Profile::default()).await;
+    let other = std::fs::read_to_string(project.probe_file())
+        .unwrap()
+        .replace("name: bot", "name: other");
+    std::fs::write(project.root().join("probes/other.yaml"), other).unwrap();
+    let env = |name: &str| (name == "PROBITY_TEST_KEY").then(|| "k".to_string());
+    let loaded = load_paths(&[project.root().join("probes")], &env).unwrap();
+    assert_eq!(loaded.probes.len(), 2);
+    let bot = loaded.probes.iter().find(|p| p.name == "bot").unwrap();
+    let store = Store::open(&project.db()).unwrap();
+    let first = project::run(bot, &store, &RunOptions::default()).await;
+    project::run(bot, &store, &RunOptions::default()).await;
+    let opened = Utc::now();
+    store
+        .save_incident(
+            &IncidentRecord {
+                id: 0,
+                key: "bot/error_rate".into(),
+                probe: "bot".into(),
+                rule: "error_rate".into(),
+                target: "default".into(),
+                labels: BTreeMap::new(),
+                severity: "critical".into(),
+                opened_at: opened,
+                last_seen: opened,
+                runs_failing: 1,
+                firing: true,
+                notified_at: Some(opened),
+                acknowledged_at: None,
+                silenced: false,
+                resolved_at: None,
+                summary: format!("Error rate 30% on bot: {HOSTILE}"),
+                told: vec![],
+            },
+            &[],
+            opened,
+        )
+        .unwrap();
+
+    let routing = routing(server.port);
+    let day = opened + TimeDelta::days(1);
+    let activity = send_due(&store, &loaded.probes, &routing, day)
+        .await
+        .unwrap();
+    assert_eq!(activity.queued.len(), 1, "{activity:?}");
+    assert_eq!(activity.delivery.count("sent"), 1, "{activity:?}");
+    // The same moment again, and a minute later: no new tick, nothing sent.
+    for at in [day, day + TimeDelta::minutes(1)] {
+        let again = send_due(&store, &loaded.probes, &routing, at)
+            .await
+            .unwrap();
+        assert!(again.queued.is_empty(), "{again:?}");
+    }
+    let got = received(&server);
+    assert_eq!(got.len(), 1);
+    let m = &got[0];
+    assert!(m.subject.starts_with("[probity] digest "), "{}", m.subject);
+    assert!(
+        m.subject
+            .ends_with(": 2 runs, 0 failed, 1 incidents opened"),
+        "{}",
+        m.subject
+    );
+    assert_eq!(m.to, "lead@example.test");
+    assert_eq!(m.content_type, "multipart/alternative");
+    let (plain, html) = (&m.parts[0].text, &m.parts[1].text);
+    let verdict = first.verdict.as_str();
+    assert!(
+        plain.contains(&format!("bot: 2 runs (2 {verdict}), latest {verdict}")),
+        "{plain}"
+    );
+    assert!(plain.contains("other: 0 runs (none)"), "{plain}");
+    assert!(plain.contains("1 opened, 0 resolved, 1 open"), "{plain}");
+    assert!(plain.contains("[U+202E]") && !plain.contains('\u{202E}'));
+    assert!(
+        html.contains("&lt;script&gt;") && !html.contains("<script"),
+        "{html}"
+    );
+    assert!(html.contains(
+        "<td style=\"padding:4px 8px;border:1px solid #d0d7de;vertical-align:top\">other</td>"
+    ));
+
+    // The next day's tick sends the next digest, covering only what came after.
+    let next = send_due(&store, &loaded.probes, &routing, day + TimeDelta::days(1))
+        .await
+        .unwrap();
+    assert_eq!(next.queued.len(), 1);
+    let got = received(&server);
+    assert_eq!(got.len(), 2);
+    assert!(
+        got.iter().any(|m| m
+            .subject
+            .ends_with(": 0 runs, 0 failed, 0 incidents opened")),
+        "{:?}",
+        got.iter().map(|m| &m.subject).collect::<Vec<_>>()
+    );
+}
