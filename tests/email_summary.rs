@@ -15,11 +15,12 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use chrono::{Duration as TimeDelta, Utc};
+use probity::compare::Verdict;
 use probity::config::alerts::{RawChannel, SmtpTls};
 use probity::config::report::ReportWhen;
 use probity::config::{AlertRouting, load_paths};
 use probity::pipeline::{Outputs, RunOptions, publish};
-use probity::report::email::{send_summary, subject};
+use probity::report::email::{send_summary, subject, wanted};
 use probity::sim::Profile;
 use probity::store::Store;
 use project::{GOLDEN, PLACEHOLDER, Project, text};
@@ -317,6 +318,9 @@ async fn on_change_sends_on_the_first_run_and_on_a_verdict_change_only() {
         };
         let published = publish(&store, &probe, &outcome, &outputs).await.unwrap();
         let summary = published.summary.expect("report.email is set");
+        let on_failure = wanted(ReportWhen::OnFailure, &store, &outcome).unwrap();
+        assert_eq!(on_failure, outcome.verdict == Verdict::Fail);
+        assert!(wanted(ReportWhen::Always, &store, &outcome).unwrap());
         verdicts.push(outcome.verdict);
         queued.push(summary.queued);
     }
@@ -592,4 +596,57 @@ async fn the_digest_covers_every_probe_since_the_last_one_and_is_sent_once_per_t
         "{:?}",
         got.iter().map(|m| &m.subject).collect::<Vec<_>>()
     );
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Whatever a probe or an incident is called or says, the digest's HTML opens no tag
+    /// of its own and no part carries a hidden character.
+    #[test]
+    fn the_digest_escapes_any_text(name in "\\PC{0,40}", summary in "\\PC{0,80}") {
+        use probity::report::digest::{ProbeDigest, build};
+        let now = Utc::now();
+        let digest = |probe: &str, summary: &str| {
+            let p = ProbeDigest {
+                probe: probe.to_string(),
+                runs: 1,
+                opened: vec![probity::store::IncidentRecord {
+                    probe: probe.to_string(),
+                    summary: summary.to_string(),
+                    ..mail_incident(now)
+                }],
+                ..ProbeDigest::default()
+            };
+            build(&[p], now - TimeDelta::hours(1), now)
+        };
+        let mail = digest(&name, &summary);
+        // The same markup with empty texts: every `<` is ours.
+        let ours = digest("", "").html.matches('<').count();
+        proptest::prop_assert_eq!(mail.html.matches('<').count(), ours);
+        let hidden = |t: &str| t.chars().any(|c| c == '\u{202E}' || c == '\u{200B}' || c == '\u{2066}');
+        proptest::prop_assert!(!hidden(&mail.html) && !hidden(&mail.plain) && !hidden(&mail.subject));
+    }
+}
+
+fn mail_incident(now: chrono::DateTime<Utc>) -> probity::store::IncidentRecord {
+    probity::store::IncidentRecord {
+        id: 1,
+        key: "k".into(),
+        probe: String::new(),
+        rule: "r".into(),
+        target: String::new(),
+        labels: BTreeMap::new(),
+        severity: "warning".into(),
+        opened_at: now,
+        last_seen: now,
+        runs_failing: 1,
+        firing: true,
+        notified_at: Some(now),
+        acknowledged_at: None,
+        silenced: false,
+        resolved_at: None,
+        summary: String::new(),
+        told: vec![],
+    }
 }

@@ -21,7 +21,7 @@ use super::email::{mail_notification, outbox_row, severity_colours};
 use crate::alert::after_run::{AlertError, CHANNEL_TIMEOUT};
 use crate::alert::channels::email::escape_html;
 use crate::alert::channels::neutralize;
-use crate::alert::outbox::{DeliveryReport, RetryPolicy, deliver};
+use crate::alert::outbox::{DeliveryReport, RetryPolicy, deliver_only};
 use crate::alert::routing::{RoutingError, build_notifiers};
 use crate::alert::{Mail, Notification};
 use crate::compare::{Severity, format_usd};
@@ -447,6 +447,6 @@ pub async fn send_due(
         return Ok(activity);
     }
     let notifiers = build_notifiers(routing, &channels, CHANNEL_TIMEOUT)?;
-    activity.delivery = deliver(store, &notifiers, &RetryPolicy::default(), now).await?;
+    activity.delivery = deliver_only(store, &notifiers, &RetryPolicy::default(), now).await?;
     Ok(activity)
 }

@@ -20,7 +20,7 @@ use super::numbers::{format_effect, without_severity};
 use crate::alert::after_run::{AlertError, CHANNEL_TIMEOUT};
 use crate::alert::channels::email::escape_html;
 use crate::alert::channels::{neutralize, truncate};
-use crate::alert::outbox::{DeliveryReport, RetryPolicy, deliver};
+use crate::alert::outbox::{DeliveryReport, RetryPolicy, deliver_only};
 use crate::alert::routing::{RoutingError, build_notifiers};
 use crate::alert::{Action, Mail, MailAttachment, Notification};
 use crate::compare::{Severity, Verdict, format_ms, format_rate, format_usd};
@@ -556,7 +556,7 @@ pub async fn send_summary(
         );
         queue(store, &channel, &notification, now)?;
     }
-    let delivery = deliver(store, &notifiers, &RetryPolicy::default(), now).await?;
+    let delivery = deliver_only(store, &notifiers, &RetryPolicy::default(), now).await?;
     Ok(Some(SummaryActivity {
         channel,
         queued,
