@@ -650,3 +650,48 @@ fn mail_incident(now: chrono::DateTime<Utc>) -> probity::store::IncidentRecord {
         told: vec![],
     }
 }
+
+#[tokio::test]
+async fn run_refuses_a_summary_it_cannot_send_before_any_request() {
+    // No alerts file at all.
+    let project = Project::new(PLACEHOLDER, "report: { email: [owners@example.test] }\n");
+    let out = project::probity_in(
+        project.root(),
+        &[("PROBITY_TEST_KEY", "k")],
+        &["run", "bot"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(
+            "e-mails its summary (report.email), but the project has no alert-routing file"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+    // A channel that is not an e-mail channel: at its key, nothing sent (port 9 is closed,
+    // so a run would have failed differently).
+    let project = Project::new(
+        PLACEHOLDER,
+        "report: { email: { to: [owners@example.test], channel: term } }\n",
+    );
+    std::fs::write(
+        project.root().join("probes/alerts.yaml"),
+        "channels:\n  term: { type: console }\n",
+    )
+    .unwrap();
+    let out = project::probity_in(
+        project.root(),
+        &[("PROBITY_TEST_KEY", "k")],
+        &["run", "bot"],
+    )
+    .await;
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("bot.yaml:9:"), "{stderr}");
+    assert!(
+        stderr.contains("report.email.channel: channel `term` is not an e-mail channel; the alerts file has no e-mail channel"),
+        "{stderr}"
+    );
+    assert!(!project.db().exists(), "nothing was run");
+}
