@@ -4,5 +4,6 @@
 pub mod json;
 pub mod junit;
 pub mod markdown;
+pub mod html;
 pub mod numbers;
 pub mod terminal;
