@@ -13,8 +13,9 @@
 //!   `reports/<probe>/latest.html` (what `run` and `gate` do through `pipeline::publish`).
 //!
 //! Templates (`templates/*.hbs`) are embedded in the binary; a project overrides any of
-//! them by a file of the same name in `reports/templates/` under the project folder
-//! ([`Options::templates`]): `run.hbs`, `history.hbs`, `style.hbs` (the CSS partial). Every
+//! them by a file of the same name in the `templates/` folder of the reports folder
+//! (`reports/templates/` under the project folder, or `<--report-dir>/templates/`;
+//! [`Options::templates`]): `run.hbs`, `history.hbs`, `style.hbs` (the CSS partial). Every
 //! value is escaped by the engine (HTML metacharacters, and the invisible and bidi
 //! characters of [`crate::inert`] shown as `\u{..}`); only the SVG charts, which our own
 //! code draws and escapes, are inserted raw (`{{{charts.*}}}`, nothing else).
@@ -45,10 +46,11 @@ pub struct Options {
 }
 
 impl Options {
-    /// The options of a project: its `reports/templates/` folder overrides templates.
-    pub fn for_project(root: &Path) -> Options {
+    /// The options of reports written to `dir` (`reports/` under the project folder by
+    /// default): the templates in its `templates/` folder override the embedded ones.
+    pub fn for_reports(dir: &Path) -> Options {
         Options {
-            templates: Some(root.join("reports").join("templates")),
+            templates: Some(dir.join("templates")),
             trend_runs: None,
         }
     }
