@@ -56,7 +56,10 @@ async fn run_with_report(
 fn page_text(html: &str) -> String {
     let style = Regex::new(r"(?s)<style>.*?</style>").unwrap();
     let svg = Regex::new(r"(?s)<svg.*?</svg>").unwrap();
-    let block = Regex::new(r"(?i)</?(tr|h[1-6]|p|div|li|dt|dd|section|pre|summary|footer|header|table|figure)[^>]*>").unwrap();
+    let block = Regex::new(
+        r"(?i)</?(tr|h[1-6]|p|div|li|dt|dd|section|pre|summary|footer|header|table|figure)[^>]*>",
+    )
+    .unwrap();
     let tag = Regex::new(r"<[^>]*>").unwrap();
     let html = style.replace_all(html, "");
     let html = svg.replace_all(&html, "[chart]");
@@ -155,11 +158,7 @@ async fn snapshot_of_a_run_with_failing_cases() {
 
 #[tokio::test]
 async fn snapshot_of_a_history_with_a_deployment() {
-    let (project, _sim) = Project::with_sim(
-        "samples: 2\nconcurrency: 1\n",
-        steady(5),
-    )
-    .await;
+    let (project, _sim) = Project::with_sim("samples: 2\nconcurrency: 1\n", steady(5)).await;
     let store = Store::open(&project.db()).unwrap();
     let reports = project.root().join("reports");
     let mut probe = project.probe("k");
@@ -216,14 +215,25 @@ async fn run_writes_its_report_and_latest_and_report_rerenders_it_from_the_store
     // --no-report writes none; --report-dir moves it.
     let out = probity_in(dir, &envs, &["run", "bot", "--no-report"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(!text(&out.stdout).contains("report:"), "{}", text(&out.stdout));
+    assert!(
+        !text(&out.stdout).contains("report:"),
+        "{}",
+        text(&out.stdout)
+    );
     let second = store.run("latest").unwrap();
     assert!(!dir.join(format!("reports/bot/{}.html", second.id)).exists());
     let elsewhere = dir.join("elsewhere");
     let out = probity_in(
         dir,
         &envs,
-        &["run", "bot", "--report-dir", elsewhere.to_str().unwrap(), "--format", "json"],
+        &[
+            "run",
+            "bot",
+            "--report-dir",
+            elsewhere.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
     )
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -231,12 +241,20 @@ async fn run_writes_its_report_and_latest_and_report_rerenders_it_from_the_store
     assert!(elsewhere.join(format!("bot/{}.html", third.id)).is_file());
     // stdout stays one JSON document; the path goes to stderr.
     serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap();
-    assert!(text(&out.stderr).contains("report: "), "{}", text(&out.stderr));
     assert!(
-        probity_in(dir, &envs, &["run", "bot", "--no-report", "--report-dir", "x"])
-            .await
-            .status
-            .code()
+        text(&out.stderr).contains("report: "),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        probity_in(
+            dir,
+            &envs,
+            &["run", "bot", "--no-report", "--report-dir", "x"]
+        )
+        .await
+        .status
+        .code()
             == Some(2)
     );
 
@@ -244,11 +262,18 @@ async fn run_writes_its_report_and_latest_and_report_rerenders_it_from_the_store
     let out = probity_in(dir, &envs, &["report", "--history", "bot", "-n", "5"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let history = std::fs::read_to_string(dir.join("reports/bot/history.html")).unwrap();
-    assert!(history.contains(&format!("href=\"{}.html\"", run.id)), "{history}");
+    assert!(
+        history.contains(&format!("href=\"{}.html\"", run.id)),
+        "{history}"
+    );
     // A probe with no runs is an error that names what there is.
     let out = probity_in(dir, &envs, &["report", "--history", "bto"]).await;
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("did you mean `bot`?"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("did you mean `bot`?"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 /// An OpenAI-compatible endpoint whose every answer (and reported model) is hostile.
@@ -286,19 +311,32 @@ async fn model_text_is_escaped_and_bidi_controls_are_shown() {
     let reports = project.root().join("reports");
     let (_, path) = run_with_report(&probe, &store, &RunOptions::default(), &reports).await;
     let page = std::fs::read_to_string(path.unwrap()).unwrap();
-    for raw in ["<script", "<img", "href=\"javascript:", "\u{202E}", "\u{202C}"] {
+    for raw in [
+        "<script",
+        "<img",
+        "href=\"javascript:",
+        "\u{202E}",
+        "\u{202C}",
+    ] {
         assert!(!page.contains(raw), "{raw:?} reached the page raw");
     }
     // Exactly one style element: the answer's `</style>` closed nothing.
     assert_eq!(page.matches("</style>").count(), 1);
     assert!(page.contains("&lt;script&gt;document.title&#x3D;&#x27;pwned&#x27;&lt;/script&gt;"));
-    assert!(page.contains("\\u{202e}evil\\u{202c}"), "bidi controls shown as text");
-    assert!(page.contains("m&lt;script&gt;alert(2)&lt;/script&gt;"), "the reported model too");
+    assert!(
+        page.contains("\\u{202e}evil\\u{202c}"),
+        "bidi controls shown as text"
+    );
+    assert!(
+        page.contains("m&lt;script&gt;alert(2)&lt;/script&gt;"),
+        "the reported model too"
+    );
 }
 
 #[tokio::test]
 async fn a_gate_shows_candidate_and_baseline_side_by_side() {
-    let body = "samples: 3\nconcurrency: 2\ntargets:\n  canary: { labels: { model_version: \"2\" } }\n";
+    let body =
+        "samples: 3\nconcurrency: 2\ntargets:\n  canary: { labels: { model_version: \"2\" } }\n";
     let (project, _sim) = Project::with_sim(body, steady(9)).await;
     let probe = project.probe("k");
     let store = Store::open(&project.db()).unwrap();
@@ -311,7 +349,10 @@ async fn a_gate_shows_candidate_and_baseline_side_by_side() {
     let reports = project.root().join("reports");
     let (_, path) = run_with_report(&probe, &store, &options, &reports).await;
     let shown = page_text(&std::fs::read_to_string(path.unwrap()).unwrap());
-    assert!(shown.contains("Candidate and baseline, case by case"), "{shown}");
+    assert!(
+        shown.contains("Candidate and baseline, case by case"),
+        "{shown}"
+    );
     assert!(shown.contains("canary (candidate)"), "{shown}");
     assert!(shown.contains("default (baseline)"), "{shown}");
     assert!(shown.contains("Operations · candidate · canary"), "{shown}");
@@ -363,7 +404,10 @@ fn embedded_templates_insert_nothing_raw_but_our_charts() {
             );
         }
         assert!(!template.contains("<script"), "{name} has a script");
-        assert!(!template.contains("http://") && !template.contains("https://"), "{name} fetches");
+        assert!(
+            !template.contains("http://") && !template.contains("https://"),
+            "{name} fetches"
+        );
     }
 }
 

@@ -39,7 +39,8 @@ pub struct Distributions {
 }
 
 fn values(e: Option<&Evidence>, key: &str) -> Option<Vec<f64>> {
-    e.and_then(|e| e.continuous.get(key)).map(|r| r.values.clone())
+    e.and_then(|e| e.continuous.get(key))
+        .map(|r| r.values.clone())
 }
 
 impl Distributions {
@@ -115,8 +116,16 @@ pub fn draw(d: &Distributions, trend: &[Point], run: Option<&str>) -> Charts {
         .collect();
     Charts {
         latency: dist("latency: this run over the baseline", "ms", &d.latency),
-        ttft: dist("time to first token: this run over the baseline", "ms", &d.ttft),
-        length: dist("output length: this run over the baseline", "tokens", &d.length),
+        ttft: dist(
+            "time to first token: this run over the baseline",
+            "ms",
+            &d.ttft,
+        ),
+        length: dist(
+            "output length: this run over the baseline",
+            "tokens",
+            &d.length,
+        ),
         trends,
     }
 }

@@ -87,4 +87,3 @@ pub fn escape_html(text: &str) -> String {
 pub fn embedded(name: &str) -> Option<&'static str> {
     TEMPLATES.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
 }
-

@@ -194,8 +194,7 @@ fn changes(before: &Deployed, now: &Deployed) -> Vec<String> {
         }
     }
     // A run that got no answer reports no model: that is an outage, not a deployment.
-    if before.reported != now.reported && !before.reported.is_empty() && !now.reported.is_empty()
-    {
+    if before.reported != now.reported && !before.reported.is_empty() && !now.reported.is_empty() {
         out.push(format!(
             "reported model {} → {}",
             before.reported.join(", "),
@@ -231,7 +230,10 @@ pub fn points(
     let skip = runs.len().saturating_sub(n);
     for (i, r) in runs.iter().enumerate() {
         let now = deployed(store, r)?;
-        let deployment = before.as_ref().map(|b| changes(b, &now)).unwrap_or_default();
+        let deployment = before
+            .as_ref()
+            .map(|b| changes(b, &now))
+            .unwrap_or_default();
         before = Some(now);
         if i < skip {
             continue;

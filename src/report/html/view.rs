@@ -345,9 +345,7 @@ fn cut(text: &str, bound: usize) -> (String, String) {
     let kept: String = text.chars().take(bound).collect();
     (
         kept,
-        format!(
-            "cut after {bound} of {total} characters (`probity export` has the whole answer)"
-        ),
+        format!("cut after {bound} of {total} characters (`probity export` has the whole answer)"),
     )
 }
 
@@ -374,7 +372,8 @@ fn interval(ci: [f64; 2]) -> String {
 }
 
 fn num(v: Option<f64>) -> String {
-    v.map(|v| format!("{v:.3}")).unwrap_or_else(|| "—".to_string())
+    v.map(|v| format!("{v:.3}"))
+        .unwrap_or_else(|| "—".to_string())
 }
 
 fn p_value(p: Option<f64>) -> String {
@@ -424,16 +423,15 @@ fn class_of(findings: &[Finding], target: &str, names: &[&str]) -> String {
 
 fn operations(s: &RunSummary, b: Option<&RunSummary>, findings: &[Finding]) -> Vec<MetricRow> {
     let t = s.target.as_str();
-    let row = |metric: &str, value: String, baseline: String, change: String, class: String| {
-        MetricRow {
+    let row =
+        |metric: &str, value: String, baseline: String, change: String, class: String| MetricRow {
             metric: metric.to_string(),
             value,
             interval: String::new(),
             baseline,
             change,
             class,
-        }
-    };
+        };
     let f = &s.figures;
     let bf = b.map(|b| &b.figures);
     let mut rows = vec![
@@ -626,12 +624,15 @@ fn quality(s: &RunSummary, b: Option<&RunSummary>, findings: &[Finding]) -> Vec<
         ),
         interval: String::new(),
         baseline: bq
-            .map(|b| format!("{} / {}", len(b.length.tokens.p50), len(b.length.tokens.p95)))
+            .map(|b| {
+                format!(
+                    "{} / {}",
+                    len(b.length.tokens.p50),
+                    len(b.length.tokens.p95)
+                )
+            })
             .unwrap_or_default(),
-        change: ratio(
-            q.length.tokens.p50,
-            bq.and_then(|b| b.length.tokens.p50),
-        ),
+        change: ratio(q.length.tokens.p50, bq.and_then(|b| b.length.tokens.p50)),
         class: class_of(findings, t, &["output_tokens", "output_chars", "length"]),
     });
     for (set, c) in &q.classification {
@@ -681,6 +682,43 @@ fn case_view(c: &CaseSummary, samples: Vec<SampleView>) -> CaseView {
             })
             .collect(),
         samples,
+    }
+}
+
+/// A gate's cases, candidate beside baseline; a case the candidate does worse on is marked.
+fn side_by_side(cand: &StoredTarget, basel: &StoredTarget) -> SideBySide {
+    let by_id: BTreeMap<(&str, &str), &CaseSummary> = basel
+        .cases
+        .iter()
+        .map(|c| ((c.set.as_str(), c.id.as_str()), c))
+        .collect();
+    let rate = |c: &CaseSummary| {
+        format!(
+            "{} ({}/{})",
+            pct(c.figures.pass_rate),
+            c.figures.passes,
+            c.figures.samples
+        )
+    };
+    SideBySide {
+        candidate: cand.summary.target.clone(),
+        baseline: basel.summary.target.clone(),
+        cases: cand
+            .cases
+            .iter()
+            .map(|c| {
+                let b = by_id.get(&(c.set.as_str(), c.id.as_str()));
+                let worse = b.is_some_and(|b| c.figures.pass_rate < b.figures.pass_rate);
+                PairRow {
+                    id: format!("{}/{}", c.set, c.id),
+                    candidate: rate(c),
+                    candidate_status: c.status.as_str().to_string(),
+                    baseline: b.map(|b| rate(b)).unwrap_or_else(|| "—".to_string()),
+                    baseline_status: b.map(|b| b.status.as_str().to_string()).unwrap_or_default(),
+                    class: if worse { "warning" } else { "" }.to_string(),
+                }
+            })
+            .collect(),
     }
 }
 
@@ -851,9 +889,7 @@ pub fn run_view(store: &Store, run: &str, trend_runs: usize) -> Result<RunView, 
         .and_then(|b| b["target"].as_str())
         .unwrap_or("")
         .to_string();
-    let base_run_id = base
-        .and_then(|b| b["run_id"].as_str())
-        .map(str::to_string);
+    let base_run_id = base.and_then(|b| b["run_id"].as_str()).map(str::to_string);
     let gate_pair = targets.len() > 1 && targets.iter().any(|t| t.summary.target == base_target);
 
     // The baseline's summary and evidence: the other target of this run (a gate against a
@@ -980,7 +1016,9 @@ pub fn run_view(store: &Store, run: &str, trend_runs: usize) -> Result<RunView, 
                     format_usd(b),
                     format_usd(c)
                 ),
-                (None, Some(c)) => format!("{} ({} per case)", format_usd(f.cost_usd), format_usd(c)),
+                (None, Some(c)) => {
+                    format!("{} ({} per case)", format_usd(f.cost_usd), format_usd(c))
+                }
                 _ => format_usd(f.cost_usd),
             },
         });
@@ -1001,10 +1039,7 @@ pub fn run_view(store: &Store, run: &str, trend_runs: usize) -> Result<RunView, 
         facts.push(Fact {
             label: "baseline age".into(),
             value: match &base_record {
-                Some(r) => format!(
-                    "{} before this run",
-                    age(record.started_at - r.started_at)
-                ),
+                Some(r) => format!("{} before this run", age(record.started_at - r.started_at)),
                 None if gate_pair => "probed in this run, interleaved case by case".into(),
                 None => "unknown (its run is not in this store)".into(),
             },
@@ -1046,7 +1081,9 @@ pub fn run_view(store: &Store, run: &str, trend_runs: usize) -> Result<RunView, 
                 .cases
                 .iter()
                 .map(|c| {
-                    let samples = failing.remove(&format!("{}/{}", c.set, c.id)).unwrap_or_default();
+                    let samples = failing
+                        .remove(&format!("{}/{}", c.set, c.id))
+                        .unwrap_or_default();
                     case_view(c, samples)
                 })
                 .collect();
@@ -1057,7 +1094,10 @@ pub fn run_view(store: &Store, run: &str, trend_runs: usize) -> Result<RunView, 
                 "skipped" => 2,
                 _ => 3,
             });
-            let failing_cases = cases.iter().filter(|c| !c.status.starts_with("pass")).count();
+            let failing_cases = cases
+                .iter()
+                .filter(|c| !c.status.starts_with("pass"))
+                .count();
             let mut ops = operations(&t.summary, b, &findings);
             if let Some(c) = cost_per_case(&t.summary, t.cases.len()) {
                 ops.push(MetricRow {
@@ -1100,46 +1140,17 @@ pub fn run_view(store: &Store, run: &str, trend_runs: usize) -> Result<RunView, 
         })
         .collect();
 
-    let side_by_side = gate_pair.then(|| {
-        let cand = targets
-            .iter()
-            .find(|t| t.summary.target != base_target)
-            .expect("a gate pair has a candidate");
-        let basel = targets
-            .iter()
-            .find(|t| t.summary.target == base_target)
-            .expect("a gate pair has a baseline");
-        let by_id: BTreeMap<(String, String), &CaseSummary> = basel
-            .cases
-            .iter()
-            .map(|c| ((c.set.clone(), c.id.clone()), c))
-            .collect();
-        SideBySide {
-            candidate: cand.summary.target.clone(),
-            baseline: basel.summary.target.clone(),
-            cases: cand
-                .cases
-                .iter()
-                .map(|c| {
-                    let b = by_id.get(&(c.set.clone(), c.id.clone()));
-                    let worse = b.is_some_and(|b| c.figures.pass_rate < b.figures.pass_rate);
-                    PairRow {
-                        id: format!("{}/{}", c.set, c.id),
-                        candidate: format!("{} ({}/{})", pct(c.figures.pass_rate), c.figures.passes, c.figures.samples),
-                        candidate_status: c.status.as_str().to_string(),
-                        baseline: b
-                            .map(|b| format!("{} ({}/{})", pct(b.figures.pass_rate), b.figures.passes, b.figures.samples))
-                            .unwrap_or_else(|| "—".to_string()),
-                        baseline_status: b.map(|b| b.status.as_str().to_string()).unwrap_or_default(),
-                        class: if worse { "warning".to_string() } else { String::new() },
-                    }
-                })
-                .collect(),
-        }
-    });
+    let candidate = targets.iter().find(|t| t.summary.target != base_target);
+    let paired = targets.iter().find(|t| t.summary.target == base_target);
+    let side_by_side = match (gate_pair, candidate, paired) {
+        (true, Some(cand), Some(basel)) => Some(side_by_side(cand, basel)),
+        _ => None,
+    };
 
     // Charts: this run's distributions over the baseline's, and the probe's trend.
-    let primary_name = primary.map(|t| t.summary.target.clone()).unwrap_or_default();
+    let primary_name = primary
+        .map(|t| t.summary.target.clone())
+        .unwrap_or_default();
     let current_evidence = evidence_of(evidence.as_ref(), &primary_name);
     let dist = Distributions::from_evidence(current_evidence.as_ref(), base_evidence.as_ref());
     let trend: Vec<Point> = points(store, &record.probe, trend_runs, Some(&record))?;
