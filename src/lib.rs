@@ -12,6 +12,7 @@ pub mod config;
 pub mod exit;
 pub mod golden;
 pub mod inert;
+pub mod logs;
 pub mod pipeline;
 pub mod provider;
 pub mod report;
