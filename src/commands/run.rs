@@ -165,7 +165,7 @@ pub async fn run(cli: &Cli, args: &RunArgs) -> Result<i32, CommandError> {
         let outputs = Outputs {
             alerts: project.alerts.as_ref().filter(|_| !args.no_alerts),
             link: report_path.as_deref().map(crate::config::display_path),
-            report_dir: None,
+            report_dir: super::report::report_dir(cli, &args.report),
         };
         let published = publish(&store, probe, &outcome, &outputs).await?;
         if let Some(activity) = &published.alerts {
@@ -174,6 +174,7 @@ pub async fn run(cli: &Cli, args: &RunArgs) -> Result<i32, CommandError> {
         if let Some(summary) = &published.summary {
             super::alert::print_summary(summary);
         }
+        super::report::print_report(&published, args.format == Format::Text);
         codes.push(exit_code(&cancel, outcome.exit_code));
         documents.push(document);
         if cancel.is_cancelled() {

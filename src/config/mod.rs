@@ -16,7 +16,7 @@ mod project;
 pub mod report;
 pub mod schedule;
 mod schema;
-mod suggest;
+pub(crate) mod suggest;
 
 pub use alerts::AlertRouting;
 pub use diagnostic::{Diagnostic, Diagnostics, display_path};

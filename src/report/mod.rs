@@ -3,6 +3,7 @@
 
 pub mod digest;
 pub mod email;
+pub mod html;
 pub mod json;
 pub mod junit;
 pub mod markdown;
