@@ -264,13 +264,51 @@ async fn run_sends_the_shorthand_summary_through_the_only_email_channel() {
         got[0].subject
     );
     assert_eq!(got[0].to, "owners@example.test");
-    assert_eq!(got[0].content_type, "multipart/alternative");
+    // The run's HTML report (reports/bot/<run_id>.html) is attached.
+    let report = std::fs::read_dir(project.root().join("reports/bot"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().is_some_and(|n| n != "latest.html"))
+        .expect("run wrote its report");
+    let name = report.file_name().unwrap().to_string_lossy().into_owned();
+    assert_eq!(got[0].content_type, "multipart/mixed");
     let types: Vec<&str> = got[0]
         .parts
         .iter()
         .map(|p| p.content_type.as_str())
         .collect();
-    assert_eq!(types, ["text/plain", "text/html"]);
+    assert_eq!(types, ["text/plain", "text/html", "text/html"]);
+    let attached = &got[0].parts[2];
+    assert_eq!(attached.filename.as_deref(), Some(name.as_str()));
+    assert_eq!(attached.disposition.as_deref(), Some("attachment"));
+    assert_eq!(attached.text, std::fs::read_to_string(&report).unwrap());
+    assert!(
+        got[0].parts[0]
+            .text
+            .contains(&format!("The full report is attached: {name}"))
+    );
+
+    // --no-report: the summary alone.
+    let out = project::probity_in(
+        project.root(),
+        &[("PROBITY_TEST_KEY", "k")],
+        &["run", "bot", "--samples", "2", "--no-report"],
+    )
+    .await;
+    assert!(text(&out.stderr).contains("e-mail summary queued via `mail`: 1 sent"));
+    let got = received(&server);
+    assert_eq!(got.len(), 2);
+    let alone: Vec<&Message> = got
+        .iter()
+        .filter(|m| m.content_type == "multipart/alternative")
+        .collect();
+    assert_eq!(alone.len(), 1);
+    assert_eq!(alone[0].parts.len(), 2);
+    assert!(
+        alone[0].parts[0]
+            .text
+            .contains("No HTML report was written for this run.")
+    );
 
     // --no-alerts notifies no one: no summary either.
     let out = project::probity_in(
@@ -280,7 +318,7 @@ async fn run_sends_the_shorthand_summary_through_the_only_email_channel() {
     )
     .await;
     assert!(!text(&out.stderr).contains("e-mail summary"));
-    assert_eq!(received(&server).len(), 1);
+    assert_eq!(received(&server).len(), 2);
 }
 
 #[tokio::test]
