@@ -35,9 +35,23 @@ pub struct Cli {
     /// SQLite database of runs, for every command (default: the `store.path` the project's probes set, else .probity/probity.db under the project folder).
     #[arg(long, global = true, value_name = "FILE", env = "PROBITY_DB")]
     pub db: Option<PathBuf>,
-    /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides.
+    /// More log output on stderr (-v debug, -vv debug for every library too); RUST_LOG
+    /// overrides (default: probity's events at info, other crates' at warn).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
+    /// Log lines on stderr as `text` for people or `json`, one object a line, for log
+    /// pipelines; every event of a run carries run_id and probe, every request event
+    /// case_id, sample and traceparent.
+    #[arg(long, global = true, value_enum, value_name = "FORMAT", default_value_t = crate::logs::LogFormat::Text, env = "PROBITY_LOG_FORMAT")]
+    pub log_format: crate::logs::LogFormat,
+    /// Put the prompt and the model's output in request log events (off: they may hold
+    /// personal data; secrets are redacted either way).
+    #[arg(long, global = true)]
+    pub log_content: bool,
+    /// Share of successful requests logged, 0 to 1 (chosen by traceparent, so the same
+    /// request is always chosen or never); failed requests are always logged.
+    #[arg(long, global = true, value_name = "RATE", default_value_t = 0.0, value_parser = crate::logs::parse_rate)]
+    pub log_sample_successes: f64,
     #[command(subcommand)]
     pub command: Command,
 }
