@@ -157,6 +157,45 @@ async fn pages_render_link_to_each_other_and_keep_model_text_as_text() {
     );
     assert!(samples.contains(&format!("href=\"/runs/{run_2}\"")));
 
+    // With the scheduler's state: the next run and schedule, a probe running now (one that
+    // never finished a run shows too), a rejected reload.
+    let state = probity::daemon::DaemonState::shared(chrono::Utc::now());
+    let schedule = |name: &str, schedule: &str| probity::daemon::ProbeSchedule {
+        name: name.into(),
+        schedule: schedule.into(),
+        timezone: "Europe/Berlin".into(),
+    };
+    state.loaded(
+        &[
+            schedule("bot", "*/15 * * * *"),
+            schedule("nightly", "@daily"),
+        ],
+        false,
+    );
+    let next = chrono::DateTime::parse_from_rfc3339("2031-05-06T07:15:00Z").unwrap();
+    state.next_run("bot", Some(next.to_utc()));
+    state.started("nightly", chrono::Utc::now());
+    state.reload_failed("probes/bot.yaml:3:7: <b>broken</b>");
+    let app = dashboard::router::<()>(Dashboard::new(project.db(), Some(state)));
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .unwrap();
+    let daemon_base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let (status, scheduled) = get(&format!("{daemon_base}/")).await;
+    assert_eq!(status, 200, "{scheduled}");
+    assert!(scheduled.contains("2031-05-06 07:15:00 UTC"), "{scheduled}");
+    assert!(
+        scheduled.contains("*/15 * * * * · Europe/Berlin"),
+        "{scheduled}"
+    );
+    assert!(
+        scheduled.contains("href=\"/probes/nightly\""),
+        "{scheduled}"
+    );
+    assert!(scheduled.contains("pill s-running"), "{scheduled}");
+    assert!(scheduled.contains("1 config reload failed: probes/bot.yaml:3:7: &lt;b&gt;broken"));
+
     // Unknown names: 404 pages that say what exists.
     let (status, missing) = get(&format!("{base}/probes/bott")).await;
     assert_eq!(status, 404);

@@ -183,6 +183,8 @@ struct Row {
     name: String,
     status: &'static str,
     next_run: Option<DateTime<Utc>>,
+    /// The schedule as written and its timezone, when the daemon schedules the probe.
+    schedule: Option<String>,
     running_since: Option<DateTime<Utc>>,
     last: Option<(String, String, DateTime<Utc>)>,
     incidents: Vec<(String, String, bool)>,
@@ -237,6 +239,7 @@ fn index_page(d: &Dashboard, store: &Store) -> Result<String, PageError> {
             name,
             status,
             next_run: scheduled.and_then(|p| p.next_run),
+            schedule: scheduled.map(|p| format!("{} · {}", p.schedule, p.timezone)),
             running_since,
             last,
             incidents,
@@ -298,7 +301,7 @@ fn index_row(row: &Row) -> String {
     };
     let _ = write!(
         out,
-        "<tr><td><a href=\"/probes/{}\">{}</a></td><td><span class=\"pill s-{}\">{}</span>{}</td><td>{}</td>",
+        "<tr><td><a href=\"/probes/{}\">{}</a></td><td><span class=\"pill s-{}\">{}</span>{}</td><td>{}{}</td>",
         segment(&row.name),
         esc(&row.name),
         row.status,
@@ -308,6 +311,10 @@ fn index_row(row: &Row) -> String {
             .map(|e| format!("<div class=\"muted\">{}</div>", esc(e)))
             .unwrap_or_default(),
         row.next_run.map(time).unwrap_or_else(|| "—".into()),
+        row.schedule
+            .as_deref()
+            .map(|s| format!("<div class=\"muted\">{}</div>", esc(s)))
+            .unwrap_or_else(|| "<div class=\"muted\">not scheduled</div>".into()),
     );
     match &row.last {
         Some((id, verdict, started)) => {
