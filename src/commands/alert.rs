@@ -55,7 +55,7 @@ pub fn print_activity(activity: &Activity) {
         report.count("failed"),
     );
     if sent + pending + failed > 0 || !eval.pending.is_empty() {
-        eprintln!(
+        let line = format!(
             "alerts: {} fired, {} reminded, {} resolved, {} waiting for `for`, {} silenced; \
              {sent} sent, {pending} pending, {failed} failed",
             eval.fired.len(),
@@ -64,15 +64,17 @@ pub fn print_activity(activity: &Activity) {
             eval.pending.len(),
             eval.silenced.len(),
         );
+        crate::logs::note(tracing::Level::INFO, &line);
     }
     for row in report.rows.iter().filter(|r| r.status != "sent") {
-        eprintln!(
+        let line = format!(
             "alerts: {} to `{}` {}: {}",
             row.delivery_id,
             row.channel,
             row.status,
             sanitize(row.error.as_deref().unwrap_or(""), 300)
         );
+        crate::logs::note(tracing::Level::WARN, &line);
     }
 }
 
