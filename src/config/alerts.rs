@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use super::diagnostic::Diagnostic;
 use super::document::Document;
+use super::interpolate::Unset;
 use super::locate::escape;
 use super::model::Secret;
 use super::schema::SchemaCheck;
@@ -119,6 +120,59 @@ pub struct AlertRouting {
     pub routes: BTreeMap<String, RawRoute>,
     /// Secrets resolved from the environment in this file, for redaction.
     pub secrets: Vec<Secret>,
+    /// Per channel, its `${VAR}`s that are not set. Not an error while loading: only a
+    /// command that would use the channel (a probe's route, `alert test --channel`) fails
+    /// on it, and `validate` reports those of channels a route names ([`Self::routed_unset`]).
+    pub unset: BTreeMap<String, Vec<Unset>>,
+}
+
+impl AlertRouting {
+    /// Every channel some route names.
+    pub fn routed_channels(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .routes
+            .values()
+            .flat_map(|r| r.critical.iter().chain(&r.warning).chain(&r.info))
+            .map(String::as_str)
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
+    /// The problems of the unset variables of channels some route names.
+    pub fn routed_unset(&self) -> Vec<Diagnostic> {
+        self.routed_channels()
+            .into_iter()
+            .filter_map(|c| self.unset.get(c))
+            .flatten()
+            .map(|u| u.diagnostic.clone())
+            .collect()
+    }
+
+    /// Takes the unset variables of `/channels/NAME/...` values out of `unset` into this
+    /// routing, per channel; the rest (a `${VAR}` outside any channel) stay errors.
+    pub fn defer_unset(&mut self, unset: Vec<Unset>) -> Vec<Unset> {
+        let mut rest = Vec::new();
+        for u in unset {
+            let channel = u
+                .pointer
+                .strip_prefix("/channels/")
+                .and_then(|p| p.split('/').next())
+                .map(unescape)
+                .filter(|c| self.channels.contains_key(c));
+            match channel {
+                Some(c) => self.unset.entry(c).or_default().push(u),
+                None => rest.push(u),
+            }
+        }
+        rest
+    }
+}
+
+/// A JSON-pointer segment back to its key (`~1` is `/`, `~0` is `~`).
+fn unescape(segment: &str) -> String {
+    segment.replace("~1", "/").replace("~0", "~")
 }
 
 static ALERTS_SCHEMA: LazyLock<SchemaCheck> = LazyLock::new(SchemaCheck::of::<RawAlerts>);
@@ -180,6 +234,7 @@ pub fn validate_alerts(
         channels: raw.channels,
         routes: raw.routes,
         secrets,
+        unset: BTreeMap::new(),
     };
     (Some(routing), problems)
 }

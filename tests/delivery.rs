@@ -1,0 +1,81 @@
+//! Delivery through the binary: which channels a command needs (an unset `${VAR}` blocks
+//! only the commands that would use its channel), acknowledging incidents, Alertmanager's
+//! re-sent firing alerts, and a `probity run` killed with SIGKILL in the middle of a
+//! delivery, completed by the next run without a receiver seeing anything twice.
+
+#[path = "support/project.rs"]
+mod project;
+
+use project::{PLACEHOLDER, Project, text};
+
+async fn probity(project: &Project, args: &[&str]) -> std::process::Output {
+    project::probity_in(project.root(), &[("PROBITY_TEST_KEY", "k")], args).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unset_variable_blocks_only_commands_that_use_its_channel() {
+    let project = Project::new(PLACEHOLDER, "alerts: { route: default }\n");
+    let alerts = "channels:\n  console: { type: console }\n  pager: { type: pagerduty, routing_key: \"${PROBITY_NO_SUCH_PD_KEY}\" }\n  spare: { type: slack, webhook_url: \"${PROBITY_NO_SUCH_SLACK_URL}\" }\nroutes:\n  default: { critical: [console] }\n  paging: { critical: [pager, console] }\n";
+    std::fs::write(project.root().join("probes/alerts.yaml"), alerts).unwrap();
+
+    // The probe's route uses only the console: the run goes (and cannot probe: exit 3),
+    // and its "could not probe" page is printed.
+    let out = probity(&project, &["run", "bot"]).await;
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("alert [CRITICAL]"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A fire drill of the console alone needs no variable either.
+    let out = probity(&project, &["alert", "test", "--channel", "console"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    // A drill of the pager names the variable, the channel and the file: exit 2.
+    let out = probity(&project, &["alert", "test", "--channel", "pager"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("probes/alerts.yaml:3:42: channel `pager` needs environment variable `PROBITY_NO_SUCH_PD_KEY`, which is not set"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("PROBITY_NO_SUCH_SLACK_URL"), "{stderr}");
+
+    // validate: the routed pager's variable is an error, the unrouted spare's is not.
+    let out = probity(&project, &["validate"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(
+            "channels.pager.routing_key: environment variable `PROBITY_NO_SUCH_PD_KEY` is not set"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("PROBITY_NO_SUCH_SLACK_URL"), "{stderr}");
+    assert!(stderr.contains("1 error in 1 file"), "{stderr}");
+    // --no-secrets counts every variable as set.
+    let out = probity(&project, &["validate", "--no-secrets"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    // Once the probe routes through the pager, the run refuses before any request.
+    project.aim("alerts: { route: default }", "alerts: { route: paging }");
+    let out = probity(&project, &["run", "bot"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("channel `pager` needs environment variable `PROBITY_NO_SUCH_PD_KEY`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("probes/alerts.yaml"), "{stderr}");
+    // Set, validate passes.
+    let out = project::probity_in(
+        project.root(),
+        &[
+            ("PROBITY_TEST_KEY", "k"),
+            ("PROBITY_NO_SUCH_PD_KEY", "0123456789abcdef0123456789abcdef"),
+        ],
+        &["validate"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
