@@ -6,6 +6,10 @@
 #[path = "support/project.rs"]
 mod project;
 
+use std::path::Path;
+
+use probity::alert::{Action, Notification};
+use probity::sim::Profile;
 use project::{PLACEHOLDER, Project, text};
 
 async fn probity(project: &Project, args: &[&str]) -> std::process::Output {
@@ -78,4 +82,105 @@ async fn an_unset_variable_blocks_only_commands_that_use_its_channel() {
     )
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+/// 30% of answers are malformed JSON: the error rate is over the critical limit.
+fn failing_profile() -> Profile {
+    let mut p = Profile::default();
+    p.errors.rate_malformed = 0.3;
+    p
+}
+
+fn read_sink(path: &Path) -> Vec<Notification> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect(),
+        Err(_) => vec![],
+    }
+}
+
+fn of_rule(sent: &[Notification], rule: &str, action: Action) -> usize {
+    sent.iter()
+        .filter(|n| n.rule == rule && n.action == action)
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_acknowledged_incident_sends_no_reminders_and_still_resolves() {
+    // `repeat: 1ms`: without the acknowledgement every failing run sends a reminder.
+    let project = Project::new(
+        PLACEHOLDER,
+        "samples: 8\nthresholds: { error_rate: { warning: 0.05, critical: 0.1 } }\nalerts: { route: default, repeat: 1ms }\n",
+    );
+    std::fs::write(
+        project.root().join("probes/alerts.yaml"),
+        "channels:\n  log: { type: file, path: alerts.jsonl }\nroutes:\n  default: { critical: [log], warning: [log] }\n",
+    )
+    .unwrap();
+    let failing = project::start_sim(&project.golden(), failing_profile()).await;
+    let healthy = project::start_sim(&project.golden(), Profile::default()).await;
+    project.aim(PLACEHOLDER, &failing.base_url());
+    let sink = project.root().join("alerts.jsonl");
+    const RULE: &str = "threshold:error_rate";
+
+    for _ in 0..2 {
+        let out = probity(&project, &["run", "bot"]).await;
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    }
+    assert_eq!(
+        of_rule(&read_sink(&sink), RULE, Action::Trigger),
+        2,
+        "the trigger and one reminder"
+    );
+
+    let out = probity(&project, &["alert", "list"]).await;
+    let listed = text(&out.stdout);
+    let line = listed
+        .lines()
+        .find(|l| l.contains(RULE))
+        .unwrap_or_else(|| panic!("{listed}"));
+    let id = line
+        .strip_prefix('#')
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("{line}"))
+        .to_string();
+    let out = probity(&project, &["alert", "ack", &id, "--reason", "ana is on it"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains(&format!("incident #{id} acknowledged")),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = probity(&project, &["alert", "list"]).await;
+    let listed = text(&out.stdout);
+    let line = listed.lines().find(|l| l.contains(RULE)).unwrap();
+    assert!(line.contains("firing"), "{line}");
+    assert!(line.contains("[acknowledged "), "{line}");
+    assert!(line.contains(": ana is on it]"), "{line}");
+
+    // Still failing: tracked, but no reminder.
+    let out = probity(&project, &["run", "bot"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(of_rule(&read_sink(&sink), RULE, Action::Trigger), 2);
+    // Healthy again: the acknowledged incident resolves, and the channel hears of it.
+    project.aim(&failing.base_url(), &healthy.base_url());
+    let out = probity(&project, &["run", "bot"]).await;
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(of_rule(&read_sink(&sink), RULE, Action::Resolve), 1);
+    // A resolved (or unknown) incident cannot be acknowledged.
+    let out = probity(&project, &["alert", "ack", &id]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains(&format!("no open incident #{id}")),
+        "{}",
+        text(&out.stderr)
+    );
+    failing.shutdown().await.unwrap();
+    healthy.shutdown().await.unwrap();
 }

@@ -158,6 +158,8 @@ pub fn evaluate(
         } else {
             let due = match (policy.repeat, incident.notified_at) {
                 (_, None) => true, // fired while silenced: tell once the silence ends
+                // Acknowledged (`alert ack`): someone is on it, no more reminders.
+                (Some(_), Some(_)) if incident.acknowledged_at.is_some() => false,
                 (Some(every), Some(at)) => (now - at).to_std().unwrap_or_default() >= every,
                 (None, Some(_)) => false,
             };
