@@ -55,6 +55,12 @@ pub enum RawChannel {
     Alertmanager {
         /// Base URL, e.g. http://alertmanager:9093.
         url: String,
+        /// How long a firing alert stays active in Alertmanager without being re-sent
+        /// (its `endsAt`, from each send; default 1h). Every run re-sends open incidents,
+        /// so make it longer than the time between two runs of the probe (e.g. 3× the
+        /// schedule's interval); an alert not re-sent in time resolves on its own there.
+        #[serde(default)]
+        ends_after: Option<String>,
     },
     /// Slack incoming webhook.
     Slack {
@@ -86,6 +92,10 @@ pub enum RawChannel {
         from: String,
         /// Recipients.
         to: Vec<String>,
+        /// A PEM file of CA certificates to trust for this server besides the system's
+        /// (a corporate relay signed by an internal CA); relative to the working folder.
+        #[serde(default)]
+        ca_file: Option<String>,
     },
     /// Printed to the terminal (and the log).
     Console {},
@@ -217,13 +227,27 @@ pub fn validate_alerts(
     }
     for (name, channel) in &raw.channels {
         let url = match channel {
-            RawChannel::Alertmanager { url } | RawChannel::Webhook { url, .. } => {
+            RawChannel::Alertmanager { url, .. } | RawChannel::Webhook { url, .. } => {
                 Some(("url", url))
             }
             RawChannel::Slack { webhook_url } => Some(("webhook_url", webhook_url)),
             RawChannel::Email { smtp, .. } => Some(("smtp", smtp)),
             _ => None,
         };
+        if let RawChannel::Alertmanager {
+            ends_after: Some(d),
+            ..
+        } = channel
+            && let Err(e) = super::duration::parse_duration(d)
+        {
+            problems.push(
+                doc.error(
+                    &format!("/channels/{}/ends_after", escape(name)),
+                    format!("invalid duration: {e}"),
+                )
+                .with_hint(super::duration::DURATION_HINT),
+            );
+        }
         // Secrets may be in the URL (Slack webhooks), so it is not quoted.
         if let Some((key, _)) = url.filter(|(_, u)| reqwest::Url::parse(u).is_err()) {
             problems.push(doc.error(&format!("/channels/{}/{key}", escape(name)), "not a URL"));
