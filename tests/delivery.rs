@@ -3,6 +3,8 @@
 //! re-sent firing alerts, and a `probity run` killed with SIGKILL in the middle of a
 //! delivery, completed by the next run without a receiver seeing anything twice.
 
+#[path = "support/alertmanager.rs"]
+mod alertmanager;
 #[path = "support/project.rs"]
 mod project;
 
@@ -180,6 +182,95 @@ async fn an_acknowledged_incident_sends_no_reminders_and_still_resolves() {
         text(&out.stderr).contains(&format!("no open incident #{id}")),
         "{}",
         text(&out.stderr)
+    );
+    failing.shutdown().await.unwrap();
+    healthy.shutdown().await.unwrap();
+}
+
+/// The probe's `threshold:error_rate` alert in Alertmanager, if it is active there.
+async fn active_error_rate(am: &alertmanager::Alertmanager) -> Option<serde_json::Value> {
+    am.alerts("?active=true")
+        .await
+        .into_iter()
+        .find(|a| a["labels"]["alertname"] == "threshold:error_rate")
+}
+
+fn ends_at(alert: &serde_json::Value) -> chrono::DateTime<chrono::Utc> {
+    alert["endsAt"]
+        .as_str()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("no endsAt: {alert}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn alertmanager_keeps_a_firing_incident_active_across_runs() {
+    let am = alertmanager::Alertmanager::start().await;
+    // No `repeat`: only the Alertmanager refresh re-sends the alert.
+    let project = Project::new(
+        PLACEHOLDER,
+        "samples: 8\nthresholds: { error_rate: { warning: 0.05, critical: 0.1 } }\nalerts: { route: default }\n",
+    );
+    std::fs::write(
+        project.root().join("probes/alerts.yaml"),
+        format!(
+            "channels:\n  am: {{ type: alertmanager, url: \"{}\", ends_after: 30m }}\n  log: {{ type: file, path: alerts.jsonl }}\nroutes:\n  default: {{ critical: [am, log], warning: [am, log] }}\n",
+            am.url
+        ),
+    )
+    .unwrap();
+    let failing = project::start_sim(&project.golden(), failing_profile()).await;
+    let healthy = project::start_sim(&project.golden(), Profile::default()).await;
+    project.aim(PLACEHOLDER, &failing.base_url());
+    let sink = project.root().join("alerts.jsonl");
+
+    let before = chrono::Utc::now();
+    let out = probity(&project, &["run", "bot"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let first = active_error_rate(&am)
+        .await
+        .expect("the firing alert is active");
+    // It would outlive Alertmanager's resolve_timeout (5m) without a resend.
+    assert!(
+        ends_at(&first) > before + chrono::Duration::minutes(29),
+        "{first}"
+    );
+
+    let out = probity(&project, &["run", "bot"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let second = active_error_rate(&am)
+        .await
+        .expect("still active after the second run");
+    assert!(
+        ends_at(&second) > ends_at(&first),
+        "re-sent by the second run: {first} then {second}"
+    );
+    assert!(first["fingerprint"].is_string(), "{first}");
+    assert_eq!(
+        first["fingerprint"], second["fingerprint"],
+        "the same alert, not a second one"
+    );
+    // The other channels heard of it once: the refresh is for Alertmanager only.
+    assert_eq!(
+        of_rule(&read_sink(&sink), "threshold:error_rate", Action::Trigger),
+        1
+    );
+    let out = probity(&project, &["alert", "outbox"]).await;
+    assert!(
+        text(&out.stdout).contains("outbox empty"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    project.aim(&failing.base_url(), &healthy.base_url());
+    let out = probity(&project, &["run", "bot"]).await;
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        active_error_rate(&am).await.is_none(),
+        "resolved after the healthy run"
     );
     failing.shutdown().await.unwrap();
     healthy.shutdown().await.unwrap();
