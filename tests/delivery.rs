@@ -9,6 +9,7 @@ mod alertmanager;
 mod project;
 
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use probity::alert::{Action, Notification};
 use probity::sim::Profile;
@@ -274,4 +275,130 @@ async fn alertmanager_keeps_a_firing_incident_active_across_runs() {
     );
     failing.shutdown().await.unwrap();
     healthy.shutdown().await.unwrap();
+}
+
+/// A webhook receiver that records every request (its `X-Probity-Delivery` and body) and
+/// whether it answered; the first request it gets is never answered (it hangs), so the
+/// sender is caught in the middle of a delivery.
+#[derive(Clone, Default)]
+struct Hanging {
+    /// (delivery id, notification, answered 200).
+    got: Arc<Mutex<Vec<(String, Notification, bool)>>>,
+    first: Arc<tokio::sync::Notify>,
+}
+
+async fn hanging_receiver() -> (std::net::SocketAddr, Hanging) {
+    async fn record(
+        axum::extract::State(h): axum::extract::State<Hanging>,
+        headers: axum::http::HeaderMap,
+        body: axum::body::Bytes,
+    ) -> axum::http::StatusCode {
+        let id = headers
+            .get("X-Probity-Delivery")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let n: Notification = serde_json::from_slice(&body).expect("a notification");
+        let first = {
+            let mut got = h.got.lock().unwrap();
+            let first = got.is_empty();
+            got.push((id, n, !first));
+            first
+        };
+        if first {
+            h.first.notify_one();
+            std::future::pending::<()>().await;
+        }
+        axum::http::StatusCode::OK
+    }
+    let state = Hanging::default();
+    let app = axum::Router::new()
+        .route("/hook", axum::routing::post(record))
+        .with_state(state.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (addr, state)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigkill_during_delivery_then_the_next_run_delivers_everything_once() {
+    let (addr, hook) = hanging_receiver().await;
+    let project = Project::new(
+        PLACEHOLDER,
+        "samples: 8\nthresholds: { error_rate: { warning: 0.05, critical: 0.1 } }\nalerts: { route: default }\n",
+    );
+    std::fs::write(
+        project.root().join("probes/alerts.yaml"),
+        format!(
+            "channels:\n  hook: {{ type: webhook, url: \"http://{addr}/hook\", secret: s3cret }}\nroutes:\n  default: {{ critical: [hook], warning: [hook] }}\n"
+        ),
+    )
+    .unwrap();
+    let sim = project::start_sim(&project.golden(), failing_profile()).await;
+    project.aim(PLACEHOLDER, &sim.base_url());
+
+    // `probity run`, killed with SIGKILL while the receiver holds its first notification.
+    let mut child = tokio::process::Command::new(project::BIN)
+        .args(["run", "bot"])
+        .current_dir(project.root())
+        .env("PROBITY_TEST_KEY", "k")
+        .env("NO_COLOR", "1")
+        .env_remove("PROBITY_DB")
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    tokio::select! {
+        _ = hook.first.notified() => {}
+        status = child.wait() => panic!("the run ended before delivering: {status:?}"),
+    }
+    child.kill().await.unwrap(); // SIGKILL: no handler, no cleanup runs
+    let status = child.wait().await.unwrap();
+    assert!(!status.success(), "{status:?}");
+    let (hung_id, hung, _) = hook.got.lock().unwrap()[0].clone();
+
+    // The notification the receiver held is still owed.
+    let out = probity(&project, &["alert", "outbox"]).await;
+    let pending = text(&out.stdout);
+    assert!(pending.contains(&hung_id), "{pending}");
+    assert!(pending.contains("pending"), "{pending}");
+
+    // The next run delivers it (same delivery id and dedup key) and everything else.
+    let out = probity(&project, &["run", "bot"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let out = probity(&project, &["alert", "outbox"]).await;
+    assert!(
+        text(&out.stdout).contains("outbox empty"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let got = hook.got.lock().unwrap().clone();
+    let accepted: Vec<&(String, Notification, bool)> =
+        got.iter().filter(|(_, _, ok)| *ok).collect();
+    let resent = accepted
+        .iter()
+        .find(|(id, _, _)| *id == hung_id)
+        .unwrap_or_else(|| panic!("the held notification was not re-sent: {got:?}"));
+    assert_eq!(resent.1, hung, "the resend is the same notification");
+    // Nothing accepted twice: not per delivery id, not per dedup key and action.
+    let mut ids = std::collections::BTreeSet::new();
+    let mut keys = std::collections::BTreeSet::new();
+    for (id, n, _) in &accepted {
+        assert!(ids.insert(id.clone()), "delivery {id} accepted twice");
+        assert!(
+            keys.insert((n.dedup_key.clone(), n.action == Action::Resolve)),
+            "{} {:?} accepted twice",
+            n.dedup_key,
+            n.action
+        );
+    }
+    // Every delivery the receiver saw was in the end accepted.
+    for (id, _, _) in &got {
+        assert!(ids.contains(id), "{id} never accepted");
+    }
+    sim.shutdown().await.unwrap();
 }
