@@ -34,9 +34,25 @@ async fn an_unset_variable_blocks_only_commands_that_use_its_channel() {
         "{}",
         text(&out.stderr)
     );
-    // A fire drill of the console alone needs no variable either.
-    let out = probity(&project, &["alert", "test", "--channel", "console"]).await;
+    // A fire drill of the console alone needs no variable either, nor the probe's own
+    // secrets: it loads only the alerts file (PROBITY_TEST_KEY unset here).
+    let out = project::probity_in(
+        project.root(),
+        &[],
+        &["alert", "test", "--channel", "console"],
+    )
+    .await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    // A misspelt channel gets a did-you-mean.
+    let out = probity(&project, &["alert", "test", "--channel", "consol"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr)
+            .contains("no channel `consol` in the alerts file (did you mean `console`?)"),
+        "{}",
+        text(&out.stderr)
+    );
 
     // A drill of the pager names the variable, the channel and the file: exit 2.
     let out = probity(&project, &["alert", "test", "--channel", "pager"]).await;

@@ -21,8 +21,13 @@ pub enum RoutingError {
         route: String,
         known: String,
     },
-    #[error("{file}: no channel `{channel}` in the alerts file")]
-    UnknownChannel { file: String, channel: String },
+    #[error("{file}: no channel `{channel}` in the alerts file ({hint})")]
+    UnknownChannel {
+        file: String,
+        channel: String,
+        /// A did-you-mean, or the channels there are.
+        hint: String,
+    },
     /// A `${VAR}` of a channel this command would use is not set: silence is the worst
     /// failure of an alerting tool, so nothing runs until it is.
     #[error(
@@ -111,6 +116,14 @@ pub fn build_notifiers(
             .ok_or_else(|| RoutingError::UnknownChannel {
                 file: file_of(routing),
                 channel: name.clone(),
+                hint: crate::config::did_you_mean(
+                    name,
+                    &routing
+                        .channels
+                        .keys()
+                        .map(String::as_str)
+                        .collect::<Vec<_>>(),
+                ),
             })?;
         if let Some(u) = routing.unset.get(name).and_then(|u| u.first()) {
             let d = &u.diagnostic;

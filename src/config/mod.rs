@@ -29,3 +29,4 @@ pub use project::{
 };
 pub use schedule::Schedule;
 pub use schema::SchemaCheck;
+pub use suggest::hint as did_you_mean;
