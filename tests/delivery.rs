@@ -418,3 +418,24 @@ async fn sigkill_during_delivery_then_the_next_run_delivers_everything_once() {
     }
     sim.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_ends_after_is_a_validation_error_at_its_key() {
+    let project = Project::new(PLACEHOLDER, "alerts: { route: default }\n");
+    std::fs::write(
+        project.root().join("probes/alerts.yaml"),
+        "channels:\n  am: { type: alertmanager, url: \"http://127.0.0.1:9093\", ends_after: soon }\nroutes:\n  default: { critical: [am] }\n",
+    )
+    .unwrap();
+    let out = probity(&project, &["validate"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("probes/alerts.yaml:2:71: channels.am.ends_after: invalid duration: `soon` is not a duration"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint: write a number and a unit"),
+        "{stderr}"
+    );
+}
