@@ -42,6 +42,7 @@ fn routing(file: &Path) -> AlertRouting {
             },
         )]),
         secrets: vec![],
+        unset: BTreeMap::new(),
     }
 }
 
