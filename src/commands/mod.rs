@@ -11,6 +11,7 @@ mod gate;
 mod history;
 mod init;
 mod run;
+mod serve;
 mod show;
 mod validate;
 
@@ -90,6 +91,7 @@ pub async fn dispatch(cli: &Cli) -> Result<i32, CommandError> {
             Ok(exit::PASSED)
         }
         Command::Demo(args) => demo::demo(&args.out).await,
+        Command::Serve(args) => serve::serve(cli, args).await,
         Command::Init { dir, force } => init::init(dir.as_deref().unwrap_or(&cli.root), *force),
     }
 }
