@@ -32,8 +32,7 @@ pub fn prepare_in(
     if probes.iter().all(|p| p.alert_route.is_none()) {
         return Ok(None);
     }
-    let routing =
-        crate::config::load_routing(root, &process_env).map_err(CommandError::Config)?;
+    let routing = crate::config::load_routing(root, &process_env).map_err(CommandError::Config)?;
     for route in probes.iter().filter_map(|p| p.alert_route.as_ref()) {
         let Some(routing) = &routing else {
             return Err(CommandError::Usage(format!(

@@ -46,9 +46,9 @@ pub async fn serve(cli: &Cli, args: &ServeArgs) -> Result<i32, CommandError> {
             );
             Ok(exit::PASSED)
         }
-        Err(DaemonError::NothingScheduled) => {
-            Err(CommandError::Usage(DaemonError::NothingScheduled.to_string()))
-        }
+        Err(DaemonError::NothingScheduled) => Err(CommandError::Usage(
+            DaemonError::NothingScheduled.to_string(),
+        )),
         Err(DaemonError::Store(e)) => Err(e.into()),
     }
 }

@@ -152,7 +152,12 @@ pub async fn serve(
 ) -> Result<Stopped, DaemonError> {
     let local = tokio::task::LocalSet::new();
     local
-        .run_until(Scheduler::start(settings, first, loader, state, events)?.run())
+        .run_until(async move {
+            // Inside the `LocalSet`: a catch-up run is spawned on it as the scheduler starts.
+            Scheduler::start(settings, first, loader, state, events)?
+                .run()
+                .await
+        })
         .await
 }
 
@@ -217,7 +222,9 @@ impl Scheduler {
             outbox_busy: Rc::new(std::cell::Cell::new(false)),
             stopped: Stopped::default(),
         };
-        scheduler.state.set_max_running(Some(scheduler.settings.max_running));
+        scheduler
+            .state
+            .set_max_running(Some(scheduler.settings.max_running));
         scheduler.publish_config(false);
         scheduler.catch_up(&store, now);
         Ok(scheduler)
@@ -478,7 +485,11 @@ impl Scheduler {
             return Vec::new();
         };
         let mut all = Vec::new();
-        for route in self.slots.values().filter_map(|s| s.probe.alert_route.as_ref()) {
+        for route in self
+            .slots
+            .values()
+            .filter_map(|s| s.probe.alert_route.as_ref())
+        {
             for c in route_channels(routing, route).unwrap_or_default() {
                 if !all.contains(&c) {
                     all.push(c);
@@ -589,7 +600,12 @@ async fn run_once(
     };
     let published = publish(&store, probe, &outcome, &outputs)
         .await
-        .map_err(|e| format!("run {} was stored; publishing it failed: {e}", outcome.run_id))?;
+        .map_err(|e| {
+            format!(
+                "run {} was stored; publishing it failed: {e}",
+                outcome.run_id
+            )
+        })?;
     if let Some(activity) = &published.alerts {
         let d = &activity.delivery;
         tracing::info!(
