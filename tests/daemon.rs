@@ -316,7 +316,7 @@ async fn a_tick_missed_while_down_runs_once_on_start() {
     let (project, _sim) = project("0 0 1 1 *", "", Profile::default()).await;
     let run = project::probity_in(
         project.root(),
-        &[("PROBITY_TEST_KEY", "k")],
+        &[("PROBITY_TEST_KEY", "sk-daemon-test")],
         &["run", "--format", "json"],
     )
     .await;
@@ -338,7 +338,7 @@ async fn a_tick_missed_while_down_runs_once_on_start() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn catch_up_false_waits_for_the_next_tick() {
     let (project, _sim) = project("0 0 1 1 *", "catch_up: false\n", Profile::default()).await;
-    let run = project::probity_in(project.root(), &[("PROBITY_TEST_KEY", "k")], &["run"]).await;
+    let run = project::probity_in(project.root(), &[("PROBITY_TEST_KEY", "sk-daemon-test")], &["run"]).await;
     assert!(run.status.success(), "{}", project::text(&run.stderr));
     age_runs(&project.db(), "bot");
     let daemon = Daemon::start(project.root(), &[]);
@@ -351,7 +351,7 @@ async fn catch_up_false_waits_for_the_next_tick() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_project_without_schedules_is_a_usage_error() {
     let project = Project::new(PLACEHOLDER, "samples: 1\n");
-    let out = project::probity_in(project.root(), &[("PROBITY_TEST_KEY", "k")], &["serve"]).await;
+    let out = project::probity_in(project.root(), &[("PROBITY_TEST_KEY", "sk-daemon-test")], &["serve"]).await;
     assert_eq!(out.status.code(), Some(2), "{}", project::text(&out.stderr));
     assert!(project::text(&out.stderr).contains("no probe has a `schedule:`"));
 }
