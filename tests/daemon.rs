@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use chrono::{Datelike, Timelike, Utc};
+
 use probity::sim::{Latency, Profile};
 use probity::store::{RunRecord, Store};
 use project::{BIN, PLACEHOLDER, Project, start_sim};
@@ -338,7 +340,12 @@ async fn a_tick_missed_while_down_runs_once_on_start() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn catch_up_false_waits_for_the_next_tick() {
     let (project, _sim) = project("0 0 1 1 *", "catch_up: false\n", Profile::default()).await;
-    let run = project::probity_in(project.root(), &[("PROBITY_TEST_KEY", "sk-daemon-test")], &["run"]).await;
+    let run = project::probity_in(
+        project.root(),
+        &[("PROBITY_TEST_KEY", "sk-daemon-test")],
+        &["run"],
+    )
+    .await;
     assert!(run.status.success(), "{}", project::text(&run.stderr));
     age_runs(&project.db(), "bot");
     let daemon = Daemon::start(project.root(), &[]);
@@ -351,7 +358,120 @@ async fn catch_up_false_waits_for_the_next_tick() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_project_without_schedules_is_a_usage_error() {
     let project = Project::new(PLACEHOLDER, "samples: 1\n");
-    let out = project::probity_in(project.root(), &[("PROBITY_TEST_KEY", "sk-daemon-test")], &["serve"]).await;
+    let out = project::probity_in(
+        project.root(),
+        &[("PROBITY_TEST_KEY", "sk-daemon-test")],
+        &["serve"],
+    )
+    .await;
     assert_eq!(out.status.code(), Some(2), "{}", project::text(&out.stderr));
     assert!(project::text(&out.stderr).contains("no probe has a `schedule:`"));
+}
+
+/// A webhook receiver that answers 503 to its first `failures` requests, then 200.
+async fn flaky_webhook(failures: u32) -> (String, std::sync::Arc<std::sync::atomic::AtomicU32>) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    let hits = Arc::new(AtomicU32::new(0));
+    let counter = Arc::clone(&hits);
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move || {
+            let counter = Arc::clone(&counter);
+            async move {
+                if counter.fetch_add(1, Ordering::SeqCst) < failures {
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE
+                } else {
+                    axum::http::StatusCode::OK
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, hits)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_outbox_is_retried_on_a_tick_between_runs() {
+    use probity::daemon::{DaemonState, Event, Loaded, Settings};
+    use std::sync::atomic::Ordering;
+    // One delivery tries 3 times: the run's own delivery fails, only the tick can send it.
+    let (hook, hits) = flaky_webhook(3).await;
+    // A 6-field line that fires once, a few seconds from now (then next year).
+    let at = Utc::now() + chrono::Duration::seconds(3);
+    let line = format!(
+        "{} {} {} {} {} *",
+        at.second(),
+        at.minute(),
+        at.hour(),
+        at.day(),
+        at.month()
+    );
+    let body = format!(
+        "schedule: \"{line}\"\nsamples: 1\nbaseline: none\nthresholds: {{ latency_p95: {{ warning: 1ms }} }}\nalerts: {{ route: default }}\n"
+    );
+    let project = Project::new(PLACEHOLDER, &body);
+    std::fs::write(
+        project.root().join("probes/alerts.yaml"),
+        format!("channels:\n  hook: {{ type: webhook, url: \"{hook}\" }}\nroutes:\n  default: {{ warning: [hook] }}\n"),
+    )
+    .unwrap();
+    let sim = start_sim(&project.golden(), slow(Duration::from_millis(20))).await;
+    project.aim(PLACEHOLDER, &sim.base_url());
+    let env = |name: &str| (name == "PROBITY_TEST_KEY").then(|| "sk-daemon-test".to_string());
+    let probe = project.probe("sk-daemon-test");
+    let routing = probity::config::load_routing(project.root(), &env).unwrap();
+    assert!(routing.is_some());
+    let loaded = Loaded {
+        probes: vec![probe],
+        routing,
+        db: project.db(),
+    };
+    let (events, received) = tokio::sync::mpsc::unbounded_channel();
+    let state = DaemonState::shared(Utc::now());
+    let settings = Settings {
+        max_running: 1,
+        grace: Duration::from_secs(5),
+        outbox_every: Duration::from_millis(500),
+    };
+    let reload = loaded.clone();
+    let daemon = tokio::spawn({
+        let state = std::sync::Arc::clone(&state);
+        async move {
+            // The `LocalSet` inside wants a thread of its own: the scheduler's runs are not `Send`.
+            tokio::task::spawn_blocking(move || {
+                tokio::runtime::Handle::current().block_on(probity::daemon::serve(
+                    settings,
+                    loaded,
+                    Box::new(move || Ok(reload.clone())),
+                    state,
+                    received,
+                ))
+            })
+            .await
+            .unwrap()
+        }
+    });
+    // The run, its three failed attempts, then the tick's successful fourth.
+    let sent = wait_until("the outbox row sent", || {
+        let store = Store::open(&project.db()).ok()?;
+        let undelivered = store.outbox_undelivered().ok()?;
+        let run_done = state
+            .snapshot()
+            .probes
+            .first()
+            .is_some_and(|p| p.runs.total() == 1);
+        (run_done && undelivered.is_empty() && hits.load(Ordering::SeqCst) >= 4).then_some(())
+    });
+    events.send(Event::Shutdown).unwrap();
+    let stopped = daemon.await.unwrap().unwrap();
+    assert!(sent.is_some(), "hits: {}", hits.load(Ordering::SeqCst));
+    assert_eq!(
+        stopped.runs, 1,
+        "one run: the retry came from the tick, not a later run"
+    );
+    // Three refused in the run, then every row sent by the tick.
+    assert!(hits.load(Ordering::SeqCst) >= 4);
 }

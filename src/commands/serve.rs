@@ -24,6 +24,7 @@ pub async fn serve(cli: &Cli, args: &ServeArgs) -> Result<i32, CommandError> {
     let settings = Settings {
         max_running: args.max_running as usize,
         grace: args.grace,
+        outbox_every: daemon::scheduler::OUTBOX_EVERY,
     };
     let scheduled: Vec<&str> = first
         .probes

@@ -9,7 +9,7 @@
 //!   tick runs once at once, however many ticks were missed. The last tick is derived from
 //!   the stored runs (the newest run's start), so no table is needed: a probe never run
 //!   before waits for its first tick.
-//! - The alert outbox is retried every [`OUTBOX_EVERY`].
+//! - The alert outbox is retried on a tick (every [`OUTBOX_EVERY`] in `probity serve`).
 //! - Shutdown: no new runs; those going get `grace` to finish, then are cancelled (stored
 //!   as `cancelled`); the outbox is delivered once more. Reload: the new configuration
 //!   replaces the old only when it loads and validates; else the old one stays.
@@ -70,6 +70,8 @@ pub struct Settings {
     pub max_running: usize,
     /// How long running probes get to finish after a shutdown was asked for.
     pub grace: Duration,
+    /// How often undelivered notifications are retried ([`OUTBOX_EVERY`]).
+    pub outbox_every: Duration,
 }
 
 /// Why the daemon could not start.
@@ -286,14 +288,15 @@ impl Scheduler {
     }
 
     async fn run(mut self) -> Result<Stopped, DaemonError> {
-        let mut next_outbox = tokio::time::Instant::now() + OUTBOX_EVERY;
+        let every = self.settings.outbox_every;
+        let mut next_outbox = tokio::time::Instant::now() + every;
         loop {
             let now = Utc::now();
             self.state.heartbeat(now);
             self.fire_due(now);
             if tokio::time::Instant::now() >= next_outbox {
                 self.retry_outbox();
-                next_outbox = tokio::time::Instant::now() + OUTBOX_EVERY;
+                next_outbox = tokio::time::Instant::now() + every;
             }
             let wake = self.next_wake(now).min(next_outbox);
             tokio::select! {
