@@ -30,7 +30,7 @@ impl Daemon {
         let log = root.join("serve.log");
         let file = std::fs::File::create(&log).unwrap();
         let child = Command::new(BIN)
-            .args(["-C", root.to_str().unwrap(), "-v", "serve"])
+            .args(["-C", root.to_str().unwrap(), "serve"])
             .args(args)
             .env("PROBITY_TEST_KEY", "sk-test")
             .env("NO_COLOR", "1")
