@@ -21,11 +21,18 @@ use crate::report::terminal::sanitize;
 /// must be set) and checked so every channel of every probe's route can be built (exit 2
 /// when not, before anything is sent). `None` when no probe alerts.
 pub fn prepare(cli: &Cli, probes: &[&Probe]) -> Result<Option<AlertRouting>, CommandError> {
+    prepare_in(&cli.root, probes)
+}
+
+/// `prepare` for the project folder `root` (the daemon reloads without a `Cli`).
+pub fn prepare_in(
+    root: &std::path::Path,
+    probes: &[&Probe],
+) -> Result<Option<AlertRouting>, CommandError> {
     if probes.iter().all(|p| p.alert_route.is_none()) {
         return Ok(None);
     }
-    let routing =
-        crate::config::load_routing(&cli.root, &process_env).map_err(CommandError::Config)?;
+    let routing = crate::config::load_routing(root, &process_env).map_err(CommandError::Config)?;
     for route in probes.iter().filter_map(|p| p.alert_route.as_ref()) {
         let Some(routing) = &routing else {
             return Err(CommandError::Usage(format!(
