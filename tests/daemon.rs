@@ -180,6 +180,9 @@ async fn runs_happen_on_schedule_never_overlap_and_sigterm_exits_0() {
         "every run stored complete: {runs:#?}"
     );
     assert_no_overlap(&runs);
+    // Each run's HTML report, where `probity run` writes it.
+    let latest = project.root().join("reports/bot/latest.html");
+    assert!(latest.is_file(), "{}", latest.display());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -435,6 +438,7 @@ async fn the_outbox_is_retried_on_a_tick_between_runs() {
         max_running: 1,
         grace: Duration::from_secs(5),
         outbox_every: Duration::from_millis(500),
+        report_dir: None,
     };
     let reload = loaded.clone();
     let daemon = tokio::spawn({
