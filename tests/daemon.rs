@@ -285,7 +285,7 @@ async fn sighup_with_a_broken_config_keeps_the_old_one_and_says_why() {
     daemon.signal(libc::SIGHUP);
     let log = daemon.wait_for_log("reload rejected");
     // Where and why: the file, its line, the schedule's problem.
-    assert!(log.contains("bot.yaml:"), "{log}");
+    assert!(log.contains("bot.yaml:9:"), "{log}");
     assert!(log.contains("invalid cron line `61 * * * *`"), "{log}");
     // The old schedule keeps running.
     let before = runs(&project.db()).len();
