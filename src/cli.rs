@@ -309,6 +309,15 @@ pub enum AlertCommand {
         #[arg(long)]
         reason: String,
     },
+    /// Acknowledge an open incident (someone is on it): its reminders (`repeat`) stop; it
+    /// stays open and still resolves when the probe recovers.
+    Ack {
+        /// The incident's id (`alert list`).
+        id: i64,
+        /// Why, or who is on it (shown by `alert list`).
+        #[arg(long)]
+        reason: Option<String>,
+    },
     /// Silences in force.
     Silences,
     /// Lift a silence.

@@ -2,6 +2,7 @@
 //! goes through the same pipeline as `probity run`. `state` is what the scheduler shares
 //! with the HTTP endpoints (`/metrics`, `/readyz`, the dashboard).
 
+pub mod dashboard;
 pub mod jitter;
 pub mod scheduler;
 pub mod state;
