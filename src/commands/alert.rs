@@ -21,11 +21,18 @@ use crate::report::terminal::sanitize;
 /// must be set) and checked so every channel of every probe's route can be built (exit 2
 /// when not, before anything is sent). `None` when no probe alerts.
 pub fn prepare(cli: &Cli, probes: &[&Probe]) -> Result<Option<AlertRouting>, CommandError> {
+    prepare_in(&cli.root, probes)
+}
+
+/// `prepare` for the project folder `root` (the daemon reloads without a `Cli`).
+pub fn prepare_in(
+    root: &std::path::Path,
+    probes: &[&Probe],
+) -> Result<Option<AlertRouting>, CommandError> {
     if probes.iter().all(|p| p.alert_route.is_none()) {
         return Ok(None);
     }
-    let routing =
-        crate::config::load_routing(&cli.root, &process_env).map_err(CommandError::Config)?;
+    let routing = crate::config::load_routing(root, &process_env).map_err(CommandError::Config)?;
     for route in probes.iter().filter_map(|p| p.alert_route.as_ref()) {
         let Some(routing) = &routing else {
             return Err(CommandError::Usage(format!(
@@ -228,8 +235,18 @@ pub async fn alert(cli: &Cli, command: &AlertCommand) -> Result<i32, CommandErro
                 } else {
                     "pending"
                 };
+                // Acknowledged is beside the state: an acknowledged incident still fires.
+                let ack = match (i.acknowledged_at, store.ack_reason(i.id)?) {
+                    (None, _) => String::new(),
+                    (Some(at), reason) => format!(
+                        " [acknowledged {}{}]",
+                        at.format("%Y-%m-%d %H:%M UTC"),
+                        reason.map_or(String::new(), |r| format!(": {}", sanitize(&r, 200)))
+                    ),
+                };
                 println!(
-                    "{state:<8} {:<8} {} {} ({}) since {}, {} failing runs: {}",
+                    "#{:<4} {state:<8}{ack} {:<8} {} {} ({}) since {}, {} failing runs: {}",
+                    i.id,
                     i.severity,
                     sanitize(&i.probe, 80),
                     sanitize(&i.rule, 120),
@@ -259,6 +276,23 @@ pub async fn alert(cli: &Cli, command: &AlertCommand) -> Result<i32, CommandErro
                 rule.as_deref()
                     .map_or("(every rule)".to_string(), |r| sanitize(r, 120)),
                 until.format("%Y-%m-%d %H:%M UTC")
+            );
+        }
+        AlertCommand::Ack { id, reason } => {
+            let acked = match open_existing(&path)? {
+                Some(store) => store.acknowledge_incident(*id, reason.as_deref(), now)?,
+                None => None,
+            };
+            let Some(i) = acked else {
+                return Err(CommandError::Usage(format!(
+                    "no open incident #{id} (list them with `probity alert list`)"
+                )));
+            };
+            println!(
+                "incident #{id} acknowledged: {} {} ({}); no more reminders, it still resolves",
+                sanitize(&i.probe, 80),
+                sanitize(&i.rule, 120),
+                sanitize(&i.target, 80),
             );
         }
         AlertCommand::Silences => {
