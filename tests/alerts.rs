@@ -391,6 +391,8 @@ fn queued(dir: &Path, channels: &[&str]) -> (Store, DateTime<Utc>) {
         severity: probity::compare::Severity::Critical,
         message: "error rate 5.2% is above the critical limit 2%".into(),
         labels: BTreeMap::from([("env".to_string(), "prod".to_string())]),
+        cause: None,
+        details: vec![],
     };
     let names: Vec<String> = channels.iter().map(|c| c.to_string()).collect();
     let route = move |_| names.clone();
@@ -655,13 +657,24 @@ async fn run_alerts_through_the_file_and_console_channels_and_alert_commands_man
         .find(|n| n.rule == "threshold:error_rate")
         .unwrap_or_else(|| panic!("{sent:?}"));
     assert_eq!(trigger.link.as_deref(), Some("report.json"));
-    // The cause beside the symptom: the top error class with its count.
+    // The cause beside the symptom: the top error class with its count, and in the
+    // details the counts with one example error text.
     assert!(
         trigger
             .summary
-            .contains("; top errors: malformed_response "),
+            .contains(" on bot (default), top error: malformed_response ("),
         "{}",
         trigger.summary
+    );
+    let errors = trigger
+        .details
+        .iter()
+        .find(|(k, _)| k == "errors")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_else(|| panic!("{:?}", trigger.details));
+    assert!(
+        errors.starts_with("malformed_response ") && errors.contains("; e.g. malformed_response: "),
+        "{errors}"
     );
 
     let out = probity(&project, &["alert", "list"]).await;

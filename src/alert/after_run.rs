@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use super::incidents::{Evaluation, Policy, evaluate};
 use super::outbox::{DeliveryReport, RetryPolicy, deliver};
 use super::routing::{RoutingError, build_notifiers, channels_for, route_channels};
-use super::rules;
+use super::{context, info, rules};
 use crate::config::{AlertRouting, Probe};
 use crate::pipeline::RunOutcome;
 use crate::store::{Store, StoreError};
@@ -51,9 +51,10 @@ pub async fn after_run(
     };
     let names = route_channels(routing, route)?;
     let notifiers = build_notifiers(routing, &names, CHANNEL_TIMEOUT)?;
-    let signals = rules::signals_of(outcome);
+    let mut signals = rules::signals_of(outcome, &probe.alert_rules);
+    context::add_context(store, outcome, &mut signals)?;
     let route_of = |s| channels_for(routing, route, s).unwrap_or_default();
-    let evaluation = evaluate(
+    let mut evaluation = evaluate(
         store,
         &outcome.probe,
         &signals,
@@ -62,6 +63,10 @@ pub async fn after_run(
         link,
         now,
     )?;
+    let notes = info::changes(store, outcome)?;
+    let info_channels = route_of(crate::compare::Severity::Info);
+    evaluation.info = info::queue(store, outcome, &notes, &info_channels, link, now)?;
+    evaluation.queued += notes.len() * info_channels.len();
     let delivery = deliver(store, &notifiers, &RetryPolicy::default(), now).await?;
     Ok(Some(Activity {
         evaluation,

@@ -1,7 +1,9 @@
 //! The text of a notification: symptom first (the finding's sentence has the value and
-//! threshold, or baseline, effect and p), then since when and for how many runs, the
-//! target's labels and where the run's details are. Model text is cut short here; each
-//! channel escapes for its own format.
+//! threshold, or baseline, effect and p; a custom rule's names its limit) with the likely
+//! cause after it ("top error: timeout (31 of 48)"), then since when and for how many runs,
+//! the top errors with one example, any model change since the baseline, the target's
+//! labels and where the run's details are (`link`: a path or URL, whatever the caller
+//! has). Model text is cut short here; each channel escapes for its own format.
 
 use chrono::{DateTime, Utc};
 
@@ -31,6 +33,14 @@ fn ago(from: DateTime<Utc>, now: DateTime<Utc>) -> String {
     }
 }
 
+/// What the run adds to an incident's own record: the likely cause for the summary line
+/// and detail lines (see `alert::context`). Empty for a resolve.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Context<'a> {
+    pub cause: Option<&'a str>,
+    pub details: &'a [(String, String)],
+}
+
 /// The notification of `incident` for one channel.
 pub fn notification(
     incident: &IncidentRecord,
@@ -38,6 +48,7 @@ pub fn notification(
     delivery_id: String,
     dedup_key: String,
     link: Option<&str>,
+    context: &Context<'_>,
     now: DateTime<Utc>,
 ) -> Notification {
     let severity = match incident.severity.as_str() {
@@ -51,7 +62,13 @@ pub fn notification(
         format!("{} ({})", incident.probe, incident.target)
     };
     let summary = match action {
-        Action::Trigger => truncate(&format!("{} on {on}", incident.summary), MAX_SUMMARY),
+        Action::Trigger => {
+            let cause = context
+                .cause
+                .map(|c| format!(", {c}"))
+                .unwrap_or_default();
+            truncate(&format!("{} on {on}{cause}", incident.summary), MAX_SUMMARY)
+        }
         Action::Resolve => truncate(&format!("Resolved: {} on {on}", incident.rule), MAX_SUMMARY),
     };
     let mut details = vec![
@@ -67,6 +84,12 @@ pub fn notification(
         ),
         ("rule".to_string(), incident.rule.clone()),
     ];
+    details.extend(
+        context
+            .details
+            .iter()
+            .map(|(k, v)| (k.clone(), truncate(v, MAX_SUMMARY))),
+    );
     if action == Action::Resolve {
         details.push((
             "last symptom".to_string(),
