@@ -55,8 +55,7 @@ pub fn add_context(
     outcome: &RunOutcome,
     signals: &mut [Signal],
 ) -> Result<(), StoreError> {
-    let mut per_target: BTreeMap<String, (Option<String>, Vec<(String, String)>)> =
-        BTreeMap::new();
+    let mut per_target: BTreeMap<String, (Option<String>, Vec<(String, String)>)> = BTreeMap::new();
     for s in signals.iter_mut() {
         if !per_target.contains_key(&s.target) {
             let made = context_of(store, outcome, &s.target)?;
@@ -118,16 +117,24 @@ pub fn changes_since_baseline(
         .and_then(|i| i.labels.get(MODEL_VERSION).cloned());
     if let (Some(before), Some(after)) = (cmp.labels.get(MODEL_VERSION), &current) {
         if before != after {
-            let since = first_with(&history, &outcome.run_id, |r| {
-                Ok(stored_labels(&r.targets, target).and_then(|l| l.get(MODEL_VERSION).cloned()))
-            }, after)?;
+            let since = first_with(
+                &history,
+                &outcome.run_id,
+                |r| {
+                    Ok(stored_labels(&r.targets, target)
+                        .and_then(|l| l.get(MODEL_VERSION).cloned()))
+                },
+                after,
+            )?;
             out.push((
                 "model change".to_string(),
                 format!(
                     "{MODEL_VERSION} {} → {}{}",
                     truncate(before, 80),
                     truncate(after, 80),
-                    since.map(|t| format!(" since {}", when(t, now))).unwrap_or_default()
+                    since
+                        .map(|t| format!(" since {}", when(t, now)))
+                        .unwrap_or_default()
                 ),
             ));
         }
@@ -137,16 +144,21 @@ pub fn changes_since_baseline(
         let after = reported_model(store, &outcome.run_id, target)?;
         if let (Some(before), Some(after)) = (before, after) {
             if before != after {
-                let since = first_with(&history, &outcome.run_id, |r| {
-                    reported_model(store, &r.id, target)
-                }, &after)?;
+                let since = first_with(
+                    &history,
+                    &outcome.run_id,
+                    |r| reported_model(store, &r.id, target),
+                    &after,
+                )?;
                 out.push((
                     "reported model".to_string(),
                     format!(
                         "{} → {}{}",
                         truncate(&before, 80),
                         truncate(&after, 80),
-                        since.map(|t| format!(" since {}", when(t, now))).unwrap_or_default()
+                        since
+                            .map(|t| format!(" since {}", when(t, now)))
+                            .unwrap_or_default()
                     ),
                 ));
             }

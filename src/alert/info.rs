@@ -45,11 +45,9 @@ fn describe_labels(before: &BTreeMap<String, String>, after: &BTreeMap<String, S
     for (k, v) in after {
         match before.get(k) {
             None => parts.push(format!("{k}={} added", truncate(v, 80))),
-            Some(old) if old != v => parts.push(format!(
-                "{k} {} → {}",
-                truncate(old, 80),
-                truncate(v, 80)
-            )),
+            Some(old) if old != v => {
+                parts.push(format!("{k} {} → {}", truncate(old, 80), truncate(v, 80)))
+            }
             Some(_) => {}
         }
     }

@@ -63,10 +63,7 @@ pub fn notification(
     };
     let summary = match action {
         Action::Trigger => {
-            let cause = context
-                .cause
-                .map(|c| format!(", {c}"))
-                .unwrap_or_default();
+            let cause = context.cause.map(|c| format!(", {c}")).unwrap_or_default();
             truncate(&format!("{} on {on}{cause}", incident.summary), MAX_SUMMARY)
         }
         Action::Resolve => truncate(&format!("Resolved: {} on {on}", incident.rule), MAX_SUMMARY),

@@ -84,7 +84,7 @@ pub mod incidents;
 pub mod info;
 pub mod local;
 pub mod message;
+pub mod metric;
 pub mod outbox;
 pub mod routing;
 pub mod rules;
-pub mod metric;

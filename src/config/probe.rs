@@ -939,10 +939,7 @@ impl Validator<'_> {
                 let hint = super::suggest::hint(&r.metric, &metrics);
                 self.fail(
                     &at("metric"),
-                    format!(
-                        "unknown metric `{}`",
-                        r.metric.escape_debug()
-                    ),
+                    format!("unknown metric `{}`", r.metric.escape_debug()),
                     Some(&hint),
                 );
                 ok = false;
