@@ -55,25 +55,31 @@ pub fn add_context(
     outcome: &RunOutcome,
     signals: &mut [Signal],
 ) -> Result<(), StoreError> {
-    let mut per_target: BTreeMap<String, (Option<String>, Vec<(String, String)>)> = BTreeMap::new();
+    let mut per_target: BTreeMap<String, TargetContext> = BTreeMap::new();
     for s in signals.iter_mut() {
         if !per_target.contains_key(&s.target) {
             let made = context_of(store, outcome, &s.target)?;
             per_target.insert(s.target.clone(), made);
         }
-        if let Some((cause, details)) = per_target.get(&s.target) {
-            s.cause = cause.clone();
-            s.details = details.clone();
+        if let Some(c) = per_target.get(&s.target) {
+            s.cause = c.cause.clone();
+            s.details = c.details.clone();
         }
     }
     Ok(())
+}
+
+/// What every signal of one target gets.
+struct TargetContext {
+    cause: Option<String>,
+    details: Vec<(String, String)>,
 }
 
 fn context_of(
     store: &Store,
     outcome: &RunOutcome,
     target: &str,
-) -> Result<(Option<String>, Vec<(String, String)>), StoreError> {
+) -> Result<TargetContext, StoreError> {
     let mut cause = None;
     let mut details = Vec::new();
     if let Some(t) = outcome.targets.iter().find(|t| t.summary.target == target) {
@@ -96,7 +102,7 @@ fn context_of(
         }
     }
     details.extend(changes_since_baseline(store, outcome, target)?);
-    Ok((cause, details))
+    Ok(TargetContext { cause, details })
 }
 
 /// The `model_version` label and the reported model, each when it differs from the
