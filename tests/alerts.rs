@@ -1097,6 +1097,11 @@ async fn info_notes_tell_a_new_baseline_a_new_model_and_new_labels_once_each() {
     assert_eq!(detail(&mail[0], "baseline run"), Some(first.as_str()));
     assert!(t.sent("chat").is_empty() && t.sent("page").is_empty());
 
+    // A run that could not probe compared with nothing: the run after it is not told of
+    // the same baseline again (nor of a model change: no answer reported a model).
+    let (_, a) = t.step(PLACEHOLDER).await;
+    assert!(a.evaluation.info.is_empty(), "{:?}", a.evaluation);
+
     // A model update: the endpoint reports another model, the label moves, errors rise.
     t.edit("model: sim-model", "model: sim-model-2");
     t.edit("model_version: 2024-07-18", "model_version: 2024-08-06");
@@ -1153,6 +1158,25 @@ async fn info_notes_tell_a_new_baseline_a_new_model_and_new_labels_once_each() {
             .all(|n| n.action == Action::Resolve && !n.rule.starts_with("info:")),
         "{mail:?}"
     );
+
+    // A silence of `info:labels` holds that note back; other notes still go.
+    t.store
+        .add_silence(
+            "bot",
+            Some("info:labels"),
+            t.now + HOUR * 4,
+            "relabelling",
+            t.now,
+        )
+        .unwrap();
+    t.edit("model_version: 2024-08-06", "model_version: 2024-09-01");
+    t.edit("model: sim-model-2", "model: sim-model-3");
+    let (_, a) = t.step(&healthy.base_url()).await;
+    assert_eq!(
+        a.evaluation.info,
+        vec![("info:model".to_string(), "default".to_string())]
+    );
+    assert_eq!(t.sent_of("mail", "info:labels").len(), 1);
     healthy.shutdown().await.unwrap();
     failing.shutdown().await.unwrap();
 }

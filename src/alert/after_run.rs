@@ -66,7 +66,7 @@ pub async fn after_run(
     let notes = info::changes(store, outcome)?;
     let info_channels = route_of(crate::compare::Severity::Info);
     evaluation.info = info::queue(store, outcome, &notes, &info_channels, link, now)?;
-    evaluation.queued += notes.len() * info_channels.len();
+    evaluation.queued += evaluation.info.len() * info_channels.len();
     let delivery = deliver(store, &notifiers, &RetryPolicy::default(), now).await?;
     Ok(Some(Activity {
         evaluation,

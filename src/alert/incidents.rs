@@ -85,7 +85,8 @@ fn severity_name(s: Severity) -> String {
     s.as_str().to_string()
 }
 
-fn is_silenced(silences: &[SilenceRecord], probe: &str, rule: &str) -> bool {
+/// Whether a silence in force covers `rule` of `probe`.
+pub fn is_silenced(silences: &[SilenceRecord], probe: &str, rule: &str) -> bool {
     silences
         .iter()
         .any(|s| s.probe == probe && s.rule.as_deref().is_none_or(|r| r == rule))
@@ -218,10 +219,10 @@ pub fn evaluate(
         incident.resolved_at = Some(now);
         let dedup = dedup_key(&incident);
         // A recovery also goes to the route's `info` channels, unless they were told of
-        // the incident (then they get the resolve anyway). One that never fired was never
-        // news, so neither is its end.
+        // the incident (then they get the resolve anyway). One that never notified (not
+        // yet at `for`, or silenced throughout) was never news, so neither is its end.
         let mut to = incident.told.clone();
-        if incident.firing {
+        if incident.notified_at.is_some() {
             for c in route(Severity::Info) {
                 if !to.contains(&c) {
                     to.push(c);

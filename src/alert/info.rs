@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use super::context::{reported_model, stored_labels};
+use super::incidents::is_silenced;
 use super::message::{MAX_SUMMARY, truncate};
 use super::{Action, Notification};
 use crate::compare::Severity;
@@ -114,10 +115,16 @@ pub fn changes(store: &Store, outcome: &RunOutcome) -> Result<Vec<InfoNote>, Sto
         // The baseline, once, for the primary target (the one compared).
         if i == 0 {
             let now_base = outcome.comparison.as_ref().and_then(|c| c.run_id.clone());
-            let prev_base = prev
-                .summary
-                .as_ref()
-                .and_then(|s| s["baseline"]["run_id"].as_str().map(str::to_string));
+            // The baseline of the last run that compared with one: a run in between that
+            // could not probe compared with nothing, and must not make the baseline new.
+            let prev_base = history
+                .iter()
+                .filter(|r| r.id != outcome.run_id)
+                .find_map(|r| {
+                    r.summary
+                        .as_ref()
+                        .and_then(|s| s["baseline"]["run_id"].as_str().map(str::to_string))
+                });
             if let Some(now_base) = now_base.filter(|b| Some(b) != prev_base.as_ref()) {
                 let promoted = store
                     .baseline(&outcome.probe)?
@@ -216,8 +223,14 @@ pub fn queue(
     if channels.is_empty() {
         return Ok(Vec::new());
     }
+    // A silence of the probe (or of the note's rule, `--rule info:model`) holds notes too.
+    let silences = store.silences(now)?;
+    let notes: Vec<&InfoNote> = notes
+        .iter()
+        .filter(|n| !is_silenced(&silences, &outcome.probe, &n.rule))
+        .collect();
     let mut rows = Vec::new();
-    for note in notes {
+    for note in &notes {
         let n = notification(&outcome.probe, &outcome.run_id, note, link, now);
         for channel in channels {
             // One delivery id per channel: each row is its own delivery.
