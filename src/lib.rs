@@ -9,6 +9,7 @@ pub mod cli;
 pub mod commands;
 pub mod compare;
 pub mod config;
+pub mod daemon;
 pub mod exit;
 pub mod golden;
 pub mod inert;
