@@ -650,7 +650,7 @@ async fn run_alerts_through_the_file_and_console_channels_and_alert_commands_man
     let out = probity(&project, &["run", "bot", "--out", "report.json"]).await;
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("alert [CRITICAL] error rate"), "{stderr}");
+    assert!(stderr.contains("alert [CRITICAL] Error rate"), "{stderr}");
     let sent = read_sink(&sink);
     let trigger = sent
         .iter()

@@ -33,6 +33,25 @@ fn ago(from: DateTime<Utc>, now: DateTime<Utc>) -> String {
     }
 }
 
+/// A finding's sentence without its trailing " — critical": every channel shows the
+/// severity on its own.
+fn symptom(message: &str) -> &str {
+    [Severity::Critical, Severity::Warning, Severity::Info]
+        .into_iter()
+        .map(|s| crate::report::numbers::without_severity(message, s))
+        .find(|m| m.len() < message.len())
+        .unwrap_or(message)
+}
+
+/// The first letter upper-cased: the summary is a sentence ("Error rate 5.2% ...").
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
 /// What the run adds to an incident's own record: the likely cause for the summary line
 /// and detail lines (see `alert::context`). Empty for a resolve.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -64,7 +83,12 @@ pub fn notification(
     let summary = match action {
         Action::Trigger => {
             let cause = context.cause.map(|c| format!(", {c}")).unwrap_or_default();
-            truncate(&format!("{} on {on}{cause}", incident.summary), MAX_SUMMARY)
+            // The symptom gives way first: where and why must survive a long finding
+            // (a case's failing reason can quote a whole answer).
+            let tail = format!(" on {on}{cause}");
+            let room = MAX_SUMMARY.saturating_sub(tail.chars().count() + 1).max(80);
+            let symptom = truncate(&capitalized(symptom(&incident.summary)), room);
+            truncate(&format!("{symptom}{tail}"), MAX_SUMMARY)
         }
         Action::Resolve => truncate(&format!("Resolved: {} on {on}", incident.rule), MAX_SUMMARY),
     };
@@ -124,5 +148,78 @@ pub fn notification(
         ended_at: (action == Action::Resolve).then_some(incident.resolved_at.unwrap_or(now)),
         link: link.map(str::to_string),
         test: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn incident(summary: &str) -> IncidentRecord {
+        let now = Utc::now();
+        IncidentRecord {
+            id: 1,
+            key: "k".into(),
+            probe: "support-bot".into(),
+            rule: "threshold:error_rate".into(),
+            target: "default".into(),
+            labels: Default::default(),
+            severity: "critical".into(),
+            opened_at: now,
+            last_seen: now,
+            runs_failing: 3,
+            firing: true,
+            notified_at: None,
+            acknowledged_at: None,
+            silenced: false,
+            resolved_at: None,
+            summary: summary.into(),
+            told: vec![],
+        }
+    }
+
+    #[test]
+    fn the_summary_is_symptom_where_and_cause_and_a_long_symptom_gives_way() {
+        let details = vec![("errors".to_string(), "timeout 31 of 48".to_string())];
+        let context = Context {
+            cause: Some("top error: timeout (31 of 48)"),
+            details: &details,
+        };
+        let i = incident("error rate 5.2% is above the critical limit 2% — critical");
+        let n = notification(
+            &i,
+            Action::Trigger,
+            "d".into(),
+            "k".into(),
+            None,
+            &context,
+            i.opened_at,
+        );
+        assert_eq!(
+            n.summary,
+            "Error rate 5.2% is above the critical limit 2% on support-bot (default), top error: timeout (31 of 48)"
+        );
+        assert!(n.details.contains(&details[0]));
+        let long = incident(&"x".repeat(1000));
+        let n = notification(
+            &long,
+            Action::Trigger,
+            "d".into(),
+            "k".into(),
+            None,
+            &context,
+            i.opened_at,
+        );
+        assert!(
+            n.summary.chars().count() <= MAX_SUMMARY + 1,
+            "{}",
+            n.summary
+        );
+        assert!(
+            n.summary
+                .ends_with("… on support-bot (default), top error: timeout (31 of 48)"),
+            "{}",
+            n.summary
+        );
     }
 }
