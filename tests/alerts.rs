@@ -1302,3 +1302,52 @@ async fn every_rule_metric_is_a_key_of_the_run_document_summary() {
     );
     sim.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_system_fingerprint_is_an_info_note_once_streamed_or_not() {
+    let mut t = Tiered::new("samples: 2\nalerts: { route: default }\n");
+    let serving = |fp: &str| {
+        let mut p = Profile::default();
+        p.system_fingerprint = Some(fp.to_string());
+        p
+    };
+    let a = project::start_sim(&t.project.golden(), serving("fp_aaa")).await;
+    let b = project::start_sim(&t.project.golden(), serving("fp_bbb")).await;
+    let c = project::start_sim(&t.project.golden(), serving("fp_ccc")).await;
+    let (first, act) = t.step(&a.base_url()).await;
+    assert!(act.evaluation.info.is_empty());
+    // Kept per observation (migration 0006), streamed answers included.
+    assert_eq!(
+        t.store.reported_fingerprints(&first, "default").unwrap(),
+        vec![("fp_aaa".to_string(), 8)]
+    );
+    let (_, act) = t.step(&b.base_url()).await;
+    assert_eq!(
+        act.evaluation.info,
+        vec![("info:fingerprint".to_string(), "default".to_string())]
+    );
+    let note = &t.sent_of("mail", "info:fingerprint")[0];
+    assert!(
+        note.summary
+            .contains("now reports system_fingerprint fp_bbb (was fp_aaa) on bot (default)"),
+        "{}",
+        note.summary
+    );
+    let (_, act) = t.step(&b.base_url()).await;
+    assert!(
+        act.evaluation.info.is_empty(),
+        "told once: {:?}",
+        act.evaluation
+    );
+    // Without streaming, the completion's own field is read.
+    t.edit("stream: true", "stream: false");
+    let (_, act) = t.step(&c.base_url()).await;
+    assert_eq!(
+        act.evaluation.info,
+        vec![("info:fingerprint".to_string(), "default".to_string())]
+    );
+    assert_eq!(t.sent_of("mail", "info:fingerprint").len(), 2);
+    for sim in [a, b, c] {
+        sim.shutdown().await.unwrap();
+    }
+}

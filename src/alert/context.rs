@@ -40,6 +40,19 @@ pub fn reported_model(
         .map(|(m, _)| m))
 }
 
+/// The `system_fingerprint` most answers of `target` reported in a run.
+pub fn reported_fingerprint(
+    store: &Store,
+    run_id: &str,
+    target: &str,
+) -> Result<Option<String>, StoreError> {
+    Ok(store
+        .reported_fingerprints(run_id, target)?
+        .into_iter()
+        .next()
+        .map(|(m, _)| m))
+}
+
 /// "13:58 UTC" today, else the date too.
 fn when(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
     if at.date_naive() == now.date_naive() {
@@ -145,19 +158,27 @@ pub fn changes_since_baseline(
             ));
         }
     }
-    if let Some(baseline_run) = &cmp.run_id {
-        let before = reported_model(store, baseline_run, &cmp.target)?;
-        let after = reported_model(store, &outcome.run_id, target)?;
+    type Reader = fn(&Store, &str, &str) -> Result<Option<String>, StoreError>;
+    let reported: [(&str, Reader); 2] = [
+        ("reported model", reported_model),
+        ("system_fingerprint", reported_fingerprint),
+    ];
+    for (key, read) in reported {
+        let Some(baseline_run) = &cmp.run_id else {
+            break;
+        };
+        let before = read(store, baseline_run, &cmp.target)?;
+        let after = read(store, &outcome.run_id, target)?;
         if let (Some(before), Some(after)) = (before, after) {
             if before != after {
                 let since = first_with(
                     &history,
                     &outcome.run_id,
-                    |r| reported_model(store, &r.id, target),
+                    |r| read(store, &r.id, target),
                     &after,
                 )?;
                 out.push((
-                    "reported model".to_string(),
+                    key.to_string(),
                     format!(
                         "{} → {}{}",
                         truncate(&before, 80),

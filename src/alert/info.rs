@@ -1,5 +1,5 @@
 //! One-shot `info` notifications: what changed since the previous run of the same probe and
-//! target — the model the endpoint reports, the target's labels, the baseline (a run
+//! target — the model or `system_fingerprint` the endpoint reports, the target's labels, the baseline (a run
 //! promoted with `probity baseline promote` since) — each sent once, to the route's `info`
 //! channels, through the outbox like every notification, but with no incident: there is
 //! nothing to resolve. "Once per change" comes from comparing with the previous run: the
@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-use super::context::{reported_model, stored_labels};
+use super::context::{reported_fingerprint, reported_model, stored_labels};
 use super::incidents::is_silenced;
 use super::message::{MAX_SUMMARY, truncate};
 use super::{Action, Notification};
@@ -25,7 +25,7 @@ const HISTORY: usize = 20;
 /// One change worth telling.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InfoNote {
-    /// `info:model`, `info:labels` or `info:baseline`.
+    /// `info:model`, `info:fingerprint`, `info:labels` or `info:baseline`.
     pub rule: String,
     pub target: String,
     pub summary: String,
@@ -87,29 +87,39 @@ pub fn changes(store: &Store, outcome: &RunOutcome) -> Result<Vec<InfoNote>, Sto
         }
         // A run in which no answer reported a model (could not probe) says nothing; the
         // next run that does compares with the last one that did.
-        if let Some(now_model) = reported_model(store, &outcome.run_id, target)? {
-            let mut before_model = None;
+        type Reader = fn(&Store, &str, &str) -> Result<Option<String>, StoreError>;
+        let reported: [(&str, &str, Reader); 2] = [
+            ("info:model", "model", reported_model),
+            (
+                "info:fingerprint",
+                "system_fingerprint",
+                reported_fingerprint,
+            ),
+        ];
+        for (rule, what, read) in reported {
+            let Some(now_value) = read(store, &outcome.run_id, target)? else {
+                continue;
+            };
+            let mut before = None;
             for r in history.iter().filter(|r| r.id != outcome.run_id) {
                 if stored_labels(&r.targets, target).is_none() {
                     continue;
                 }
-                if let Some(m) = reported_model(store, &r.id, target)? {
-                    before_model = Some((m, r.id.clone()));
+                if let Some(v) = read(store, &r.id, target)? {
+                    before = Some((v, r.id.clone()));
                     break;
                 }
             }
-            if let Some((before_model, run)) = before_model {
-                if before_model != now_model {
-                    out.push(note(
-                        "info:model",
-                        format!(
-                            "Endpoint now reports model {} (was {})",
-                            truncate(&now_model, 80),
-                            truncate(&before_model, 80)
-                        ),
-                        vec![("previous run".into(), run)],
-                    ));
-                }
+            if let Some((before, run)) = before.filter(|(v, _)| *v != now_value) {
+                out.push(note(
+                    rule,
+                    format!(
+                        "Endpoint now reports {what} {} (was {})",
+                        truncate(&now_value, 80),
+                        truncate(&before, 80)
+                    ),
+                    vec![("previous run".into(), run)],
+                ));
             }
         }
         // The baseline, once, for the primary target (the one compared).

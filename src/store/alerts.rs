@@ -13,6 +13,14 @@ use super::error::SqlContext;
 use super::time::{format_ts, parse_ts};
 use super::{Store, StoreError, json_text};
 
+/// What an answer reported, of the columns `reported` counts (a fixed set: the column
+/// name goes into the SQL text).
+#[derive(Clone, Copy)]
+enum Reported {
+    Model,
+    Fingerprint,
+}
+
 /// One incident, open or resolved. `id` is 0 for one not stored yet.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IncidentRecord {
@@ -450,15 +458,38 @@ impl Store {
         run_id: &str,
         target: &str,
     ) -> Result<Vec<(String, u64)>, StoreError> {
-        let action = "reading the models a run's answers reported";
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT model, count(*) AS n FROM observations WHERE run_id = ?1 \
-                 AND target = ?2 AND model IS NOT NULL AND model != '' \
-                 GROUP BY model ORDER BY n DESC, model",
-            )
-            .at(&self.path, action)?;
+        self.reported(run_id, target, Reported::Model)
+    }
+
+    /// The `system_fingerprint`s the endpoint reported for `target` in a run, the most
+    /// frequent first, with how many answers reported each.
+    pub fn reported_fingerprints(
+        &self,
+        run_id: &str,
+        target: &str,
+    ) -> Result<Vec<(String, u64)>, StoreError> {
+        self.reported(run_id, target, Reported::Fingerprint)
+    }
+
+    fn reported(
+        &self,
+        run_id: &str,
+        target: &str,
+        what: Reported,
+    ) -> Result<Vec<(String, u64)>, StoreError> {
+        let (column, action) = match what {
+            Reported::Model => ("model", "reading the models a run's answers reported"),
+            Reported::Fingerprint => (
+                "system_fingerprint",
+                "reading the system fingerprints a run's answers reported",
+            ),
+        };
+        let sql = format!(
+            "SELECT {column}, count(*) AS n FROM observations WHERE run_id = ?1 \
+             AND target = ?2 AND {column} IS NOT NULL AND {column} != '' \
+             GROUP BY {column} ORDER BY n DESC, {column}"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql).at(&self.path, action)?;
         let mut rows = stmt.query(params![run_id, target]).at(&self.path, action)?;
         let mut out = Vec::new();
         while let Some(row) = rows.next().at(&self.path, action)? {

@@ -44,6 +44,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "alerts",
         sql: include_str!("migrations/0005_alerts.sql"),
     },
+    Migration {
+        version: 6,
+        name: "observation_fingerprint",
+        sql: include_str!("migrations/0006_observation_fingerprint.sql"),
+    },
 ];
 
 /// The newest schema version this binary knows.
