@@ -35,9 +35,23 @@ pub struct Cli {
     /// SQLite database of runs, for every command (default: the `store.path` the project's probes set, else .probity/probity.db under the project folder).
     #[arg(long, global = true, value_name = "FILE", env = "PROBITY_DB")]
     pub db: Option<PathBuf>,
-    /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides.
+    /// More log output on stderr (-v debug, -vv debug for every library too); RUST_LOG
+    /// overrides (default: probity's events at info, other crates' at warn).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
+    /// Log lines on stderr as `text` for people or `json`, one object a line, for log
+    /// pipelines; every event of a run carries run_id and probe, every request event
+    /// case_id, sample and traceparent.
+    #[arg(long, global = true, value_enum, value_name = "FORMAT", default_value_t = crate::logs::LogFormat::Text, env = "PROBITY_LOG_FORMAT")]
+    pub log_format: crate::logs::LogFormat,
+    /// Put the prompt and the model's output in request log events (off: they may hold
+    /// personal data; secrets are redacted either way).
+    #[arg(long, global = true)]
+    pub log_content: bool,
+    /// Share of successful requests logged, 0 to 1 (chosen by traceparent, so the same
+    /// request is always chosen or never); failed requests are always logged.
+    #[arg(long, global = true, value_name = "RATE", default_value_t = 0.0, value_parser = crate::logs::parse_rate)]
+    pub log_sample_successes: f64,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -118,8 +132,17 @@ pub enum Command {
     },
     /// Serve a simulated OpenAI/Anthropic-compatible endpoint (demo, tests, fire drills).
     Sim(Box<SimCommand>),
+    /// Write the HTML report of a stored run, or the history report of a probe.
+    #[command(
+        after_help = "RUN is a run id, a unique prefix or suffix of one, or `latest`.\nExamples:\n  probity report latest\n  probity report 20240718T0930 --out run.html\n  probity report --history support-bot -n 50\n\nThe report is written to reports/<probe>/<run_id>.html (the history to reports/<probe>/history.html, beside the run reports its points link to). Templates in reports/templates/ (run.hbs, history.hbs, style.hbs) replace the embedded ones."
+    )]
+    Report(ReportArgs),
     /// Run the example probes against a built-in simulator: no network, no key, no setup.
     Demo(DemoArgs),
+    /// Run every probe with a `schedule:` on that schedule until SIGTERM / SIGINT
+    /// (SIGHUP reloads the configuration).
+    #[command(after_help = SERVE_HELP)]
+    Serve(ServeArgs),
     /// Write a starter probe, golden set and alert-routing file.
     Init {
         /// Folder to write into (default: the project folder).
@@ -169,6 +192,41 @@ pub struct RunArgs {
     /// Do not alert, even when the probe has `alerts:` (no incident changes, nothing sent).
     #[arg(long)]
     pub no_alerts: bool,
+    #[command(flatten)]
+    pub report: ReportFlags,
+}
+
+/// Where `run` and `gate` write the HTML report of each run.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ReportFlags {
+    /// Write no HTML report.
+    #[arg(long, conflicts_with = "report_dir")]
+    pub no_report: bool,
+    /// Write the HTML report under DIR instead of reports/ under the project folder:
+    /// DIR/<probe>/<run_id>.html, copied to DIR/<probe>/latest.html.
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
+}
+
+/// `probity report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The run (id, unique prefix or suffix, or `latest`); not with --history.
+    #[arg(required_unless_present = "history", conflicts_with = "history")]
+    pub run: Option<String>,
+    /// The trend of this probe's runs (its `name:`) instead of one run.
+    #[arg(long, value_name = "PROBE")]
+    pub history: Option<String>,
+    /// How many of the probe's latest runs the history shows.
+    #[arg(long, short = 'n', default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
+    pub limit: u32,
+    /// Write the page to FILE instead (`-`: stdout).
+    #[arg(long, short, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// The reports folder (default: reports/ under the project folder); its templates/
+    /// folder overrides the embedded templates.
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
 }
 
 /// `probity sim`: the simulator's own flags. The global `--db` and `-C` mean nothing to
@@ -228,6 +286,8 @@ pub struct GateArgs {
     /// CI signal, so by default it does not alert).
     #[arg(long)]
     pub alert: bool,
+    #[command(flatten)]
+    pub report: ReportFlags,
 }
 
 /// `probity alert ...`.
@@ -248,6 +308,15 @@ pub enum AlertCommand {
         /// Why (shown by `alert silences`).
         #[arg(long)]
         reason: String,
+    },
+    /// Acknowledge an open incident (someone is on it): its reminders (`repeat`) stop; it
+    /// stays open and still resolves when the probe recovers.
+    Ack {
+        /// The incident's id (`alert list`).
+        id: i64,
+        /// Why, or who is on it (shown by `alert list`).
+        #[arg(long)]
+        reason: Option<String>,
     },
     /// Silences in force.
     Silences,
@@ -316,6 +385,31 @@ pub enum BaselineCommand {
         #[arg(long, value_name = "FILE")]
         to: PathBuf,
     },
+}
+
+const SERVE_HELP: &str = "\
+Schedules: 5-field crontab lines (`*/15 * * * *`, `0 9 * * MON-FRI`; Sunday is 0 or 7),
+6 fields with seconds first (`*/10 * * * * *`), `@hourly`/`@daily`/`@weekly`/`@monthly`,
+`@every 30s`, in the probe's `timezone:` (default UTC). A tick that comes while the probe's
+previous run is still going is skipped and logged. `catch_up: true` (the default) runs a
+tick missed while the daemon was down once on start; `jitter: 30s` delays a probe's starts
+by a fixed share of 30s.
+
+Signals: SIGTERM / SIGINT stop scheduling, give running probes --grace to finish, cancel
+the rest (stored as cancelled) and exit 0; a second one cancels at once. SIGHUP reloads and
+validates the configuration; on error the old one stays and the log says why.
+
+Exits 0 after a clean shutdown, 2 when the configuration is wrong at start.";
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Probe runs going at once, over every probe; a tick waits for a free slot.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_running: u32,
+    /// After SIGTERM / SIGINT, how long running probes get to finish before they are
+    /// cancelled, e.g. `20s`, `1m`.
+    #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = crate::config::parse_duration)]
+    pub grace: std::time::Duration,
 }
 
 #[derive(Debug, Args)]

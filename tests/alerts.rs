@@ -42,6 +42,7 @@ fn routing(file: &Path) -> AlertRouting {
             },
         )]),
         secrets: vec![],
+        unset: BTreeMap::new(),
     }
 }
 
@@ -656,7 +657,13 @@ async fn run_alerts_through_the_file_and_console_channels_and_alert_commands_man
         .iter()
         .find(|n| n.rule == "threshold:error_rate")
         .unwrap_or_else(|| panic!("{sent:?}"));
-    assert_eq!(trigger.link.as_deref(), Some("report.json"));
+    // The alert links to the run's HTML report (issue 11), not to the JSON document.
+    let link = trigger.link.as_deref().unwrap_or_default();
+    assert!(
+        link.starts_with("reports/bot/") && link.ends_with(".html"),
+        "{link}"
+    );
+    assert!(project.root().join(link).is_file(), "{link}");
     // The cause beside the symptom: the top error class with its count, and in the
     // details the counts with one example error text.
     assert!(
@@ -851,6 +858,7 @@ fn tiered_routing(root: &Path) -> AlertRouting {
             },
         )]),
         secrets: vec![],
+        unset: BTreeMap::new(),
     }
 }
 
@@ -1318,7 +1326,7 @@ async fn a_new_system_fingerprint_is_an_info_note_once_streamed_or_not() {
     assert!(act.evaluation.info.is_empty());
     // Kept per observation (migration 0006), streamed answers included.
     assert_eq!(
-        t.store.reported_fingerprints(&first, "default").unwrap(),
+        t.store.fingerprints_reported(&first, "default").unwrap(),
         vec![("fp_aaa".to_string(), 8)]
     );
     let (_, act) = t.step(&b.base_url()).await;

@@ -34,7 +34,7 @@ pub fn reported_model(
     target: &str,
 ) -> Result<Option<String>, StoreError> {
     Ok(store
-        .reported_models(run_id, target)?
+        .models_reported(run_id, target)?
         .into_iter()
         .next()
         .map(|(m, _)| m))
@@ -47,7 +47,7 @@ pub fn reported_fingerprint(
     target: &str,
 ) -> Result<Option<String>, StoreError> {
     Ok(store
-        .reported_fingerprints(run_id, target)?
+        .fingerprints_reported(run_id, target)?
         .into_iter()
         .next()
         .map(|(m, _)| m))

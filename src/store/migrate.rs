@@ -49,6 +49,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "observation_fingerprint",
         sql: include_str!("migrations/0006_observation_fingerprint.sql"),
     },
+    Migration {
+        version: 7,
+        name: "incident_ack",
+        sql: include_str!("migrations/0007_incident_ack.sql"),
+    },
 ];
 
 /// The newest schema version this binary knows.
