@@ -37,6 +37,7 @@ fn email_channel(port: u16) -> RawChannel {
         password: None,
         from: "Probity <probity@example.test>".into(),
         to: vec!["oncall@example.test".into()],
+        ca_file: None,
     }
 }
 
@@ -49,6 +50,7 @@ fn routing(port: u16) -> AlertRouting {
         ]),
         routes: BTreeMap::new(),
         secrets: vec![],
+        unset: BTreeMap::new(),
     }
 }
 

@@ -622,6 +622,6 @@ fn queue(
             source: e,
         })
     })?;
-    store.queue_mail(&row, now)?;
+    store.queue_outbox(std::slice::from_ref(&row), now)?;
     Ok(())
 }

@@ -1,6 +1,6 @@
-//! The store's side of e-mailed reports: a run's summary and the digest are queued in the
-//! alert outbox (no incident behind them), and the digest's "sent until" mark (migration
-//! 0008) is written with its outbox row in one transaction.
+//! The store's side of the digest e-mail: its "sent until" mark (migration 0008), written
+//! with the digest's outbox row in one transaction. (A run's summary is queued with
+//! `queue_outbox`, like any notification without an incident.)
 
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
@@ -25,15 +25,6 @@ impl Store {
             params![row.delivery_id, row.channel, json, format_ts(&now)],
         )
         .at(path, action)?;
-        Ok(())
-    }
-
-    /// Queues a notification that belongs to no incident (a run's e-mail summary).
-    pub fn queue_mail(&self, row: &NewOutbox, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let action = "queueing an e-mail";
-        let tx = self.immediate(action)?;
-        Self::insert_outbox(&tx, &self.path, row, now, action)?;
-        tx.commit().at(&self.path, action)?;
         Ok(())
     }
 
