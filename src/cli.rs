@@ -169,6 +169,11 @@ pub struct RunArgs {
     /// Do not alert, even when the probe has `alerts:` (no incident changes, nothing sent).
     #[arg(long)]
     pub no_alerts: bool,
+    /// Push each probe's run metrics to this Prometheus Pushgateway
+    /// (`PUT URL/metrics/job/probity/probe/<name>`). A failed push is a warning on stderr;
+    /// it does not change the exit code.
+    #[arg(long, value_name = "URL")]
+    pub pushgateway: Option<String>,
 }
 
 /// `probity sim`: the simulator's own flags. The global `--db` and `-C` mean nothing to

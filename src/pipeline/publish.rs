@@ -25,6 +25,10 @@ pub struct Outputs<'a> {
     /// Where the HTML report goes (`reports/` under the project folder, `--report-dir`);
     /// `None` writes none (`--no-report`). Filled in by the HTML report's work (issue 11).
     pub report_dir: Option<std::path::PathBuf>,
+    /// The daemon's metrics registry, which every run it publishes feeds (`/metrics`).
+    pub metrics: Option<&'a crate::metrics::Metrics>,
+    /// `probity run --pushgateway URL`: push each probe's run to this Pushgateway.
+    pub pushgateway: Option<&'a str>,
 }
 
 /// What publishing a run did.
@@ -34,6 +38,8 @@ pub struct Published {
     pub alerts: Option<Activity>,
     /// The HTML report written for this run (issue 11), which the e-mail summary attaches.
     pub report: Option<std::path::PathBuf>,
+    /// What pushing the run's metrics did (`--pushgateway`); a failed push is a warning.
+    pub pushed: Option<crate::metrics::PushReport>,
 }
 
 /// Feeds `outcome` to every output `outputs` asks for. An interrupted run says nothing
@@ -59,6 +65,9 @@ pub async fn publish(
         )
         .await?;
     }
+    published.pushed =
+        crate::metrics::after_run(store, probe, outcome, outputs.metrics, outputs.pushgateway)
+            .await;
     Ok(published)
 }
 

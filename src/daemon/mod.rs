@@ -1,0 +1,3 @@
+//! `probity serve`: the scheduler daemon (helper S) and its HTTP endpoints (`http`).
+
+pub mod http;
