@@ -141,7 +141,7 @@ mod tests {
         assert_eq!(label_name("model_version"), "model_version");
         assert_eq!(label_name("model-version"), "model_version");
         assert_eq!(label_name("2x"), "_2x");
-        assert_eq!(label_name("__reserved"), "reserved");
+        assert_eq!(label_name("__reserved"), "_reserved");
         assert_eq!(label_name(""), "_");
     }
 

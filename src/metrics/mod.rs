@@ -85,6 +85,7 @@ pub struct Metrics {
     pub(crate) case_samples_pass: Family<CaseLabels, FloatGauge>,
     pub(crate) findings: Family<FindingLabels, Counter>,
     pub(crate) open_incidents: Family<SeverityLabels, Gauge>,
+    pub(crate) last_verdict: Family<ResultLabels, Gauge>,
     pub(crate) last_run: Family<ProbeLabels, FloatGauge>,
     pub(crate) last_success: Family<ProbeLabels, FloatGauge>,
     pub(crate) last_duration: Family<ProbeLabels, FloatGauge>,
@@ -133,6 +134,7 @@ impl Metrics {
             case_samples_pass: Family::default(),
             findings: Family::default(),
             open_incidents: Family::default(),
+            last_verdict: Family::default(),
             last_run: Family::default(),
             last_success: Family::default(),
             last_duration: Family::default(),
@@ -228,6 +230,11 @@ impl Metrics {
             "Incidents open now, by severity (from the store)",
             m.open_incidents.clone(),
         );
+        r.register(
+            "last_run_verdict",
+            "The verdict of the probe's last finished run: 1 for its result, 0 for the others",
+            m.last_verdict.clone(),
+        );
         r.register_with_unit(
             "last_run_timestamp",
             "When the probe's last run finished (Unix time)",
@@ -306,11 +313,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_empty_registry_encodes_every_family_with_the_prefix() {
+    fn a_registered_probe_shows_its_counters_at_zero() {
         let m = Metrics::new();
         m.register_probe("bot");
         let text = m.encode();
-        assert!(text.contains("# TYPE probity_runs counter"), "{text}");
+        // Families without a series yet are left out of the exposition.
+        assert!(!text.contains("probity_runs"), "{text}");
+        assert!(
+            text.contains("# TYPE probity_skipped_ticks counter"),
+            "{text}"
+        );
         assert!(
             text.contains("probity_skipped_ticks_total{probe=\"bot\"} 0"),
             "{text}"

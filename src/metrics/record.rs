@@ -23,6 +23,15 @@ const OUTBOX_STATUSES: [&str; 2] = ["pending", "failed"];
 /// Finding kinds whose counters exist at 0 for every target probed, so `increase()` sees
 /// the first one (the rest appear when they first happen).
 const COUNTED_KINDS: [&str; 2] = ["threshold", "drift"];
+/// The results of a finished run, each a series of `probity_last_run_verdict` (1 for the
+/// last run's, 0 for the others: the enum pattern, so `== 1` selects the current one).
+const RESULTS: [&str; 5] = [
+    "pass",
+    "warn",
+    "fail",
+    "insufficient_data",
+    "could_not_probe",
+];
 
 /// Target labels that `probity_target_info` sets itself; a user label of the same name is
 /// exported as `label_<name>`.
@@ -188,6 +197,15 @@ impl Metrics {
                         severity: finding.severity.as_str().into(),
                     })
                     .inc();
+            }
+            let result = result_of(outcome);
+            for r in RESULTS {
+                self.last_verdict
+                    .get_or_create(&ResultLabels {
+                        probe: label_value(name),
+                        result: r.into(),
+                    })
+                    .set(i64::from(r == result));
             }
             let probe_labels = ProbeLabels::new(name);
             self.last_run
