@@ -596,3 +596,69 @@ async fn a_failed_push_is_a_warning_and_a_bad_url_a_usage_error() {
         text(&out.stderr)
     );
 }
+
+#[tokio::test]
+async fn the_daemon_state_drives_readyz_and_its_counters() {
+    use probity::daemon::{DaemonState, ProbeSchedule};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let daemon = Arc::new(DaemonState::new(chrono::Utc::now()));
+    let state = HttpState::new(
+        Arc::new(Metrics::new()),
+        Some(dir.path().join("probity.db")),
+        daemon.clone(),
+    );
+    let base = format!("http://{}", serve(state).await);
+    let get = |path: &str| reqwest::get(format!("{base}{path}"));
+
+    let response = get("/readyz").await.expect("GET /readyz");
+    assert_eq!(response.status().as_u16(), 503);
+    let body = response.text().await.unwrap_or_default();
+    assert!(body.contains("configuration not loaded"), "{body}");
+    assert!(body.contains("scheduler not started"), "{body}");
+
+    daemon.loaded(
+        &[ProbeSchedule {
+            name: "bot".into(),
+            schedule: "@every 1s".into(),
+            timezone: "UTC".into(),
+        }],
+        false,
+    );
+    daemon.heartbeat(chrono::Utc::now());
+    daemon.skipped("bot");
+    daemon.skipped("bot");
+    daemon.reload_failed("probes/bot.yaml:3:1: unknown key");
+    let response = get("/readyz").await.expect("GET /readyz");
+    assert_eq!(
+        response.status().as_u16(),
+        200,
+        "{}",
+        response.text().await.unwrap_or_default()
+    );
+
+    let body = get("/metrics")
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(
+        body.contains("probity_skipped_ticks_total{probe=\"bot\"} 2"),
+        "{body}"
+    );
+    assert!(
+        body.contains("probity_config_reload_failures_total 1"),
+        "{body}"
+    );
+    assert!(
+        body.contains("probity_open_incidents{probe=\"bot\",severity=\"critical\"} 0"),
+        "{body}"
+    );
+
+    // A heartbeat older than the limit: the scheduler is not alive.
+    daemon.heartbeat(chrono::Utc::now() - chrono::Duration::minutes(5));
+    let response = get("/readyz").await.expect("GET /readyz");
+    assert_eq!(response.status().as_u16(), 503);
+    let body = response.text().await.unwrap_or_default();
+    assert!(body.contains("scheduler not alive"), "{body}");
+}

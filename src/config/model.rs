@@ -234,6 +234,10 @@ pub struct Probe {
     /// The folder that holds `probes/`; relative paths in the probe start here.
     pub root: PathBuf,
     pub schedule: Option<Schedule>,
+    /// `jitter`: the daemon starts each tick up to this much later (zero: on the tick).
+    pub jitter: Duration,
+    /// `catch_up`: the daemon runs a tick missed while it was down once when it starts.
+    pub catch_up: bool,
     pub target: Target,
     /// Named alternatives (`targets:`), already merged over `target`.
     pub targets: BTreeMap<String, Target>,

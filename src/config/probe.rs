@@ -26,12 +26,21 @@ use crate::golden::GoldenSet;
 pub struct RawProbe {
     /// Name of the probe; runs, baselines and alerts carry it.
     pub name: String,
-    /// When `probity serve` runs the probe: a standard 5-field crontab line, e.g. `*/15 * * * *`.
+    /// When `probity serve` runs the probe: a standard 5-field crontab line, e.g. `*/15 * * * *`
+    /// (6 fields with seconds first, `@daily`-style macros and `@every 30s` also work).
     #[serde(default)]
     pub schedule: Option<String>,
     /// IANA timezone of `schedule`, e.g. `Europe/Berlin` (default UTC).
     #[serde(default)]
     pub timezone: Option<String>,
+    /// Spreads the daemon's starts: each tick starts this much later at most, by a fixed
+    /// share per probe name, e.g. `30s` (default none).
+    #[serde(default)]
+    pub jitter: Option<RawDuration>,
+    /// Whether `probity serve` runs a tick missed while it was down, once, when it starts
+    /// (default true).
+    #[serde(default)]
+    pub catch_up: Option<bool>,
     /// The endpoint to probe.
     pub target: RawTarget,
     /// Named alternatives, each overriding keys of `target` (e.g. a canary model for `probity gate`).
@@ -437,6 +446,7 @@ pub fn validate_probe(
     };
 
     let schedule = v.schedule(&raw);
+    let jitter = v.duration("/jitter", raw.jitter.as_ref(), Duration::ZERO);
     let (alert_fire_after, alert_repeat) = v.alert_policy(raw.alerts.as_ref());
     let (target, targets, judge) = v.targets(&raw);
     let pacing = v.pacing(&raw);
@@ -457,6 +467,8 @@ pub fn validate_probe(
         file: doc.path.clone(),
         root: root.to_path_buf(),
         schedule,
+        jitter,
+        catch_up: raw.catch_up.unwrap_or(true),
         target: target.unwrap_or_else(placeholder_target),
         targets,
         golden_sets,

@@ -18,13 +18,55 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use sha2::{Digest, Sha256};
 
+use super::state::DaemonState;
 use crate::metrics::{Metrics, OPENMETRICS_CONTENT_TYPE};
 use crate::store::Store;
 
-/// What the scheduler says about its own readiness: configuration loaded, scheduler loop
-/// alive. Each entry of `not_ready` is one reason, said to the person reading `/readyz`.
+/// What the scheduler tells the endpoints: its readiness (configuration loaded, scheduler
+/// loop alive; each entry of `not_ready` one reason, said to the person reading `/readyz`)
+/// and, at each scrape, its own counters (skipped ticks, failed reloads) for `/metrics`.
 pub trait Readiness: Send + Sync {
     fn not_ready(&self) -> Vec<String>;
+    /// Brings the scheduler's counters into `metrics` just before it is encoded.
+    fn feed(&self, _metrics: &Metrics) {}
+}
+
+/// The longest the scheduler may go without turning its loop (its heartbeat) before
+/// `/readyz` calls it dead. The scheduler beats at least every second tick it waits for.
+pub const HEARTBEAT_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl Readiness for DaemonState {
+    fn not_ready(&self) -> Vec<String> {
+        let snapshot = self.snapshot();
+        let mut problems = Vec::new();
+        if !snapshot.config_loaded {
+            problems.push("configuration not loaded".to_string());
+        }
+        if snapshot.shutting_down {
+            problems.push("shutting down: no new runs start".to_string());
+        }
+        let max_age =
+            chrono::Duration::from_std(HEARTBEAT_MAX_AGE).unwrap_or(chrono::Duration::MAX);
+        if !snapshot.scheduler_alive(chrono::Utc::now(), max_age) {
+            problems.push(match snapshot.heartbeat {
+                Some(at) => format!(
+                    "scheduler not alive: its last heartbeat was at {} (more than {} s ago)",
+                    at.to_rfc3339(),
+                    HEARTBEAT_MAX_AGE.as_secs()
+                ),
+                None => "scheduler not started yet".to_string(),
+            });
+        }
+        problems
+    }
+
+    fn feed(&self, metrics: &Metrics) {
+        let snapshot = self.snapshot();
+        for probe in &snapshot.probes {
+            metrics.set_skipped_ticks(&probe.name, probe.skipped_ticks);
+        }
+        metrics.set_failed_reloads(snapshot.failed_reloads);
+    }
 }
 
 /// A process without a scheduler (a test serving the router, a metrics-only server):
@@ -114,6 +156,7 @@ async fn healthz() -> &'static str {
 async fn metrics(State(state): State<HttpState>) -> Response {
     let metrics = state.metrics.clone();
     let store = state.store.clone();
+    state.readiness.feed(&metrics);
     // SQLite is blocking: read the store's gauges off the async threads.
     let text = tokio::task::spawn_blocking(move || {
         if let Some(path) = store {

@@ -306,6 +306,26 @@ impl Metrics {
     pub fn failed_reload(&self) {
         self.failed_reloads.inc();
     }
+
+    /// Brings `probity_skipped_ticks_total{probe}` up to `total`, a count the scheduler
+    /// keeps itself (`DaemonState`). A counter never goes down: a smaller total (a state
+    /// rebuilt) leaves it as it is.
+    pub fn set_skipped_ticks(&self, probe: &str, total: u64) {
+        self.register_probe(probe);
+        let counter = self.skipped_ticks.get_or_create(&ProbeLabels::new(probe));
+        let now = counter.get();
+        if total > now {
+            counter.inc_by(total - now);
+        }
+    }
+
+    /// Brings `probity_config_reload_failures_total` up to `total` (see `set_skipped_ticks`).
+    pub fn set_failed_reloads(&self, total: u64) {
+        let now = self.failed_reloads.get();
+        if total > now {
+            self.failed_reloads.inc_by(total - now);
+        }
+    }
 }
 
 #[cfg(test)]
