@@ -662,3 +662,92 @@ async fn the_daemon_state_drives_readyz_and_its_counters() {
     let body = response.text().await.unwrap_or_default();
     assert!(body.contains("scheduler not alive"), "{body}");
 }
+
+/// Every YAML document in `path` (a Kubernetes file holds several).
+fn yaml_documents(path: &Path) -> Vec<serde_json::Value> {
+    use serde::Deserialize;
+    let text = std::fs::read_to_string(path).expect("read the file");
+    serde_norway::Deserializer::from_str(&text)
+        .map(|doc| {
+            serde_json::Value::deserialize(doc)
+                .unwrap_or_else(|e| panic!("{}: invalid YAML: {e}", path.display()))
+        })
+        .collect()
+}
+
+/// The `--flags` among `args`.
+fn flags<'a>(args: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    args.into_iter()
+        .filter(|a| a.starts_with("--"))
+        .map(|a| a.split('=').next().unwrap_or(a).to_string())
+        .collect()
+}
+
+/// Each flag must be one that `probity <command> --help` lists.
+async fn assert_flags_exist(command: &[&str], used: &[String], file: &str) {
+    let mut args = command.to_vec();
+    args.push("--help");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = probity_in(dir.path(), &[], &args).await;
+    let help = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "probity {args:?}: {}",
+        text(&out.stderr)
+    );
+    for flag in used {
+        assert!(
+            help.contains(flag.as_str()),
+            "{file}: `probity {}` has no {flag}",
+            command.join(" ")
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_deployment_files_parse_and_use_only_real_flags_of_run() {
+    let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/deploy");
+    for file in [
+        "kubernetes/cronjob.yaml",
+        "kubernetes/deployment.yaml",
+        "github-actions-probity.yml",
+        "prometheus-scrape.yml",
+        "probity-rules.yml",
+    ] {
+        assert!(!yaml_documents(&deploy.join(file)).is_empty(), "{file}");
+    }
+    // The CronJob's container: global flags before `run`, run's flags after it.
+    let cronjob = &yaml_documents(&deploy.join("kubernetes/cronjob.yaml"))[0];
+    let args: Vec<&str> = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+        [0]["args"]
+        .as_array()
+        .expect("the container's args")
+        .iter()
+        .filter_map(|a| a.as_str())
+        .collect();
+    let run_at = args
+        .iter()
+        .position(|a| *a == "run")
+        .expect("the CronJob runs `run`");
+    assert_flags_exist(&[], &flags(args[..run_at].iter().copied()), "cronjob.yaml").await;
+    let run_flags = flags(args[run_at..].iter().copied());
+    assert!(run_flags.contains(&"--pushgateway".to_string()), "{args:?}");
+    assert_flags_exist(&["run"], &run_flags, "cronjob.yaml").await;
+    // The crontab line and the workflow's step.
+    for file in ["crontab", "github-actions-probity.yml"] {
+        let text = std::fs::read_to_string(deploy.join(file)).expect("read the file");
+        let line = text
+            .lines()
+            .find(|l| {
+                !l.trim_start().starts_with('#') && l.contains("probity") && l.contains(" run ")
+            })
+            .unwrap_or_else(|| panic!("{file} runs `probity run`"));
+        let after_run = line.split(" run ").nth(1).unwrap_or_default();
+        let used = flags(after_run.split_whitespace());
+        assert!(
+            used.contains(&"--pushgateway".to_string()),
+            "{file}: {line}"
+        );
+        assert_flags_exist(&["run"], &used, file).await;
+    }
+}
