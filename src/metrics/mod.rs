@@ -42,6 +42,8 @@ pub type FloatGauge = Gauge<f64, AtomicU64>;
 /// A counter of a non-integer amount (USD).
 pub type FloatCounter = Counter<f64, AtomicU64>;
 type HistogramFamily<S> = Family<S, Histogram, fn() -> Histogram>;
+/// The label set of a `probity_target_info` series, in order.
+pub(crate) type InfoLabels = Vec<(String, String)>;
 
 /// The content type of `/metrics` (what `Metrics::encode` writes).
 pub const OPENMETRICS_CONTENT_TYPE: &str =
@@ -92,10 +94,10 @@ pub struct Metrics {
     pub(crate) skipped_ticks: Family<ProbeLabels, Counter>,
     pub(crate) failed_reloads: Counter,
     pub(crate) outbox: Family<StatusLabels, Gauge>,
-    pub(crate) target_info: Family<Vec<(String, String)>, Gauge>,
+    pub(crate) target_info: Family<InfoLabels, Gauge>,
     /// The `probity_target_info` label set last exported per (probe, target): a deployment
     /// (new model, new `model_version`) replaces its series instead of adding one.
-    pub(crate) info_sets: Mutex<HashMap<(String, String), Vec<(String, String)>>>,
+    pub(crate) info_sets: Mutex<HashMap<(String, String), InfoLabels>>,
     /// Probes seen (scheduled or run): each shows `probity_open_incidents` per severity.
     pub(crate) known_probes: Mutex<BTreeSet<String>>,
     /// The `probity_open_incidents` series last set, so a closed probe's series ends.
