@@ -751,3 +751,14 @@ async fn the_deployment_files_parse_and_use_only_real_flags_of_run() {
         assert_flags_exist(&["run"], &used, file).await;
     }
 }
+
+#[tokio::test]
+async fn a_misspelt_metrics_key_is_a_configuration_error_with_a_suggestion() {
+    let (project, _sim) = project("metrics: { per_cas: true }\n").await;
+    let out = probity_in(project.root(), &[("PROBITY_TEST_KEY", KEY)], &["validate"]).await;
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("probes/bot.yaml:"), "{stderr}");
+    assert!(stderr.contains("metrics.per_cas"), "{stderr}");
+    assert!(stderr.contains("did you mean `per_case`"), "{stderr}");
+}
