@@ -35,9 +35,23 @@ pub struct Cli {
     /// SQLite database of runs, for every command (default: the `store.path` the project's probes set, else .probity/probity.db under the project folder).
     #[arg(long, global = true, value_name = "FILE", env = "PROBITY_DB")]
     pub db: Option<PathBuf>,
-    /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides.
+    /// More log output on stderr (-v debug, -vv debug for every library too); RUST_LOG
+    /// overrides (default: probity's events at info, other crates' at warn).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
+    /// Log lines on stderr as `text` for people or `json`, one object a line, for log
+    /// pipelines; every event of a run carries run_id and probe, every request event
+    /// case_id, sample and traceparent.
+    #[arg(long, global = true, value_enum, value_name = "FORMAT", default_value_t = crate::logs::LogFormat::Text, env = "PROBITY_LOG_FORMAT")]
+    pub log_format: crate::logs::LogFormat,
+    /// Put the prompt and the model's output in request log events (off: they may hold
+    /// personal data; secrets are redacted either way).
+    #[arg(long, global = true)]
+    pub log_content: bool,
+    /// Share of successful requests logged, 0 to 1 (chosen by traceparent, so the same
+    /// request is always chosen or never); failed requests are always logged.
+    #[arg(long, global = true, value_name = "RATE", default_value_t = 0.0, value_parser = crate::logs::parse_rate)]
+    pub log_sample_successes: f64,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -118,6 +132,11 @@ pub enum Command {
     },
     /// Serve a simulated OpenAI/Anthropic-compatible endpoint (demo, tests, fire drills).
     Sim(Box<SimCommand>),
+    /// Write the HTML report of a stored run, or the history report of a probe.
+    #[command(
+        after_help = "RUN is a run id, a unique prefix or suffix of one, or `latest`.\nExamples:\n  probity report latest\n  probity report 20240718T0930 --out run.html\n  probity report --history support-bot -n 50\n\nThe report is written to reports/<probe>/<run_id>.html (the history to reports/<probe>/history.html, beside the run reports its points link to). Templates in reports/templates/ (run.hbs, history.hbs, style.hbs) replace the embedded ones."
+    )]
+    Report(ReportArgs),
     /// Run the example probes against a built-in simulator: no network, no key, no setup.
     Demo(DemoArgs),
     /// Write a starter probe, golden set and alert-routing file.
@@ -174,6 +193,41 @@ pub struct RunArgs {
     /// it does not change the exit code.
     #[arg(long, value_name = "URL")]
     pub pushgateway: Option<String>,
+    #[command(flatten)]
+    pub report: ReportFlags,
+}
+
+/// Where `run` and `gate` write the HTML report of each run.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ReportFlags {
+    /// Write no HTML report.
+    #[arg(long, conflicts_with = "report_dir")]
+    pub no_report: bool,
+    /// Write the HTML report under DIR instead of reports/ under the project folder:
+    /// DIR/<probe>/<run_id>.html, copied to DIR/<probe>/latest.html.
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
+}
+
+/// `probity report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The run (id, unique prefix or suffix, or `latest`); not with --history.
+    #[arg(required_unless_present = "history", conflicts_with = "history")]
+    pub run: Option<String>,
+    /// The trend of this probe's runs (its `name:`) instead of one run.
+    #[arg(long, value_name = "PROBE")]
+    pub history: Option<String>,
+    /// How many of the probe's latest runs the history shows.
+    #[arg(long, short = 'n', default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
+    pub limit: u32,
+    /// Write the page to FILE instead (`-`: stdout).
+    #[arg(long, short, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// The reports folder (default: reports/ under the project folder); its templates/
+    /// folder overrides the embedded templates.
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
 }
 
 /// `probity sim`: the simulator's own flags. The global `--db` and `-C` mean nothing to
@@ -233,6 +287,8 @@ pub struct GateArgs {
     /// CI signal, so by default it does not alert).
     #[arg(long)]
     pub alert: bool,
+    #[command(flatten)]
+    pub report: ReportFlags,
 }
 
 /// `probity alert ...`.

@@ -13,6 +13,7 @@ pub mod daemon;
 pub mod exit;
 pub mod golden;
 pub mod inert;
+pub mod logs;
 pub mod metrics;
 pub mod pipeline;
 pub mod provider;

@@ -16,7 +16,14 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = Cli::parse();
-    init_logging(cli.verbose);
+    probity::logs::init(
+        cli.log_format,
+        cli.verbose,
+        probity::logs::Policy {
+            content: cli.log_content,
+            sample_successes: cli.log_sample_successes,
+        },
+    );
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -39,19 +46,4 @@ fn main() -> ExitCode {
         }
     };
     ExitCode::from(code as u8)
-}
-
-/// Logs go to stderr (stdout carries the summary or the JSON); `RUST_LOG` wins over `-v`.
-fn init_logging(verbose: u8) {
-    let default = match verbose {
-        0 => "warn",
-        1 => "info",
-        _ => "debug",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
 }

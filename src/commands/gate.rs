@@ -89,7 +89,7 @@ pub async fn gate(cli: &Cli, args: &GateArgs) -> Result<i32, CommandError> {
     let outputs = Outputs {
         alerts: routing.as_ref(),
         link: args.json.as_deref().map(crate::config::display_path),
-        report_dir: None,
+        report_dir: super::report::report_dir(cli, &args.report),
         ..Outputs::default()
     };
     let published = publish(&store, probe, &outcome, &outputs).await?;
@@ -128,5 +128,6 @@ pub async fn gate(cli: &Cli, args: &GateArgs) -> Result<i32, CommandError> {
             serde_json::to_string_pretty(&document).unwrap_or_default()
         ),
     }
+    super::report::print_report(&published, args.format == Format::Text);
     Ok(exit_code(&cancel, code))
 }

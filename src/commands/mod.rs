@@ -10,6 +10,7 @@ mod export;
 mod gate;
 mod history;
 mod init;
+mod report;
 mod run;
 mod show;
 mod validate;
@@ -89,6 +90,7 @@ pub async fn dispatch(cli: &Cli) -> Result<i32, CommandError> {
             crate::sim::run(args, &golden).await?;
             Ok(exit::PASSED)
         }
+        Command::Report(args) => report::report(cli, args),
         Command::Demo(args) => demo::demo(&args.out).await,
         Command::Init { dir, force } => init::init(dir.as_deref().unwrap_or(&cli.root), *force),
     }

@@ -175,7 +175,7 @@ pub async fn run(cli: &Cli, args: &RunArgs) -> Result<i32, CommandError> {
         let outputs = Outputs {
             alerts: project.alerts.as_ref().filter(|_| !args.no_alerts),
             link: report_path.as_deref().map(crate::config::display_path),
-            report_dir: None,
+            report_dir: super::report::report_dir(cli, &args.report),
             pushgateway: args.pushgateway.as_deref(),
             ..Outputs::default()
         };
@@ -192,6 +192,7 @@ pub async fn run(cli: &Cli, args: &RunArgs) -> Result<i32, CommandError> {
                 sanitize(&probe.name, 200)
             );
         }
+        super::report::print_report(&published, args.format == Format::Text);
         codes.push(exit_code(&cancel, outcome.exit_code));
         documents.push(document);
         if cancel.is_cancelled() {

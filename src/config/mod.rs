@@ -15,7 +15,7 @@ pub mod probe;
 mod project;
 pub mod schedule;
 mod schema;
-mod suggest;
+pub(crate) mod suggest;
 
 pub use alerts::AlertRouting;
 pub use diagnostic::{Diagnostic, Diagnostics, display_path};

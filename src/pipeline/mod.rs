@@ -18,6 +18,7 @@ use rand::RngExt;
 use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::compare::{BaselineError, Finding, Verdict};
 use crate::config::{Probe, display_path};
@@ -305,8 +306,21 @@ pub async fn run_probe(
     cancel: CancellationToken,
 ) -> Result<RunOutcome, PipelineError> {
     let (prepared, runner) = prepare(probe, store, options)?;
-    let driven = drive(probe, store, &prepared, runner, progress, cancel).await?;
-    finish(probe, store, options, prepared, driven)
+    let span = crate::logs::run_span(&prepared.run_id, &probe.name);
+    span.in_scope(|| {
+        tracing::info!(
+            target: "probity::run",
+            requests = prepared.total,
+            cases = prepared.cases.len(),
+            "run started"
+        )
+    });
+    let driven = drive(probe, store, &prepared, runner, progress, cancel)
+        .instrument(span.clone())
+        .await?;
+    let outcome = span.in_scope(|| finish(probe, store, options, prepared, driven))?;
+    span.in_scope(|| crate::logs::run_finished(&outcome));
+    Ok(outcome)
 }
 
 /// Output tokens reserved per request whose target sets no bound.
@@ -461,7 +475,11 @@ async fn drive(
     let (tx, mut rx) = mpsc::channel::<Observation>(1024);
     // Stopped by the caller, or here when the store can no longer keep what comes back.
     let stop = cancel.child_token();
-    let run = tokio::spawn(runner.run(prepared.samples, tx, stop.clone()));
+    let run = tokio::spawn(
+        runner
+            .run(prepared.samples, tx, stop.clone())
+            .in_current_span(),
+    );
     // Observations are stored the moment they arrive — with their scores when scoring is
     // local and instant; answers that need a judge or embeddings are stored first and scored
     // concurrently, their scores written when they come.
@@ -488,7 +506,7 @@ async fn drive(
                             let mut scores = scorer.score(&case, &obs);
                             scores.extend(remote.score(&case, &obs).await);
                             (obs, scores)
-                        });
+                        }.in_current_span());
                         awaiting.insert(task.id(), kept);
                     }
                     Some(case) => {

@@ -10,6 +10,7 @@ use chrono::Utc;
 use super::{PipelineError, RunOutcome, RunStatus};
 use crate::alert::after_run::{Activity, after_run};
 use crate::config::{AlertRouting, Probe};
+use crate::report::html;
 use crate::report::terminal::{Style, write_outcome};
 use crate::store::Store;
 
@@ -22,8 +23,10 @@ pub struct Outputs<'a> {
     /// Where the run's details are for people following an alert (the JSON document's
     /// path when one was written).
     pub link: Option<String>,
-    /// Where the HTML report goes (`reports/` under the project folder, `--report-dir`);
-    /// `None` writes none (`--no-report`). Filled in by the HTML report's work (issue 11).
+    /// Where the HTML report goes (`reports/` under the project folder, `--report-dir`):
+    /// `<dir>/<probe>/<run_id>.html`, copied to `<dir>/<probe>/latest.html`. `None` writes
+    /// none (`--no-report`). When set, alerts link to the report, and the templates in its
+    /// `templates/` folder (`reports/templates/`) replace the embedded ones.
     pub report_dir: Option<std::path::PathBuf>,
     /// The daemon's metrics registry, which every run it publishes feeds (`/metrics`).
     pub metrics: Option<&'a crate::metrics::Metrics>,
@@ -40,6 +43,9 @@ pub struct Published {
     pub report: Option<std::path::PathBuf>,
     /// What pushing the run's metrics did (`--pushgateway`); a failed push is a warning.
     pub pushed: Option<crate::metrics::PushReport>,
+    /// Why the HTML report asked for could not be written. Not fatal: the verdict, the
+    /// stored run and the alerts stand, and `probity report RUN` writes it again.
+    pub report_error: Option<String>,
 }
 
 /// Feeds `outcome` to every output `outputs` asks for. An interrupted run says nothing
@@ -52,18 +58,31 @@ pub async fn publish(
 ) -> Result<Published, PipelineError> {
     keep_for_show(store, outcome);
     let mut published = Published::default();
+    // The report's path is known before it is written: alerts link to it, and it is
+    // written after them so that it shows the alerts this run opened or resolved.
+    let report_path = outputs
+        .report_dir
+        .as_deref()
+        .map(|dir| html::report_path(dir, &outcome.probe, &outcome.run_id));
+    let link = report_path
+        .as_deref()
+        .map(crate::config::display_path)
+        .or_else(|| outputs.link.clone());
     if let Some(routing) = outputs.alerts
         && outcome.status != RunStatus::Interrupted
     {
-        published.alerts = after_run(
-            store,
-            routing,
-            probe,
-            outcome,
-            outputs.link.as_deref(),
-            Utc::now(),
-        )
-        .await?;
+        published.alerts =
+            after_run(store, routing, probe, outcome, link.as_deref(), Utc::now()).await?;
+    }
+    if let Some(dir) = &outputs.report_dir {
+        let options = html::Options::for_reports(dir);
+        match html::write_run_report(store, &outcome.probe, &outcome.run_id, dir, &options) {
+            Ok(path) => published.report = Some(path),
+            Err(e) => {
+                tracing::warn!("could not write the report of run {}: {e}", outcome.run_id);
+                published.report_error = Some(e.to_string());
+            }
+        }
     }
     published.pushed =
         crate::metrics::after_run(store, probe, outcome, outputs.metrics, outputs.pushgateway)

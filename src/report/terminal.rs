@@ -475,7 +475,10 @@ pub struct Bar(ProgressBar);
 impl Bar {
     pub fn new() -> Self {
         let bar = if io::stderr().is_terminal() {
-            ProgressBar::new(0)
+            let bar = ProgressBar::new(0);
+            // Log lines are written around the bar, not across it.
+            crate::logs::hold_bar(&bar);
+            bar
         } else {
             ProgressBar::hidden()
         };

@@ -33,6 +33,7 @@ use chrono::Utc;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 pub use budget::{Budget, DEFAULT_OUTPUT_BOUND, Reservation, bounded, estimate_cost, output_bound};
 pub use observation::{Observation, Status};
@@ -215,9 +216,9 @@ impl Runner {
                 // Not sent, so it takes no place in the pacing schedule.
                 report.skipped_budget += 1;
                 let now = Instant::now();
-                emitter
-                    .emit(this.skipped(&emitter, item, now, now, 1))
-                    .await;
+                let obs = this.skipped(&emitter, item, now, now, 1);
+                crate::logs::not_sent(&obs);
+                emitter.emit(obs).await;
                 continue;
             };
             let mut delayed = false;
@@ -255,19 +256,22 @@ impl Runner {
             let intended = intended.unwrap_or_else(Instant::now);
             let (this, emitter, cancel) = (this.clone(), emitter.clone(), cancel.clone());
             let states = states.clone();
-            tasks.spawn(async move {
-                let job = SampleJob {
-                    item,
-                    intended,
-                    delayed,
-                };
-                let state = &states[item.target];
-                let sent = this
-                    .sample(&emitter, job, reservation, state, &cancel)
-                    .await;
-                drop(permit);
-                sent
-            });
+            tasks.spawn(
+                async move {
+                    let job = SampleJob {
+                        item,
+                        intended,
+                        delayed,
+                    };
+                    let state = &states[item.target];
+                    let sent = this
+                        .sample(&emitter, job, reservation, state, &cancel)
+                        .await;
+                    drop(permit);
+                    sent
+                }
+                .in_current_span(),
+            );
             // Reap what has finished, so memory follows the concurrency, not the run's length.
             while let Some(done) = tasks.try_join_next() {
                 report.count(done);
@@ -351,20 +355,24 @@ impl Runner {
                 None => match self.budget.reserve(self.worst_cost(job.item)) {
                     Some(r) => r,
                     None => {
-                        emitter
-                            .emit(self.skipped(
-                                emitter,
-                                job.item,
-                                job.intended,
-                                Instant::now(),
-                                attempt,
-                            ))
-                            .await;
+                        let obs =
+                            self.skipped(emitter, job.item, job.intended, Instant::now(), attempt);
+                        crate::logs::not_sent(&obs);
+                        emitter.emit(obs).await;
                         return u64::from(attempt - 1);
                     }
                 },
             };
             let span_id = new_span_id();
+            let traceparent = trace::traceparent(&self.trace_id, &span_id);
+            let span = crate::logs::request_span(
+                &case.set,
+                &case.id,
+                job.item.sample,
+                attempt,
+                &endpoint.target.name,
+                &traceparent,
+            );
             let request = ChatRequest {
                 case_id: &case.id,
                 messages: &case.messages,
@@ -373,18 +381,18 @@ impl Runner {
                 headers: trace::headers(&self.run_id, &self.trace_id, &span_id),
             };
             let started_at = Utc::now();
-            let result =
-                tokio::time::timeout(self.settings.timeout, endpoint.provider.chat(&request))
-                    .await
-                    .unwrap_or_else(|_| {
-                        Err(Failure::new(
-                            ErrorClass::Timeout,
-                            format!(
-                                "no complete answer within {}",
-                                humantime::format_duration(self.settings.timeout)
-                            ),
-                        ))
-                    });
+            let chat = endpoint.provider.chat(&request).instrument(span.clone());
+            let result = tokio::time::timeout(self.settings.timeout, chat)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(Failure::new(
+                        ErrorClass::Timeout,
+                        format!(
+                            "no complete answer within {}",
+                            humantime::format_duration(self.settings.timeout)
+                        ),
+                    ))
+                });
             let end = Instant::now();
             let mut obs = self.observation(emitter, &job, attempt, &span_id, started_at, end);
             match &result {
@@ -404,6 +412,9 @@ impl Runner {
                 Ok(reply) => {
                     let cost = self.fill_reply(&mut obs, reply, &job);
                     self.budget.settle(reserved, cost);
+                    span.in_scope(|| {
+                        crate::logs::attempt(&obs, &traceparent, case, &self.redactor)
+                    });
                     emitter.emit(obs).await;
                     return u64::from(attempt);
                 }
@@ -425,6 +436,9 @@ impl Runner {
                     };
                     obs.final_attempt = delay.is_none();
                     self.fill_failure(&mut obs, failure, &job);
+                    span.in_scope(|| {
+                        crate::logs::attempt(&obs, &traceparent, case, &self.redactor)
+                    });
                     emitter.emit(obs).await;
                     let Some(delay) = delay else {
                         return u64::from(attempt);

@@ -15,10 +15,15 @@ pub fn new_span_id() -> String {
     format!("{:016x}", rand::rng().random_range(1..=u64::MAX))
 }
 
+/// The `traceparent` of one attempt (version 00, sampled), as sent and as logged.
+pub fn traceparent(trace_id: &str, span_id: &str) -> String {
+    format!("00-{trace_id}-{span_id}-01")
+}
+
 /// The headers of one attempt.
 pub fn headers(run_id: &str, trace_id: &str, span_id: &str) -> HeaderMap {
     let mut headers = HeaderMap::new();
-    if let Ok(v) = HeaderValue::from_str(&format!("00-{trace_id}-{span_id}-01")) {
+    if let Ok(v) = HeaderValue::from_str(&traceparent(trace_id, span_id)) {
         headers.insert(HeaderName::from_static("traceparent"), v);
     }
     if let Ok(v) = HeaderValue::from_str(run_id) {

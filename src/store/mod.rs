@@ -488,6 +488,25 @@ impl Store {
         .transpose()
     }
 
+    /// The models the endpoint said answered a run's samples, distinct, sorted: what the
+    /// history report compares run to run for its deployment markers.
+    pub fn reported_models(&self, run_id: &str) -> Result<Vec<String>, StoreError> {
+        let action = format!("reading the models that answered run `{run_id}`");
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT DISTINCT model FROM observations
+                 WHERE run_id = ?1 AND model IS NOT NULL ORDER BY model",
+            )
+            .at(&self.path, &action)?;
+        let mut rows = stmt.query([run_id]).at(&self.path, &action)?;
+        let mut models = Vec::new();
+        while let Some(row) = rows.next().at(&self.path, &action)? {
+            models.push(row.get::<_, String>(0).at(&self.path, &action)?);
+        }
+        Ok(models)
+    }
+
     /// How many observations of a run are stored.
     pub fn count_observations(&self, run_id: &str) -> Result<u64, StoreError> {
         self.require_run(run_id)?;

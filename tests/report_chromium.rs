@@ -1,0 +1,169 @@
+//! Hostile text in a real browser: headless Chromium opens pages carrying `<script>`,
+//! `<img onerror>`, `javascript:` links, `</style>` and a bidi override, and the DOM it
+//! dumps shows whether any of it ran. First the check itself is proved: the raw payloads
+//! do run (so the check can fail), the same payloads through probity's escaping do not, and
+//! a blank screenshot is one colour while a page with charts is not.
+
+#[path = "support/chromium.rs"]
+mod chromium;
+#[path = "support/png.rs"]
+mod png;
+
+use chromium::{Chromium, file_url};
+use probity::report::html::svg::{self, Marker, MarkerKind, TrendPoint};
+
+const TITLE: &str = "probity hostile-text check";
+
+/// Each payload, if it runs, sets the page title to `pwned` and the attribute `data-pwned`
+/// on `<html>`; the attribute's name is built at run time, so it appears in the DOM only
+/// when a script ran, never as part of the payload's text.
+const PAYLOADS: &[&str] = &[
+    "<script>document.title='pwned';\
+     document.documentElement.setAttribute('data-'+'pwned','script')</script>",
+    "<img src=x onerror=\"document.title='pwned';\
+     document.documentElement.setAttribute('data-'+'pwned','img')\">",
+    "<svg onload=\"document.documentElement.setAttribute('data-'+'pwned','svg')\"></svg>",
+    "</style><script>document.documentElement.setAttribute('data-'+'pwned','style')</script>",
+    "<a href=\"javascript:document.title='pwned'\">open the report</a>",
+    "case\u{202E}txt.exe",
+];
+
+/// What the dumped DOM says ran: the title and the marker attribute, if set.
+fn ran(dom: &str) -> (String, Option<String>) {
+    let title = dom
+        .split_once("<title>")
+        .and_then(|(_, rest)| rest.split_once("</title>"))
+        .map(|(t, _)| t.to_string())
+        .unwrap_or_default();
+    let marker = dom
+        .split_once("data-pwned=\"")
+        .map(|(_, rest)| rest.split('"').next().unwrap_or_default().to_string());
+    (title, marker)
+}
+
+fn page(body: &str) -> String {
+    format!(
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{TITLE}</title>\
+         <style>body {{ font-family: sans-serif; margin: 16px; }} pre {{ white-space: pre-wrap; }}\
+         </style></head><body>{body}</body></html>"
+    )
+}
+
+#[test]
+fn the_raw_payloads_run_so_the_check_can_fail() {
+    let chromium = Chromium::new();
+    let raw = chromium.dir().join("raw.html");
+    std::fs::write(
+        &raw,
+        page(&format!(
+            "<style>/* {} */</style>{}",
+            PAYLOADS[3],
+            PAYLOADS.join("\n")
+        )),
+    )
+    .unwrap();
+    let dom = chromium.dump_dom(&file_url(&raw));
+    let (title, marker) = ran(&dom);
+    assert_eq!(title, "pwned", "{dom}");
+    assert!(marker.is_some(), "no payload ran:\n{dom}");
+    assert!(dom.contains("href=\"javascript:"), "{dom}");
+}
+
+/// The same payloads as probity writes them: text escaped, in a chart's labels and links.
+fn escaped_page() -> String {
+    let mut body = String::from("<h1>Run report</h1>");
+    for p in PAYLOADS {
+        body.push_str(&format!("<pre>{}</pre>", svg::escape(p)));
+    }
+    let points: Vec<TrendPoint> = PAYLOADS
+        .iter()
+        .enumerate()
+        .map(|(i, p)| TrendPoint {
+            label: p.to_string(),
+            value: Some(i as f64 * 10.0 + 100.0),
+            href: Some(match i % 3 {
+                0 => "javascript:document.title='pwned'".to_string(),
+                1 => format!("run-{i}.html"),
+                _ => p.to_string(),
+            }),
+        })
+        .collect();
+    let markers: Vec<Marker> = PAYLOADS
+        .iter()
+        .enumerate()
+        .map(|(i, p)| Marker {
+            at: i,
+            label: p.to_string(),
+            kind: if i % 2 == 0 {
+                MarkerKind::Deployment
+            } else {
+                MarkerKind::Alert
+            },
+        })
+        .collect();
+    body.push_str(&svg::trend(PAYLOADS[0], PAYLOADS[1], &points, &markers));
+    let latencies: Vec<f64> = (0..200).map(|i| 300.0 + f64::from(i % 40) * 12.0).collect();
+    body.push_str(&svg::distribution(
+        PAYLOADS[3],
+        PAYLOADS[5],
+        &latencies,
+        Some(&latencies[..120]),
+    ));
+    page(&body)
+}
+
+#[test]
+fn escaped_payloads_stay_text() {
+    let chromium = Chromium::new();
+    let path = chromium.dir().join("escaped.html");
+    std::fs::write(&path, escaped_page()).unwrap();
+    let dom = chromium.dump_dom(&file_url(&path));
+    assert_eq!(ran(&dom), (TITLE.to_string(), None), "{dom}");
+    // Shown as text: the serializer writes a text node's `<` back as `&lt;`.
+    assert!(
+        dom.contains("&lt;script&gt;document.title='pwned';"),
+        "{dom}"
+    );
+    assert!(dom.contains("&lt;/style&gt;&lt;script&gt;"), "{dom}");
+    // The bidi override is shown as its escape, never raw.
+    assert!(!dom.contains('\u{202E}'), "{dom}");
+    assert!(dom.contains("case\\u{202e}txt.exe"), "{dom}");
+    // The charts are in the DOM (not dropped by a parse error), with their links to pages
+    // and only those.
+    assert_eq!(dom.matches("<svg xmlns=").count(), 2, "{dom}");
+    // Every link element (a raw `<a` is an element: text has its `<` as `&lt;`) goes to a
+    // run report; the `javascript:` ones were dropped.
+    let links: Vec<&str> = dom
+        .split("<a ")
+        .skip(1)
+        .map(|tag| {
+            tag.split_once("href=\"")
+                .and_then(|(_, v)| v.split_once('"'))
+                .map_or("", |(v, _)| v)
+        })
+        .collect();
+    assert_eq!(links, ["run-1.html", "run-4.html"], "{dom}");
+}
+
+#[test]
+fn a_screenshot_of_a_page_is_not_one_colour_and_of_a_blank_page_is() {
+    let chromium = Chromium::new();
+    let blank = chromium.dir().join("blank.html");
+    std::fs::write(&blank, "<!DOCTYPE html><html><body></body></html>").unwrap();
+    let shot = png::decode_file(&chromium.screenshot(&file_url(&blank), 800, 600)).unwrap();
+    assert_eq!((shot.width, shot.height), (800, 600));
+    assert_eq!(shot.colours().len(), 1, "a blank page is one colour");
+
+    let path = chromium.dir().join("escaped.html");
+    std::fs::write(&path, escaped_page()).unwrap();
+    let shot = png::decode_file(&chromium.screenshot(&file_url(&path), 800, 600)).unwrap();
+    assert_eq!((shot.width, shot.height), (800, 600));
+    let colours = shot.colours();
+    // Text and charts: many colours (anti-aliasing), and a real share of the page inked.
+    assert!(colours.len() > 16, "{} colours", colours.len());
+    assert!(
+        shot.share_not_background() > 0.02,
+        "only {:.4} of the page is not background",
+        shot.share_not_background()
+    );
+}
