@@ -353,10 +353,6 @@ mod tests {
             text.contains("probity_config_reload_failures_total 0"),
             "{text}"
         );
-        assert!(
-            text.contains("# UNIT probity_request_duration_seconds seconds"),
-            "{text}"
-        );
         assert!(text.ends_with("# EOF\n"), "{text}");
     }
 
