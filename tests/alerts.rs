@@ -42,6 +42,7 @@ fn routing(file: &Path) -> AlertRouting {
             },
         )]),
         secrets: vec![],
+        unset: BTreeMap::new(),
     }
 }
 
@@ -654,7 +655,13 @@ async fn run_alerts_through_the_file_and_console_channels_and_alert_commands_man
         .iter()
         .find(|n| n.rule == "threshold:error_rate")
         .unwrap_or_else(|| panic!("{sent:?}"));
-    assert_eq!(trigger.link.as_deref(), Some("report.json"));
+    // The alert links to the run's HTML report (issue 11), not to the JSON document.
+    let link = trigger.link.as_deref().unwrap_or_default();
+    assert!(
+        link.starts_with("reports/bot/") && link.ends_with(".html"),
+        "{link}"
+    );
+    assert!(project.root().join(link).is_file(), "{link}");
     // The cause beside the symptom: the top error class with its count.
     assert!(
         trigger

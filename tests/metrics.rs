@@ -762,3 +762,35 @@ async fn a_misspelt_metrics_key_is_a_configuration_error_with_a_suggestion() {
     assert!(stderr.contains("metrics.per_cas"), "{stderr}");
     assert!(stderr.contains("did you mean `per_case`"), "{stderr}");
 }
+
+#[tokio::test]
+async fn the_dashboard_pages_sit_behind_the_same_token() {
+    use probity::daemon::dashboard::Dashboard;
+    let (project, _sim) = project("").await;
+    let metrics = Arc::new(Metrics::new());
+    let outcome = run_into(&metrics, &project).await;
+    let state = HttpState::new(metrics, Some(project.db()), Arc::new(NoScheduler))
+        .with_dashboard(Dashboard::new(project.db(), None))
+        .with_token("s3cret");
+    let base = format!("http://{}", serve(state).await);
+    let client = reqwest::Client::new();
+    for path in [
+        "/".to_string(),
+        format!("/runs/{}", outcome.run_id),
+        "/probes/bot".into(),
+    ] {
+        let open = client
+            .get(format!("{base}{path}"))
+            .send()
+            .await
+            .expect("GET");
+        assert_eq!(open.status().as_u16(), 401, "{path} without the token");
+        let page = client
+            .get(format!("{base}{path}"))
+            .bearer_auth("s3cret")
+            .send()
+            .await
+            .expect("GET");
+        assert_eq!(page.status().as_u16(), 200, "{path} with the token");
+    }
+}

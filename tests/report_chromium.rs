@@ -167,3 +167,78 @@ fn a_screenshot_of_a_page_is_not_one_colour_and_of_a_blank_page_is() {
         shot.share_not_background()
     );
 }
+
+/// The daemon's dashboard is read over HTTP: a page on 127.0.0.1 is dumped with what its
+/// (only) script wrote, and its image is fetched from the same loopback server.
+#[tokio::test]
+async fn the_support_reads_a_page_over_loopback_http() {
+    use std::sync::{Arc, Mutex};
+
+    use axum::Router;
+    use axum::extract::State;
+    use axum::http::Uri;
+
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let app = Router::new()
+        .fallback(
+            |State(seen): State<Arc<Mutex<Vec<String>>>>, uri: Uri| async move {
+                seen.lock().unwrap().push(uri.path().to_string());
+                axum::response::Html(
+                    "<!DOCTYPE html><html><head><title>dashboard</title></head><body>\
+                 <img src=\"/pixel.png\"><p id=\"p\">served</p>\
+                 <script>document.getElementById('p').textContent += ' and scripted'</script>\
+                 </body></html>",
+                )
+            },
+        )
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+
+    let dom =
+        tokio::task::spawn_blocking(move || Chromium::new().dump_dom(&format!("http://{addr}/")))
+            .await
+            .unwrap();
+    assert!(dom.contains("<p id=\"p\">served and scripted</p>"), "{dom}");
+    let seen = seen.lock().unwrap().clone();
+    assert!(
+        seen.contains(&"/".to_string()) && seen.contains(&"/pixel.png".to_string()),
+        "{seen:?}"
+    );
+}
+
+/// A page whose server never answers keeps Chromium waiting: the call gives up at its
+/// timeout, says so, and leaves no browser process behind.
+#[test]
+fn a_page_that_never_loads_times_out_and_leaves_no_browser() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    // Accepts (the kernel does, from the backlog) and never answers.
+    let chromium = Chromium::new().with_timeout(std::time::Duration::from_secs(5));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        chromium.dump_dom(&url);
+    }));
+    let message = outcome.expect_err("a page that never loads was dumped");
+    let message = message
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default();
+    assert!(message.contains("did not finish within 5 s"), "{message}");
+    let group = chromium.last_pid().expect("a browser was started");
+    // Killed processes take a moment to go on a loaded machine: wait for the group to empty.
+    let gone = (0..200).any(|_| {
+        let alive = std::process::Command::new("kill")
+            .args(["-s", "0", "--", &format!("-{group}")])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap()
+            .success();
+        if alive {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        !alive
+    });
+    assert!(gone, "chromium's process group {group} is still there");
+    drop(listener);
+}

@@ -419,3 +419,50 @@ fn the_escape_shows_every_hidden_character_as_text() {
         "a\\u{202e}b\\u{200b}c\\u{7}d&lt;e&gt;&amp;&quot;&#x27;&#x60;&#x3D;\n\tf"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_banner_shows_the_alerts_a_run_opened_and_errors_show_one_example() {
+    // Every answer malformed: the run could not probe, and that alert fires at once.
+    let mut profile = steady(2);
+    profile.errors.rate_malformed = 1.0;
+    let (project, _sim) = Project::with_sim(
+        "samples: 2\nconcurrency: 2\nthresholds: { error_rate: { warning: 0.05, critical: 0.1 } }\nalerts: { route: default }\n",
+        profile,
+    )
+    .await;
+    std::fs::write(
+        project.root().join("probes/alerts.yaml"),
+        "channels:\n  log: { type: file, path: alerts.jsonl }\nroutes:\n  default: { critical: [log], warning: [log] }\n",
+    )
+    .unwrap();
+    let out = probity_in(
+        project.root(),
+        &[("PROBITY_TEST_KEY", "k")],
+        &["run", "bot"],
+    )
+    .await;
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let page = std::fs::read_to_string(project.root().join("reports/bot/latest.html")).unwrap();
+    let shown = page_text(&page);
+    let banner = shown.split("\nRun\n").next().unwrap();
+    assert!(banner.contains("Alerts:"), "{banner}");
+    assert!(
+        banner.contains("opened (firing): could_not_probe (critical)"),
+        "{banner}"
+    );
+    assert!(
+        page.contains("class=\"banner v-fail\""),
+        "the banner is coloured as a failure"
+    );
+    // Operations: the class of error, how many samples, and one example.
+    let errors = shown
+        .lines()
+        .find(|l| l.starts_with("malformed_response "))
+        .unwrap_or_else(|| panic!("{shown}"));
+    assert!(errors.starts_with("malformed_response 8 "), "{errors}");
+    // The error-rate row is coloured by its critical finding.
+    assert!(
+        page.contains("<tr class=\"critical\"><td>error rate</td>"),
+        "{page}"
+    );
+}

@@ -25,7 +25,7 @@ fn validate(files: &[(&str, &str)]) -> (tempfile::TempDir, Result<usize, String>
         .map(|d| dir.path().join(d))
         .filter(|p| p.is_dir())
         .collect();
-    let result = load_paths(&paths, &env)
+    let result = probity::config::validate_paths(&paths, &env)
         .map(|p| p.probes.len())
         .map_err(|d: Diagnostics| relative(&d.to_string(), dir.path()));
     (dir, result)

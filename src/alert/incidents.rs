@@ -70,7 +70,7 @@ pub fn incident_key(probe: &str, s: &Signal) -> String {
 
 /// The dedup key receivers see: stable for the incident's trigger, reminders and resolve,
 /// new for a later incident of the same key (a resolved page is not reopened).
-fn dedup_key(incident: &IncidentRecord) -> String {
+pub fn dedup_key(incident: &IncidentRecord) -> String {
     let mut h = Sha256::new();
     h.update(incident.key.as_bytes());
     h.update(incident.opened_at.to_rfc3339().as_bytes());
@@ -158,6 +158,8 @@ pub fn evaluate(
         } else {
             let due = match (policy.repeat, incident.notified_at) {
                 (_, None) => true, // fired while silenced: tell once the silence ends
+                // Acknowledged (`alert ack`): someone is on it, no more reminders.
+                (Some(_), Some(_)) if incident.acknowledged_at.is_some() => false,
                 (Some(every), Some(at)) => (now - at).to_std().unwrap_or_default() >= every,
                 (None, Some(_)) => false,
             };

@@ -21,11 +21,18 @@ use crate::report::terminal::sanitize;
 /// must be set) and checked so every channel of every probe's route can be built (exit 2
 /// when not, before anything is sent). `None` when no probe alerts.
 pub fn prepare(cli: &Cli, probes: &[&Probe]) -> Result<Option<AlertRouting>, CommandError> {
+    prepare_in(&cli.root, probes)
+}
+
+/// `prepare` for the project folder `root` (the daemon reloads without a `Cli`).
+pub fn prepare_in(
+    root: &std::path::Path,
+    probes: &[&Probe],
+) -> Result<Option<AlertRouting>, CommandError> {
     if probes.iter().all(|p| p.alert_route.is_none()) {
         return Ok(None);
     }
-    let routing =
-        crate::config::load_routing(&cli.root, &process_env).map_err(CommandError::Config)?;
+    let routing = crate::config::load_routing(root, &process_env).map_err(CommandError::Config)?;
     for route in probes.iter().filter_map(|p| p.alert_route.as_ref()) {
         let Some(routing) = &routing else {
             return Err(CommandError::Usage(format!(
@@ -55,7 +62,7 @@ pub fn print_activity(activity: &Activity) {
         report.count("failed"),
     );
     if sent + pending + failed > 0 || !eval.pending.is_empty() {
-        eprintln!(
+        let line = format!(
             "alerts: {} fired, {} reminded, {} resolved, {} waiting for `for`, {} silenced; \
              {sent} sent, {pending} pending, {failed} failed",
             eval.fired.len(),
@@ -64,15 +71,17 @@ pub fn print_activity(activity: &Activity) {
             eval.pending.len(),
             eval.silenced.len(),
         );
+        crate::logs::note(tracing::Level::INFO, &line);
     }
     for row in report.rows.iter().filter(|r| r.status != "sent") {
-        eprintln!(
+        let line = format!(
             "alerts: {} to `{}` {}: {}",
             row.delivery_id,
             row.channel,
             row.status,
             sanitize(row.error.as_deref().unwrap_or(""), 300)
         );
+        crate::logs::note(tracing::Level::WARN, &line);
     }
 }
 
@@ -226,8 +235,18 @@ pub async fn alert(cli: &Cli, command: &AlertCommand) -> Result<i32, CommandErro
                 } else {
                     "pending"
                 };
+                // Acknowledged is beside the state: an acknowledged incident still fires.
+                let ack = match (i.acknowledged_at, store.ack_reason(i.id)?) {
+                    (None, _) => String::new(),
+                    (Some(at), reason) => format!(
+                        " [acknowledged {}{}]",
+                        at.format("%Y-%m-%d %H:%M UTC"),
+                        reason.map_or(String::new(), |r| format!(": {}", sanitize(&r, 200)))
+                    ),
+                };
                 println!(
-                    "{state:<8} {:<8} {} {} ({}) since {}, {} failing runs: {}",
+                    "#{:<4} {state:<8}{ack} {:<8} {} {} ({}) since {}, {} failing runs: {}",
+                    i.id,
                     i.severity,
                     sanitize(&i.probe, 80),
                     sanitize(&i.rule, 120),
@@ -257,6 +276,23 @@ pub async fn alert(cli: &Cli, command: &AlertCommand) -> Result<i32, CommandErro
                 rule.as_deref()
                     .map_or("(every rule)".to_string(), |r| sanitize(r, 120)),
                 until.format("%Y-%m-%d %H:%M UTC")
+            );
+        }
+        AlertCommand::Ack { id, reason } => {
+            let acked = match open_existing(&path)? {
+                Some(store) => store.acknowledge_incident(*id, reason.as_deref(), now)?,
+                None => None,
+            };
+            let Some(i) = acked else {
+                return Err(CommandError::Usage(format!(
+                    "no open incident #{id} (list them with `probity alert list`)"
+                )));
+            };
+            println!(
+                "incident #{id} acknowledged: {} {} ({}); no more reminders, it still resolves",
+                sanitize(&i.probe, 80),
+                sanitize(&i.rule, 120),
+                sanitize(&i.target, 80),
             );
         }
         AlertCommand::Silences => {

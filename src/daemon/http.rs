@@ -4,8 +4,9 @@
 //! `/healthz` wants `Authorization: Bearer <token>` (401 otherwise): a liveness probe of an
 //! orchestrator carries no secret, and says nothing anyway.
 //!
-//! `probity serve` builds an [`HttpState`] and serves [`router`]; the dashboard's pages are
-//! added in [`pages`] and are behind the same token.
+//! `probity serve` builds an [`HttpState`] (its metrics registry, the store, its
+//! `DaemonState` as [`Readiness`], the dashboard) and serves [`router`]; the dashboard's
+//! pages are merged in [`pages`], behind the same token.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use sha2::{Digest, Sha256};
 
+use super::dashboard::Dashboard;
 use super::state::DaemonState;
 use crate::metrics::{Metrics, OPENMETRICS_CONTENT_TYPE};
 use crate::store::Store;
@@ -107,6 +109,8 @@ pub struct HttpState {
     /// open incidents and the outbox backlog from it at each scrape.
     pub store: Option<PathBuf>,
     pub readiness: Arc<dyn Readiness>,
+    /// The dashboard's pages (`/`, `/probes/NAME`, `/runs/ID`), when served.
+    pub dashboard: Option<Dashboard>,
     /// SHA-256 of the bearer token, when one is required (the token itself is not kept).
     token: Option<[u8; 32]>,
 }
@@ -121,8 +125,15 @@ impl HttpState {
             metrics,
             store,
             readiness,
+            dashboard: None,
             token: None,
         }
+    }
+
+    /// Serves the dashboard's pages too, behind the same token as `/metrics`.
+    pub fn with_dashboard(mut self, dashboard: Dashboard) -> HttpState {
+        self.dashboard = Some(dashboard);
+        self
     }
 
     /// Requires `Authorization: Bearer <token>` on every path but `/healthz`.
@@ -138,15 +149,18 @@ pub fn router(state: HttpState) -> Router {
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .merge(pages())
+        .merge(pages(&state))
         .layer(middleware::from_fn_with_state(state.clone(), require_token))
         .with_state(state)
 }
 
-/// The dashboard (issue 12: `/`, `/probes/NAME`, `/runs/ID`): its routes go here, so they
-/// share the state and sit behind the token like `/metrics`.
-fn pages() -> Router<HttpState> {
-    Router::new()
+/// The dashboard (issue 12: `/`, `/probes/NAME`, `/runs/ID`, `super::dashboard`), merged
+/// here so its pages sit behind the token like `/metrics`.
+fn pages(state: &HttpState) -> Router<HttpState> {
+    match &state.dashboard {
+        Some(dashboard) => super::dashboard::router(dashboard.clone()),
+        None => Router::new(),
+    }
 }
 
 async fn healthz() -> &'static str {

@@ -244,6 +244,48 @@ impl Store {
         Ok(out)
     }
 
+    /// Acknowledges open incident `id` (someone is on it): reminders stop, the incident
+    /// stays open and still resolves. `None` when no open incident has that id.
+    pub fn acknowledge_incident(
+        &self,
+        id: i64,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<IncidentRecord>, StoreError> {
+        let action = "acknowledging an incident";
+        let changed = self
+            .conn
+            .execute(
+                "UPDATE incidents SET acknowledged_at = ?2, ack_reason = ?3 \
+                 WHERE id = ?1 AND resolved_at IS NULL",
+                params![id, format_ts(&now), reason],
+            )
+            .at(&self.path, action)?;
+        if changed == 0 {
+            return Ok(None);
+        }
+        let sql = format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = ?1");
+        let mut stmt = self.conn.prepare(&sql).at(&self.path, action)?;
+        let mut rows = stmt.query(params![id]).at(&self.path, action)?;
+        match rows.next().at(&self.path, action)? {
+            Some(row) => Ok(Some(self.decode_incident(row)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The reason given when incident `id` was acknowledged, if any.
+    pub fn ack_reason(&self, id: i64) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT ack_reason FROM incidents WHERE id = ?1",
+                params![id],
+                |row| row.get::<_, Option<String>>(0),
+            )
+            .optional()
+            .map(Option::flatten)
+            .at(&self.path, "reading an acknowledgement")
+    }
+
     /// Every incident of a probe, open and resolved, oldest first.
     pub fn incidents(&self, probe: &str) -> Result<Vec<IncidentRecord>, StoreError> {
         let action = "reading incidents";

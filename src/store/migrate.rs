@@ -44,6 +44,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "alerts",
         sql: include_str!("migrations/0005_alerts.sql"),
     },
+    // 0006 is the incident work's (issue 10, rules); 0007 lands with or after it.
+    Migration {
+        version: 7,
+        name: "incident_ack",
+        sql: include_str!("migrations/0007_incident_ack.sql"),
+    },
 ];
 
 /// The newest schema version this binary knows.

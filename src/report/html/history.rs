@@ -213,17 +213,25 @@ pub fn points(
     up_to: Option<&RunRecord>,
 ) -> Result<Vec<Point>, HtmlError> {
     // One more than shown: the oldest shown run's deployment marker needs the run before.
-    let mut runs = store.finished_runs(probe, 10_000)?;
+    // Newest first; for a run report of an older run, fetch more until enough runs up to
+    // it are in (each record carries its whole document, so not the whole history at once).
+    let mut limit = n.saturating_add(1);
+    let loaded = loop {
+        let runs = store.finished_runs(probe, limit)?;
+        let up_to_it = |r: &&RunRecord| up_to.is_none_or(|u| r.started_at <= u.started_at);
+        if runs.len() < limit || runs.iter().filter(up_to_it).count() > n {
+            break runs;
+        }
+        limit = limit.saturating_mul(4);
+    };
+    // When each run's successor started: the alerts between are that run's.
+    let all_starts: Vec<DateTime<Utc>> = loaded.iter().map(|r| r.started_at).collect();
+    let mut runs = loaded;
     if let Some(last) = up_to {
         runs.retain(|r| r.started_at <= last.started_at);
     }
     runs.truncate(n.saturating_add(1));
     runs.reverse();
-    let all_starts: Vec<DateTime<Utc>> = store
-        .runs(Some(probe), 10_000)?
-        .iter()
-        .map(|r| r.started_at)
-        .collect();
     let incidents = store.incidents(probe)?;
     let mut out = Vec::new();
     let mut before: Option<Deployed> = None;

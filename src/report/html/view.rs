@@ -458,7 +458,7 @@ fn operations(s: &RunSummary, b: Option<&RunSummary>, findings: &[Finding]) -> V
                 pct(f.error_rate),
                 bf.map(|b| pct(b.error_rate)).unwrap_or_default(),
                 points_change(Some(f.error_rate), bf.map(|b| b.error_rate), 100.0, " pts"),
-                class_of(findings, t, &["error_rate", "error"]),
+                class_of(findings, t, &["error_rate", "error", "could_not_probe"]),
             )
         },
     ];
@@ -1058,16 +1058,6 @@ pub fn run_view(store: &Store, run: &str, trend_runs: usize) -> Result<RunView, 
         value: record.trace_id.clone(),
     });
 
-    // Alerts this run opened or resolved.
-    let incidents = store.incidents(&record.probe)?;
-    let next_start = store
-        .runs(Some(&record.probe), 10_000)?
-        .into_iter()
-        .filter(|r| r.started_at > started)
-        .map(|r| r.started_at)
-        .min();
-    let alerts = alerts_between(&incidents, started, next_start);
-
     // Targets.
     let views: Vec<TargetView> = targets
         .iter()
@@ -1153,7 +1143,13 @@ pub fn run_view(store: &Store, run: &str, trend_runs: usize) -> Result<RunView, 
         .unwrap_or_default();
     let current_evidence = evidence_of(evidence.as_ref(), &primary_name);
     let dist = Distributions::from_evidence(current_evidence.as_ref(), base_evidence.as_ref());
-    let trend: Vec<Point> = points(store, &record.probe, trend_runs, Some(&record))?;
+    let trend: Vec<Point> = points(store, &record.probe, trend_runs.max(1), Some(&record))?;
+    // The alerts this run opened or resolved: its own point's.
+    let alerts = trend
+        .last()
+        .filter(|p| p.run_id == record.id)
+        .map(|p| p.alerts.clone())
+        .unwrap_or_default();
     let charts = charts::draw(&dist, &trend, Some(&id));
 
     let verdict = doc["verdict"].as_str().unwrap_or("unknown").to_string();
