@@ -415,6 +415,14 @@ pub struct ServeArgs {
     /// cancelled, e.g. `20s`, `1m`.
     #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = crate::config::parse_duration)]
     pub grace: std::time::Duration,
+    /// Where /metrics, /healthz, /readyz and the dashboard listen (port 0: any free port,
+    /// said on stderr).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9464")]
+    pub listen: std::net::SocketAddr,
+    /// Require `Authorization: Bearer <token>` on every path but /healthz, the token read
+    /// from the environment variable VAR.
+    #[arg(long, value_name = "VAR")]
+    pub token_env: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -30,7 +30,13 @@ impl Daemon {
         let log = root.join("serve.log");
         let file = std::fs::File::create(&log).unwrap();
         let child = Command::new(BIN)
-            .args(["-C", root.to_str().unwrap(), "serve"])
+            .args([
+                "-C",
+                root.to_str().unwrap(),
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+            ])
             .args(args)
             .env("PROBITY_TEST_KEY", "sk-test")
             .env("NO_COLOR", "1")
@@ -435,6 +441,7 @@ async fn the_outbox_is_retried_on_a_tick_between_runs() {
         max_running: 1,
         grace: Duration::from_secs(5),
         outbox_every: Duration::from_millis(500),
+        metrics: None,
     };
     let reload = loaded.clone();
     let daemon = tokio::spawn({

@@ -72,6 +72,8 @@ pub struct Settings {
     pub grace: Duration,
     /// How often undelivered notifications are retried ([`OUTBOX_EVERY`]).
     pub outbox_every: Duration,
+    /// The registry `/metrics` serves: every run feeds it (`None`: no metrics).
+    pub metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 /// Why the daemon could not start.
@@ -372,6 +374,7 @@ impl Scheduler {
         let no_new_runs = self.no_new_runs.clone();
         let state = Arc::clone(&self.state);
         let done = self.done_tx.clone();
+        let metrics = self.settings.metrics.clone();
         tokio::task::spawn_local(async move {
             let permit = tokio::select! {
                 permit = permits.acquire_owned() => permit.ok(),
@@ -388,7 +391,14 @@ impl Scheduler {
             let started_at = Utc::now();
             state.started(&probe.name, started_at);
             tracing::info!(probe = %probe.name, "run started");
-            let result = run_once(&probe, &db, routing.as_ref().as_ref(), cancel).await;
+            let result = run_once(
+                &probe,
+                &db,
+                routing.as_ref().as_ref(),
+                metrics.as_deref(),
+                cancel,
+            )
+            .await;
             let _ = done.send(Done {
                 probe: probe.name.clone(),
                 started: true,
@@ -590,6 +600,7 @@ async fn run_once(
     probe: &Probe,
     db: &std::path::Path,
     routing: Option<&AlertRouting>,
+    metrics: Option<&crate::metrics::Metrics>,
     cancel: CancellationToken,
 ) -> Result<LastRun, String> {
     let store = Store::open(db).map_err(|e| e.to_string())?;
@@ -600,6 +611,7 @@ async fn run_once(
         alerts: routing,
         link: None,
         report_dir: None,
+        metrics,
         ..Outputs::default()
     };
     let published = publish(&store, probe, &outcome, &outputs)
