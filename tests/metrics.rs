@@ -794,3 +794,69 @@ async fn the_dashboard_pages_sit_behind_the_same_token() {
         assert_eq!(page.status().as_u16(), 200, "{path} with the token");
     }
 }
+
+#[tokio::test]
+async fn prometheus_scrapes_probity_serve_behind_its_token() {
+    let (project, _sim) = project("schedule: \"@every 1s\"\nsamples: 1\n").await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let log = project.root().join("serve.log");
+    let mut daemon = tokio::process::Command::new(project::BIN)
+        .args(["-C", &project.root().display().to_string(), "serve"])
+        .args(["--listen", &listen, "--token-env", "PROBITY_SCRAPE_TOKEN"])
+        .env("PROBITY_TEST_KEY", KEY)
+        .env("PROBITY_SCRAPE_TOKEN", "scrape-me")
+        .env_remove("PROBITY_DB")
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log file"))
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start probity serve");
+    let prometheus = Prometheus::start(&listen, "/metrics", Some("scrape-me")).await;
+    let runs = prometheus.wait_for("sum(probity_runs_total) >= 2").await;
+    assert!(!runs.is_empty());
+    let verdict = prometheus
+        .wait_for("probity_last_run_verdict{probe=\"bot\"} == 1")
+        .await;
+    assert_eq!(verdict.len(), 1, "{verdict:?}");
+    let ready = prometheus
+        .vector("probity_skipped_ticks_total{probe=\"bot\"}")
+        .await;
+    assert_eq!(ready.len(), 1, "{ready:?}");
+    let base = format!("http://{listen}");
+    assert_eq!(
+        reqwest::get(format!("{base}/healthz"))
+            .await
+            .expect("GET")
+            .status()
+            .as_u16(),
+        200
+    );
+    assert_eq!(
+        reqwest::get(format!("{base}/metrics"))
+            .await
+            .expect("GET")
+            .status()
+            .as_u16(),
+        401
+    );
+    let ready = reqwest::Client::new()
+        .get(format!("{base}/readyz"))
+        .bearer_auth("scrape-me")
+        .send()
+        .await
+        .expect("GET /readyz");
+    assert_eq!(ready.status().as_u16(), 200);
+    let _ = daemon.start_kill();
+    let _ = daemon.wait().await;
+    assert!(
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains(&listen),
+        "the daemon says where it listens"
+    );
+}
