@@ -423,6 +423,9 @@ pub struct ServeArgs {
     /// from the environment variable VAR.
     #[arg(long, value_name = "VAR")]
     pub token_env: Option<String>,
+    /// Each run's HTML report, as `probity run` writes it.
+    #[command(flatten)]
+    pub report: ReportFlags,
 }
 
 #[derive(Debug, Args)]

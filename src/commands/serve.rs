@@ -37,6 +37,7 @@ pub async fn serve(cli: &Cli, args: &ServeArgs) -> Result<i32, CommandError> {
         grace: args.grace,
         outbox_every: daemon::scheduler::OUTBOX_EVERY,
         metrics: Some(metrics.clone()),
+        report_dir: super::report::report_dir(cli, &args.report),
     };
     let scheduled: Vec<&str> = first
         .probes

@@ -74,6 +74,8 @@ pub struct Settings {
     pub outbox_every: Duration,
     /// The registry `/metrics` serves: every run feeds it (`None`: no metrics).
     pub metrics: Option<Arc<crate::metrics::Metrics>>,
+    /// Where each run's HTML report goes (`reports/`, `--report-dir`); `None`: none.
+    pub report_dir: Option<PathBuf>,
 }
 
 /// Why the daemon could not start.
@@ -369,6 +371,7 @@ impl Scheduler {
         let probe = Rc::clone(&slot.probe);
         let routing = Rc::clone(&self.routing);
         let db = self.db.clone();
+        let report_dir = self.settings.report_dir.clone();
         let permits = Arc::clone(&self.permits);
         let cancel = self.cancel.child_token();
         let no_new_runs = self.no_new_runs.clone();
@@ -391,14 +394,14 @@ impl Scheduler {
             let started_at = Utc::now();
             state.started(&probe.name, started_at);
             tracing::info!(probe = %probe.name, "run started");
-            let result = run_once(
-                &probe,
-                &db,
-                routing.as_ref().as_ref(),
-                metrics.as_deref(),
-                cancel,
-            )
-            .await;
+            let outputs = Outputs {
+                alerts: routing.as_ref().as_ref(),
+                link: None,
+                report_dir,
+                metrics: metrics.as_deref(),
+                ..Outputs::default()
+            };
+            let result = run_once(&probe, &db, &outputs, cancel).await;
             let _ = done.send(Done {
                 probe: probe.name.clone(),
                 started: true,
@@ -599,22 +602,14 @@ impl Scheduler {
 async fn run_once(
     probe: &Probe,
     db: &std::path::Path,
-    routing: Option<&AlertRouting>,
-    metrics: Option<&crate::metrics::Metrics>,
+    outputs: &Outputs<'_>,
     cancel: CancellationToken,
 ) -> Result<LastRun, String> {
     let store = Store::open(db).map_err(|e| e.to_string())?;
     let outcome = run_probe(probe, &store, &RunOptions::default(), &Quiet, cancel)
         .await
         .map_err(|e| e.to_string())?;
-    let outputs = Outputs {
-        alerts: routing,
-        link: None,
-        report_dir: None,
-        metrics,
-        ..Outputs::default()
-    };
-    let published = publish(&store, probe, &outcome, &outputs)
+    let published = publish(&store, probe, &outcome, outputs)
         .await
         .map_err(|e| {
             format!(
@@ -622,6 +617,9 @@ async fn run_once(
                 outcome.run_id
             )
         })?;
+    if let Some(e) = &published.report_error {
+        tracing::warn!(probe = %probe.name, run_id = %outcome.run_id, "no HTML report written: {e}");
+    }
     if let Some(activity) = &published.alerts {
         let d = &activity.delivery;
         tracing::info!(
