@@ -410,6 +410,9 @@ pub struct ServeArgs {
     /// cancelled, e.g. `20s`, `1m`.
     #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = crate::config::parse_duration)]
     pub grace: std::time::Duration,
+    /// Each run's HTML report, as `probity run` writes it.
+    #[command(flatten)]
+    pub report: ReportFlags,
 }
 
 #[derive(Debug, Args)]

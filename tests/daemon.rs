@@ -180,6 +180,9 @@ async fn runs_happen_on_schedule_never_overlap_and_sigterm_exits_0() {
         "every run stored complete: {runs:#?}"
     );
     assert_no_overlap(&runs);
+    // Each run's HTML report, where `probity run` writes it.
+    let latest = project.root().join("reports/bot/latest.html");
+    assert!(latest.is_file(), "{}", latest.display());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -282,7 +285,7 @@ async fn sighup_with_a_broken_config_keeps_the_old_one_and_says_why() {
     daemon.signal(libc::SIGHUP);
     let log = daemon.wait_for_log("reload rejected");
     // Where and why: the file, its line, the schedule's problem.
-    assert!(log.contains("bot.yaml:"), "{log}");
+    assert!(log.contains("bot.yaml:9:"), "{log}");
     assert!(log.contains("invalid cron line `61 * * * *`"), "{log}");
     // The old schedule keeps running.
     let before = runs(&project.db()).len();
@@ -429,31 +432,14 @@ async fn the_outbox_is_retried_on_a_tick_between_runs() {
         routing,
         db: project.db(),
     };
-    let (events, received) = tokio::sync::mpsc::unbounded_channel();
     let state = DaemonState::shared(Utc::now());
     let settings = Settings {
         max_running: 1,
         grace: Duration::from_secs(5),
         outbox_every: Duration::from_millis(500),
+        report_dir: None,
     };
-    let reload = loaded.clone();
-    let daemon = tokio::spawn({
-        let state = std::sync::Arc::clone(&state);
-        async move {
-            // The `LocalSet` inside wants a thread of its own: the scheduler's runs are not `Send`.
-            tokio::task::spawn_blocking(move || {
-                tokio::runtime::Handle::current().block_on(probity::daemon::serve(
-                    settings,
-                    loaded,
-                    Box::new(move || Ok(reload.clone())),
-                    state,
-                    received,
-                ))
-            })
-            .await
-            .unwrap()
-        }
-    });
+    let (daemon, events) = serve_in_process(loaded, settings, std::sync::Arc::clone(&state));
     // The run, its three failed attempts, then the tick's successful fourth.
     let sent = wait_until("the outbox row sent", || {
         let store = Store::open(&project.db()).ok()?;
@@ -474,4 +460,63 @@ async fn the_outbox_is_retried_on_a_tick_between_runs() {
     );
     // Three refused in the run, then every row sent by the tick.
     assert!(hits.load(Ordering::SeqCst) >= 4);
+}
+
+/// Runs `probity::daemon::serve` in-process on a thread of its own (its runs are not
+/// `Send`); returns the handle and the sender of its events.
+fn serve_in_process(
+    loaded: probity::daemon::Loaded,
+    settings: probity::daemon::Settings,
+    state: probity::daemon::SharedState,
+) -> (
+    tokio::task::JoinHandle<Result<probity::daemon::Stopped, probity::daemon::DaemonError>>,
+    tokio::sync::mpsc::UnboundedSender<probity::daemon::Event>,
+) {
+    let (events, received) = tokio::sync::mpsc::unbounded_channel();
+    let reload = loaded.clone();
+    let handle = tokio::task::spawn_blocking(move || {
+        tokio::runtime::Handle::current().block_on(probity::daemon::serve(
+            settings,
+            loaded,
+            Box::new(move || Ok(reload.clone())),
+            state,
+            received,
+        ))
+    });
+    (handle, events)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jitter_delays_every_tick_by_the_probes_own_fixed_offset() {
+    use probity::daemon::{DaemonState, Event, Loaded, Settings, jitter};
+    let project = Project::new(
+        PLACEHOLDER,
+        "schedule: \"@every 1h\"\njitter: 30m\nsamples: 1\n",
+    );
+    let probe = project.probe("sk-daemon-test");
+    let offset = jitter::offset("bot", Duration::from_secs(30 * 60));
+    assert!(offset > Duration::ZERO && offset < Duration::from_secs(30 * 60));
+    let state = DaemonState::shared(Utc::now());
+    let settings = Settings {
+        max_running: 1,
+        grace: Duration::from_secs(1),
+        outbox_every: Duration::from_secs(30),
+        report_dir: None,
+    };
+    let loaded = Loaded {
+        probes: vec![probe],
+        routing: None,
+        db: project.db(),
+    };
+    let (daemon, events) = serve_in_process(loaded, settings, std::sync::Arc::clone(&state));
+    let next = wait_until("the next run in the state", || {
+        state.snapshot().probes.first().and_then(|p| p.next_run)
+    })
+    .unwrap();
+    events.send(Event::Shutdown).unwrap();
+    daemon.await.unwrap().unwrap();
+    // `@every 1h` ticks on the hour (UTC); the probe starts its offset later, every time.
+    let past_the_hour = next.timestamp_millis().rem_euclid(3_600_000);
+    assert_eq!(past_the_hour, offset.as_millis() as i64, "next run {next}");
+    assert!(next > Utc::now() - chrono::Duration::seconds(1));
 }

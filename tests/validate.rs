@@ -120,7 +120,7 @@ fn bad_cron_line() {
     ]);
     assert_eq!(
         result.unwrap_err(),
-        "probes/bot.yaml:7:11: schedule: invalid cron line `*/15 * * *`: expected 5 fields, found 4\n  hint: write 5 fields: minute hour day-of-month month day-of-week, e.g. `*/15 * * * *` or `0 9 * * 1-5`\n1 error in 1 file"
+        "probes/bot.yaml:7:11: schedule: invalid cron line `*/15 * * *`: expected 5 fields (or 6 with seconds first), found 4\n  hint: write 5 fields: minute hour day-of-month month day-of-week, e.g. `*/15 * * * *` or `0 9 * * MON-FRI` (Sunday is 0 or 7); or 6 fields with seconds first, e.g. `*/10 * * * * *`; or a macro: `@hourly`, `@daily`, `@weekly`, `@monthly`, `@yearly`, `@every 30s`\n1 error in 1 file"
     );
 }
 

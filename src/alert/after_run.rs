@@ -10,10 +10,10 @@ use chrono::{DateTime, Utc};
 
 use super::Action;
 use super::incidents::{Evaluation, Policy, dedup_key, evaluate};
-use super::message::notification;
+use super::message::{Context, notification};
 use super::outbox::{DeliveryReport, RetryPolicy, deliver};
 use super::routing::{RoutingError, build_notifiers, channels_for, route_channels};
-use super::rules;
+use super::{context, info, rules};
 use crate::config::alerts::RawChannel;
 use crate::config::{AlertRouting, Probe};
 use crate::pipeline::RunOutcome;
@@ -54,9 +54,10 @@ pub async fn after_run(
     };
     let names = route_channels(routing, route)?;
     let notifiers = build_notifiers(routing, &names, CHANNEL_TIMEOUT)?;
-    let signals = rules::signals_of(outcome);
+    let mut signals = rules::signals_of(outcome, &probe.alert_rules);
+    context::add_context(store, outcome, &mut signals)?;
     let route_of = |s| channels_for(routing, route, s).unwrap_or_default();
-    let evaluation = evaluate(
+    let mut evaluation = evaluate(
         store,
         &outcome.probe,
         &signals,
@@ -65,7 +66,19 @@ pub async fn after_run(
         link,
         now,
     )?;
-    refresh_firing(store, routing, &outcome.probe, &evaluation, link, now)?;
+    refresh_firing(
+        store,
+        routing,
+        &outcome.probe,
+        &evaluation,
+        &signals,
+        link,
+        now,
+    )?;
+    let notes = info::changes(store, outcome)?;
+    let info_channels = route_of(crate::compare::Severity::Info);
+    evaluation.info = info::queue(store, outcome, &notes, &info_channels, link, now)?;
+    evaluation.queued += evaluation.info.len() * info_channels.len();
     let delivery = deliver(store, &notifiers, &RetryPolicy::default(), now).await?;
     Ok(Some(Activity {
         evaluation,
@@ -85,6 +98,7 @@ fn refresh_firing(
     routing: &AlertRouting,
     probe: &str,
     evaluation: &Evaluation,
+    signals: &[rules::Signal],
     link: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<usize, StoreError> {
@@ -105,6 +119,14 @@ fn refresh_firing(
             continue;
         }
         let dedup = dedup_key(&incident);
+        // This run's cause and details of the rule, when it still fails.
+        let signal = signals
+            .iter()
+            .find(|s| s.rule == incident.rule && s.target == incident.target);
+        let context = Context {
+            cause: signal.and_then(|s| s.cause.as_deref()),
+            details: signal.map_or(&[], |s| &s.details),
+        };
         let outbox: Vec<NewOutbox> = incident
             .told
             .iter()
@@ -116,6 +138,7 @@ fn refresh_firing(
                     uuid::Uuid::now_v7().to_string(),
                     dedup.clone(),
                     link,
+                    &context,
                     now,
                 );
                 NewOutbox {

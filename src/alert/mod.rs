@@ -79,9 +79,12 @@ pub trait Notifier: Send + Sync {
 }
 
 pub mod after_run;
+pub mod context;
 pub mod incidents;
+pub mod info;
 pub mod local;
 pub mod message;
+pub mod metric;
 pub mod outbox;
 pub mod routing;
 pub mod rules;

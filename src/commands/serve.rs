@@ -25,6 +25,7 @@ pub async fn serve(cli: &Cli, args: &ServeArgs) -> Result<i32, CommandError> {
         max_running: args.max_running as usize,
         grace: args.grace,
         outbox_every: daemon::scheduler::OUTBOX_EVERY,
+        report_dir: super::report::report_dir(cli, &args.report),
     };
     let scheduled: Vec<&str> = first
         .probes

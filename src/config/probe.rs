@@ -352,6 +352,27 @@ pub struct RawAlertsRef {
     /// A reminder while an incident keeps firing, e.g. `4h`. Default: none.
     #[serde(default)]
     pub repeat: Option<RawDuration>,
+    /// Custom rules over the summary metrics of each probed target, e.g.
+    /// `{ name: cost-spike, metric: cost_per_request_usd, op: ">", value: 0.002, severity: warning }`.
+    #[serde(default)]
+    pub rules: Vec<RawAlertRule>,
+}
+
+/// A custom alert rule: an incident of its own while a target's metric compares as said.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlertRule {
+    /// Unique within the probe (letters, digits, `-`, `_`): the incident's rule name.
+    pub name: String,
+    /// A summary metric of the run's JSON document, by key path: `error_rate`,
+    /// `latency_ms.p95` (ms), `cost_per_request_usd`, `quality.format_compliance`, ...
+    pub metric: String,
+    /// `>`, `>=`, `<`, `<=`, `==` or `!=`.
+    pub op: String,
+    /// The limit, in the metric's unit (a share 0..1 for rates, ms, USD, a count).
+    pub value: f64,
+    /// `warning` or `critical`.
+    pub severity: String,
 }
 
 /// Report recipients.
@@ -434,6 +455,7 @@ pub fn validate_probe(
     let schedule = v.schedule(&raw);
     let jitter = v.duration("/jitter", raw.jitter.as_ref(), Duration::ZERO);
     let (alert_fire_after, alert_repeat) = v.alert_policy(raw.alerts.as_ref());
+    let alert_rules = v.alert_rules(raw.alerts.as_ref());
     let (target, targets, judge) = v.targets(&raw);
     let pacing = v.pacing(&raw);
     let thresholds = raw
@@ -474,6 +496,7 @@ pub fn validate_probe(
         drift,
         alert_fire_after,
         alert_repeat,
+        alert_rules,
         alert_route: raw.alerts.map(|a| a.route),
         report_email: raw.report.map(|r| r.email).unwrap_or_default(),
         store,
@@ -885,6 +908,95 @@ impl Validator<'_> {
             );
         }
         (fire_after, repeat)
+    }
+
+    /// `alerts.rules`: names unique and plain, metrics known, ops and severities spelled
+    /// right; each problem at its own key with a "did you mean".
+    fn alert_rules(&mut self, raw: Option<&RawAlertsRef>) -> Vec<AlertRule> {
+        let Some(raw) = raw else {
+            return Vec::new();
+        };
+        let metrics = crate::alert::metric::names();
+        let ops: Vec<&str> = RuleOp::ALL.iter().map(|(s, _)| *s).collect();
+        let mut out: Vec<AlertRule> = Vec::new();
+        for (i, r) in raw.rules.iter().enumerate() {
+            let at = |key: &str| format!("/alerts/rules/{i}/{key}");
+            let mut ok = true;
+            let plain = !r.name.is_empty()
+                && r.name.len() <= 64
+                && r.name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !plain || r.name == "could_not_probe" {
+                self.fail(
+                    &at("name"),
+                    format!(
+                        "`{}` cannot name a rule",
+                        r.name.escape_debug()
+                    ),
+                    Some("use letters, digits, `-` and `_` (at most 64), e.g. `cost-spike`; `could_not_probe` is built in"),
+                );
+                ok = false;
+            } else if out.iter().any(|o| o.name == r.name)
+                || raw.rules[..i].iter().any(|o| o.name == r.name)
+            {
+                self.fail(
+                    &at("name"),
+                    format!("a second rule named `{}`", r.name),
+                    Some("each rule of a probe needs its own name: it identifies the incident"),
+                );
+                ok = false;
+            }
+            if crate::alert::metric::metric(&r.metric).is_none() {
+                let hint = super::suggest::hint(&r.metric, &metrics);
+                self.fail(
+                    &at("metric"),
+                    format!("unknown metric `{}`", r.metric.escape_debug()),
+                    Some(&hint),
+                );
+                ok = false;
+            }
+            let op = RuleOp::parse(&r.op);
+            if op.is_none() {
+                let hint = super::suggest::hint(&r.op, &ops);
+                self.fail(
+                    &at("op"),
+                    format!("unknown op `{}`", r.op.escape_debug()),
+                    Some(&hint),
+                );
+            }
+            let critical = match r.severity.as_str() {
+                "critical" => Some(true),
+                "warning" => Some(false),
+                other => {
+                    let hint = if other == "info" {
+                        "a rule is `warning` or `critical`; `info` notifications are one-shot (model, label and baseline changes, recoveries)".to_string()
+                    } else {
+                        super::suggest::hint(other, &["warning", "critical"])
+                    };
+                    self.fail(
+                        &at("severity"),
+                        format!("unknown severity `{}`", other.escape_debug()),
+                        Some(&hint),
+                    );
+                    None
+                }
+            };
+            if !r.value.is_finite() {
+                self.fail(&at("value"), "must be a finite number", None);
+                ok = false;
+            }
+            if let (true, Some(op), Some(critical)) = (ok, op, critical) {
+                out.push(AlertRule {
+                    name: r.name.clone(),
+                    metric: r.metric.clone(),
+                    op,
+                    value: r.value,
+                    critical,
+                });
+            }
+        }
+        out
     }
 
     fn duration(

@@ -72,6 +72,8 @@ pub struct Settings {
     pub grace: Duration,
     /// How often undelivered notifications are retried ([`OUTBOX_EVERY`]).
     pub outbox_every: Duration,
+    /// Where each run's HTML report goes (`reports/`, `--report-dir`); `None`: none.
+    pub report_dir: Option<PathBuf>,
 }
 
 /// Why the daemon could not start.
@@ -367,6 +369,7 @@ impl Scheduler {
         let probe = Rc::clone(&slot.probe);
         let routing = Rc::clone(&self.routing);
         let db = self.db.clone();
+        let report_dir = self.settings.report_dir.clone();
         let permits = Arc::clone(&self.permits);
         let cancel = self.cancel.child_token();
         let no_new_runs = self.no_new_runs.clone();
@@ -388,7 +391,12 @@ impl Scheduler {
             let started_at = Utc::now();
             state.started(&probe.name, started_at);
             tracing::info!(probe = %probe.name, "run started");
-            let result = run_once(&probe, &db, routing.as_ref().as_ref(), cancel).await;
+            let outputs = Outputs {
+                alerts: routing.as_ref().as_ref(),
+                link: None,
+                report_dir,
+            };
+            let result = run_once(&probe, &db, &outputs, cancel).await;
             let _ = done.send(Done {
                 probe: probe.name.clone(),
                 started: true,
@@ -589,19 +597,14 @@ impl Scheduler {
 async fn run_once(
     probe: &Probe,
     db: &std::path::Path,
-    routing: Option<&AlertRouting>,
+    outputs: &Outputs<'_>,
     cancel: CancellationToken,
 ) -> Result<LastRun, String> {
     let store = Store::open(db).map_err(|e| e.to_string())?;
     let outcome = run_probe(probe, &store, &RunOptions::default(), &Quiet, cancel)
         .await
         .map_err(|e| e.to_string())?;
-    let outputs = Outputs {
-        alerts: routing,
-        link: None,
-        report_dir: None,
-    };
-    let published = publish(&store, probe, &outcome, &outputs)
+    let published = publish(&store, probe, &outcome, outputs)
         .await
         .map_err(|e| {
             format!(
@@ -609,6 +612,9 @@ async fn run_once(
                 outcome.run_id
             )
         })?;
+    if let Some(e) = &published.report_error {
+        tracing::warn!(probe = %probe.name, run_id = %outcome.run_id, "no HTML report written: {e}");
+    }
     if let Some(activity) = &published.alerts {
         let d = &activity.delivery;
         tracing::info!(

@@ -44,7 +44,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "alerts",
         sql: include_str!("migrations/0005_alerts.sql"),
     },
-    // 0006 is the incident work's (issue 10, rules); 0007 lands with or after it.
+    Migration {
+        version: 6,
+        name: "observation_fingerprint",
+        sql: include_str!("migrations/0006_observation_fingerprint.sql"),
+    },
     Migration {
         version: 7,
         name: "incident_ack",
