@@ -10,6 +10,9 @@
 //!   the stored runs (the newest run's start), so no table is needed: a probe never run
 //!   before waits for its first tick.
 //! - The alert outbox is retried on a tick (every [`OUTBOX_EVERY`] in `probity serve`).
+//!   Not yet wired: the `report.digest` e-mail. Its entry point (`report::digest::send_due`,
+//!   helper E's branch) was not in main when this was written; it belongs on this same
+//!   tick, called with every loaded probe (not only the scheduled ones).
 //! - Shutdown: no new runs; those going get `grace` to finish, then are cancelled (stored
 //!   as `cancelled`); the outbox is delivered once more. Reload: the new configuration
 //!   replaces the old only when it loads and validates; else the old one stays.
