@@ -189,7 +189,8 @@ pub struct RunArgs {
     /// `[`, e.g. `support/refund-*`, else a substring, e.g. `refund`.
     #[arg(long = "case", value_name = "PATTERN")]
     pub case: Option<String>,
-    /// Do not alert, even when the probe has `alerts:` (no incident changes, nothing sent).
+    /// Do not alert, even when the probe has `alerts:` (no incident changes, nothing sent);
+    /// no e-mail summary (`report.email`) is sent either.
     #[arg(long)]
     pub no_alerts: bool,
     #[command(flatten)]
@@ -282,8 +283,8 @@ pub struct GateArgs {
     /// Output on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// Alert through the probe's `alerts:` route as `run` does (a gate's exit code is the
-    /// CI signal, so by default it does not alert).
+    /// Alert through the probe's `alerts:` route as `run` does, and send its e-mail summary
+    /// (`report.email`) (a gate's exit code is the CI signal, so by default it does neither).
     #[arg(long)]
     pub alert: bool,
     #[command(flatten)]

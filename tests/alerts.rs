@@ -1314,10 +1314,9 @@ async fn every_rule_metric_is_a_key_of_the_run_document_summary() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_new_system_fingerprint_is_an_info_note_once_streamed_or_not() {
     let mut t = Tiered::new("samples: 2\nalerts: { route: default }\n");
-    let serving = |fp: &str| {
-        let mut p = Profile::default();
-        p.system_fingerprint = Some(fp.to_string());
-        p
+    let serving = |fp: &str| Profile {
+        system_fingerprint: Some(fp.to_string()),
+        ..Profile::default()
     };
     let a = project::start_sim(&t.project.golden(), serving("fp_aaa")).await;
     let b = project::start_sim(&t.project.golden(), serving("fp_bbb")).await;

@@ -58,6 +58,7 @@ fn notification(action: Action) -> Notification {
         },
         link: Some("http://127.0.0.1:1/runs/42.json".to_string()),
         test: false,
+        mail: None,
     }
 }
 

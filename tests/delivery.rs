@@ -439,3 +439,47 @@ async fn a_bad_ends_after_is_a_validation_error_at_its_key() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_run_writing_an_incident_read_before_an_ack_keeps_the_ack() {
+    use probity::store::Store;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("p.db")).unwrap();
+    let now = chrono::Utc::now();
+    let mut incident = probity::store::IncidentRecord {
+        id: 0,
+        key: "bot|threshold:error_rate|default|".into(),
+        probe: "bot".into(),
+        rule: "threshold:error_rate".into(),
+        target: "default".into(),
+        labels: Default::default(),
+        severity: "critical".into(),
+        opened_at: now,
+        last_seen: now,
+        runs_failing: 1,
+        firing: true,
+        notified_at: Some(now),
+        acknowledged_at: None,
+        silenced: false,
+        resolved_at: None,
+        summary: "error rate 30%".into(),
+        told: vec!["log".into()],
+    };
+    incident.id = store.save_incident(&incident, &[], now).unwrap();
+    // A run read it (unacknowledged), someone acknowledges, then the run writes it back.
+    let read_by_run = store.open_incident(&incident.key).unwrap().unwrap();
+    store
+        .acknowledge_incident(incident.id, Some("on it"), now)
+        .unwrap()
+        .unwrap();
+    let mut written = read_by_run;
+    written.runs_failing += 1;
+    store.save_incident(&written, &[], now).unwrap();
+    let after = store.open_incident(&incident.key).unwrap().unwrap();
+    assert!(after.acknowledged_at.is_some());
+    assert_eq!(after.runs_failing, 2);
+    assert_eq!(
+        store.ack_reason(incident.id).unwrap().as_deref(),
+        Some("on it")
+    );
+}

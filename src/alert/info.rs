@@ -217,6 +217,7 @@ pub fn notification(
         ended_at: None,
         link: link.map(str::to_string),
         test: false,
+        mail: None,
     }
 }
 

@@ -148,6 +148,7 @@ pub fn notification(
         ended_at: (action == Action::Resolve).then_some(incident.resolved_at.unwrap_or(now)),
         link: link.map(str::to_string),
         test: false,
+        mail: None,
     }
 }
 

@@ -19,7 +19,8 @@ use crate::report::terminal::sanitize;
 
 /// For a command that will alert: the project's routing file, loaded now (its `${VAR}`s
 /// must be set) and checked so every channel of every probe's route can be built (exit 2
-/// when not, before anything is sent). `None` when no probe alerts.
+/// when not, before anything is sent), and so every `report.email` has its e-mail channel.
+/// `None` when no probe alerts or e-mails a summary.
 pub fn prepare(cli: &Cli, probes: &[&Probe]) -> Result<Option<AlertRouting>, CommandError> {
     prepare_in(&cli.root, probes)
 }
@@ -29,10 +30,14 @@ pub fn prepare_in(
     root: &std::path::Path,
     probes: &[&Probe],
 ) -> Result<Option<AlertRouting>, CommandError> {
-    if probes.iter().all(|p| p.alert_route.is_none()) {
+    if probes
+        .iter()
+        .all(|p| p.alert_route.is_none() && p.report.email.is_none())
+    {
         return Ok(None);
     }
     let routing = crate::config::load_routing(root, &process_env).map_err(CommandError::Config)?;
+    check_summaries(probes, routing.as_ref())?;
     for route in probes.iter().filter_map(|p| p.alert_route.as_ref()) {
         let Some(routing) = &routing else {
             return Err(CommandError::Usage(format!(
@@ -43,6 +48,63 @@ pub fn prepare_in(
         check_route(routing, route)?;
     }
     Ok(routing)
+}
+
+/// Every probe's `report.email` names (or implies) an e-mail channel of the routing file
+/// that can be built: a configuration error at its key otherwise (exit 2), before anything
+/// is sent.
+fn check_summaries(probes: &[&Probe], routing: Option<&AlertRouting>) -> Result<(), CommandError> {
+    for probe in probes.iter().filter(|p| p.report.email.is_some()) {
+        let Some(routing) = routing else {
+            return Err(CommandError::Usage(format!(
+                "probe `{}` e-mails its summary (report.email), but the project has no \
+                 alert-routing file (probes/alerts.yaml) with an e-mail channel; add one, or \
+                 run with --no-alerts",
+                probe.name
+            )));
+        };
+        let mut problems = crate::config::Diagnostics::default();
+        problems.extend(crate::config::report::check_channels(
+            &probe.file,
+            &probe.report,
+            routing,
+        ));
+        problems.into_result(()).map_err(CommandError::Config)?;
+        let named = probe
+            .report
+            .email
+            .as_ref()
+            .and_then(|e| e.channel.as_deref());
+        if let Ok(channel) = crate::config::report::resolve_channel(routing, named) {
+            build_notifiers(routing, &[channel], CHANNEL_TIMEOUT)
+                .map_err(|e| CommandError::Usage(e.to_string()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Says on stderr what the e-mailed summary did after a run.
+pub fn print_summary(activity: &crate::report::email::SummaryActivity) {
+    let report = &activity.delivery;
+    if activity.queued || !report.rows.is_empty() {
+        eprintln!(
+            "e-mail summary{} via `{}`: {} sent, {} pending, {} failed",
+            if activity.queued { " queued" } else { "" },
+            activity.channel,
+            report.count("sent"),
+            report.count("pending"),
+            report.count("failed"),
+        );
+    }
+    for row in report.rows.iter().filter(|r| r.status != "sent") {
+        eprintln!(
+            "e-mail: {} to `{}` {}: {}",
+            row.delivery_id,
+            row.channel,
+            row.status,
+            sanitize(row.error.as_deref().unwrap_or(""), 300)
+        );
+    }
 }
 
 /// Whether every channel of `route` can be built (exit 2 when not).
@@ -134,6 +196,7 @@ async fn fire_drill(
         ended_at: (action == Action::Resolve).then_some(now),
         link: None,
         test: true,
+        mail: None,
     };
     let jobs = notifiers.values().map(|n| {
         let (trigger, resolve) = (drill(Action::Trigger), drill(Action::Resolve));

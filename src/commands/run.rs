@@ -175,6 +175,9 @@ pub async fn run(cli: &Cli, args: &RunArgs) -> Result<i32, CommandError> {
         if let Some(activity) = &published.alerts {
             super::alert::print_activity(activity);
         }
+        if let Some(summary) = &published.summary {
+            super::alert::print_summary(summary);
+        }
         super::report::print_report(&published, args.format == Format::Text);
         codes.push(exit_code(&cancel, outcome.exit_code));
         documents.push(document);

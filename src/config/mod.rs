@@ -13,6 +13,7 @@ mod locate;
 mod model;
 pub mod probe;
 mod project;
+pub mod report;
 pub mod schedule;
 mod schema;
 pub(crate) mod suggest;

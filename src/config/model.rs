@@ -263,7 +263,8 @@ pub struct Probe {
     pub alert_repeat: Option<std::time::Duration>,
     /// `alerts.rules`: custom rules over the run's summary metrics.
     pub alert_rules: Vec<AlertRule>,
-    pub report_email: Vec<String>,
+    /// `report:`: the e-mailed summary of each run and the digest.
+    pub report: super::report::ReportConfig,
     pub store: StoreConfig,
     /// The LLM judge for `rubric:` expectations.
     pub judge: Option<Target>,

@@ -86,9 +86,9 @@ pub struct RawProbe {
     /// Alert routing: which route of the alerts file this probe's findings take.
     #[serde(default)]
     pub alerts: Option<RawAlertsRef>,
-    /// Who gets the report.
+    /// Who gets the report: the e-mailed summary of each run, and the digest.
     #[serde(default)]
-    pub report: Option<RawReport>,
+    pub report: Option<super::report::RawReport>,
     /// Where runs are stored and what is scrubbed first.
     #[serde(default)]
     pub store: Option<RawStore>,
@@ -375,15 +375,6 @@ pub struct RawAlertRule {
     pub severity: String,
 }
 
-/// Report recipients.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RawReport {
-    /// Addresses that get the emailed summary.
-    #[serde(default)]
-    pub email: Vec<String>,
-}
-
 /// Storage of runs.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -466,6 +457,17 @@ pub fn validate_probe(
     let baseline = v.baseline(raw.baseline.as_deref());
     let drift = v.drift(raw.drift.as_ref());
     let store = v.store(raw.store.as_ref());
+    let report = {
+        // The digest's cron line is read in the probe's timezone (a bad one is reported
+        // by `schedule` above).
+        let tz = raw.timezone.as_deref().and_then(|t| t.parse().ok());
+        super::report::validate(
+            doc,
+            raw.report.as_ref(),
+            tz.unwrap_or(chrono_tz::Tz::UTC),
+            v.problems,
+        )
+    };
     let golden_sets = v.golden_sets(&raw.golden_sets, load_golden);
     v.needs(&golden_sets, target.as_ref(), judge.as_ref());
     v.request_count(pacing.samples, &golden_sets, targets.len());
@@ -498,7 +500,7 @@ pub fn validate_probe(
         alert_repeat,
         alert_rules,
         alert_route: raw.alerts.map(|a| a.route),
-        report_email: raw.report.map(|r| r.email).unwrap_or_default(),
+        report,
         store,
         judge,
         refusal_phrases: raw.refusal.map(|r| r.phrases).unwrap_or_default(),

@@ -244,6 +244,14 @@ fn load(paths: &[PathBuf], env: Env<'_>, routed_unset: bool) -> Result<Project, 
         }
     }
     check_routes(&project, &mut loader.problems);
+    // `report:` channels name e-mail channels of the routing file, when it is loaded too.
+    if let Some(routing) = &project.alerts {
+        for probe in project.probes.iter().filter(|p| p.report.sends_mail()) {
+            for d in super::report::check_channels(&probe.file, &probe.report, routing) {
+                loader.problems.push(d);
+            }
+        }
+    }
     if let Some(routing) = project.alerts.as_ref().filter(|_| routed_unset) {
         loader.problems.extend(routing.routed_unset());
     }

@@ -276,7 +276,7 @@ fn parse_completion(value: &Value, meta: &Meta) -> Result<Reply, Failure> {
             .get("model")
             .and_then(Value::as_str)
             .map(str::to_owned),
-        system_fingerprint: fingerprint(&value),
+        system_fingerprint: fingerprint(value),
         request_id: meta.request_id.clone(),
         http_status: meta.status,
         context: Vec::new(),

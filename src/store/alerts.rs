@@ -206,10 +206,13 @@ impl Store {
             .at(&self.path, action)?;
             tx.last_insert_rowid()
         } else {
+            // An acknowledgement (`alert ack`) made while a run evaluated this incident
+            // from an older read must survive that run's write: it is never undone here.
             tx.execute(
                 "UPDATE incidents SET key = ?1, probe = ?2, rule = ?3, target = ?4, \
                  labels_json = ?5, severity = ?6, opened_at = ?7, last_seen = ?8, \
-                 runs_failing = ?9, firing = ?10, notified_at = ?11, acknowledged_at = ?12, \
+                 runs_failing = ?9, firing = ?10, notified_at = ?11, \
+                 acknowledged_at = COALESCE(acknowledged_at, ?12), \
                  silenced = ?13, resolved_at = ?14, summary = ?15, told_json = ?16 \
                  WHERE id = ?17",
                 rusqlite::params_from_iter(

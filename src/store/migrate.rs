@@ -54,6 +54,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "incident_ack",
         sql: include_str!("migrations/0007_incident_ack.sql"),
     },
+    Migration {
+        version: 8,
+        name: "digests",
+        sql: include_str!("migrations/0008_digests.sql"),
+    },
 ];
 
 /// The newest schema version this binary knows.

@@ -218,6 +218,14 @@ impl Smtp {
     }
 }
 
+impl Smtp {
+    /// The maildir messages are stored in, for tests that read parts `messages` does not
+    /// decode (attachment names, dispositions).
+    pub fn mail_dir(&self) -> PathBuf {
+        self.dir.path().join("mail")
+    }
+}
+
 impl Drop for Smtp {
     fn drop(&mut self) {
         let _ = self.child.kill();

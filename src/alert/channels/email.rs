@@ -5,20 +5,22 @@
 //! `ca_file`, the PEM certificates of that file (a corporate relay's internal CA).
 //! Username/password login when both are set (`${SMTP_PASSWORD}` from the environment). Each message is multipart/alternative with a plain-text part and an
 //! HTML part; every text in the HTML part is HTML-escaped, so model output is shown, never
-//! interpreted. Subject: `[PROBITY CRITICAL] <summary>`, `[PROBITY RESOLVED] <summary>`
+//! interpreted. A notification carrying a whole [`Mail`] (a run's summary, the digest) is
+//! sent as written, to its own recipients, with its attachments (multipart/mixed). Subject: `[PROBITY CRITICAL] <summary>`, `[PROBITY RESOLVED] <summary>`
 //! on resolve, prefixed with `[TEST]` for a drill. A refused or timed-out connection and
 //! 4xx (transient) SMTP replies are retryable; 5xx (permanent) replies are not.
 
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use super::{Redactor, neutralize, truncate};
-use crate::alert::{Action, Notification, Notifier, NotifyError};
+use crate::alert::{Action, Mail, Notification, Notifier, NotifyError};
 use crate::config::alerts::SmtpTls;
 
 pub struct EmailConfig<'a> {
@@ -115,25 +117,82 @@ impl Email {
     }
 
     fn message(&self, n: &Notification) -> Result<Message, NotifyError> {
+        let refused = |what: String| NotifyError {
+            retryable: false,
+            retry_after: None,
+            message: self
+                .redactor
+                .redact(&format!("{}: cannot build the e-mail: {what}", self.name)),
+        };
+        let title = match &n.mail {
+            Some(mail) => truncate(&neutralize(&mail.subject).replace(['\n', '\t'], " "), 200),
+            None => subject(n),
+        };
         let mut builder = Message::builder()
             .from(self.from.clone())
-            .subject(subject(n))
+            .subject(title)
             // The same id on every resend of one notification: mail clients and
             // archives can tell a resend after a crash from a new message.
             .message_id(Some(message_id(n)));
-        for to in &self.to {
+        let own: Vec<Mailbox>;
+        let to = match n.mail.as_ref().filter(|m| !m.to.is_empty()) {
+            Some(mail) => {
+                own = mail
+                    .to
+                    .iter()
+                    .map(|t| t.parse().map_err(|e| refused(format!("`{t}`: {e}"))))
+                    .collect::<Result<_, _>>()?;
+                &own
+            }
+            None => &self.to,
+        };
+        for to in to {
             builder = builder.to(to.clone());
         }
-        builder
-            .multipart(MultiPart::alternative_plain_html(plain(n), html(n)))
-            .map_err(|e| NotifyError {
-                retryable: false,
-                retry_after: None,
-                message: self
-                    .redactor
-                    .redact(&format!("{}: cannot build the e-mail: {e}", self.name)),
-            })
+        let body = match &n.mail {
+            Some(mail) => whole_mail(mail),
+            None => MultiPart::alternative_plain_html(plain(n), html(n)),
+        };
+        builder.multipart(body).map_err(|e| refused(e.to_string()))
     }
+}
+
+/// A [`Mail`] as MIME: multipart/alternative (plain, HTML), inside multipart/mixed with
+/// each attachment when it has any. An attachment read when sent; one that is gone (a
+/// report folder cleaned up before a late delivery) is named in both parts instead, so
+/// the rest still arrives.
+fn whole_mail(mail: &Mail) -> MultiPart {
+    let (mut plain, mut html) = (mail.plain.clone(), mail.html.clone());
+    let mut files = Vec::new();
+    for a in &mail.attachments {
+        match std::fs::read(&a.path) {
+            Ok(bytes) => {
+                let kind = ContentType::parse(&a.content_type).unwrap_or(ContentType::TEXT_PLAIN);
+                files.push(Attachment::new(a.filename.clone()).body(bytes, kind));
+            }
+            Err(e) => {
+                let note = format!(
+                    "(The attachment {} could not be read when this was sent: {e}.)",
+                    a.path.display()
+                );
+                plain.push_str(&format!("\n{note}\n"));
+                let p = format!("<p>{}</p>\n", escape_html(&note));
+                html = match html.rfind("</body>") {
+                    Some(at) => format!("{}{p}{}", &html[..at], &html[at..]),
+                    None => html + &p,
+                };
+            }
+        }
+    }
+    let alternative = MultiPart::alternative_plain_html(plain, html);
+    if files.is_empty() {
+        return alternative;
+    }
+    files
+        .into_iter()
+        .fold(MultiPart::mixed().multipart(alternative), |m, f| {
+            m.singlepart(f)
+        })
 }
 
 /// TLS towards `host` (the name its certificate must carry), trusting the default roots
