@@ -371,6 +371,7 @@ pub async fn demo(out: &Path) -> Result<i32, CommandError> {
                 alerts: Some(&routing),
                 link: Some(display_path(&path)),
                 report_dir: reports.report_dir.clone(),
+                ..Outputs::default()
             };
             // The run first, then its alerts (the console channel prints as it delivers).
             if step == "degraded" {
