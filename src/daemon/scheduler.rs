@@ -10,6 +10,9 @@
 //!   the stored runs (the newest run's start), so no table is needed: a probe never run
 //!   before waits for its first tick.
 //! - The alert outbox is retried on a tick (every [`OUTBOX_EVERY`] in `probity serve`).
+//!   The `report.digest` e-mails go out on the same tick (`report::digest::send_due`, which
+//!   sends only those whose own schedule has a tick since they last went out), for every
+//!   loaded probe, scheduled or not.
 //! - Shutdown: no new runs; those going get `grace` to finish, then are cancelled (stored
 //!   as `cancelled`); the outbox is delivered once more. Reload: the new configuration
 //!   replaces the old only when it loads and validates; else the old one stays.
@@ -174,6 +177,8 @@ struct Scheduler {
     events: mpsc::UnboundedReceiver<Event>,
     slots: BTreeMap<String, Slot>,
     routing: Rc<Option<AlertRouting>>,
+    /// Every loaded probe, scheduled or not: the digests cover them all.
+    probes: Rc<Vec<Probe>>,
     db: PathBuf,
     permits: Arc<Semaphore>,
     /// Cancelled when the grace period is over: every run's token is a child.
@@ -198,6 +203,7 @@ impl Scheduler {
         // The store must open (and migrate) before anything is scheduled: a daemon that
         // cannot store its runs must not look healthy.
         let store = Store::open(&loaded.db)?;
+        let probes = Rc::new(loaded.probes.clone());
         let mut slots = BTreeMap::new();
         for probe in loaded.probes {
             let name = probe.name.clone();
@@ -220,6 +226,7 @@ impl Scheduler {
             events,
             slots,
             routing: Rc::new(loaded.routing),
+            probes,
             db: loaded.db,
             cancel: CancellationToken::new(),
             no_new_runs: CancellationToken::new(),
@@ -449,6 +456,7 @@ impl Scheduler {
             }
         };
         let now = Utc::now();
+        self.probes = Rc::new(loaded.probes.clone());
         let mut slots = BTreeMap::new();
         for probe in loaded.probes {
             let name = probe.name.clone();
@@ -479,17 +487,21 @@ impl Scheduler {
     /// Delivers what is due in the outbox, as its own task (a slow channel must not hold
     /// up the schedule); one delivery at a time.
     fn retry_outbox(&mut self) {
-        if self.outbox_busy.get() || self.channels().is_empty() {
+        if self.outbox_busy.get() || self.routing.is_none() {
             return;
         }
         self.outbox_busy.set(true);
         let busy = Rc::clone(&self.outbox_busy);
         let routing = Rc::clone(&self.routing);
         let channels = self.channels();
+        let probes = Rc::clone(&self.probes);
         let db = self.db.clone();
         tokio::task::spawn_local(async move {
             if let Some(routing) = routing.as_ref() {
-                deliver_outbox(&db, routing, &channels).await;
+                if !channels.is_empty() {
+                    deliver_outbox(&db, routing, &channels).await;
+                }
+                send_digests(&db, &probes, routing).await;
             }
             busy.set(false);
         });
@@ -668,5 +680,27 @@ async fn deliver_outbox(db: &std::path::Path, routing: &AlertRouting, channels: 
             }
         }
         Err(e) => tracing::error!("outbox delivery stopped: {e}"),
+    }
+}
+
+/// Sends the `report.digest` e-mails that are due; problems are logged.
+async fn send_digests(db: &std::path::Path, probes: &[Probe], routing: &AlertRouting) {
+    if crate::report::digest::groups(probes).is_empty() {
+        return;
+    }
+    let store = match Store::open(db) {
+        Ok(store) => store,
+        Err(e) => {
+            tracing::error!("digest not sent: {e}");
+            return;
+        }
+    };
+    match crate::report::digest::send_due(&store, probes, routing, Utc::now()).await {
+        Ok(activity) => {
+            for (key, delivery) in &activity.queued {
+                tracing::info!(digest = %key, delivery_id = %delivery, "digest queued");
+            }
+        }
+        Err(e) => tracing::error!("digest not sent: {e}"),
     }
 }
