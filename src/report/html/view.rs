@@ -300,7 +300,7 @@ fn walk(store: &Store, record: &RunRecord) -> Result<Walked, HtmlError> {
             sample: o.sample + 1,
             attempt: o.attempt,
             status: class.unwrap_or_else(|| "answered".to_string()),
-            error: o.error.clone().unwrap_or_default(),
+            error: cut(o.error.as_deref().unwrap_or(""), OUTPUT_CHARS).0,
             folded: output.chars().count() > FOLD_CHARS || output.lines().count() > 4,
             output,
             cut_note,
