@@ -83,6 +83,7 @@ fn observations(cases: &[Case], seed: u64, slower: f64) -> Vec<Observation> {
                 cost_usd: 0.00002,
                 finish_reason: Some("stop".into()),
                 model: Some("sim".into()),
+                system_fingerprint: None,
                 request_id: Some(format!("req-{i}")),
                 span_id: format!("{i:016x}"),
                 output: Some(text),

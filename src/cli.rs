@@ -139,6 +139,10 @@ pub enum Command {
     Report(ReportArgs),
     /// Run the example probes against a built-in simulator: no network, no key, no setup.
     Demo(DemoArgs),
+    /// Run every probe with a `schedule:` on that schedule until SIGTERM / SIGINT
+    /// (SIGHUP reloads the configuration).
+    #[command(after_help = SERVE_HELP)]
+    Serve(ServeArgs),
     /// Write a starter probe, golden set and alert-routing file.
     Init {
         /// Folder to write into (default: the project folder).
@@ -185,7 +189,8 @@ pub struct RunArgs {
     /// `[`, e.g. `support/refund-*`, else a substring, e.g. `refund`.
     #[arg(long = "case", value_name = "PATTERN")]
     pub case: Option<String>,
-    /// Do not alert, even when the probe has `alerts:` (no incident changes, nothing sent).
+    /// Do not alert, even when the probe has `alerts:` (no incident changes, nothing sent);
+    /// no e-mail summary (`report.email`) is sent either.
     #[arg(long)]
     pub no_alerts: bool,
     #[command(flatten)]
@@ -278,8 +283,8 @@ pub struct GateArgs {
     /// Output on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// Alert through the probe's `alerts:` route as `run` does (a gate's exit code is the
-    /// CI signal, so by default it does not alert).
+    /// Alert through the probe's `alerts:` route as `run` does, and send its e-mail summary
+    /// (`report.email`) (a gate's exit code is the CI signal, so by default it does neither).
     #[arg(long)]
     pub alert: bool,
     #[command(flatten)]
@@ -304,6 +309,15 @@ pub enum AlertCommand {
         /// Why (shown by `alert silences`).
         #[arg(long)]
         reason: String,
+    },
+    /// Acknowledge an open incident (someone is on it): its reminders (`repeat`) stop; it
+    /// stays open and still resolves when the probe recovers.
+    Ack {
+        /// The incident's id (`alert list`).
+        id: i64,
+        /// Why, or who is on it (shown by `alert list`).
+        #[arg(long)]
+        reason: Option<String>,
     },
     /// Silences in force.
     Silences,
@@ -372,6 +386,34 @@ pub enum BaselineCommand {
         #[arg(long, value_name = "FILE")]
         to: PathBuf,
     },
+}
+
+const SERVE_HELP: &str = "\
+Schedules: 5-field crontab lines (`*/15 * * * *`, `0 9 * * MON-FRI`; Sunday is 0 or 7),
+6 fields with seconds first (`*/10 * * * * *`), `@hourly`/`@daily`/`@weekly`/`@monthly`,
+`@every 30s`, in the probe's `timezone:` (default UTC). A tick that comes while the probe's
+previous run is still going is skipped and logged. `catch_up: true` (the default) runs a
+tick missed while the daemon was down once on start; `jitter: 30s` delays a probe's starts
+by a fixed share of 30s.
+
+Signals: SIGTERM / SIGINT stop scheduling, give running probes --grace to finish, cancel
+the rest (stored as cancelled) and exit 0; a second one cancels at once. SIGHUP reloads and
+validates the configuration; on error the old one stays and the log says why.
+
+Exits 0 after a clean shutdown, 2 when the configuration is wrong at start.";
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Probe runs going at once, over every probe; a tick waits for a free slot.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_running: u32,
+    /// After SIGTERM / SIGINT, how long running probes get to finish before they are
+    /// cancelled, e.g. `20s`, `1m`.
+    #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = crate::config::parse_duration)]
+    pub grace: std::time::Duration,
+    /// Each run's HTML report, as `probity run` writes it.
+    #[command(flatten)]
+    pub report: ReportFlags,
 }
 
 #[derive(Debug, Args)]

@@ -42,6 +42,7 @@ fn routing(file: &Path) -> AlertRouting {
             },
         )]),
         secrets: vec![],
+        unset: BTreeMap::new(),
     }
 }
 
@@ -391,6 +392,8 @@ fn queued(dir: &Path, channels: &[&str]) -> (Store, DateTime<Utc>) {
         severity: probity::compare::Severity::Critical,
         message: "error rate 5.2% is above the critical limit 2%".into(),
         labels: BTreeMap::from([("env".to_string(), "prod".to_string())]),
+        cause: None,
+        details: vec![],
     };
     let names: Vec<String> = channels.iter().map(|c| c.to_string()).collect();
     let route = move |_| names.clone();
@@ -648,7 +651,7 @@ async fn run_alerts_through_the_file_and_console_channels_and_alert_commands_man
     let out = probity(&project, &["run", "bot", "--out", "report.json"]).await;
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("alert [CRITICAL] error rate"), "{stderr}");
+    assert!(stderr.contains("alert [CRITICAL] Error rate"), "{stderr}");
     let sent = read_sink(&sink);
     let trigger = sent
         .iter()
@@ -661,13 +664,24 @@ async fn run_alerts_through_the_file_and_console_channels_and_alert_commands_man
         "{link}"
     );
     assert!(project.root().join(link).is_file(), "{link}");
-    // The cause beside the symptom: the top error class with its count.
+    // The cause beside the symptom: the top error class with its count, and in the
+    // details the counts with one example error text.
     assert!(
         trigger
             .summary
-            .contains("; top errors: malformed_response "),
+            .contains(" on bot (default), top error: malformed_response ("),
         "{}",
         trigger.summary
+    );
+    let errors = trigger
+        .details
+        .iter()
+        .find(|(k, _)| k == "errors")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_else(|| panic!("{:?}", trigger.details));
+    assert!(
+        errors.starts_with("malformed_response ") && errors.contains("; e.g. malformed_response: "),
+        "{errors}"
     );
 
     let out = probity(&project, &["alert", "list"]).await;
@@ -818,4 +832,529 @@ async fn gate_alerts_only_with_the_alert_flag() {
         text(&out.stderr)
     );
     sim.shutdown().await.unwrap();
+}
+
+// ----- custom rules, info notes and message content, through `after_run` -----
+
+/// Routing with one file channel per severity: `page` (critical), `chat` (warning) and
+/// `mail` (info), so a test sees which severity went where.
+fn tiered_routing(root: &Path) -> AlertRouting {
+    let file = |name: &str| RawChannel::File {
+        path: root.join(format!("{name}.jsonl")).display().to_string(),
+    };
+    AlertRouting {
+        file: PathBuf::from("probes/alerts.yaml"),
+        channels: BTreeMap::from([
+            ("page".to_string(), file("page")),
+            ("chat".to_string(), file("chat")),
+            ("mail".to_string(), file("mail")),
+        ]),
+        routes: BTreeMap::from([(
+            "default".to_string(),
+            RawRoute {
+                critical: vec!["page".into()],
+                warning: vec!["chat".into()],
+                info: vec!["mail".into()],
+            },
+        )]),
+        secrets: vec![],
+        unset: BTreeMap::new(),
+    }
+}
+
+/// A project run by hand, each run followed by `after_run` as `publish` calls it.
+struct Tiered {
+    project: Project,
+    store: Store,
+    routing: AlertRouting,
+    now: DateTime<Utc>,
+}
+
+impl Tiered {
+    fn new(body: &str) -> Tiered {
+        let project = Project::new(PLACEHOLDER, body);
+        let store = Store::open(&project.db()).unwrap();
+        let routing = tiered_routing(project.root());
+        Tiered {
+            project,
+            store,
+            routing,
+            now: Utc::now(),
+        }
+    }
+
+    /// Edits the probe file (`from` → `to`).
+    fn edit(&self, from: &str, to: &str) {
+        let text = std::fs::read_to_string(self.project.probe_file()).unwrap();
+        assert!(text.contains(from), "{from} not in {text}");
+        std::fs::write(self.project.probe_file(), text.replace(from, to)).unwrap();
+    }
+
+    /// One run against `sim`, then alerting; returns the run's id and what alerting did.
+    async fn step(&mut self, url: &str) -> (String, probity::alert::after_run::Activity) {
+        let text = std::fs::read_to_string(self.project.probe_file()).unwrap();
+        let url_line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with("base_url:"))
+            .unwrap()
+            .to_string();
+        self.edit(&url_line, &format!("  base_url: {url}"));
+        let probe = self.project.probe("k");
+        let outcome = project::run(&probe, &self.store, &RunOptions::default()).await;
+        self.now += HOUR;
+        let activity = probity::alert::after_run::after_run(
+            &self.store,
+            &self.routing,
+            &probe,
+            &outcome,
+            Some("reports/run.html"),
+            self.now,
+        )
+        .await
+        .unwrap()
+        .expect("the probe has alerts");
+        assert_eq!(
+            activity.delivery.count("sent"),
+            activity.delivery.rows.len(),
+            "{:?}",
+            activity.delivery
+        );
+        (outcome.run_id.clone(), activity)
+    }
+
+    fn sent(&self, channel: &str) -> Vec<Notification> {
+        read_sink(&self.project.root().join(format!("{channel}.jsonl")))
+    }
+
+    fn sent_of(&self, channel: &str, rule: &str) -> Vec<Notification> {
+        self.sent(channel)
+            .into_iter()
+            .filter(|n| n.rule == rule)
+            .collect()
+    }
+}
+
+fn detail<'a>(n: &'a Notification, key: &str) -> Option<&'a str> {
+    n.details
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_custom_rule_fires_once_with_its_limit_in_the_message_and_its_recovery_goes_to_info() {
+    let mut t = Tiered::new(
+        "samples: 2\npricing: { input_per_mtok: 1, output_per_mtok: 1 }\nalerts:\n  route: default\n  rules:\n    - { name: cost-spike, metric: cost_per_request_usd, op: \">\", value: 0.002, severity: warning }\n",
+    );
+    let sim = project::start_sim(&t.project.golden(), Profile::default()).await;
+    let (_, a) = t.step(&sim.base_url()).await;
+    assert!(a.evaluation.fired.is_empty(), "cheap: {:?}", a.evaluation);
+
+    // The price goes up a hundredfold: every request costs more than $0.002.
+    t.edit(
+        "input_per_mtok: 1, output_per_mtok: 1",
+        "input_per_mtok: 100, output_per_mtok: 100",
+    );
+    let (_, a) = t.step(&sim.base_url()).await;
+    assert_eq!(
+        a.evaluation.fired,
+        vec![("cost-spike".to_string(), "default".to_string())]
+    );
+    let chat = t.sent_of("chat", "cost-spike");
+    assert_eq!(chat.len(), 1, "{chat:?}");
+    let n = &chat[0];
+    assert_eq!(n.severity, probity::compare::Severity::Warning);
+    assert!(
+        n.summary.starts_with("Cost per request $0.")
+            && n.summary
+                .contains(" (rule cost-spike: > $0.00200) on bot (default)"),
+        "{}",
+        n.summary
+    );
+    assert_eq!(n.link.as_deref(), Some("reports/run.html"));
+    assert_eq!(detail(n, "details"), Some("reports/run.html"));
+    assert!(
+        t.sent_of("page", "cost-spike").is_empty(),
+        "a warning pages no one"
+    );
+
+    // Still expensive: the incident continues, nothing new is sent (no `repeat`).
+    let (_, a) = t.step(&sim.base_url()).await;
+    assert!(
+        a.evaluation.fired.is_empty() && a.evaluation.queued == 0,
+        "{:?}",
+        a.evaluation
+    );
+    assert_eq!(t.sent_of("chat", "cost-spike").len(), 1);
+
+    // Cheap again: one resolve to the channel that was told, and the recovery to `mail`.
+    t.edit(
+        "input_per_mtok: 100, output_per_mtok: 100",
+        "input_per_mtok: 1, output_per_mtok: 1",
+    );
+    let (_, a) = t.step(&sim.base_url()).await;
+    assert_eq!(
+        a.evaluation.resolved,
+        vec![("cost-spike".to_string(), "default".to_string())]
+    );
+    let chat = t.sent_of("chat", "cost-spike");
+    assert_eq!(chat.len(), 2);
+    assert_eq!(chat[1].action, Action::Resolve);
+    assert_eq!(chat[1].dedup_key, chat[0].dedup_key);
+    let mail = t.sent_of("mail", "cost-spike");
+    assert_eq!(mail.len(), 1, "{mail:?}");
+    assert_eq!(mail[0].action, Action::Resolve);
+    assert_eq!(mail[0].dedup_key, chat[0].dedup_key);
+    let incidents = t.store.incidents("bot").unwrap();
+    let spike: Vec<_> = incidents
+        .iter()
+        .filter(|i| i.rule == "cost-spike")
+        .collect();
+    assert_eq!(spike.len(), 1);
+    assert!(spike[0].resolved_at.is_some() && spike[0].runs_failing == 2);
+    sim.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn could_not_probe_inhibits_a_custom_rule_and_keeps_its_incident_open() {
+    let mut t = Tiered::new(
+        "samples: 8\nalerts:\n  route: default\n  rules:\n    - { name: errors, metric: error_rate, op: \">=\", value: 0.1, severity: critical }\n",
+    );
+    let failing = project::start_sim(&t.project.golden(), failing_profile()).await;
+    let healthy = project::start_sim(&t.project.golden(), Profile::default()).await;
+    let (_, a) = t.step(&failing.base_url()).await;
+    assert!(
+        a.evaluation
+            .fired
+            .contains(&("errors".to_string(), "default".to_string())),
+        "{:?}",
+        a.evaluation
+    );
+    let page = t.sent_of("page", "errors");
+    assert_eq!(page.len(), 1);
+    assert!(
+        page[0].summary.starts_with("Error rate ")
+            && page[0].summary.contains("(rule errors: >= 10.0%)"),
+        "{}",
+        page[0].summary
+    );
+
+    // Nothing answers: the error rate is 100%, but only could-not-probe speaks.
+    let (_, a) = t.step(PLACEHOLDER).await;
+    let fired = &a.evaluation.fired;
+    assert!(
+        !fired.is_empty() && fired.iter().all(|f| f.0 == rules::COULD_NOT_PROBE),
+        "only could-not-probe fires: {:?}",
+        a.evaluation
+    );
+    assert!(a.evaluation.resolved.is_empty(), "{:?}", a.evaluation);
+    let open = t.store.open_incidents(Some("bot")).unwrap();
+    let errors = open
+        .iter()
+        .find(|i| i.rule == "errors")
+        .expect("still open");
+    assert_eq!(errors.runs_failing, 1, "not counted while inhibited");
+
+    let (_, a) = t.step(&healthy.base_url()).await;
+    assert!(
+        a.evaluation
+            .resolved
+            .contains(&("errors".to_string(), "default".to_string())),
+        "{:?}",
+        a.evaluation
+    );
+    failing.shutdown().await.unwrap();
+    healthy.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn info_notes_tell_a_new_baseline_a_new_model_and_new_labels_once_each() {
+    let mut t = Tiered::new(
+        "samples: 8\nalerts:\n  route: default\n  rules:\n    - { name: errors, metric: error_rate, op: \">=\", value: 0.1, severity: critical }\n",
+    );
+    t.edit(
+        "  stream: true\n",
+        "  stream: true\n  labels: { model_version: 2024-07-18 }\n",
+    );
+    let healthy = project::start_sim(&t.project.golden(), Profile::default()).await;
+    let failing = project::start_sim(&t.project.golden(), failing_profile()).await;
+    let (first, a) = t.step(&healthy.base_url()).await;
+    assert!(
+        a.evaluation.info.is_empty(),
+        "nothing to compare with: {:?}",
+        a.evaluation
+    );
+    let out = project::probity_in(
+        t.project.root(),
+        &[("PROBITY_TEST_KEY", "k")],
+        &["baseline", "promote", &first],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    // The next run compares with the promoted one: one note, to the info channel only.
+    let (_, a) = t.step(&healthy.base_url()).await;
+    assert_eq!(
+        a.evaluation.info,
+        vec![("info:baseline".to_string(), "default".to_string())]
+    );
+    let mail = t.sent_of("mail", "info:baseline");
+    assert_eq!(mail.len(), 1, "{:?}", t.sent("mail"));
+    assert_eq!(mail[0].severity, probity::compare::Severity::Info);
+    assert!(mail[0].summary.contains(&first), "{}", mail[0].summary);
+    assert_eq!(detail(&mail[0], "baseline run"), Some(first.as_str()));
+    assert!(t.sent("chat").is_empty() && t.sent("page").is_empty());
+
+    // A run that could not probe compared with nothing: the run after it is not told of
+    // the same baseline again (nor of a model change: no answer reported a model).
+    let (_, a) = t.step(PLACEHOLDER).await;
+    assert!(a.evaluation.info.is_empty(), "{:?}", a.evaluation);
+
+    // A model update: the endpoint reports another model, the label moves, errors rise.
+    t.edit("model: sim-model", "model: sim-model-2");
+    t.edit("model_version: 2024-07-18", "model_version: 2024-08-06");
+    let (_, a) = t.step(&failing.base_url()).await;
+    let mut info = a.evaluation.info.clone();
+    info.sort();
+    assert_eq!(
+        info,
+        vec![
+            ("info:labels".to_string(), "default".to_string()),
+            ("info:model".to_string(), "default".to_string()),
+        ]
+    );
+    let model = &t.sent_of("mail", "info:model")[0];
+    assert!(
+        model
+            .summary
+            .contains("now reports model sim-model-2 (was sim-model)"),
+        "{}",
+        model.summary
+    );
+    let labels = &t.sent_of("mail", "info:labels")[0];
+    assert!(
+        labels
+            .summary
+            .contains("model_version 2024-07-18 → 2024-08-06"),
+        "{}",
+        labels.summary
+    );
+    // The page names the change since the baseline, with when it started.
+    let page = t.sent_of("page", "errors");
+    assert_eq!(page.len(), 1, "{:?}", t.sent("page"));
+    let change = detail(&page[0], "model change").unwrap_or_else(|| panic!("{:?}", page[0]));
+    assert!(
+        change.starts_with("model_version 2024-07-18 → 2024-08-06 since ")
+            && change.ends_with(" UTC"),
+        "{change}"
+    );
+    let reported = detail(&page[0], "reported model").unwrap_or_else(|| panic!("{:?}", page[0]));
+    assert!(
+        reported.starts_with("sim-model → sim-model-2 since "),
+        "{reported}"
+    );
+    assert_eq!(detail(&page[0], "labels"), Some("model_version=2024-08-06"));
+
+    // Nothing changed since: no note again (the incident resolves, and that goes to mail).
+    let before = t.sent("mail").len();
+    let (_, a) = t.step(&healthy.base_url()).await;
+    assert!(a.evaluation.info.is_empty(), "{:?}", a.evaluation);
+    let mail = t.sent("mail");
+    assert!(
+        mail[before..]
+            .iter()
+            .all(|n| n.action == Action::Resolve && !n.rule.starts_with("info:")),
+        "{mail:?}"
+    );
+
+    // A silence of `info:labels` holds that note back; other notes still go.
+    t.store
+        .add_silence(
+            "bot",
+            Some("info:labels"),
+            t.now + HOUR * 4,
+            "relabelling",
+            t.now,
+        )
+        .unwrap();
+    t.edit("model_version: 2024-08-06", "model_version: 2024-09-01");
+    t.edit("model: sim-model-2", "model: sim-model-3");
+    let (_, a) = t.step(&healthy.base_url()).await;
+    assert_eq!(
+        a.evaluation.info,
+        vec![("info:model".to_string(), "default".to_string())]
+    );
+    assert_eq!(t.sent_of("mail", "info:labels").len(), 1);
+    healthy.shutdown().await.unwrap();
+    failing.shutdown().await.unwrap();
+}
+
+#[test]
+fn custom_rules_are_read_from_the_probe() {
+    let p = Project::new(
+        PLACEHOLDER,
+        "alerts:\n  route: default\n  rules:\n    - { name: cost-spike, metric: cost_per_request_usd, op: \">\", value: 0.002, severity: warning }\n    - { name: slow, metric: latency_ms.p95, op: \">=\", value: 800, severity: critical }\n",
+    );
+    let probe = p.probe("k");
+    let rules = &probe.alert_rules;
+    assert_eq!(rules.len(), 2);
+    assert_eq!(rules[0].name, "cost-spike");
+    assert_eq!(rules[0].metric, "cost_per_request_usd");
+    assert_eq!(rules[0].op, probity::config::RuleOp::Gt);
+    assert_eq!(rules[0].value, 0.002);
+    assert!(!rules[0].critical);
+    assert_eq!(rules[1].op, probity::config::RuleOp::Ge);
+    assert!(rules[1].critical);
+}
+
+#[test]
+fn a_bad_custom_rule_is_an_error_at_its_key_with_a_did_you_mean() {
+    let rule =
+        |fields: &str| format!("alerts:\n  route: default\n  rules:\n    - {{ {fields} }}\n");
+    for (body, key, says) in [
+        (
+            rule("name: c, metric: cost_per_requst_usd, op: \">\", value: 1, severity: warning"),
+            "metric",
+            "unknown metric `cost_per_requst_usd`\n  hint: did you mean `cost_per_request_usd`?",
+        ),
+        (
+            rule("name: c, metric: latency_p95, op: \">\", value: 1, severity: warning"),
+            "metric",
+            "did you mean `latency_ms.p95`?",
+        ),
+        (
+            rule("name: c, metric: error_rate, op: \"=>\", value: 1, severity: warning"),
+            "op",
+            "unknown op `=>`",
+        ),
+        (
+            rule("name: c, metric: error_rate, op: \">\", value: 1, severity: critcal"),
+            "severity",
+            "did you mean `critical`?",
+        ),
+        (
+            rule("name: c, metric: error_rate, op: \">\", value: 1, severity: info"),
+            "severity",
+            "one-shot",
+        ),
+        (
+            rule("name: \"a b\", metric: error_rate, op: \">\", value: 1, severity: warning"),
+            "name",
+            "cannot name a rule",
+        ),
+        (
+            format!(
+                "{}    - {{ name: c, metric: pass_rate, op: \"<\", value: 1, severity: warning }}\n",
+                rule("name: c, metric: error_rate, op: \">\", value: 1, severity: warning")
+            ),
+            "name",
+            "a second rule named `c`",
+        ),
+    ] {
+        let p = Project::new(PLACEHOLDER, &body);
+        // A key that no message contains (errors show it as `${PROBITY_TEST_KEY}`).
+        let env = |name: &str| (name == "PROBITY_TEST_KEY").then(|| "s3cr3t-42".to_string());
+        let err = probity::config::load_paths(&[p.probe_file()], &env)
+            .err()
+            .unwrap_or_else(|| panic!("{body} loads"))
+            .to_string();
+        let key = format!(
+            "alerts.rules[{}].{key}",
+            usize::from(body.matches("name: c,").count() > 1)
+        );
+        assert!(err.contains(&key) && err.contains(says), "{body}: {err}");
+        // `name`, the target (six lines), `golden_sets`, `alerts`, `route`, `rules`, then
+        // the rule on line 12 (the duplicate on 13).
+        assert!(
+            err.contains("bot.yaml:12:") || err.contains("bot.yaml:13:"),
+            "{body}: {err}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_rule_metric_is_a_key_of_the_run_document_summary() {
+    let (project, sim) = Project::with_sim(
+        "samples: 2\npricing: { input_per_mtok: 1, output_per_mtok: 1 }\n",
+        Profile::default(),
+    )
+    .await;
+    let store = Store::open(&project.db()).unwrap();
+    let outcome = project::run(&project.probe("k"), &store, &RunOptions::default()).await;
+    let doc = probity::report::json::run_document(&outcome);
+    for m in probity::alert::metric::METRICS {
+        if m.name == "cost_per_request_usd" {
+            continue; // derived: cost_usd / requests
+        }
+        let mut v = &doc["summary"];
+        for key in m.name.split('.') {
+            assert!(
+                v.get(key).is_some(),
+                "`{}` is not in the summary: {v}",
+                m.name
+            );
+            v = &v[key];
+        }
+        assert!(
+            v.is_number() || v.is_null() || v.get("value").is_some_and(|x| x.is_number()),
+            "{}: {v}",
+            m.name
+        );
+    }
+    let cost = probity::alert::metric::value_in(&doc["summary"], "cost_per_request_usd").unwrap();
+    let expect =
+        doc["summary"]["cost_usd"].as_f64().unwrap() / doc["summary"]["requests"].as_f64().unwrap();
+    assert!(
+        cost > 0.0 && (cost - expect).abs() < 1e-15,
+        "{cost} vs {expect}"
+    );
+    sim.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_system_fingerprint_is_an_info_note_once_streamed_or_not() {
+    let mut t = Tiered::new("samples: 2\nalerts: { route: default }\n");
+    let serving = |fp: &str| Profile {
+        system_fingerprint: Some(fp.to_string()),
+        ..Profile::default()
+    };
+    let a = project::start_sim(&t.project.golden(), serving("fp_aaa")).await;
+    let b = project::start_sim(&t.project.golden(), serving("fp_bbb")).await;
+    let c = project::start_sim(&t.project.golden(), serving("fp_ccc")).await;
+    let (first, act) = t.step(&a.base_url()).await;
+    assert!(act.evaluation.info.is_empty());
+    // Kept per observation (migration 0006), streamed answers included.
+    assert_eq!(
+        t.store.fingerprints_reported(&first, "default").unwrap(),
+        vec![("fp_aaa".to_string(), 8)]
+    );
+    let (_, act) = t.step(&b.base_url()).await;
+    assert_eq!(
+        act.evaluation.info,
+        vec![("info:fingerprint".to_string(), "default".to_string())]
+    );
+    let note = &t.sent_of("mail", "info:fingerprint")[0];
+    assert!(
+        note.summary
+            .contains("now reports system_fingerprint fp_bbb (was fp_aaa) on bot (default)"),
+        "{}",
+        note.summary
+    );
+    let (_, act) = t.step(&b.base_url()).await;
+    assert!(
+        act.evaluation.info.is_empty(),
+        "told once: {:?}",
+        act.evaluation
+    );
+    // Without streaming, the completion's own field is read.
+    t.edit("stream: true", "stream: false");
+    let (_, act) = t.step(&c.base_url()).await;
+    assert_eq!(
+        act.evaluation.info,
+        vec![("info:fingerprint".to_string(), "default".to_string())]
+    );
+    assert_eq!(t.sent_of("mail", "info:fingerprint").len(), 2);
+    for sim in [a, b, c] {
+        sim.shutdown().await.unwrap();
+    }
 }

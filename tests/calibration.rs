@@ -943,6 +943,7 @@ cases:
                     cost_usd: 0.0,
                     finish_reason: Some("stop".into()),
                     model: Some("sim".into()),
+                    system_fingerprint: None,
                     request_id: None,
                     span_id: format!("{seq:016x}"),
                     output: (!errored).then_some(text),

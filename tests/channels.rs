@@ -58,6 +58,7 @@ fn notification(action: Action) -> Notification {
         },
         link: Some("http://127.0.0.1:1/runs/42.json".to_string()),
         test: false,
+        mail: None,
     }
 }
 
@@ -493,6 +494,7 @@ async fn alertmanager_receives_fires_and_resolves() {
     let chan = build(
         RawChannel::Alertmanager {
             url: am.url.clone(),
+            ends_after: None,
         },
         &[],
     );
@@ -539,6 +541,7 @@ async fn alertmanager_rejection_is_permanent() {
     let chan = build(
         RawChannel::Alertmanager {
             url: am.url.clone(),
+            ends_after: None,
         },
         &[],
     );
@@ -562,6 +565,7 @@ fn email(port: u16) -> Box<dyn Notifier> {
                 "oncall@example.test".to_string(),
                 "lead@example.test".to_string(),
             ],
+            ca_file: None,
         },
         &[],
     )
@@ -710,6 +714,7 @@ async fn smtp_server_that_never_greets_is_a_retryable_timeout() {
             password: Some("PASSW0RD".to_string()),
             from: "probity@example.test".to_string(),
             to: vec!["oncall@example.test".to_string()],
+            ca_file: None,
         },
         Duration::from_millis(300),
         &[Secret::new("PASSW0RD")],
@@ -738,6 +743,7 @@ fn invalid_addresses_are_build_errors() {
             password: None,
             from: "not an address".to_string(),
             to: vec!["oncall@example.test".to_string()],
+            ca_file: None,
         },
         TIMEOUT,
         &[],
@@ -774,17 +780,174 @@ fn alertmanager_labels_are_valid_names_and_drills_are_marked() {
     n.labels.insert("9lives".to_string(), "x".to_string());
     n.labels.insert("empty".to_string(), String::new());
     n.test = true;
-    let body = channels::alertmanager::payload(&n);
+    let now = Utc::now();
+    let body = channels::alertmanager::payload(&n, now, Duration::from_secs(1800));
     let labels = &body[0]["labels"];
     assert_eq!(labels["model_version"], "2024-08-06");
     assert_eq!(labels["_9lives"], "x");
     assert!(labels.get("empty").is_none());
     assert_eq!(labels["test"], "true");
-    assert!(body[0].get("endsAt").is_none());
+    // Firing: it ends by itself unless re-sent within `ends_after`.
+    let ends = now + chrono::Duration::seconds(1800);
+    assert_eq!(
+        body[0]["endsAt"],
+        ends.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    );
     assert!(
         body[0]["annotations"]["summary"]
             .as_str()
             .unwrap()
             .starts_with("[TEST] ")
     );
+}
+
+// ----- e-mail over TLS, against aiosmtpd with a throwaway CA -----
+
+const SMTP_USER: &str = "probity";
+const SMTP_PASSWORD: &str = "corr3ct-horse-battery";
+
+fn secure_email(
+    port: u16,
+    tls: SmtpTls,
+    password: &str,
+    ca_file: Option<&std::path::Path>,
+) -> Result<Box<dyn Notifier>, ChannelError> {
+    channels::build(
+        "mail",
+        &RawChannel::Email {
+            smtp: format!("smtp://127.0.0.1:{port}"),
+            tls: Some(tls),
+            username: Some(SMTP_USER.to_string()),
+            password: Some(password.to_string()),
+            from: "probity@example.test".to_string(),
+            to: vec!["oncall@example.test".to_string()],
+            ca_file: ca_file.map(|p| p.display().to_string()),
+        },
+        TIMEOUT,
+        &[Secret::new(password)],
+    )
+}
+
+#[tokio::test]
+async fn email_over_starttls_with_login_arrives() {
+    let (server, ca) =
+        smtp::Smtp::start_secure(smtp::Secure::Starttls, SMTP_USER, SMTP_PASSWORD).await;
+    let chan = secure_email(server.port, SmtpTls::Starttls, SMTP_PASSWORD, Some(&ca)).unwrap();
+    chan.notify(&notification(Action::Trigger)).await.unwrap();
+    let got = server.messages();
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        got[0].subject,
+        "[PROBITY CRITICAL] Error rate 5.2% (threshold 2%) on support-bot"
+    );
+
+    // A wrong password: refused for good (535), naming the channel, the password unshown.
+    let wrong = "not-the-password";
+    let chan = secure_email(server.port, SmtpTls::Starttls, wrong, Some(&ca)).unwrap();
+    let err = chan
+        .notify(&notification(Action::Trigger))
+        .await
+        .unwrap_err();
+    assert!(!err.retryable, "{}", err.message);
+    assert!(err.message.starts_with("mail: SMTP"), "{}", err.message);
+    assert!(err.message.contains("535"), "{}", err.message);
+    assert!(!err.message.contains(wrong), "{}", err.message);
+
+    // Without the CA the certificate is not trusted: nothing is sent in the clear.
+    let chan = secure_email(server.port, SmtpTls::Starttls, SMTP_PASSWORD, None).unwrap();
+    let err = chan
+        .notify(&notification(Action::Trigger))
+        .await
+        .unwrap_err();
+    assert!(
+        err.message.contains("certificate") || err.message.contains("UnknownIssuer"),
+        "{}",
+        err.message
+    );
+
+    // `tls: none` to a server that requires STARTTLS: refused, and the error says so.
+    let chan = secure_email(server.port, SmtpTls::None, SMTP_PASSWORD, None).unwrap();
+    let err = chan
+        .notify(&notification(Action::Trigger))
+        .await
+        .unwrap_err();
+    assert!(!err.retryable, "{}", err.message);
+    assert!(err.message.starts_with("mail: SMTP"), "{}", err.message);
+    assert!(
+        err.message.contains("set `tls: starttls`"),
+        "{}",
+        err.message
+    );
+    assert!(!err.message.contains(SMTP_PASSWORD), "{}", err.message);
+    // Without a login configured it is MAIL that the server refuses.
+    let chan = build(
+        RawChannel::Email {
+            smtp: format!("smtp://127.0.0.1:{}", server.port),
+            tls: Some(SmtpTls::None),
+            username: None,
+            password: None,
+            from: "probity@example.test".to_string(),
+            to: vec!["oncall@example.test".to_string()],
+            ca_file: None,
+        },
+        &[],
+    );
+    let err = chan
+        .notify(&notification(Action::Trigger))
+        .await
+        .unwrap_err();
+    assert!(!err.retryable, "{}", err.message);
+    assert!(err.message.contains("STARTTLS"), "{}", err.message);
+    assert!(
+        err.message
+            .contains("requires an encrypted connection: set `tls: starttls`"),
+        "{}",
+        err.message
+    );
+    assert_eq!(server.messages().len(), 1, "only the first message arrived");
+}
+
+#[tokio::test]
+async fn email_over_implicit_tls_with_login_arrives() {
+    let (server, ca) =
+        smtp::Smtp::start_secure(smtp::Secure::Implicit, SMTP_USER, SMTP_PASSWORD).await;
+    let chan = secure_email(server.port, SmtpTls::Tls, SMTP_PASSWORD, Some(&ca)).unwrap();
+    let mut resolve = notification(Action::Resolve);
+    resolve.test = true;
+    chan.notify(&resolve).await.unwrap();
+    let got = server.messages();
+    assert_eq!(got.len(), 1);
+    assert!(
+        got[0].subject.starts_with("[TEST] [PROBITY RESOLVED]"),
+        "{}",
+        got[0].subject
+    );
+}
+
+#[test]
+fn a_bad_ca_file_is_a_build_error_naming_the_channel() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-ca.pem");
+    let err = secure_email(25, SmtpTls::Starttls, "pw", Some(&missing))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("channel `mail`") && err.contains("`ca_file`"),
+        "{err}"
+    );
+    let junk = dir.path().join("junk.pem");
+    std::fs::write(&junk, "not a certificate\n").unwrap();
+    let err = secure_email(25, SmtpTls::Starttls, "pw", Some(&junk))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("no PEM certificate"), "{err}");
+    // A CA with no TLS to check it with is a mistake, not a silent no-op.
+    let (ca, _, _) = smtp::issue_certificates(dir.path());
+    let err = secure_email(25, SmtpTls::None, "pw", Some(&ca))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("`tls` is `none`"), "{err}");
 }

@@ -508,8 +508,33 @@ async fn help_says_what_arguments_mean() {
 #[tokio::test(flavor = "multi_thread")]
 async fn each_demo_starts_from_a_fresh_database() {
     let dir = tempfile::tempdir().unwrap();
-    let first = ok(&probity_in(dir.path(), &["demo"]).await);
+    let first_out = probity_in(dir.path(), &["demo"]).await;
+    let first = ok(&first_out);
     let second = ok(&probity_in(dir.path(), &["demo"]).await);
+    // Alerting, on the console only: the model update opens incidents, the rollback's
+    // healthy run resolves them.
+    let alerts = text(&first_out.stderr);
+    assert!(
+        alerts.contains("alert [CRITICAL] error rate ")
+            && alerts.contains("alert [RESOLVED] Resolved: threshold:error_rate on support-bot"),
+        "{alerts}"
+    );
+    let opened = first
+        .lines()
+        .find(|l| l.starts_with("alerts after the degraded run: "))
+        .unwrap_or_else(|| panic!("{first}"));
+    assert!(!opened.contains(": 0 incidents opened"), "{opened}");
+    let resolved = first
+        .lines()
+        .find(|l| l.starts_with("alerts after the healthy run: "))
+        .unwrap_or_else(|| panic!("{first}"));
+    assert!(!resolved.ends_with(" 0 resolved"), "{resolved}");
+    // Nothing but the console: no page, chat or mail was attempted.
+    assert!(
+        !alerts.contains("pending") || alerts.contains(" 0 pending"),
+        "{alerts}"
+    );
+    assert!(!alerts.contains(" failed:"), "{alerts}");
     for out in [&first, &second] {
         assert!(
             out.contains("no baseline yet for `support-bot`"),
@@ -528,7 +553,7 @@ async fn each_demo_starts_from_a_fresh_database() {
     let store = Store::open(&dir.path().join("reports/demo.db")).unwrap();
     assert_eq!(
         store.runs(None, 100).unwrap().len(),
-        4,
+        6,
         "only the second demo's runs"
     );
 }

@@ -82,6 +82,7 @@ fn observation(pair: &Pair) -> Observation {
         cost_usd: 0.0,
         finish_reason: Some("stop".into()),
         model: None,
+        system_fingerprint: None,
         request_id: None,
         span_id: "0".into(),
         output: Some(pair.answer.clone()),

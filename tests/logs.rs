@@ -1,9 +1,10 @@
 //! Structured logs (issue 12): `probity run --log-format json` against the simulator with
-//! injected faults. Every stderr line is a JSON object; every event of the run carries its
-//! run id and probe; every request event its case, sample and traceparent, which match the
-//! stored observations (`probity export`); every failed attempt is logged, successes only
-//! as sampled (deterministically, by traceparent); prompts and outputs only with
-//! `--log-content`; hostile model text is escaped in both formats.
+//! injected faults. Every stderr line is a JSON object (the command's own notes too); every
+//! event of the run carries its run id and probe; every request event its case, sample and
+//! traceparent, which match the stored observations (`probity export`); every failed
+//! attempt is logged, successes only as sampled (deterministically, by traceparent);
+//! prompts and outputs only with `--log-content`; hostile model text is escaped in both
+//! formats.
 
 #[path = "support/project.rs"]
 mod project;
@@ -138,10 +139,16 @@ async fn every_line_is_json_and_every_request_event_says_which_request() {
     let events = json_lines(&out.stderr);
     assert!(!events.is_empty());
     for e in &events {
+        assert!(e.contains_key("timestamp") && e.contains_key("level"));
+        // The command's own lines (where the report went) are JSON too, outside the run.
+        if e["target"] == "probity::note" {
+            assert!(s(e, "message").contains(run_id), "{e:?}");
+            continue;
+        }
         assert_eq!(s(e, "run_id"), run_id);
         assert_eq!(s(e, "probe"), "bot");
-        assert!(e.contains_key("timestamp") && e.contains_key("level"));
     }
+    assert!(events.iter().any(|e| e["target"] == "probity::note"));
     let stored = observations(&project).await;
     let requests: Vec<_> = events.iter().filter(|e| is_request(e)).collect();
     let mut logged_spans = BTreeSet::new();

@@ -323,6 +323,7 @@ fn observation(output: &str, m: &Meta) -> Observation {
         cost_usd: 0.0,
         finish_reason: m.finish_reason.clone(),
         model: None,
+        system_fingerprint: None,
         request_id: None,
         span_id: "0".into(),
         output: (!m.missing_output).then(|| output.to_string()),

@@ -65,6 +65,7 @@ fn obs(seq: u64) -> Observation {
         cost_usd: 0.000_016_5,
         finish_reason: Some("stop".to_string()),
         model: Some("gpt-4o-mini-2024-07-18".to_string()),
+        system_fingerprint: None,
         request_id: Some(format!("req_{seq}")),
         span_id: "00f067aa0ba902b7".to_string(),
         output: Some("You can ask for a refund within 30 days of purchase.".to_string()),

@@ -25,7 +25,7 @@ fn validate(files: &[(&str, &str)]) -> (tempfile::TempDir, Result<usize, String>
         .map(|d| dir.path().join(d))
         .filter(|p| p.is_dir())
         .collect();
-    let result = load_paths(&paths, &env)
+    let result = probity::config::validate_paths(&paths, &env)
         .map(|p| p.probes.len())
         .map_err(|d: Diagnostics| relative(&d.to_string(), dir.path()));
     (dir, result)
@@ -120,7 +120,7 @@ fn bad_cron_line() {
     ]);
     assert_eq!(
         result.unwrap_err(),
-        "probes/bot.yaml:7:11: schedule: invalid cron line `*/15 * * *`: expected 5 fields, found 4\n  hint: write 5 fields: minute hour day-of-month month day-of-week, e.g. `*/15 * * * *` or `0 9 * * 1-5`\n1 error in 1 file"
+        "probes/bot.yaml:7:11: schedule: invalid cron line `*/15 * * *`: expected 5 fields (or 6 with seconds first), found 4\n  hint: write 5 fields: minute hour day-of-month month day-of-week, e.g. `*/15 * * * *` or `0 9 * * MON-FRI` (Sunday is 0 or 7); or 6 fields with seconds first, e.g. `*/10 * * * * *`; or a macro: `@hourly`, `@daily`, `@weekly`, `@monthly`, `@yearly`, `@every 30s`\n1 error in 1 file"
     );
 }
 

@@ -8,13 +8,16 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::incidents::{Evaluation, Policy, evaluate};
+use super::Action;
+use super::incidents::{Evaluation, Policy, dedup_key, evaluate};
+use super::message::{Context, notification};
 use super::outbox::{DeliveryReport, RetryPolicy, deliver};
 use super::routing::{RoutingError, build_notifiers, channels_for, route_channels};
-use super::rules;
+use super::{context, info, rules};
+use crate::config::alerts::RawChannel;
 use crate::config::{AlertRouting, Probe};
 use crate::pipeline::RunOutcome;
-use crate::store::{Store, StoreError};
+use crate::store::{NewOutbox, Store, StoreError};
 
 /// Per-attempt timeout of a channel while delivering after a run.
 pub const CHANNEL_TIMEOUT: Duration = Duration::from_secs(10);
@@ -51,9 +54,10 @@ pub async fn after_run(
     };
     let names = route_channels(routing, route)?;
     let notifiers = build_notifiers(routing, &names, CHANNEL_TIMEOUT)?;
-    let signals = rules::signals_of(outcome);
+    let mut signals = rules::signals_of(outcome, &probe.alert_rules);
+    context::add_context(store, outcome, &mut signals)?;
     let route_of = |s| channels_for(routing, route, s).unwrap_or_default();
-    let evaluation = evaluate(
+    let mut evaluation = evaluate(
         store,
         &outcome.probe,
         &signals,
@@ -62,9 +66,93 @@ pub async fn after_run(
         link,
         now,
     )?;
+    refresh_firing(
+        store,
+        routing,
+        &outcome.probe,
+        &evaluation,
+        &signals,
+        link,
+        now,
+    )?;
+    let notes = info::changes(store, outcome)?;
+    let info_channels = route_of(crate::compare::Severity::Info);
+    evaluation.info = info::queue(store, outcome, &notes, &info_channels, link, now)?;
+    evaluation.queued += evaluation.info.len() * info_channels.len();
     let delivery = deliver(store, &notifiers, &RetryPolicy::default(), now).await?;
     Ok(Some(Activity {
         evaluation,
         delivery,
     }))
+}
+
+/// Re-sends every open, firing, unsilenced incident of `probe` to the Alertmanager
+/// channels that were told of it, unless this run already queued its trigger or reminder.
+/// Alertmanager forgets a firing alert that is not re-sent before its `endsAt` (and
+/// resolves one without `endsAt` after its `resolve_timeout`); its own clients re-send on
+/// every evaluation, and the labels dedup the resend into the same alert. Other channels
+/// page people, so they get only `repeat` reminders. Queued through the outbox like any
+/// notification (same dedup key), so a crash loses none.
+fn refresh_firing(
+    store: &Store,
+    routing: &AlertRouting,
+    probe: &str,
+    evaluation: &Evaluation,
+    signals: &[rules::Signal],
+    link: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    let is_alertmanager = |c: &String| {
+        matches!(
+            routing.channels.get(c),
+            Some(RawChannel::Alertmanager { .. })
+        )
+    };
+    let mut queued = 0;
+    for incident in store.open_incidents(Some(probe))? {
+        let id = (incident.rule.clone(), incident.target.clone());
+        if !incident.firing
+            || incident.silenced
+            || evaluation.fired.contains(&id)
+            || evaluation.reminded.contains(&id)
+        {
+            continue;
+        }
+        let dedup = dedup_key(&incident);
+        // This run's cause and details of the rule, when it still fails.
+        let signal = signals
+            .iter()
+            .find(|s| s.rule == incident.rule && s.target == incident.target);
+        let context = Context {
+            cause: signal.and_then(|s| s.cause.as_deref()),
+            details: signal.map_or(&[], |s| &s.details),
+        };
+        let outbox: Vec<NewOutbox> = incident
+            .told
+            .iter()
+            .filter(|c| is_alertmanager(c))
+            .map(|channel| {
+                let n = notification(
+                    &incident,
+                    Action::Trigger,
+                    uuid::Uuid::now_v7().to_string(),
+                    dedup.clone(),
+                    link,
+                    &context,
+                    now,
+                );
+                NewOutbox {
+                    delivery_id: n.delivery_id.clone(),
+                    channel: channel.clone(),
+                    notification: serde_json::to_value(&n).unwrap_or_default(),
+                }
+            })
+            .collect();
+        if !outbox.is_empty() {
+            queued += outbox.len();
+            // The incident row is written back unchanged, with the rows, in one transaction.
+            store.save_incident(&incident, &outbox, now)?;
+        }
+    }
+    Ok(queued)
 }

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use super::Action;
-use super::message::{MAX_SUMMARY, notification, truncate};
+use super::message::{Context, MAX_SUMMARY, notification, truncate};
 use super::rules::{COULD_NOT_PROBE, Signal, inhibiting};
 use crate::compare::Severity;
 use crate::store::{IncidentRecord, NewOutbox, SilenceRecord, Store, StoreError};
@@ -58,6 +58,8 @@ pub struct Evaluation {
     pub pending: Vec<(String, String)>,
     /// Firing, but a silence kept it quiet.
     pub silenced: Vec<(String, String)>,
+    /// One-shot `info` notes sent (rule, target): model, label and baseline changes.
+    pub info: Vec<(String, String)>,
     /// Outbox rows queued.
     pub queued: usize,
 }
@@ -70,7 +72,7 @@ pub fn incident_key(probe: &str, s: &Signal) -> String {
 
 /// The dedup key receivers see: stable for the incident's trigger, reminders and resolve,
 /// new for a later incident of the same key (a resolved page is not reopened).
-fn dedup_key(incident: &IncidentRecord) -> String {
+pub fn dedup_key(incident: &IncidentRecord) -> String {
     let mut h = Sha256::new();
     h.update(incident.key.as_bytes());
     h.update(incident.opened_at.to_rfc3339().as_bytes());
@@ -83,7 +85,8 @@ fn severity_name(s: Severity) -> String {
     s.as_str().to_string()
 }
 
-fn is_silenced(silences: &[SilenceRecord], probe: &str, rule: &str) -> bool {
+/// Whether a silence in force covers `rule` of `probe`.
+pub fn is_silenced(silences: &[SilenceRecord], probe: &str, rule: &str) -> bool {
     silences
         .iter()
         .any(|s| s.probe == probe && s.rule.as_deref().is_none_or(|r| r == rule))
@@ -158,6 +161,8 @@ pub fn evaluate(
         } else {
             let due = match (policy.repeat, incident.notified_at) {
                 (_, None) => true, // fired while silenced: tell once the silence ends
+                // Acknowledged (`alert ack`): someone is on it, no more reminders.
+                (Some(_), Some(_)) if incident.acknowledged_at.is_some() => false,
                 (Some(every), Some(at)) => (now - at).to_std().unwrap_or_default() >= every,
                 (None, Some(_)) => false,
             };
@@ -172,6 +177,10 @@ pub fn evaluate(
             } else {
                 let channels = route(parse_severity(&incident.severity));
                 let dedup = dedup_key(&incident);
+                let context = Context {
+                    cause: s.cause.as_deref(),
+                    details: &s.details,
+                };
                 for channel in &channels {
                     let n = notification(
                         &incident,
@@ -179,6 +188,7 @@ pub fn evaluate(
                         uuid::Uuid::now_v7().to_string(),
                         dedup.clone(),
                         link,
+                        &context,
                         now,
                     );
                     outbox.push(NewOutbox {
@@ -210,8 +220,18 @@ pub fn evaluate(
         }
         incident.resolved_at = Some(now);
         let dedup = dedup_key(&incident);
-        let outbox: Vec<NewOutbox> = incident
-            .told
+        // A recovery also goes to the route's `info` channels, unless they were told of
+        // the incident (then they get the resolve anyway). One that never notified (not
+        // yet at `for`, or silenced throughout) was never news, so neither is its end.
+        let mut to = incident.told.clone();
+        if incident.notified_at.is_some() {
+            for c in route(Severity::Info) {
+                if !to.contains(&c) {
+                    to.push(c);
+                }
+            }
+        }
+        let outbox: Vec<NewOutbox> = to
             .iter()
             .map(|channel| {
                 let n = notification(
@@ -220,6 +240,7 @@ pub fn evaluate(
                     uuid::Uuid::now_v7().to_string(),
                     dedup.clone(),
                     link,
+                    &Context::default(),
                     now,
                 );
                 NewOutbox {

@@ -49,6 +49,35 @@ pub struct Notification {
     pub link: Option<String>,
     /// A fire drill (`probity alert test`): every channel marks it as a test.
     pub test: bool,
+    /// A message written whole by its producer (a run's e-mail summary, the digest), not
+    /// an alert: an e-mail channel sends it as it is, to its own recipients. Absent from
+    /// rows queued before it existed, hence the default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mail: Option<Mail>,
+}
+
+/// A complete e-mail (issue 11's summary, issue 12's digest): the e-mail channel adds only
+/// its server and sender. Its text is already escaped for each part by whoever wrote it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Mail {
+    /// Recipients; empty means the channel's own `to`.
+    pub to: Vec<String>,
+    pub subject: String,
+    pub plain: String,
+    pub html: String,
+    #[serde(default)]
+    pub attachments: Vec<MailAttachment>,
+}
+
+/// A file attached to a [`Mail`], read when the mail is sent (the outbox keeps the path,
+/// not megabytes of report), so a file gone by then is noted in the mail instead.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MailAttachment {
+    /// The name the recipient sees.
+    pub filename: String,
+    /// E.g. `text/html; charset=utf-8`.
+    pub content_type: String,
+    pub path: std::path::PathBuf,
 }
 
 /// Why a channel did not accept a notification, and whether trying again can help
@@ -79,9 +108,12 @@ pub trait Notifier: Send + Sync {
 }
 
 pub mod after_run;
+pub mod context;
 pub mod incidents;
+pub mod info;
 pub mod local;
 pub mod message;
+pub mod metric;
 pub mod outbox;
 pub mod routing;
 pub mod rules;

@@ -101,6 +101,32 @@ pub async fn deliver(
     Ok(report)
 }
 
+/// As [`deliver`], but only the due rows of the channels in `notifiers`: for a step that
+/// sends through some channels (the e-mail summary, the digest) and must leave the rows of
+/// every other channel alone (not mark them as "not configured").
+pub async fn deliver_only(
+    store: &Store,
+    notifiers: &BTreeMap<String, Box<dyn Notifier>>,
+    policy: &RetryPolicy,
+    now: chrono::DateTime<Utc>,
+) -> Result<DeliveryReport, StoreError> {
+    let mut by_channel: BTreeMap<String, Vec<OutboxRow>> = BTreeMap::new();
+    for row in store.due_outbox(now)? {
+        if notifiers.contains_key(&row.channel) {
+            by_channel.entry(row.channel.clone()).or_default().push(row);
+        }
+    }
+    let jobs = by_channel.into_iter().map(|(channel, rows)| {
+        let notifier = notifiers.get(&channel);
+        deliver_channel(store, channel, notifier.map(|b| b.as_ref()), rows, policy)
+    });
+    let mut report = DeliveryReport::default();
+    for result in futures_util::future::join_all(jobs).await {
+        report.rows.extend(result?);
+    }
+    Ok(report)
+}
+
 async fn deliver_channel(
     store: &Store,
     channel: String,

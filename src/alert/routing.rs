@@ -21,8 +21,25 @@ pub enum RoutingError {
         route: String,
         known: String,
     },
-    #[error("{file}: no channel `{channel}` in the alerts file")]
-    UnknownChannel { file: String, channel: String },
+    #[error("{file}: no channel `{channel}` in the alerts file ({hint})")]
+    UnknownChannel {
+        file: String,
+        channel: String,
+        /// A did-you-mean, or the channels there are.
+        hint: String,
+    },
+    /// A `${VAR}` of a channel this command would use is not set: silence is the worst
+    /// failure of an alerting tool, so nothing runs until it is.
+    #[error(
+        "{at}: channel `{channel}` needs environment variable `{var}`, which is not set \
+         (export {var}=… or write the value in the alerts file)"
+    )]
+    Unset {
+        /// `file:line:col` of the value naming the variable.
+        at: String,
+        channel: String,
+        var: String,
+    },
     #[error("{file}: channel `{channel}`: {message}")]
     Channel {
         file: String,
@@ -99,7 +116,28 @@ pub fn build_notifiers(
             .ok_or_else(|| RoutingError::UnknownChannel {
                 file: file_of(routing),
                 channel: name.clone(),
+                hint: crate::config::did_you_mean(
+                    name,
+                    &routing
+                        .channels
+                        .keys()
+                        .map(String::as_str)
+                        .collect::<Vec<_>>(),
+                ),
             })?;
+        if let Some(u) = routing.unset.get(name).and_then(|u| u.first()) {
+            let d = &u.diagnostic;
+            return Err(RoutingError::Unset {
+                at: format!(
+                    "{}:{}:{}",
+                    crate::config::display_path(&d.file),
+                    d.line,
+                    d.col
+                ),
+                channel: name.clone(),
+                var: u.name.clone(),
+            });
+        }
         let notifier: Box<dyn Notifier> = match raw {
             RawChannel::Console {} => Box::new(ConsoleChannel { name: name.clone() }),
             RawChannel::File { path } => Box::new(FileChannel {

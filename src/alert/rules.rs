@@ -1,13 +1,17 @@
 //! Rules: what of a finished run is worth an alert. Each threshold, drift, trend and case
 //! finding of warning or critical severity becomes a signal named after its kind and
 //! metric (`threshold:error_rate`, `drift:latency_p95`, `case:set/id`); "could not probe"
-//! is a critical signal of its own. Inhibition lives here too: while the probe could not
-//! probe, its quality and latency rules say nothing (their numbers mean nothing then).
+//! is a critical signal of its own. The probe's custom rules (`alerts.rules`) test one
+//! summary metric of each probed target and fire under their own name (`cost-spike`).
+//! Inhibition lives here too: while the probe could not probe, its quality, latency and
+//! custom rules say nothing (their numbers mean nothing then).
 
 use std::collections::BTreeMap;
 
-use crate::compare::{Finding, FindingKind, Severity};
-use crate::pipeline::TargetInfo;
+use super::metric;
+use crate::compare::{Finding, FindingKind, Severity, show};
+use crate::config::AlertRule;
+use crate::pipeline::{RunOutcome, TargetInfo};
 
 /// The rule name of "could not probe".
 pub const COULD_NOT_PROBE: &str = "could_not_probe";
@@ -23,6 +27,11 @@ pub struct Signal {
     pub message: String,
     /// The target's labels (identity of the incident beside probe and rule).
     pub labels: BTreeMap<String, String>,
+    /// The likely cause, short, appended to the summary line ("top error: timeout (31 of
+    /// 48)"); filled in by `context`.
+    pub cause: Option<String>,
+    /// Further lines for the message (errors with an example, model changes), in order.
+    pub details: Vec<(String, String)>,
 }
 
 /// The rule a finding belongs to, or `None` for findings that never alert (insufficient
@@ -64,6 +73,8 @@ pub fn signals(findings: &[Finding], targets: &[TargetInfo]) -> Vec<Signal> {
                 },
                 message: f.message.clone(),
                 labels: labels_of(&f.target),
+                cause: None,
+                details: Vec::new(),
             })
         })
         .collect();
@@ -86,44 +97,73 @@ pub fn inhibiting(signals: &[Signal]) -> bool {
     signals.iter().any(|s| s.rule == COULD_NOT_PROBE)
 }
 
-/// The signals of a finished run, each with its target's top error classes appended when
-/// the run had errors ("top errors: timeout 31 of 48, http_5xx 4"), so the on-call sees
-/// the cause without opening the report.
-pub fn signals_of(outcome: &crate::pipeline::RunOutcome) -> Vec<Signal> {
-    let mut out = signals(&outcome.findings, &outcome.target_info);
-    for s in &mut out {
-        let Some(t) = outcome
-            .targets
-            .iter()
-            .find(|t| t.summary.target == s.target)
-        else {
+/// The signals of the probe's custom rules in a finished run: one per rule and probed
+/// target whose metric compares as the rule says. A metric the run did not measure (`null`
+/// in the document) fires nothing.
+pub fn custom_signals(rules: &[AlertRule], outcome: &RunOutcome) -> Vec<Signal> {
+    let mut out = Vec::new();
+    for t in &outcome.targets {
+        let Ok(doc) = serde_json::to_value(&t.summary) else {
             continue;
         };
-        if let Some(top) = top_errors(&t.summary.figures.errors, t.summary.figures.samples) {
-            s.message = format!("{}; top errors: {top}", s.message);
+        let labels = outcome
+            .info_of(&t.summary.target)
+            .map(|i| i.labels.clone())
+            .unwrap_or_default();
+        for rule in rules {
+            let Some(m) = metric::metric(&rule.metric) else {
+                continue;
+            };
+            let Some(current) = metric::value_in(&doc, m.name) else {
+                continue;
+            };
+            if !rule.op.holds(current, rule.value) {
+                continue;
+            }
+            out.push(Signal {
+                rule: rule.name.clone(),
+                target: t.summary.target.clone(),
+                severity: if rule.critical {
+                    Severity::Critical
+                } else {
+                    Severity::Warning
+                },
+                message: format!(
+                    "{} {} (rule {}: {} {})",
+                    m.label,
+                    show(m.unit, current),
+                    rule.name,
+                    rule.op.as_str(),
+                    show(m.unit, rule.value)
+                ),
+                labels: labels.clone(),
+                cause: None,
+                details: Vec::new(),
+            });
         }
     }
     out
 }
 
-/// The three most frequent error classes with their counts, the first "of" the samples.
-pub fn top_errors(errors: &BTreeMap<String, u64>, samples: u64) -> Option<String> {
-    let mut by_count: Vec<(&String, &u64)> = errors.iter().filter(|(_, n)| **n > 0).collect();
-    if by_count.is_empty() {
-        return None;
+/// Every signal of a finished run: its findings' and the custom rules', inhibition
+/// applied (could-not-probe silences the custom rules too).
+pub fn signals_of(outcome: &RunOutcome, rules: &[AlertRule]) -> Vec<Signal> {
+    let mut out = signals(&outcome.findings, &outcome.target_info);
+    if !inhibiting(&out) {
+        out.extend(custom_signals(rules, outcome));
     }
-    by_count.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-    let parts: Vec<String> = by_count
+    out
+}
+
+/// The three most frequent error classes with their counts, most frequent first (ties by
+/// name), the zero counts left out.
+pub fn top_errors(errors: &BTreeMap<String, u64>) -> Vec<(String, u64)> {
+    let mut by_count: Vec<(String, u64)> = errors
         .iter()
-        .take(3)
-        .enumerate()
-        .map(|(i, (class, n))| {
-            if i == 0 {
-                format!("{class} {n} of {samples}")
-            } else {
-                format!("{class} {n}")
-            }
-        })
+        .filter(|(_, n)| **n > 0)
+        .map(|(k, n)| (k.clone(), *n))
         .collect();
-    Some(parts.join(", "))
+    by_count.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    by_count.truncate(3);
+    by_count
 }

@@ -19,13 +19,25 @@ use crate::report::terminal::sanitize;
 
 /// For a command that will alert: the project's routing file, loaded now (its `${VAR}`s
 /// must be set) and checked so every channel of every probe's route can be built (exit 2
-/// when not, before anything is sent). `None` when no probe alerts.
+/// when not, before anything is sent), and so every `report.email` has its e-mail channel.
+/// `None` when no probe alerts or e-mails a summary.
 pub fn prepare(cli: &Cli, probes: &[&Probe]) -> Result<Option<AlertRouting>, CommandError> {
-    if probes.iter().all(|p| p.alert_route.is_none()) {
+    prepare_in(&cli.root, probes)
+}
+
+/// `prepare` for the project folder `root` (the daemon reloads without a `Cli`).
+pub fn prepare_in(
+    root: &std::path::Path,
+    probes: &[&Probe],
+) -> Result<Option<AlertRouting>, CommandError> {
+    if probes
+        .iter()
+        .all(|p| p.alert_route.is_none() && p.report.email.is_none())
+    {
         return Ok(None);
     }
-    let routing =
-        crate::config::load_routing(&cli.root, &process_env).map_err(CommandError::Config)?;
+    let routing = crate::config::load_routing(root, &process_env).map_err(CommandError::Config)?;
+    check_summaries(probes, routing.as_ref())?;
     for route in probes.iter().filter_map(|p| p.alert_route.as_ref()) {
         let Some(routing) = &routing else {
             return Err(CommandError::Usage(format!(
@@ -36,6 +48,63 @@ pub fn prepare(cli: &Cli, probes: &[&Probe]) -> Result<Option<AlertRouting>, Com
         check_route(routing, route)?;
     }
     Ok(routing)
+}
+
+/// Every probe's `report.email` names (or implies) an e-mail channel of the routing file
+/// that can be built: a configuration error at its key otherwise (exit 2), before anything
+/// is sent.
+fn check_summaries(probes: &[&Probe], routing: Option<&AlertRouting>) -> Result<(), CommandError> {
+    for probe in probes.iter().filter(|p| p.report.email.is_some()) {
+        let Some(routing) = routing else {
+            return Err(CommandError::Usage(format!(
+                "probe `{}` e-mails its summary (report.email), but the project has no \
+                 alert-routing file (probes/alerts.yaml) with an e-mail channel; add one, or \
+                 run with --no-alerts",
+                probe.name
+            )));
+        };
+        let mut problems = crate::config::Diagnostics::default();
+        problems.extend(crate::config::report::check_channels(
+            &probe.file,
+            &probe.report,
+            routing,
+        ));
+        problems.into_result(()).map_err(CommandError::Config)?;
+        let named = probe
+            .report
+            .email
+            .as_ref()
+            .and_then(|e| e.channel.as_deref());
+        if let Ok(channel) = crate::config::report::resolve_channel(routing, named) {
+            build_notifiers(routing, &[channel], CHANNEL_TIMEOUT)
+                .map_err(|e| CommandError::Usage(e.to_string()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Says on stderr what the e-mailed summary did after a run.
+pub fn print_summary(activity: &crate::report::email::SummaryActivity) {
+    let report = &activity.delivery;
+    if activity.queued || !report.rows.is_empty() {
+        eprintln!(
+            "e-mail summary{} via `{}`: {} sent, {} pending, {} failed",
+            if activity.queued { " queued" } else { "" },
+            activity.channel,
+            report.count("sent"),
+            report.count("pending"),
+            report.count("failed"),
+        );
+    }
+    for row in report.rows.iter().filter(|r| r.status != "sent") {
+        eprintln!(
+            "e-mail: {} to `{}` {}: {}",
+            row.delivery_id,
+            row.channel,
+            row.status,
+            sanitize(row.error.as_deref().unwrap_or(""), 300)
+        );
+    }
 }
 
 /// Whether every channel of `route` can be built (exit 2 when not).
@@ -55,7 +124,7 @@ pub fn print_activity(activity: &Activity) {
         report.count("failed"),
     );
     if sent + pending + failed > 0 || !eval.pending.is_empty() {
-        eprintln!(
+        let line = format!(
             "alerts: {} fired, {} reminded, {} resolved, {} waiting for `for`, {} silenced; \
              {sent} sent, {pending} pending, {failed} failed",
             eval.fired.len(),
@@ -64,15 +133,17 @@ pub fn print_activity(activity: &Activity) {
             eval.pending.len(),
             eval.silenced.len(),
         );
+        crate::logs::note(tracing::Level::INFO, &line);
     }
     for row in report.rows.iter().filter(|r| r.status != "sent") {
-        eprintln!(
+        let line = format!(
             "alerts: {} to `{}` {}: {}",
             row.delivery_id,
             row.channel,
             row.status,
             sanitize(row.error.as_deref().unwrap_or(""), 300)
         );
+        crate::logs::note(tracing::Level::WARN, &line);
     }
 }
 
@@ -125,6 +196,7 @@ async fn fire_drill(
         ended_at: (action == Action::Resolve).then_some(now),
         link: None,
         test: true,
+        mail: None,
     };
     let jobs = notifiers.values().map(|n| {
         let (trigger, resolve) = (drill(Action::Trigger), drill(Action::Resolve));
@@ -226,8 +298,18 @@ pub async fn alert(cli: &Cli, command: &AlertCommand) -> Result<i32, CommandErro
                 } else {
                     "pending"
                 };
+                // Acknowledged is beside the state: an acknowledged incident still fires.
+                let ack = match (i.acknowledged_at, store.ack_reason(i.id)?) {
+                    (None, _) => String::new(),
+                    (Some(at), reason) => format!(
+                        " [acknowledged {}{}]",
+                        at.format("%Y-%m-%d %H:%M UTC"),
+                        reason.map_or(String::new(), |r| format!(": {}", sanitize(&r, 200)))
+                    ),
+                };
                 println!(
-                    "{state:<8} {:<8} {} {} ({}) since {}, {} failing runs: {}",
+                    "#{:<4} {state:<8}{ack} {:<8} {} {} ({}) since {}, {} failing runs: {}",
+                    i.id,
                     i.severity,
                     sanitize(&i.probe, 80),
                     sanitize(&i.rule, 120),
@@ -257,6 +339,23 @@ pub async fn alert(cli: &Cli, command: &AlertCommand) -> Result<i32, CommandErro
                 rule.as_deref()
                     .map_or("(every rule)".to_string(), |r| sanitize(r, 120)),
                 until.format("%Y-%m-%d %H:%M UTC")
+            );
+        }
+        AlertCommand::Ack { id, reason } => {
+            let acked = match open_existing(&path)? {
+                Some(store) => store.acknowledge_incident(*id, reason.as_deref(), now)?,
+                None => None,
+            };
+            let Some(i) = acked else {
+                return Err(CommandError::Usage(format!(
+                    "no open incident #{id} (list them with `probity alert list`)"
+                )));
+            };
+            println!(
+                "incident #{id} acknowledged: {} {} ({}); no more reminders, it still resolves",
+                sanitize(&i.probe, 80),
+                sanitize(&i.rule, 120),
+                sanitize(&i.target, 80),
             );
         }
         AlertCommand::Silences => {

@@ -1,6 +1,8 @@
 //! `probity demo`: the example probes and golden sets (embedded in the binary, so it works
 //! from any folder) run against the simulator started in-process on a free port. No network,
-//! no key, no setup: the quickest way to see what probity reports.
+//! no key, no setup: the quickest way to see what probity reports. It ends with alerting:
+//! a "model update" degrades the endpoint, the next run opens incidents on the console
+//! channel (the demo's only channel), and a healthy run resolves them.
 
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -115,6 +117,47 @@ pub fn canary_profile() -> Profile {
         seed: 8,
         ..demo_profile()
     }
+}
+
+/// The endpoint after a "model update": a new model that breaks one answer in four
+/// (malformed JSON, which is not retried), refuses one in five and answers slower.
+pub fn model_update_profile() -> Profile {
+    Profile {
+        latency: Latency {
+            median: Duration::from_millis(260),
+            p99: Some(Duration::from_millis(1200)),
+        },
+        ttft: Latency {
+            median: Duration::from_millis(150),
+            p99: Some(Duration::from_millis(700)),
+        },
+        errors: Errors {
+            rate_malformed: 0.25,
+            ..demo_profile().errors
+        },
+        refusal: 0.2,
+        seed: 9,
+        ..demo_profile()
+    }
+}
+
+/// The demo's alert routing: every severity to the console, and nothing else (no page,
+/// no chat, no mail leaves the machine from a demo).
+const DEMO_ALERTS: &str = "# probity demo: every alert goes to the console only.\n\
+channels:\n  console: { type: console }\n\
+routes:\n  default: { critical: [console], warning: [console], info: [console] }\n";
+
+/// Writes the demo's routing file beside the examples (not under `probes/`, whose
+/// shipped alerts.yaml names real services) and loads it.
+fn demo_routing(project_dir: &Path) -> Result<crate::config::AlertRouting, CommandError> {
+    let dir = project_dir.join("demo-alerts");
+    std::fs::create_dir_all(&dir).map_err(|e| CommandError::io(&dir, e))?;
+    let path = dir.join("alerts.yaml");
+    std::fs::write(&path, DEMO_ALERTS).map_err(|e| CommandError::io(&path, e))?;
+    load_paths(&[path], &demo_env)
+        .map_err(CommandError::Config)?
+        .alerts
+        .ok_or_else(|| CommandError::Usage("the demo's alert routing did not load".into()))
 }
 
 /// Points every target of a probe at `base_url` and keeps the demo quick.
@@ -269,7 +312,77 @@ pub async fn demo(out: &Path) -> Result<i32, CommandError> {
         );
     }
 
-    let served = current.stats().requests + canary.stats().requests;
+    // Alerting: the endpoint gets a "model update" that degrades it, the next run opens
+    // incidents (printed by the console channel), a healthy run afterwards resolves them.
+    let mut served = 0;
+    if let Some(probe) = probes.iter_mut().find(|p| p.name == "support-bot") {
+        let routing = demo_routing(&project_dir)?;
+        let updated = sim::start(
+            model_update_profile(),
+            sim::cases_from_golden(&golden),
+            any_port,
+        )
+        .await?;
+        // The rollback: the old model again, on an endpoint as fresh as the baseline's.
+        let rolled_back =
+            sim::start(demo_profile(), sim::cases_from_golden(&golden), any_port).await?;
+        println!(
+            "{} a model update: support-bot's endpoint now serves a degraded model (at {}); \
+             its alerts go to the console (stderr) only\n",
+            style.bold("probity demo:"),
+            updated.base_url()
+        );
+        for (step, base_url) in [
+            ("degraded", updated.base_url()),
+            ("healthy", rolled_back.base_url()),
+        ] {
+            aim_at(probe, &base_url, &db);
+            let outcome = run_probe(
+                probe,
+                &store,
+                &RunOptions::default(),
+                &Bar::new(),
+                CancellationToken::new(),
+            )
+            .await?;
+            let path = out.join(format!("{}-{}.json", outcome.probe, outcome.run_id));
+            write_json(&path, &run_document(&outcome))?;
+            let outputs = Outputs {
+                alerts: Some(&routing),
+                link: Some(display_path(&path)),
+                ..Outputs::default()
+            };
+            // The run first, then its alerts (the console channel prints as it delivers).
+            if step == "degraded" {
+                print_outcome(&outcome, &style)?;
+            } else {
+                println!(
+                    "{} the update is rolled back: run {} on the old model, verdict {}\n",
+                    style.bold("probity demo:"),
+                    outcome.run_id,
+                    outcome.verdict.as_str()
+                );
+            }
+            let _ = std::io::stdout().flush();
+            let published = publish(&store, probe, &outcome, &outputs).await?;
+            if let Some(activity) = &published.alerts {
+                super::alert::print_activity(activity);
+                let e = &activity.evaluation;
+                println!(
+                    "alerts after the {step} run: {} incident{} opened, {} resolved\n",
+                    e.fired.len(),
+                    if e.fired.len() == 1 { "" } else { "s" },
+                    e.resolved.len()
+                );
+            }
+            written.push(path);
+        }
+        served += updated.stats().requests + rolled_back.stats().requests;
+        updated.shutdown().await?;
+        rolled_back.shutdown().await?;
+    }
+
+    served += current.stats().requests + canary.stats().requests;
     current.shutdown().await?;
     canary.shutdown().await?;
     println!("the simulators served {served} requests");

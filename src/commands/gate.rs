@@ -95,6 +95,9 @@ pub async fn gate(cli: &Cli, args: &GateArgs) -> Result<i32, CommandError> {
     if let Some(activity) = &published.alerts {
         super::alert::print_activity(activity);
     }
+    if let Some(summary) = &published.summary {
+        super::alert::print_summary(summary);
+    }
 
     let level = match args.fail_on {
         FailOn::Warning => Severity::Warning,

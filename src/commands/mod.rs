@@ -12,6 +12,7 @@ mod history;
 mod init;
 mod report;
 mod run;
+mod serve;
 mod show;
 mod validate;
 
@@ -92,6 +93,7 @@ pub async fn dispatch(cli: &Cli) -> Result<i32, CommandError> {
         }
         Command::Report(args) => report::report(cli, args),
         Command::Demo(args) => demo::demo(&args.out).await,
+        Command::Serve(args) => serve::serve(cli, args).await,
         Command::Init { dir, force } => init::init(dir.as_deref().unwrap_or(&cli.root), *force),
     }
 }

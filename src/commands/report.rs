@@ -30,11 +30,17 @@ pub fn print_report(published: &Published, to_stdout: bool) {
         if to_stdout {
             println!("report: {}", display_path(path));
         } else {
-            eprintln!("report: {}", display_path(path));
+            crate::logs::note(
+                tracing::Level::INFO,
+                &format!("report: {}", display_path(path)),
+            );
         }
     }
     if let Some(e) = &published.report_error {
-        eprintln!("warning: no HTML report written: {e}");
+        crate::logs::note(
+            tracing::Level::WARN,
+            &format!("warning: no HTML report written: {e}"),
+        );
     }
 }
 

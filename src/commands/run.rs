@@ -32,8 +32,9 @@ pub fn cancel_on_ctrl_c() -> CancellationToken {
             Ok(mut sigint) => {
                 tokio::spawn(async move {
                     if sigint.recv().await.is_some() {
-                        eprintln!(
-                            "interrupted: finishing requests in flight (Ctrl-C again to quit at once)"
+                        crate::logs::note(
+                            tracing::Level::WARN,
+                            "interrupted: finishing requests in flight (Ctrl-C again to quit at once)",
                         );
                         token.cancel();
                         if sigint.recv().await.is_some() {
@@ -60,7 +61,10 @@ pub fn cancel_on_ctrl_c() -> CancellationToken {
 
 /// Ctrl-C came before the first request: nothing was sent or stored.
 pub fn interrupted_before_start() -> i32 {
-    eprintln!("interrupted before the run began: nothing was sent");
+    crate::logs::note(
+        tracing::Level::WARN,
+        "interrupted before the run began: nothing was sent",
+    );
     exit::INTERRUPTED
 }
 
@@ -170,6 +174,9 @@ pub async fn run(cli: &Cli, args: &RunArgs) -> Result<i32, CommandError> {
         let published = publish(&store, probe, &outcome, &outputs).await?;
         if let Some(activity) = &published.alerts {
             super::alert::print_activity(activity);
+        }
+        if let Some(summary) = &published.summary {
+            super::alert::print_summary(summary);
         }
         super::report::print_report(&published, args.format == Format::Text);
         codes.push(exit_code(&cancel, outcome.exit_code));

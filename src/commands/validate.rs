@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use super::CommandError;
 use crate::cli::Cli;
 use crate::config::{
-    default_paths, find_root, load_paths, load_paths_without_secrets, process_env,
+    default_paths, find_root, load_paths_without_secrets, process_env, validate_paths,
 };
 use crate::exit;
 
@@ -27,7 +27,7 @@ pub fn validate(cli: &Cli, paths: &[PathBuf], no_secrets: bool) -> Result<i32, C
     let project = if no_secrets {
         load_paths_without_secrets(&paths)
     } else {
-        load_paths(&paths, &process_env)
+        validate_paths(&paths, &process_env)
     }
     .map_err(CommandError::Config)?;
     let cases: usize = project.golden_sets.iter().map(|s| s.cases.len()).sum();

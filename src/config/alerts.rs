@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use super::diagnostic::Diagnostic;
 use super::document::Document;
+use super::interpolate::Unset;
 use super::locate::escape;
 use super::model::Secret;
 use super::schema::SchemaCheck;
@@ -54,6 +55,12 @@ pub enum RawChannel {
     Alertmanager {
         /// Base URL, e.g. http://alertmanager:9093.
         url: String,
+        /// How long a firing alert stays active in Alertmanager without being re-sent
+        /// (its `endsAt`, from each send; default 1h). Every run re-sends open incidents,
+        /// so make it longer than the time between two runs of the probe (e.g. 3× the
+        /// schedule's interval); an alert not re-sent in time resolves on its own there.
+        #[serde(default)]
+        ends_after: Option<String>,
     },
     /// Slack incoming webhook.
     Slack {
@@ -85,6 +92,10 @@ pub enum RawChannel {
         from: String,
         /// Recipients.
         to: Vec<String>,
+        /// A PEM file of CA certificates to trust for this server besides the system's
+        /// (a corporate relay signed by an internal CA); relative to the working folder.
+        #[serde(default)]
+        ca_file: Option<String>,
     },
     /// Printed to the terminal (and the log).
     Console {},
@@ -119,6 +130,59 @@ pub struct AlertRouting {
     pub routes: BTreeMap<String, RawRoute>,
     /// Secrets resolved from the environment in this file, for redaction.
     pub secrets: Vec<Secret>,
+    /// Per channel, its `${VAR}`s that are not set. Not an error while loading: only a
+    /// command that would use the channel (a probe's route, `alert test --channel`) fails
+    /// on it, and `validate` reports those of channels a route names ([`Self::routed_unset`]).
+    pub unset: BTreeMap<String, Vec<Unset>>,
+}
+
+impl AlertRouting {
+    /// Every channel some route names.
+    pub fn routed_channels(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .routes
+            .values()
+            .flat_map(|r| r.critical.iter().chain(&r.warning).chain(&r.info))
+            .map(String::as_str)
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
+    /// The problems of the unset variables of channels some route names.
+    pub fn routed_unset(&self) -> Vec<Diagnostic> {
+        self.routed_channels()
+            .into_iter()
+            .filter_map(|c| self.unset.get(c))
+            .flatten()
+            .map(|u| u.diagnostic.clone())
+            .collect()
+    }
+
+    /// Takes the unset variables of `/channels/NAME/...` values out of `unset` into this
+    /// routing, per channel; the rest (a `${VAR}` outside any channel) stay errors.
+    pub fn defer_unset(&mut self, unset: Vec<Unset>) -> Vec<Unset> {
+        let mut rest = Vec::new();
+        for u in unset {
+            let channel = u
+                .pointer
+                .strip_prefix("/channels/")
+                .and_then(|p| p.split('/').next())
+                .map(unescape)
+                .filter(|c| self.channels.contains_key(c));
+            match channel {
+                Some(c) => self.unset.entry(c).or_default().push(u),
+                None => rest.push(u),
+            }
+        }
+        rest
+    }
+}
+
+/// A JSON-pointer segment back to its key (`~1` is `/`, `~0` is `~`).
+fn unescape(segment: &str) -> String {
+    segment.replace("~1", "/").replace("~0", "~")
 }
 
 static ALERTS_SCHEMA: LazyLock<SchemaCheck> = LazyLock::new(SchemaCheck::of::<RawAlerts>);
@@ -163,13 +227,27 @@ pub fn validate_alerts(
     }
     for (name, channel) in &raw.channels {
         let url = match channel {
-            RawChannel::Alertmanager { url } | RawChannel::Webhook { url, .. } => {
+            RawChannel::Alertmanager { url, .. } | RawChannel::Webhook { url, .. } => {
                 Some(("url", url))
             }
             RawChannel::Slack { webhook_url } => Some(("webhook_url", webhook_url)),
             RawChannel::Email { smtp, .. } => Some(("smtp", smtp)),
             _ => None,
         };
+        if let RawChannel::Alertmanager {
+            ends_after: Some(d),
+            ..
+        } = channel
+            && let Err(e) = super::duration::parse_duration(d)
+        {
+            problems.push(
+                doc.error(
+                    &format!("/channels/{}/ends_after", escape(name)),
+                    format!("invalid duration: {e}"),
+                )
+                .with_hint(super::duration::DURATION_HINT),
+            );
+        }
         // Secrets may be in the URL (Slack webhooks), so it is not quoted.
         if let Some((key, _)) = url.filter(|(_, u)| reqwest::Url::parse(u).is_err()) {
             problems.push(doc.error(&format!("/channels/{}/{key}", escape(name)), "not a URL"));
@@ -180,6 +258,7 @@ pub fn validate_alerts(
         channels: raw.channels,
         routes: raw.routes,
         secrets,
+        unset: BTreeMap::new(),
     };
     (Some(routing), problems)
 }

@@ -69,6 +69,19 @@ pub struct Interpolated {
     /// Pointers whose value could not be resolved: later checks of these values would only
     /// repeat the same cause, so their diagnostics are dropped.
     pub unresolved: Vec<String>,
+    /// Each variable that is not set, where, and the problem reported for it (also in
+    /// `problems`): the alert-routing loader defers these per channel, since a channel
+    /// nobody routes to needs none of its variables.
+    pub unset: Vec<Unset>,
+}
+
+/// One `${VAR}` without a value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unset {
+    /// JSON pointer of the value that names it (`/channels/pager/routing_key`).
+    pub pointer: String,
+    pub name: String,
+    pub diagnostic: Diagnostic,
 }
 
 /// Replaces `${VAR}` in every string of `doc` from `env`.
@@ -86,16 +99,23 @@ pub fn interpolate(doc: &mut Document, env: Env<'_>) -> Interpolated {
             Ok(expansion) => {
                 for var in &expansion.vars {
                     match &var.value {
-                        None if matches!(env, Env::Lookup(_)) => found.problems.push(
-                            doc.error(
-                                pointer,
-                                format!("environment variable `{}` is not set", var.name),
-                            )
-                            .with_hint(format!(
-                                "export {}=… before running probity, or write the value here",
-                                var.name
-                            )),
-                        ),
+                        None if matches!(env, Env::Lookup(_)) => {
+                            let diagnostic = doc
+                                .error(
+                                    pointer,
+                                    format!("environment variable `{}` is not set", var.name),
+                                )
+                                .with_hint(format!(
+                                    "export {}=… before running probity, or write the value here",
+                                    var.name
+                                ));
+                            found.unset.push(Unset {
+                                pointer: pointer.to_string(),
+                                name: var.name.clone(),
+                                diagnostic: diagnostic.clone(),
+                            });
+                            found.problems.push(diagnostic);
+                        }
                         None => {}
                         Some(v) if v.is_empty() && secret_key => found.problems.push(
                             doc.error(

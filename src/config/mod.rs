@@ -8,11 +8,12 @@ mod diagnostic;
 mod document;
 mod duration;
 mod interpolate;
-pub use interpolate::{Env, interpolate};
+pub use interpolate::{Env, Unset, interpolate};
 mod locate;
 mod model;
 pub mod probe;
 mod project;
+pub mod report;
 pub mod schedule;
 mod schema;
 pub(crate) mod suggest;
@@ -25,7 +26,8 @@ pub use model::*;
 pub use probe::default_store_path;
 pub use project::{
     EnvLookup, Project, default_paths, find_root, load_golden_dir, load_paths,
-    load_paths_without_secrets, load_probes, load_routing, process_env, root_of,
+    load_paths_without_secrets, load_probes, load_routing, process_env, root_of, validate_paths,
 };
 pub use schedule::Schedule;
 pub use schema::SchemaCheck;
+pub use suggest::hint as did_you_mean;

@@ -261,7 +261,10 @@ pub struct Probe {
     pub alert_fire_after: FireAfter,
     /// `alerts.repeat`: reminder interval while an incident keeps firing.
     pub alert_repeat: Option<std::time::Duration>,
-    pub report_email: Vec<String>,
+    /// `alerts.rules`: custom rules over the run's summary metrics.
+    pub alert_rules: Vec<AlertRule>,
+    /// `report:`: the e-mailed summary of each run and the digest.
+    pub report: super::report::ReportConfig,
     pub store: StoreConfig,
     /// The LLM judge for `rubric:` expectations.
     pub judge: Option<Target>,
@@ -278,6 +281,71 @@ impl Probe {
             Some(&self.target)
         } else {
             self.targets.get(name)
+        }
+    }
+}
+
+/// A custom alert rule (`alerts.rules` of a probe): fires for a target whose summary
+/// metric compares with `value` as `op` says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertRule {
+    /// Unique within the probe; the incident's rule name.
+    pub name: String,
+    /// A name of `alert::metric::METRICS` (checked).
+    pub metric: String,
+    pub op: RuleOp,
+    pub value: f64,
+    /// `critical` or `warning`.
+    pub critical: bool,
+}
+
+/// The comparison of a custom rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleOp {
+    Gt,
+    Ge,
+    Lt,
+    Le,
+    Eq,
+    Ne,
+}
+
+impl RuleOp {
+    /// Every op as written, for parsing and "did you mean".
+    pub const ALL: [(&'static str, RuleOp); 6] = [
+        (">", RuleOp::Gt),
+        (">=", RuleOp::Ge),
+        ("<", RuleOp::Lt),
+        ("<=", RuleOp::Le),
+        ("==", RuleOp::Eq),
+        ("!=", RuleOp::Ne),
+    ];
+
+    pub fn parse(text: &str) -> Option<RuleOp> {
+        RuleOp::ALL
+            .iter()
+            .find(|(s, _)| *s == text.trim())
+            .map(|(_, op)| *op)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        RuleOp::ALL
+            .iter()
+            .find(|(_, op)| *op == self)
+            .map_or("?", |(s, _)| s)
+    }
+
+    /// Whether `current op limit` holds. Equality allows for floating-point noise (a rate
+    /// of 3/10 is not exactly 0.3).
+    pub fn holds(self, current: f64, limit: f64) -> bool {
+        let eq = (current - limit).abs() <= 1e-9 * current.abs().max(limit.abs()).max(1.0);
+        match self {
+            RuleOp::Gt => current > limit && !eq,
+            RuleOp::Ge => current > limit || eq,
+            RuleOp::Lt => current < limit && !eq,
+            RuleOp::Le => current < limit || eq,
+            RuleOp::Eq => eq,
+            RuleOp::Ne => !eq,
         }
     }
 }

@@ -86,9 +86,9 @@ pub struct RawProbe {
     /// Alert routing: which route of the alerts file this probe's findings take.
     #[serde(default)]
     pub alerts: Option<RawAlertsRef>,
-    /// Who gets the report.
+    /// Who gets the report: the e-mailed summary of each run, and the digest.
     #[serde(default)]
-    pub report: Option<RawReport>,
+    pub report: Option<super::report::RawReport>,
     /// Where runs are stored and what is scrubbed first.
     #[serde(default)]
     pub store: Option<RawStore>,
@@ -352,15 +352,27 @@ pub struct RawAlertsRef {
     /// A reminder while an incident keeps firing, e.g. `4h`. Default: none.
     #[serde(default)]
     pub repeat: Option<RawDuration>,
+    /// Custom rules over the summary metrics of each probed target, e.g.
+    /// `{ name: cost-spike, metric: cost_per_request_usd, op: ">", value: 0.002, severity: warning }`.
+    #[serde(default)]
+    pub rules: Vec<RawAlertRule>,
 }
 
-/// Report recipients.
+/// A custom alert rule: an incident of its own while a target's metric compares as said.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RawReport {
-    /// Addresses that get the emailed summary.
-    #[serde(default)]
-    pub email: Vec<String>,
+pub struct RawAlertRule {
+    /// Unique within the probe (letters, digits, `-`, `_`): the incident's rule name.
+    pub name: String,
+    /// A summary metric of the run's JSON document, by key path: `error_rate`,
+    /// `latency_ms.p95` (ms), `cost_per_request_usd`, `quality.format_compliance`, ...
+    pub metric: String,
+    /// `>`, `>=`, `<`, `<=`, `==` or `!=`.
+    pub op: String,
+    /// The limit, in the metric's unit (a share 0..1 for rates, ms, USD, a count).
+    pub value: f64,
+    /// `warning` or `critical`.
+    pub severity: String,
 }
 
 /// Storage of runs.
@@ -434,6 +446,7 @@ pub fn validate_probe(
     let schedule = v.schedule(&raw);
     let jitter = v.duration("/jitter", raw.jitter.as_ref(), Duration::ZERO);
     let (alert_fire_after, alert_repeat) = v.alert_policy(raw.alerts.as_ref());
+    let alert_rules = v.alert_rules(raw.alerts.as_ref());
     let (target, targets, judge) = v.targets(&raw);
     let pacing = v.pacing(&raw);
     let thresholds = raw
@@ -444,6 +457,17 @@ pub fn validate_probe(
     let baseline = v.baseline(raw.baseline.as_deref());
     let drift = v.drift(raw.drift.as_ref());
     let store = v.store(raw.store.as_ref());
+    let report = {
+        // The digest's cron line is read in the probe's timezone (a bad one is reported
+        // by `schedule` above).
+        let tz = raw.timezone.as_deref().and_then(|t| t.parse().ok());
+        super::report::validate(
+            doc,
+            raw.report.as_ref(),
+            tz.unwrap_or(chrono_tz::Tz::UTC),
+            v.problems,
+        )
+    };
     let golden_sets = v.golden_sets(&raw.golden_sets, load_golden);
     v.needs(&golden_sets, target.as_ref(), judge.as_ref());
     v.request_count(pacing.samples, &golden_sets, targets.len());
@@ -474,8 +498,9 @@ pub fn validate_probe(
         drift,
         alert_fire_after,
         alert_repeat,
+        alert_rules,
         alert_route: raw.alerts.map(|a| a.route),
-        report_email: raw.report.map(|r| r.email).unwrap_or_default(),
+        report,
         store,
         judge,
         refusal_phrases: raw.refusal.map(|r| r.phrases).unwrap_or_default(),
@@ -885,6 +910,95 @@ impl Validator<'_> {
             );
         }
         (fire_after, repeat)
+    }
+
+    /// `alerts.rules`: names unique and plain, metrics known, ops and severities spelled
+    /// right; each problem at its own key with a "did you mean".
+    fn alert_rules(&mut self, raw: Option<&RawAlertsRef>) -> Vec<AlertRule> {
+        let Some(raw) = raw else {
+            return Vec::new();
+        };
+        let metrics = crate::alert::metric::names();
+        let ops: Vec<&str> = RuleOp::ALL.iter().map(|(s, _)| *s).collect();
+        let mut out: Vec<AlertRule> = Vec::new();
+        for (i, r) in raw.rules.iter().enumerate() {
+            let at = |key: &str| format!("/alerts/rules/{i}/{key}");
+            let mut ok = true;
+            let plain = !r.name.is_empty()
+                && r.name.len() <= 64
+                && r.name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !plain || r.name == "could_not_probe" {
+                self.fail(
+                    &at("name"),
+                    format!(
+                        "`{}` cannot name a rule",
+                        r.name.escape_debug()
+                    ),
+                    Some("use letters, digits, `-` and `_` (at most 64), e.g. `cost-spike`; `could_not_probe` is built in"),
+                );
+                ok = false;
+            } else if out.iter().any(|o| o.name == r.name)
+                || raw.rules[..i].iter().any(|o| o.name == r.name)
+            {
+                self.fail(
+                    &at("name"),
+                    format!("a second rule named `{}`", r.name),
+                    Some("each rule of a probe needs its own name: it identifies the incident"),
+                );
+                ok = false;
+            }
+            if crate::alert::metric::metric(&r.metric).is_none() {
+                let hint = super::suggest::hint(&r.metric, &metrics);
+                self.fail(
+                    &at("metric"),
+                    format!("unknown metric `{}`", r.metric.escape_debug()),
+                    Some(&hint),
+                );
+                ok = false;
+            }
+            let op = RuleOp::parse(&r.op);
+            if op.is_none() {
+                let hint = super::suggest::hint(&r.op, &ops);
+                self.fail(
+                    &at("op"),
+                    format!("unknown op `{}`", r.op.escape_debug()),
+                    Some(&hint),
+                );
+            }
+            let critical = match r.severity.as_str() {
+                "critical" => Some(true),
+                "warning" => Some(false),
+                other => {
+                    let hint = if other == "info" {
+                        "a rule is `warning` or `critical`; `info` notifications are one-shot (model, label and baseline changes, recoveries)".to_string()
+                    } else {
+                        super::suggest::hint(other, &["warning", "critical"])
+                    };
+                    self.fail(
+                        &at("severity"),
+                        format!("unknown severity `{}`", other.escape_debug()),
+                        Some(&hint),
+                    );
+                    None
+                }
+            };
+            if !r.value.is_finite() {
+                self.fail(&at("value"), "must be a finite number", None);
+                ok = false;
+            }
+            if let (true, Some(op), Some(critical)) = (ok, op, critical) {
+                out.push(AlertRule {
+                    name: r.name.clone(),
+                    metric: r.metric.clone(),
+                    op,
+                    value: r.value,
+                    critical,
+                });
+            }
+        }
+        out
     }
 
     fn duration(

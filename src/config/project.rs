@@ -99,14 +99,21 @@ fn is_golden_path(path: &Path, doc: &Document) -> bool {
 /// Loads every probe, golden set and routing file under `paths` (files or folders; relative
 /// paths in probes start at each probe's root) and checks them together.
 pub fn load_paths(paths: &[PathBuf], env: EnvLookup<'_>) -> Result<Project, Diagnostics> {
-    load(paths, Env::Lookup(env))
+    load(paths, Env::Lookup(env), false)
+}
+
+/// As `load_paths`, for `probity validate`: also an error, each unset `${VAR}` of a
+/// channel some route names (a command using that route would refuse to run). Channels
+/// no route names do not need theirs.
+pub fn validate_paths(paths: &[PathBuf], env: EnvLookup<'_>) -> Result<Project, Diagnostics> {
+    load(paths, Env::Lookup(env), true)
 }
 
 /// As `load_paths`, but no environment variable is looked up: every `${VAR}` counts as
 /// set, so a CI job without secrets can still check everything else
 /// (`probity validate --no-secrets`). The project it returns has no secrets in it.
 pub fn load_paths_without_secrets(paths: &[PathBuf]) -> Result<Project, Diagnostics> {
-    load(paths, Env::Unchecked)
+    load(paths, Env::Unchecked, false)
 }
 
 /// Drops the problems a later check found in values interpolation could not resolve: the
@@ -132,7 +139,9 @@ fn without_repeats(
     }
 }
 
-fn load(paths: &[PathBuf], env: Env<'_>) -> Result<Project, Diagnostics> {
+/// `routed_unset`: report the unset variables of routed channels now (validate) rather
+/// than when a command builds the channel.
+fn load(paths: &[PathBuf], env: Env<'_>, routed_unset: bool) -> Result<Project, Diagnostics> {
     let mut loader = Loader::default();
     let mut project = Project::default();
     let mut files = Vec::new();
@@ -166,10 +175,26 @@ fn load(paths: &[PathBuf], env: Env<'_>) -> Result<Project, Diagnostics> {
             continue;
         }
         let found = interpolate(&mut doc, env);
-        loader.problems.extend(found.problems);
         let (secrets, unresolved) = (found.secrets, found.unresolved);
         if is_alerts_document(&doc) {
-            let (routing, problems) = validate_alerts(&doc, secrets);
+            let (mut routing, problems) = validate_alerts(&doc, secrets);
+            // A channel's unset variables only matter to a command that uses the channel
+            // (AlertRouting::unset); any other unset variable stays an error here.
+            let deferred: Vec<_> = match routing.as_mut() {
+                Some(r) => {
+                    let rest = r.defer_unset(found.unset.clone());
+                    found
+                        .unset
+                        .iter()
+                        .filter(|u| !rest.contains(u))
+                        .map(|u| u.diagnostic.clone())
+                        .collect()
+                }
+                None => Vec::new(),
+            };
+            loader
+                .problems
+                .extend(found.problems.into_iter().filter(|d| !deferred.contains(d)));
             loader
                 .problems
                 .extend(without_repeats(problems, &unresolved, env));
@@ -189,6 +214,7 @@ fn load(paths: &[PathBuf], env: Env<'_>) -> Result<Project, Diagnostics> {
                 (None, Some(_)) => {}
             }
         } else {
+            loader.problems.extend(found.problems);
             probe_docs.push((doc, secrets, unresolved));
         }
     }
@@ -218,6 +244,17 @@ fn load(paths: &[PathBuf], env: Env<'_>) -> Result<Project, Diagnostics> {
         }
     }
     check_routes(&project, &mut loader.problems);
+    // `report:` channels name e-mail channels of the routing file, when it is loaded too.
+    if let Some(routing) = &project.alerts {
+        for probe in project.probes.iter().filter(|p| p.report.sends_mail()) {
+            for d in super::report::check_channels(&probe.file, &probe.report, routing) {
+                loader.problems.push(d);
+            }
+        }
+    }
+    if let Some(routing) = project.alerts.as_ref().filter(|_| routed_unset) {
+        loader.problems.extend(routing.routed_unset());
+    }
     loader.problems.into_result(project)
 }
 

@@ -385,58 +385,181 @@ mod tests {
         let u = Tz::UTC;
         vec![
             // POSIX day-of-week: 1-5 is Monday to Friday; 2026-11-28 is a Saturday.
-            ("0 9 * * 1-5", u, at(2026, 11, 27, 10, 0, 0),
-             vec![at(2026, 11, 30, 9, 0, 0), at(2026, 12, 1, 9, 0, 0)]),
+            (
+                "0 9 * * 1-5",
+                u,
+                at(2026, 11, 27, 10, 0, 0),
+                vec![at(2026, 11, 30, 9, 0, 0), at(2026, 12, 1, 9, 0, 0)],
+            ),
             // Names, any case; Sunday ends a range as 7.
-            ("0 9 * * MON-FRI", u, at(2026, 11, 27, 10, 0, 0),
-             vec![at(2026, 11, 30, 9, 0, 0)]),
-            ("0 0 * * sat-sun", u, at(2026, 11, 26, 0, 0, 0),
-             vec![at(2026, 11, 28, 0, 0, 0), at(2026, 11, 29, 0, 0, 0), at(2026, 12, 5, 0, 0, 0)]),
-            ("0 0 1 JAN-MAR,dec *", u, at(2026, 3, 2, 0, 0, 0),
-             vec![at(2026, 12, 1, 0, 0, 0), at(2027, 1, 1, 0, 0, 0)]),
-            ("0 0 * * 7", u, at(2026, 11, 26, 0, 0, 0), vec![at(2026, 11, 29, 0, 0, 0)]),
+            (
+                "0 9 * * MON-FRI",
+                u,
+                at(2026, 11, 27, 10, 0, 0),
+                vec![at(2026, 11, 30, 9, 0, 0)],
+            ),
+            (
+                "0 0 * * sat-sun",
+                u,
+                at(2026, 11, 26, 0, 0, 0),
+                vec![
+                    at(2026, 11, 28, 0, 0, 0),
+                    at(2026, 11, 29, 0, 0, 0),
+                    at(2026, 12, 5, 0, 0, 0),
+                ],
+            ),
+            (
+                "0 0 1 JAN-MAR,dec *",
+                u,
+                at(2026, 3, 2, 0, 0, 0),
+                vec![at(2026, 12, 1, 0, 0, 0), at(2027, 1, 1, 0, 0, 0)],
+            ),
+            (
+                "0 0 * * 7",
+                u,
+                at(2026, 11, 26, 0, 0, 0),
+                vec![at(2026, 11, 29, 0, 0, 0)],
+            ),
             // Month ends: the 31st skips the months without one.
-            ("0 0 31 * *", u, at(2026, 3, 31, 1, 0, 0),
-             vec![at(2026, 5, 31, 0, 0, 0), at(2026, 7, 31, 0, 0, 0), at(2026, 8, 31, 0, 0, 0)]),
+            (
+                "0 0 31 * *",
+                u,
+                at(2026, 3, 31, 1, 0, 0),
+                vec![
+                    at(2026, 5, 31, 0, 0, 0),
+                    at(2026, 7, 31, 0, 0, 0),
+                    at(2026, 8, 31, 0, 0, 0),
+                ],
+            ),
             // Leap days: February 29th only in leap years.
-            ("0 12 29 2 *", u, at(2026, 3, 1, 0, 0, 0),
-             vec![at(2028, 2, 29, 12, 0, 0), at(2032, 2, 29, 12, 0, 0)]),
-            ("@every 30s", u, at(2026, 12, 1, 12, 0, 10),
-             vec![at(2026, 12, 1, 12, 0, 30), at(2026, 12, 1, 12, 1, 0)]),
+            (
+                "0 12 29 2 *",
+                u,
+                at(2026, 3, 1, 0, 0, 0),
+                vec![at(2028, 2, 29, 12, 0, 0), at(2032, 2, 29, 12, 0, 0)],
+            ),
+            (
+                "@every 30s",
+                u,
+                at(2026, 12, 1, 12, 0, 10),
+                vec![at(2026, 12, 1, 12, 0, 30), at(2026, 12, 1, 12, 1, 0)],
+            ),
             // @every ignores the timezone: whole multiples of 90 minutes since the epoch.
-            ("@every 1h 30m", BER, at(2026, 12, 1, 0, 0, 0),
-             vec![at(2026, 12, 1, 1, 30, 0), at(2026, 12, 1, 3, 0, 0)]),
+            (
+                "@every 1h 30m",
+                BER,
+                at(2026, 12, 1, 0, 0, 0),
+                vec![at(2026, 12, 1, 1, 30, 0), at(2026, 12, 1, 3, 0, 0)],
+            ),
             // Six fields: seconds first.
-            ("*/20 * * * * *", u, at(2026, 12, 1, 12, 0, 5),
-             vec![at(2026, 12, 1, 12, 0, 20), at(2026, 12, 1, 12, 0, 40), at(2026, 12, 1, 12, 1, 0)]),
-            ("30 0 9 * * mon", u, at(2026, 11, 28, 0, 0, 0), vec![at(2026, 11, 30, 9, 0, 30)]),
+            (
+                "*/20 * * * * *",
+                u,
+                at(2026, 12, 1, 12, 0, 5),
+                vec![
+                    at(2026, 12, 1, 12, 0, 20),
+                    at(2026, 12, 1, 12, 0, 40),
+                    at(2026, 12, 1, 12, 1, 0),
+                ],
+            ),
+            (
+                "30 0 9 * * mon",
+                u,
+                at(2026, 11, 28, 0, 0, 0),
+                vec![at(2026, 11, 30, 9, 0, 30)],
+            ),
             // Berlin, spring (2026-03-29, 02:00 CET -> 03:00 CEST): 02:30 does not exist and
             // runs once when the clocks jump (01:00 UTC).
-            ("30 2 * * *", BER, at(2026, 3, 28, 0, 0, 0),
-             vec![at(2026, 3, 28, 1, 30, 0), at(2026, 3, 29, 1, 0, 0), at(2026, 3, 30, 0, 30, 0)]),
+            (
+                "30 2 * * *",
+                BER,
+                at(2026, 3, 28, 0, 0, 0),
+                vec![
+                    at(2026, 3, 28, 1, 30, 0),
+                    at(2026, 3, 29, 1, 0, 0),
+                    at(2026, 3, 30, 0, 30, 0),
+                ],
+            ),
             // Both times of the skipped hour collapse into that one run.
-            ("0,30 2 * * *", BER, at(2026, 3, 28, 23, 0, 0),
-             vec![at(2026, 3, 29, 1, 0, 0), at(2026, 3, 30, 0, 0, 0)]),
+            (
+                "0,30 2 * * *",
+                BER,
+                at(2026, 3, 28, 23, 0, 0),
+                vec![at(2026, 3, 29, 1, 0, 0), at(2026, 3, 30, 0, 0, 0)],
+            ),
             // Berlin, autumn (2026-10-25, 03:00 CEST -> 02:00 CET): 02:30 comes twice and
             // runs once, at the first.
-            ("30 2 * * *", BER, at(2026, 10, 24, 0, 0, 0),
-             vec![at(2026, 10, 24, 0, 30, 0), at(2026, 10, 25, 0, 30, 0), at(2026, 10, 26, 1, 30, 0)]),
+            (
+                "30 2 * * *",
+                BER,
+                at(2026, 10, 24, 0, 0, 0),
+                vec![
+                    at(2026, 10, 24, 0, 30, 0),
+                    at(2026, 10, 25, 0, 30, 0),
+                    at(2026, 10, 26, 1, 30, 0),
+                ],
+            ),
             // Hourly lines follow elapsed time: one run every real hour through both changes.
-            ("0 * * * *", BER, at(2026, 3, 28, 23, 30, 0),
-             vec![at(2026, 3, 29, 0, 0, 0), at(2026, 3, 29, 1, 0, 0), at(2026, 3, 29, 2, 0, 0)]),
-            ("@hourly", BER, at(2026, 10, 24, 23, 30, 0),
-             vec![at(2026, 10, 25, 0, 0, 0), at(2026, 10, 25, 1, 0, 0), at(2026, 10, 25, 2, 0, 0)]),
+            (
+                "0 * * * *",
+                BER,
+                at(2026, 3, 28, 23, 30, 0),
+                vec![
+                    at(2026, 3, 29, 0, 0, 0),
+                    at(2026, 3, 29, 1, 0, 0),
+                    at(2026, 3, 29, 2, 0, 0),
+                ],
+            ),
+            (
+                "@hourly",
+                BER,
+                at(2026, 10, 24, 23, 30, 0),
+                vec![
+                    at(2026, 10, 25, 0, 0, 0),
+                    at(2026, 10, 25, 1, 0, 0),
+                    at(2026, 10, 25, 2, 0, 0),
+                ],
+            ),
             // New York, spring (2026-03-08, 02:00 EST -> 03:00 EDT at 07:00 UTC).
-            ("30 2 * * *", NY, at(2026, 3, 7, 0, 0, 0),
-             vec![at(2026, 3, 7, 7, 30, 0), at(2026, 3, 8, 7, 0, 0), at(2026, 3, 9, 6, 30, 0)]),
+            (
+                "30 2 * * *",
+                NY,
+                at(2026, 3, 7, 0, 0, 0),
+                vec![
+                    at(2026, 3, 7, 7, 30, 0),
+                    at(2026, 3, 8, 7, 0, 0),
+                    at(2026, 3, 9, 6, 30, 0),
+                ],
+            ),
             // New York, autumn (2026-11-01, 02:00 EDT -> 01:00 EST at 06:00 UTC): 01:30 once.
-            ("30 1 * * *", NY, at(2026, 10, 31, 12, 0, 0),
-             vec![at(2026, 11, 1, 5, 30, 0), at(2026, 11, 2, 6, 30, 0)]),
-            ("*/20 * * * *", NY, at(2026, 11, 1, 5, 30, 0),
-             vec![at(2026, 11, 1, 5, 40, 0), at(2026, 11, 1, 6, 0, 0), at(2026, 11, 1, 6, 20, 0),
-                  at(2026, 11, 1, 6, 40, 0), at(2026, 11, 1, 7, 0, 0)]),
-            ("*/20 * * * *", NY, at(2026, 3, 8, 6, 30, 0),
-             vec![at(2026, 3, 8, 6, 40, 0), at(2026, 3, 8, 7, 0, 0), at(2026, 3, 8, 7, 20, 0)]),
+            (
+                "30 1 * * *",
+                NY,
+                at(2026, 10, 31, 12, 0, 0),
+                vec![at(2026, 11, 1, 5, 30, 0), at(2026, 11, 2, 6, 30, 0)],
+            ),
+            (
+                "*/20 * * * *",
+                NY,
+                at(2026, 11, 1, 5, 30, 0),
+                vec![
+                    at(2026, 11, 1, 5, 40, 0),
+                    at(2026, 11, 1, 6, 0, 0),
+                    at(2026, 11, 1, 6, 20, 0),
+                    at(2026, 11, 1, 6, 40, 0),
+                    at(2026, 11, 1, 7, 0, 0),
+                ],
+            ),
+            (
+                "*/20 * * * *",
+                NY,
+                at(2026, 3, 8, 6, 30, 0),
+                vec![
+                    at(2026, 3, 8, 6, 40, 0),
+                    at(2026, 3, 8, 7, 0, 0),
+                    at(2026, 3, 8, 7, 20, 0),
+                ],
+            ),
         ]
     }
 
@@ -447,7 +570,9 @@ mod tests {
             let mut t = start;
             let mut got = Vec::new();
             for _ in &expected {
-                t = s.next_after(t).unwrap_or_else(|| panic!("{line}: no tick after {t}"));
+                t = s
+                    .next_after(t)
+                    .unwrap_or_else(|| panic!("{line}: no tick after {t}"));
                 got.push(t);
             }
             assert_eq!(got, expected, "{line} in {tz} from {start}");
@@ -471,7 +596,10 @@ mod tests {
                 }
                 t = next;
                 count += 1;
-                assert!(days.insert(t.with_timezone(&tz).date_naive()), "{line}: twice on {t}");
+                assert!(
+                    days.insert(t.with_timezone(&tz).date_naive()),
+                    "{line}: twice on {t}"
+                );
             }
             assert_eq!(count, 365, "{line} in {tz}");
         }
@@ -495,10 +623,22 @@ mod tests {
 
     #[test]
     fn every_needs_a_whole_interval() {
-        assert!(Schedule::parse("@every", Tz::UTC).unwrap_err().contains("needs an interval"));
-        assert!(Schedule::parse("@every 500ms", Tz::UTC).unwrap_err().contains("at least 1s"));
+        assert!(
+            Schedule::parse("@every", Tz::UTC)
+                .unwrap_err()
+                .contains("needs an interval")
+        );
+        assert!(
+            Schedule::parse("@every 500ms", Tz::UTC)
+                .unwrap_err()
+                .contains("at least 1s")
+        );
         assert!(Schedule::parse("@every soon", Tz::UTC).is_err());
-        assert!(Schedule::parse("@often", Tz::UTC).unwrap_err().contains("unknown macro"));
+        assert!(
+            Schedule::parse("@often", Tz::UTC)
+                .unwrap_err()
+                .contains("unknown macro")
+        );
         assert_eq!(
             Schedule::parse("@every 5m", Tz::UTC).unwrap().interval(),
             Some(Duration::from_secs(300))

@@ -138,7 +138,7 @@ impl SchemaCheck {
                 // its very type (or a discriminating constant such as `type: slack`).
                 let plausible: Vec<_> = context
                     .iter()
-                    .filter(|branch| !branch.iter().any(|e| rejects_shape(e)))
+                    .filter(|branch| !branch.iter().any(|e| rejects_shape(e, &at)))
                     .collect();
                 if let [branch] = plausible.as_slice() {
                     for e in branch.iter() {
@@ -204,9 +204,14 @@ fn bound_unsigned(node: &mut Value) {
 }
 
 /// An error saying the value is not of the branch's shape at all (so the branch is moot).
-fn rejects_shape(error: &ValidationError<'_>) -> bool {
+/// `at` is where the anyOf / oneOf sits: a type error there (not deeper) rejects the
+/// branch, also for a union nested in the document (`report.email`: a list or a mapping).
+fn rejects_shape(error: &ValidationError<'_>, at: &str) -> bool {
     match error.kind() {
-        ValidationErrorKind::Type { .. } => error.instance_path().as_str().is_empty(),
+        ValidationErrorKind::Type { .. } => {
+            let path = error.instance_path().as_str();
+            path.is_empty() || path == at
+        }
         ValidationErrorKind::Constant { .. } | ValidationErrorKind::Enum { .. } => {
             // `type: slack` against the `pagerduty` branch of a tagged enum.
             error.instance_path().as_str().matches('/').count() <= 1

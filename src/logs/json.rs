@@ -68,6 +68,19 @@ where
     }
 }
 
+/// A command's note (see `super::note`) as a JSON line of the same shape as events.
+pub fn note_line(level: tracing::Level, text: &str) -> String {
+    let mut line = Fields::default();
+    line.put(
+        "timestamp",
+        Value::String(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
+    );
+    line.put("level", Value::String(level.as_str().to_string()));
+    line.put("target", Value::String("probity::note".into()));
+    line.put("message", Value::String(text.to_string()));
+    format!("{}\n", line.to_json())
+}
+
 /// Keys in the order they were first put; putting a key again replaces its value.
 #[derive(Default)]
 struct Fields(Vec<(String, Value)>);

@@ -54,11 +54,24 @@ impl Default for Policy {
 }
 
 static POLICY: OnceLock<Policy> = OnceLock::new();
+static FORMAT: OnceLock<LogFormat> = OnceLock::new();
 
 /// The policy the binary set, or the default (tests in-process, the library used alone).
 /// Process-wide, like the subscriber it goes with.
 pub fn policy() -> Policy {
     POLICY.get().copied().unwrap_or_default()
+}
+
+/// A command's own line on stderr for the person at the terminal (where a report went,
+/// what alerting did, "interrupted"): as written in the text format, and as a JSON object
+/// (`target` `probity::note`) in the JSON format, so that with `--log-format json` every
+/// stderr line parses. Not filtered by level: it is output, not a diagnostic.
+pub fn note(level: tracing::Level, text: &str) {
+    let line = match FORMAT.get() {
+        Some(LogFormat::Json) => json::note_line(level, text),
+        _ => format!("{text}\n"),
+    };
+    let _ = std::io::Write::write_all(&mut writer::Stderr, line.as_bytes());
 }
 
 /// The filter when `RUST_LOG` is unset: probity's own events at info (`-v` debug), other
@@ -75,6 +88,7 @@ pub fn default_filter(verbose: u8) -> &'static str {
 /// one is drawn), filtered by `RUST_LOG` or else by `-v`. Called once, first thing.
 pub fn init(format: LogFormat, verbose: u8, policy: Policy) {
     let _ = POLICY.set(policy);
+    let _ = FORMAT.set(format);
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new(default_filter(verbose)));
     let builder = tracing_subscriber::fmt()

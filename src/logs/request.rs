@@ -37,7 +37,7 @@ pub fn attempt(obs: &Observation, traceparent: &str, case: &Case, redactor: &Red
                 ttft_ms = obs.ttft_ms.map(to_us),
                 input_tokens = obs.input_tokens,
                 output_tokens = obs.output_tokens,
-                cost_usd = obs.cost_usd,
+                cost_usd = to_nano(obs.cost_usd),
                 model = obs.model.as_deref(),
                 finish_reason = obs.finish_reason.as_deref(),
                 request_id = obs.request_id.as_deref(),
@@ -100,7 +100,7 @@ pub fn run_finished(outcome: &RunOutcome) {
         verdict = outcome.verdict.as_str(),
         exit_code = outcome.exit_code,
         requests = outcome.runner.sent,
-        cost_usd = outcome.runner.spent_usd,
+        cost_usd = to_nano(outcome.runner.spent_usd),
         findings = outcome.findings.len(),
         "run finished"
     );
@@ -109,4 +109,9 @@ pub fn run_finished(outcome: &RunOutcome) {
 /// Milliseconds to the microsecond: finer digits are noise in a log line.
 fn to_us(ms: f64) -> f64 {
     (ms * 1000.0).round() / 1000.0
+}
+
+/// Dollars to the billionth: sums of prices carry binary noise (0.00046334999999999996).
+fn to_nano(usd: f64) -> f64 {
+    (usd * 1e9).round() / 1e9
 }

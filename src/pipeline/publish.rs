@@ -37,6 +37,9 @@ pub struct Published {
     pub alerts: Option<Activity>,
     /// The HTML report written for this run (issue 11), which the e-mail summary attaches.
     pub report: Option<std::path::PathBuf>,
+    /// What the e-mailed summary did (`report.email`), when the probe has one and this
+    /// command notifies (the same `alerts` routing: `--no-alerts` sends no summary either).
+    pub summary: Option<crate::report::email::SummaryActivity>,
     /// Why the HTML report asked for could not be written. Not fatal: the verdict, the
     /// stored run and the alerts stand, and `probity report RUN` writes it again.
     pub report_error: Option<String>,
@@ -78,7 +81,34 @@ pub async fn publish(
             }
         }
     }
+    published.summary = email_summary(store, probe, outcome, outputs, &published).await?;
     Ok(published)
+}
+
+/// The e-mailed summary (`report.email`): it goes through the routing's e-mail channel, so
+/// it is sent by the commands that notify, after the HTML report it attaches is written.
+async fn email_summary(
+    store: &Store,
+    probe: &Probe,
+    outcome: &RunOutcome,
+    outputs: &Outputs<'_>,
+    published: &Published,
+) -> Result<Option<crate::report::email::SummaryActivity>, PipelineError> {
+    let Some(routing) = outputs.alerts else {
+        return Ok(None);
+    };
+    if outcome.status == RunStatus::Interrupted {
+        return Ok(None);
+    }
+    Ok(crate::report::email::send_summary(
+        store,
+        routing,
+        probe,
+        outcome,
+        published.report.as_deref(),
+        Utc::now(),
+    )
+    .await?)
 }
 
 /// Keeps the text summary (uncoloured) that `probity show` reprints beside the pipeline's

@@ -181,6 +181,7 @@ impl Anthropic {
             output_tokens: state.output_tokens,
             finish_reason: state.stop_reason.map(|r| normalise_stop_reason(&r)),
             model: state.model,
+            system_fingerprint: None,
             request_id: meta.request_id.clone().or(state.message_id),
             http_status: meta.status,
             context: Vec::new(),
@@ -271,6 +272,7 @@ fn parse_message(value: &Value, meta: &Meta) -> Result<Reply, Failure> {
             .get("model")
             .and_then(Value::as_str)
             .map(str::to_owned),
+        system_fingerprint: None,
         request_id: meta
             .request_id
             .clone()

@@ -433,6 +433,7 @@ fn extract(value: &Value, map: &HttpResponseMap, meta: &Meta) -> Result<Reply, F
         output_tokens: count("output_tokens", &map.output_tokens)?,
         finish_reason: string("finish_reason", &map.finish_reason)?,
         model: string("model", &map.model)?,
+        system_fingerprint: None,
         request_id: meta.request_id.clone(),
         http_status: meta.status,
         context,

@@ -114,6 +114,9 @@ pub struct Reply {
     pub finish_reason: Option<String>,
     /// The model the endpoint says answered.
     pub model: Option<String>,
+    /// OpenAI's `system_fingerprint`: the backend configuration that answered (changes when
+    /// the provider changes what serves the same model name).
+    pub system_fingerprint: Option<String>,
     /// The provider's request id header (`x-request-id`, `request-id`, ...).
     pub request_id: Option<String>,
     pub http_status: u16,

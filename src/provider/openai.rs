@@ -144,6 +144,7 @@ impl OpenAi {
             output_tokens: state.output_tokens,
             finish_reason: state.finish_reason,
             model: state.model,
+            system_fingerprint: state.system_fingerprint,
             request_id: meta.request_id.clone(),
             http_status: meta.status,
             context: Vec::new(),
@@ -275,11 +276,21 @@ fn parse_completion(value: &Value, meta: &Meta) -> Result<Reply, Failure> {
             .get("model")
             .and_then(Value::as_str)
             .map(str::to_owned),
+        system_fingerprint: fingerprint(value),
         request_id: meta.request_id.clone(),
         http_status: meta.status,
         context: Vec::new(),
     };
     content_filter_check(reply, meta)
+}
+
+/// `system_fingerprint` of a completion or chunk, when the endpoint sends one.
+fn fingerprint(value: &Value) -> Option<String> {
+    value
+        .get("system_fingerprint")
+        .and_then(Value::as_str)
+        .filter(|f| !f.is_empty())
+        .map(str::to_owned)
 }
 
 /// A withheld answer is a failure of its own class, keeping whatever text came before.
@@ -345,6 +356,7 @@ struct StreamState {
     input_tokens: Option<u64>,
     output_tokens: Option<u64>,
     model: Option<String>,
+    system_fingerprint: Option<String>,
 }
 
 impl StreamState {
@@ -355,6 +367,9 @@ impl StreamState {
                 .and_then(Value::as_str)
                 .filter(|m| !m.is_empty())
                 .map(str::to_owned);
+        }
+        if self.system_fingerprint.is_none() {
+            self.system_fingerprint = fingerprint(chunk);
         }
         if let Some(usage) = chunk.get("usage").filter(|u| u.is_object()) {
             self.input_tokens = usage.get("prompt_tokens").and_then(Value::as_u64);

@@ -1,6 +1,8 @@
 //! Outputs of a run: the JSON document (a stable, documented schema), the terminal summary,
 //! and the JSON Lines export of observations.
 
+pub mod digest;
+pub mod email;
 pub mod html;
 pub mod json;
 pub mod junit;

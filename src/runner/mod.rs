@@ -515,6 +515,7 @@ impl Runner {
             cost_usd: 0.0,
             finish_reason: None,
             model: None,
+            system_fingerprint: None,
             request_id: None,
             span_id: span_id.to_string(),
             output: None,
@@ -550,6 +551,7 @@ impl Runner {
         obs.cost_usd = target.pricing.cost(input, output);
         obs.finish_reason = reply.finish_reason;
         obs.model = reply.model;
+        obs.system_fingerprint = reply.system_fingerprint;
         obs.request_id = reply.request_id;
         obs.context = if reply.context.is_empty() {
             case.context.clone()

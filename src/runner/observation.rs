@@ -91,6 +91,9 @@ pub struct Observation {
     pub finish_reason: Option<String>,
     /// The model the endpoint said answered.
     pub model: Option<String>,
+    /// The endpoint's `system_fingerprint` (OpenAI), when it sent one.
+    #[serde(default)]
+    pub system_fingerprint: Option<String>,
     pub request_id: Option<String>,
     /// The W3C span id sent in `traceparent` (the trace id is the run's).
     pub span_id: String,

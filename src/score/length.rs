@@ -101,6 +101,7 @@ pub(super) mod tests {
             cost_usd: 0.0,
             finish_reason: Some("stop".into()),
             model: None,
+            system_fingerprint: None,
             request_id: None,
             span_id: "0".into(),
             output: Some(output.into()),

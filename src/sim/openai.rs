@@ -220,7 +220,12 @@ async fn respond(
             if !state.wait(reply.delay).await {
                 return shutting_down();
             }
-            completion(&reply, model, id)
+            completion(
+                &reply,
+                model,
+                id,
+                state.profile.system_fingerprint.as_deref(),
+            )
         }
     }
 }
@@ -231,6 +236,8 @@ struct Completion<'a> {
     object: &'static str,
     created: u64,
     model: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    system_fingerprint: Option<&'a str>,
     choices: [Choice<'a>; 1],
     usage: Usage,
 }
@@ -271,12 +278,13 @@ fn finish_reason(reply: &Reply) -> &'static str {
     if reply.truncated { "length" } else { "stop" }
 }
 
-fn completion(reply: &Reply, model: &str, id: u64) -> Response {
+fn completion(reply: &Reply, model: &str, id: u64, fingerprint: Option<&str>) -> Response {
     let body = Completion {
         id: format!("chatcmpl-sim-{id}"),
         object: "chat.completion",
         created: unix_now(),
         model,
+        system_fingerprint: fingerprint,
         choices: [Choice {
             index: 0,
             message: OutMessage {
@@ -303,11 +311,15 @@ struct Chunker {
 }
 
 impl Chunker {
-    fn new(model: &str, id: u64, include_usage: bool) -> Self {
+    fn new(model: &str, id: u64, include_usage: bool, fingerprint: Option<&str>) -> Self {
         let model = serde_json::to_string(model).unwrap_or_else(|_| "\"\"".into());
+        let fingerprint = fingerprint
+            .and_then(|f| serde_json::to_string(f).ok())
+            .map(|f| format!(",\"system_fingerprint\":{f}"))
+            .unwrap_or_default();
         Chunker {
             head: format!(
-                "data: {{\"id\":\"chatcmpl-sim-{id}\",\"object\":\"chat.completion.chunk\",\"created\":{},\"model\":{model},\"choices\":[",
+                "data: {{\"id\":\"chatcmpl-sim-{id}\",\"object\":\"chat.completion.chunk\",\"created\":{},\"model\":{model}{fingerprint},\"choices\":[",
                 unix_now()
             ),
             tail: if include_usage {
@@ -336,7 +348,8 @@ impl Chunker {
 }
 
 fn stream(state: &SimState, reply: &Reply, model: &str, include_usage: bool, id: u64) -> Response {
-    let chunker = Chunker::new(model, id, include_usage);
+    let fingerprint = state.profile.system_fingerprint.as_deref();
+    let chunker = Chunker::new(model, id, include_usage, fingerprint);
     let pieces = pieces(&reply.text);
     let times = state.schedule(reply.delay, reply.end, &pieces);
     let cut = reply.cut_fraction.map(|f| cut_index(f, pieces.len()));

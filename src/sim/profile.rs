@@ -42,6 +42,10 @@ pub struct Profile {
     /// Answer 401 to a chat or embeddings request whose key (`Authorization: Bearer` or
     /// `x-api-key`) is not this one; unset, any key (or none) is accepted.
     pub require_key: Option<String>,
+    /// The `system_fingerprint` sent with every OpenAI chat answer (the id of the backend
+    /// configuration that served it); unset, none is sent. A new one is a "model update"
+    /// behind the same model name.
+    pub system_fingerprint: Option<String>,
     /// Seed of every random choice; with the same seed, the n-th request for a given prompt
     /// gets the same answer, however concurrent requests interleave.
     pub seed: u64,
@@ -59,6 +63,7 @@ impl Default for Profile {
             length_scale: 1.0,
             judge_fail: 0.0,
             require_key: None,
+            system_fingerprint: None,
             seed: 0,
         }
     }

@@ -13,6 +13,14 @@ use super::error::SqlContext;
 use super::time::{format_ts, parse_ts};
 use super::{Store, StoreError, json_text};
 
+/// What an answer reported, of the columns `reported` counts (a fixed set: the column
+/// name goes into the SQL text).
+#[derive(Clone, Copy)]
+enum Reported {
+    Model,
+    Fingerprint,
+}
+
 /// One incident, open or resolved. `id` is 0 for one not stored yet.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IncidentRecord {
@@ -198,10 +206,13 @@ impl Store {
             .at(&self.path, action)?;
             tx.last_insert_rowid()
         } else {
+            // An acknowledgement (`alert ack`) made while a run evaluated this incident
+            // from an older read must survive that run's write: it is never undone here.
             tx.execute(
                 "UPDATE incidents SET key = ?1, probe = ?2, rule = ?3, target = ?4, \
                  labels_json = ?5, severity = ?6, opened_at = ?7, last_seen = ?8, \
-                 runs_failing = ?9, firing = ?10, notified_at = ?11, acknowledged_at = ?12, \
+                 runs_failing = ?9, firing = ?10, notified_at = ?11, \
+                 acknowledged_at = COALESCE(acknowledged_at, ?12), \
                  silenced = ?13, resolved_at = ?14, summary = ?15, told_json = ?16 \
                  WHERE id = ?17",
                 rusqlite::params_from_iter(
@@ -242,6 +253,48 @@ impl Store {
             out.push(self.decode_incident(row)?);
         }
         Ok(out)
+    }
+
+    /// Acknowledges open incident `id` (someone is on it): reminders stop, the incident
+    /// stays open and still resolves. `None` when no open incident has that id.
+    pub fn acknowledge_incident(
+        &self,
+        id: i64,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<IncidentRecord>, StoreError> {
+        let action = "acknowledging an incident";
+        let changed = self
+            .conn
+            .execute(
+                "UPDATE incidents SET acknowledged_at = ?2, ack_reason = ?3 \
+                 WHERE id = ?1 AND resolved_at IS NULL",
+                params![id, format_ts(&now), reason],
+            )
+            .at(&self.path, action)?;
+        if changed == 0 {
+            return Ok(None);
+        }
+        let sql = format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = ?1");
+        let mut stmt = self.conn.prepare(&sql).at(&self.path, action)?;
+        let mut rows = stmt.query(params![id]).at(&self.path, action)?;
+        match rows.next().at(&self.path, action)? {
+            Some(row) => Ok(Some(self.decode_incident(row)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The reason given when incident `id` was acknowledged, if any.
+    pub fn ack_reason(&self, id: i64) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT ack_reason FROM incidents WHERE id = ?1",
+                params![id],
+                |row| row.get::<_, Option<String>>(0),
+            )
+            .optional()
+            .map(Option::flatten)
+            .at(&self.path, "reading an acknowledgement")
     }
 
     /// Every incident of a probe, open and resolved, oldest first.
@@ -402,5 +455,93 @@ impl Store {
             .optional()
             .at(&self.path, action)?;
         found.transpose()
+    }
+
+    /// Queues notifications that belong to no incident (one-shot `info` ones), in one
+    /// transaction: all of them or none.
+    pub fn queue_outbox(&self, rows: &[NewOutbox], now: DateTime<Utc>) -> Result<(), StoreError> {
+        let action = "queueing notifications";
+        let tx = self.immediate(action)?;
+        let now = format_ts(&now);
+        for row in rows {
+            let json = json_text(&self.path, "a notification".into(), &row.notification)?;
+            tx.execute(
+                "INSERT INTO outbox (delivery_id, incident_id, channel, notification_json, \
+                 created_at, next_attempt_at) VALUES (?1, NULL, ?2, ?3, ?4, ?4)",
+                params![row.delivery_id, row.channel, json, now],
+            )
+            .at(&self.path, action)?;
+        }
+        tx.commit().at(&self.path, action)?;
+        Ok(())
+    }
+
+    /// The error text of one failed sample of `target` in a run whose error class is
+    /// `class` (its last attempt), the first one sent: the example a message quotes.
+    pub fn example_error(
+        &self,
+        run_id: &str,
+        target: &str,
+        class: &str,
+    ) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT error FROM observations WHERE run_id = ?1 AND target = ?2 \
+                 AND status = ?3 AND final_attempt = 1 AND error IS NOT NULL AND error != '' \
+                 ORDER BY seq LIMIT 1",
+                params![run_id, target, class],
+                |row| row.get(0),
+            )
+            .optional()
+            .at(&self.path, "reading an example error")
+    }
+
+    /// The model names the endpoint reported for `target` in a run, the most frequent
+    /// first (ties by name), with how many answers reported each.
+    pub fn models_reported(
+        &self,
+        run_id: &str,
+        target: &str,
+    ) -> Result<Vec<(String, u64)>, StoreError> {
+        self.reported(run_id, target, Reported::Model)
+    }
+
+    /// The `system_fingerprint`s the endpoint reported for `target` in a run, the most
+    /// frequent first, with how many answers reported each.
+    pub fn fingerprints_reported(
+        &self,
+        run_id: &str,
+        target: &str,
+    ) -> Result<Vec<(String, u64)>, StoreError> {
+        self.reported(run_id, target, Reported::Fingerprint)
+    }
+
+    fn reported(
+        &self,
+        run_id: &str,
+        target: &str,
+        what: Reported,
+    ) -> Result<Vec<(String, u64)>, StoreError> {
+        let (column, action) = match what {
+            Reported::Model => ("model", "reading the models a run's answers reported"),
+            Reported::Fingerprint => (
+                "system_fingerprint",
+                "reading the system fingerprints a run's answers reported",
+            ),
+        };
+        let sql = format!(
+            "SELECT {column}, count(*) AS n FROM observations WHERE run_id = ?1 \
+             AND target = ?2 AND {column} IS NOT NULL AND {column} != '' \
+             GROUP BY {column} ORDER BY n DESC, {column}"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql).at(&self.path, action)?;
+        let mut rows = stmt.query(params![run_id, target]).at(&self.path, action)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().at(&self.path, action)? {
+            let model: String = row.get(0).at(&self.path, action)?;
+            let n: i64 = row.get(1).at(&self.path, action)?;
+            out.push((model, u64::try_from(n).unwrap_or(0)));
+        }
+        Ok(out)
     }
 }

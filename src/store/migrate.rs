@@ -44,6 +44,21 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "alerts",
         sql: include_str!("migrations/0005_alerts.sql"),
     },
+    Migration {
+        version: 6,
+        name: "observation_fingerprint",
+        sql: include_str!("migrations/0006_observation_fingerprint.sql"),
+    },
+    Migration {
+        version: 7,
+        name: "incident_ack",
+        sql: include_str!("migrations/0007_incident_ack.sql"),
+    },
+    Migration {
+        version: 8,
+        name: "digests",
+        sql: include_str!("migrations/0008_digests.sql"),
+    },
 ];
 
 /// The newest schema version this binary knows.

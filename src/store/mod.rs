@@ -6,6 +6,7 @@
 
 mod alerts;
 mod error;
+mod mails;
 mod migrate;
 mod rows;
 mod time;

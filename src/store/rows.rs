@@ -22,9 +22,9 @@ const INSERT: &str = "INSERT INTO observations (
         run_id, seq, target, golden_set, case_id, sample, attempt, final_attempt, started_at,
         scheduled_ms, latency_ms, ttft_ms, status, http_status, error, input_tokens,
         output_tokens, cost_usd, finish_reason, model, request_id, span_id, output,
-        context_json, scores_json, delayed
+        context_json, scores_json, delayed, system_fingerprint
     ) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-              ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)";
+              ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)";
 
 const UPDATE_SCORES: &str =
     "UPDATE observations SET scores_json = ?3 WHERE run_id = ?1 AND seq = ?2";
@@ -33,7 +33,7 @@ const UPDATE_SCORES: &str =
 pub(crate) const SELECT_COLUMNS: &str = "seq, target, golden_set, case_id, sample, attempt,
     final_attempt, started_at, scheduled_ms, latency_ms, ttft_ms, status, http_status, error,
     input_tokens, output_tokens, cost_usd, finish_reason, model, request_id, span_id, output,
-    context_json, scores_json, delayed";
+    context_json, scores_json, delayed, system_fingerprint";
 
 fn to_i64(path: &Path, run_id: &str, what: &'static str, value: u64) -> Result<i64, StoreError> {
     i64::try_from(value).map_err(|_| StoreError::OutOfRange {
@@ -112,6 +112,7 @@ pub(crate) fn insert_observation(
         context,
         scores,
         o.delayed,
+        o.system_fingerprint,
     ]);
     match result {
         Ok(_) => Ok(()),
@@ -253,6 +254,7 @@ pub(crate) fn decode(
             .unwrap_or(f64::NAN),
         finish_reason: row.get(17).map_err(col)?,
         model: row.get(18).map_err(col)?,
+        system_fingerprint: row.get(25).map_err(col)?,
         request_id: row.get(19).map_err(col)?,
         span_id: row.get(20).map_err(col)?,
         output: row.get(21).map_err(col)?,

@@ -20,11 +20,15 @@ use std::time::{Duration, Instant};
 pub const BINARY: &str = "/usr/bin/chromium";
 
 /// Generous: seven developers share two cores, and a cold start of Chromium is seconds.
+/// (A page whose server never answers keeps headless Chromium waiting for ever.)
 const TIMEOUT: Duration = Duration::from_secs(120);
 
 pub struct Chromium {
     dir: tempfile::TempDir,
     calls: Cell<u32>,
+    timeout: Duration,
+    /// The process id (and process group) of the last browser started.
+    last_pid: Cell<Option<u32>>,
 }
 
 impl Chromium {
@@ -36,7 +40,20 @@ impl Chromium {
         Chromium {
             dir: tempfile::tempdir().expect("temp dir"),
             calls: Cell::new(0),
+            timeout: TIMEOUT,
+            last_pid: Cell::new(None),
         }
+    }
+
+    /// The same with another limit on each call (the default is 120 s).
+    pub fn with_timeout(mut self, timeout: Duration) -> Chromium {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The process id, which is also the process group, of the last browser started.
+    pub fn last_pid(&self) -> Option<u32> {
+        self.last_pid.get()
     }
 
     /// This helper's temporary directory (screenshots land here; pages may be written here).
@@ -118,7 +135,8 @@ impl Chromium {
             .process_group(0)
             .spawn()
             .unwrap_or_else(|e| panic!("start {BINARY}: {e}"));
-        let deadline = Instant::now() + TIMEOUT;
+        self.last_pid.set(Some(child.id()));
+        let deadline = Instant::now() + self.timeout;
         let status = loop {
             match child.try_wait() {
                 Ok(Some(status)) => break status,
@@ -126,13 +144,16 @@ impl Chromium {
                     std::thread::sleep(Duration::from_millis(50))
                 }
                 Ok(None) => {
+                    // `--`: procps' kill reads `-PGID` without it as an option.
                     let _ = Command::new("kill")
-                        .args(["-KILL", &format!("-{}", child.id())])
+                        .args(["-s", "KILL", "--", &format!("-{}", child.id())])
+                        .stderr(Stdio::null())
                         .status();
+                    let _ = child.kill();
                     let _ = child.wait();
                     panic!(
                         "chromium --{what} {url} did not finish within {} s:\n{}",
-                        TIMEOUT.as_secs(),
+                        self.timeout.as_secs(),
                         log_tail(&stderr)
                     );
                 }

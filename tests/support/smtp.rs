@@ -2,6 +2,9 @@
 //! creates) on a free loopback port, storing what it receives in a maildir in its own
 //! temporary directory; killed when dropped. Messages are read back with Python's own
 //! `email` package, so the MIME decoding checked is an independent one, not lettre's.
+//! [`Smtp::start_secure`] starts it with TLS (STARTTLS required, or implicit TLS) and a
+//! login: its certificate is issued by a throwaway CA (rcgen) whose PEM the client is
+//! given as `ca_file`.
 
 #![allow(dead_code)]
 
@@ -47,7 +50,106 @@ for key, msg in sorted(mailbox.Maildir(sys.argv[1], create=False).items()):
 print(json.dumps(out))
 "#;
 
+/// aiosmtpd with TLS and AUTH, which its command line cannot set up: argv[1] is a JSON
+/// object {port, maildir, mode (starttls|tls), cert, key, user, password}.
+const SECURE_SERVER: &str = r#"
+import json, ssl, sys, threading
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Mailbox
+from aiosmtpd.smtp import AuthResult, LoginPassword
+cfg = json.loads(sys.argv[1])
+ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+ctx.load_cert_chain(cfg["cert"], cfg["key"])
+def authenticate(server, session, envelope, mechanism, data):
+    ok = isinstance(data, LoginPassword) and data.login == cfg["user"].encode() \
+        and data.password == cfg["password"].encode()
+    # handled=False: aiosmtpd answers 535 itself (its default means "already answered").
+    return AuthResult(success=ok, handled=False)
+kw = dict(hostname="127.0.0.1", port=cfg["port"], authenticator=authenticate, auth_required=True)
+if cfg["mode"] == "starttls":
+    kw.update(tls_context=ctx, require_starttls=True, auth_require_tls=True)
+else:
+    # Implicit TLS: the whole connection is encrypted, AUTH needs no upgrade.
+    kw.update(ssl_context=ctx, auth_require_tls=False)
+controller = Controller(Mailbox(cfg["maildir"]), **kw)
+controller.start()
+print("ready", flush=True)
+threading.Event().wait()
+"#;
+
+/// How [`Smtp::start_secure`] encrypts.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Secure {
+    /// STARTTLS offered and required before MAIL and AUTH.
+    Starttls,
+    /// TLS from the first byte (SMTPS).
+    Implicit,
+}
+
+/// A CA and a server certificate for 127.0.0.1 issued by it, as PEM files in `dir`;
+/// returns (ca, cert, key) paths.
+pub fn issue_certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().expect("CA key");
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "probity test CA");
+    let ca_cert = ca_params.self_signed(&ca_key).expect("CA certificate");
+    let issuer = Issuer::new(ca_params, ca_key);
+    let key = KeyPair::generate().expect("server key");
+    let params = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+        .expect("server params");
+    let cert = params.signed_by(&key, &issuer).expect("server certificate");
+    let paths = (
+        dir.join("ca.pem"),
+        dir.join("server.pem"),
+        dir.join("server.key"),
+    );
+    std::fs::write(&paths.0, ca_cert.pem()).expect("write ca.pem");
+    std::fs::write(&paths.1, cert.pem()).expect("write server.pem");
+    std::fs::write(&paths.2, key.serialize_pem()).expect("write server.key");
+    paths
+}
+
 impl Smtp {
+    /// aiosmtpd with TLS (`mode`) requiring a login as `user`/`password`; returns the
+    /// server and the PEM file of the CA that issued its certificate.
+    pub async fn start_secure(mode: Secure, user: &str, password: &str) -> (Smtp, PathBuf) {
+        let py = python();
+        assert!(
+            py.exists(),
+            "{} is missing: run the tests with `scripts/test`, which creates the virtualenv \
+             with aiosmtpd",
+            py.display()
+        );
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (ca, cert, key) = issue_certificates(dir.path());
+        let port = super::alertmanager::free_port();
+        let config = serde_json::json!({
+            "port": port,
+            "maildir": dir.path().join("mail"),
+            "mode": if mode == Secure::Starttls { "starttls" } else { "tls" },
+            "cert": cert,
+            "key": key,
+            "user": user,
+            "password": password,
+        });
+        let log = std::fs::File::create(dir.path().join("smtpd.log")).expect("log file");
+        let child = Command::new(&py)
+            .args(["-c", SECURE_SERVER])
+            .arg(config.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start aiosmtpd");
+        let mut smtp = Smtp { child, port, dir };
+        smtp.wait_ready().await;
+        (smtp, ca)
+    }
+
     pub async fn start() -> Smtp {
         let py = python();
         assert!(
@@ -113,6 +215,14 @@ impl Smtp {
             String::from_utf8_lossy(&out.stderr)
         );
         serde_json::from_slice(&out.stdout).expect("reader output as JSON")
+    }
+}
+
+impl Smtp {
+    /// The maildir messages are stored in, for tests that read parts `messages` does not
+    /// decode (attachment names, dispositions).
+    pub fn mail_dir(&self) -> PathBuf {
+        self.dir.path().join("mail")
     }
 }
 

@@ -3,23 +3,32 @@
 //! `severity`, and `test="true"` for a drill; names outside Prometheus' `[a-zA-Z_]
 //! [a-zA-Z0-9_]*` have other characters replaced by `_`, empty values are dropped),
 //! `annotations` (`summary`, and `details` as `key: value` lines), `startsAt`, and
-//! `generatorURL` when the link is a URL. A firing alert leaves `endsAt` unset, so
-//! Alertmanager keeps it active for its `resolve_timeout` and the outbox re-sends it each
-//! run (Alertmanager expects clients to repeat firing alerts); a resolve sets `endsAt` to
-//! the incident's end (or now), which ends it at once. The labels are its identity, so a
-//! resend is the same alert, never a second one.
+//! `generatorURL` when the link is a URL. A firing alert carries `endsAt` = the time of
+//! sending + `ends_after` (default 1h): without one, Alertmanager resolves it by itself
+//! after its `resolve_timeout` (5m by default), long before the next run of a probe that
+//! runs every 15 minutes. Every run re-sends each open incident's firing alert (as
+//! Alertmanager's own clients re-send every evaluation; `after_run`), which moves `endsAt`
+//! on; a resolve sets `endsAt` to the incident's end (or now), which ends it at once. The
+//! labels are its identity, so a resend is the same alert, never a second one.
 
 use std::collections::BTreeMap;
 
-use chrono::{SecondsFormat, Utc};
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
 use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 
 use super::{Http, neutralize, severity_name, truncate};
 use crate::alert::{Action, Notification, Notifier, NotifyError};
 
+/// How long a firing alert stays active without a resend, unless `ends_after` says.
+pub const DEFAULT_ENDS_AFTER: Duration = Duration::from_secs(3600);
+
 pub struct Alertmanager {
     pub(crate) url: reqwest::Url,
+    /// `endsAt` of a firing alert, from the time it is sent.
+    pub(crate) ends_after: Duration,
     pub(crate) http: Http,
 }
 
@@ -51,8 +60,9 @@ fn label_name(name: &str) -> String {
     out
 }
 
-/// The JSON array posted (one alert).
-pub fn payload(n: &Notification) -> Value {
+/// The JSON array posted (one alert) at `now`; a firing alert ends at `now + ends_after`
+/// unless re-sent.
+pub fn payload(n: &Notification, now: DateTime<Utc>, ends_after: Duration) -> Value {
     let mut labels = BTreeMap::new();
     for (k, v) in &n.labels {
         if !v.is_empty() {
@@ -86,10 +96,13 @@ pub fn payload(n: &Notification) -> Value {
         },
         "startsAt": n.started_at.to_rfc3339_opts(SecondsFormat::Millis, true),
     });
-    if n.action == Action::Resolve {
-        let ended = n.ended_at.unwrap_or_else(Utc::now);
-        alert["endsAt"] = json!(ended.to_rfc3339_opts(SecondsFormat::Millis, true));
-    }
+    let ends = match n.action {
+        Action::Resolve => n.ended_at.unwrap_or(now),
+        Action::Trigger => {
+            now + chrono::Duration::from_std(ends_after).unwrap_or(chrono::Duration::hours(1))
+        }
+    };
+    alert["endsAt"] = json!(ends.to_rfc3339_opts(SecondsFormat::Millis, true));
     if let Some(link) = n.link.as_deref().filter(|l| reqwest::Url::parse(l).is_ok()) {
         alert["generatorURL"] = json!(link);
     }
@@ -103,7 +116,7 @@ impl Notifier for Alertmanager {
 
     fn notify<'a>(&'a self, n: &'a Notification) -> BoxFuture<'a, Result<(), NotifyError>> {
         Box::pin(async move {
-            let body = payload(n);
+            let body = payload(n, Utc::now(), self.ends_after);
             self.http
                 .send(self.http.client.post(self.url.clone()).json(&body))
                 .await

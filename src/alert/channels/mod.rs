@@ -102,11 +102,17 @@ pub fn build(
             secret: secret.clone(),
             http: base(http()?),
         }),
-        RawChannel::Alertmanager { url } => {
+        RawChannel::Alertmanager { url, ends_after } => {
             let base_url = parse("url", url)?;
             let alerts = alertmanager::alerts_url(&base_url).map_err(invalid)?;
+            let ends_after = match ends_after {
+                Some(d) => crate::config::parse_duration(d)
+                    .map_err(|e| invalid(format!("`ends_after`: {e}")))?,
+                None => alertmanager::DEFAULT_ENDS_AFTER,
+            };
             Box::new(alertmanager::Alertmanager {
                 url: alerts,
+                ends_after,
                 http: base(http()?),
             })
         }
@@ -117,6 +123,7 @@ pub fn build(
             password,
             from,
             to,
+            ca_file,
         } => Box::new(
             email::Email::new(
                 name,
@@ -127,6 +134,7 @@ pub fn build(
                     password: password.as_deref(),
                     from,
                     to,
+                    ca_file: ca_file.as_deref(),
                 },
                 timeout,
                 redactor.clone(),

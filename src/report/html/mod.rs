@@ -29,7 +29,7 @@ mod view;
 use std::path::{Path, PathBuf};
 
 pub use engine::{embedded as embedded_template, escape_html};
-pub use history::{HistoryView, history_view};
+pub use history::{HistoryView, Point, history_view, points};
 pub use view::{RunView, run_view};
 
 use crate::store::{Store, StoreError};
