@@ -194,7 +194,8 @@ async fn run_writes_its_report_and_latest_and_report_rerenders_it_from_the_store
     let envs = [("PROBITY_TEST_KEY", "k")];
     let out = probity_in(dir, &envs, &["run", "bot"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let stdout = text(&out.stdout);
+    // On stderr, beside the alerts: stdout is what `probity show` reprints.
+    let stdout = text(&out.stderr);
     let store = Store::open(&project.db()).unwrap();
     let run = store.run("latest").unwrap();
     let expected = dir.join("reports/bot").join(format!("{}.html", run.id));
