@@ -193,6 +193,11 @@ pub struct RunArgs {
     /// no e-mail summary (`report.email`) is sent either.
     #[arg(long)]
     pub no_alerts: bool,
+    /// Push each probe's run metrics to this Prometheus Pushgateway
+    /// (`PUT URL/metrics/job/probity/probe/<name>`). A failed push is a warning on stderr;
+    /// it does not change the exit code.
+    #[arg(long, value_name = "URL")]
+    pub pushgateway: Option<String>,
     #[command(flatten)]
     pub report: ReportFlags,
 }
@@ -411,6 +416,14 @@ pub struct ServeArgs {
     /// cancelled, e.g. `20s`, `1m`.
     #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = crate::config::parse_duration)]
     pub grace: std::time::Duration,
+    /// Where /metrics, /healthz, /readyz and the dashboard listen (port 0: any free port,
+    /// said on stderr).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9464")]
+    pub listen: std::net::SocketAddr,
+    /// Require `Authorization: Bearer <token>` on every path but /healthz, the token read
+    /// from the environment variable VAR.
+    #[arg(long, value_name = "VAR")]
+    pub token_env: Option<String>,
     /// Each run's HTML report, as `probity run` writes it.
     #[command(flatten)]
     pub report: ReportFlags,

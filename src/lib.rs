@@ -14,6 +14,7 @@ pub mod exit;
 pub mod golden;
 pub mod inert;
 pub mod logs;
+pub mod metrics;
 pub mod pipeline;
 pub mod provider;
 pub mod report;

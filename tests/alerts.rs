@@ -1358,3 +1358,28 @@ async fn a_new_system_fingerprint_is_an_info_note_once_streamed_or_not() {
         sim.shutdown().await.unwrap();
     }
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+    /// The six ops of a custom rule agree with each other for any pair of values: `>` and
+    /// `<=` are complements, as are `<` and `>=`, `==` and `!=`; `>=` is `>` or `==`.
+    #[test]
+    fn rule_ops_are_consistent(a in -1e9f64..1e9, b in -1e9f64..1e9, same in proptest::bool::ANY) {
+        use probity::config::RuleOp::*;
+        let b = if same { a } else { b };
+        proptest::prop_assert_ne!(Gt.holds(a, b), Le.holds(a, b));
+        proptest::prop_assert_ne!(Lt.holds(a, b), Ge.holds(a, b));
+        proptest::prop_assert_ne!(Eq.holds(a, b), Ne.holds(a, b));
+        proptest::prop_assert_eq!(Ge.holds(a, b), Gt.holds(a, b) || Eq.holds(a, b));
+        proptest::prop_assert_eq!(Eq.holds(a, b), Eq.holds(b, a));
+        proptest::prop_assert_eq!(Gt.holds(a, b), Lt.holds(b, a));
+        if same {
+            proptest::prop_assert!(Eq.holds(a, b) && !Gt.holds(a, b) && !Lt.holds(a, b));
+        }
+        for (text, op) in probity::config::RuleOp::ALL {
+            proptest::prop_assert_eq!(probity::config::RuleOp::parse(text), Some(op));
+            proptest::prop_assert_eq!(op.as_str(), text);
+        }
+    }
+}

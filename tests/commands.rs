@@ -515,7 +515,7 @@ async fn each_demo_starts_from_a_fresh_database() {
     // healthy run resolves them.
     let alerts = text(&first_out.stderr);
     assert!(
-        alerts.contains("alert [CRITICAL] error rate ")
+        alerts.contains("alert [CRITICAL] Error rate ")
             && alerts.contains("alert [RESOLVED] Resolved: threshold:error_rate on support-bot"),
         "{alerts}"
     );

@@ -30,7 +30,13 @@ impl Daemon {
         let log = root.join("serve.log");
         let file = std::fs::File::create(&log).unwrap();
         let child = Command::new(BIN)
-            .args(["-C", root.to_str().unwrap(), "serve"])
+            .args([
+                "-C",
+                root.to_str().unwrap(),
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+            ])
             .args(args)
             .env("PROBITY_TEST_KEY", "sk-test")
             .env("NO_COLOR", "1")
@@ -437,6 +443,7 @@ async fn the_outbox_is_retried_on_a_tick_between_runs() {
         max_running: 1,
         grace: Duration::from_secs(5),
         outbox_every: Duration::from_millis(500),
+        metrics: None,
         report_dir: None,
     };
     let (daemon, events) = serve_in_process(loaded, settings, std::sync::Arc::clone(&state));
@@ -501,6 +508,7 @@ async fn jitter_delays_every_tick_by_the_probes_own_fixed_offset() {
         max_running: 1,
         grace: Duration::from_secs(1),
         outbox_every: Duration::from_secs(30),
+        metrics: None,
         report_dir: None,
     };
     let loaded = Loaded {

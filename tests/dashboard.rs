@@ -239,3 +239,48 @@ async fn pages_render_link_to_each_other_and_keep_model_text_as_text() {
     );
     assert!(!case_dom.contains("<script"), "{case_dom}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_daemons_router_serves_the_dashboard_behind_its_token() {
+    use std::sync::Arc;
+
+    use probity::daemon::http::{HttpState, NoScheduler, router};
+    use probity::metrics::Metrics;
+
+    let project = Project::with_files(&[
+        ("probes/bot.yaml", &probe("1")),
+        ("golden-sets/support.yaml", &golden()),
+    ]);
+    let sim = start_sim(&project.golden(), Profile::default()).await;
+    project.aim(PLACEHOLDER, &sim.base_url());
+    let out = probity_in(project.root(), &[("PROBITY_TEST_KEY", "k")], &["run"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    sim.shutdown().await.unwrap();
+
+    let state = HttpState::new(
+        Arc::new(Metrics::new()),
+        Some(project.db()),
+        Arc::new(NoScheduler),
+    )
+    .with_token("dash-token")
+    .with_dashboard(Dashboard::new(project.db(), None));
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router(state)).await });
+
+    let client = reqwest::Client::new();
+    for path in ["/", "/probes/bot", "/runs/latest"] {
+        let open = client.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(open.status().as_u16(), 401, "{path} without the token");
+        let page = client
+            .get(format!("{base}{path}"))
+            .bearer_auth("dash-token")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status().as_u16(), 200, "{path}");
+        assert!(page.text().await.unwrap().contains("bot"), "{path}");
+    }
+}

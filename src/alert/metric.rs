@@ -7,7 +7,6 @@
 use serde_json::Value;
 
 use crate::config::Unit;
-use crate::summary::RunSummary;
 
 /// A metric a rule can name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,12 +119,6 @@ pub fn value_in(summary: &Value, name: &str) -> Option<f64> {
     // Rates and mean scores are objects (`{value, ci, n}`); the rule tests their value.
     let v = v.get("value").unwrap_or(v);
     v.as_f64().filter(|x| x.is_finite())
-}
-
-/// The value of `name` in a target's summary.
-pub fn value(summary: &RunSummary, name: &str) -> Option<f64> {
-    let doc = serde_json::to_value(summary).ok()?;
-    value_in(&doc, name)
 }
 
 #[cfg(test)]

@@ -179,6 +179,9 @@ fn aim_at(probe: &mut Probe, base_url: &str, db: &Path) {
     }
     probe.requests_per_second = None;
     probe.store.path = db.to_path_buf();
+    // The demo notifies the console only: the examples' e-mailed summaries would need a
+    // mail server.
+    probe.report = Default::default();
 }
 
 fn print_outcome(outcome: &crate::pipeline::RunOutcome, style: &Style) -> Result<(), CommandError> {
@@ -228,6 +231,12 @@ pub async fn demo(out: &Path) -> Result<i32, CommandError> {
     );
     let mut written = Vec::new();
     let mut support_run = None;
+    // Every run writes its HTML report, as `probity run` does in a project.
+    let reports = Outputs {
+        report_dir: Some(project_dir.join("reports")),
+        ..Outputs::default()
+    };
+    let mut last_report = None;
     for probe in probes.iter_mut() {
         aim_at(probe, &current.base_url(), &db);
         let outcome = run_probe(
@@ -238,7 +247,7 @@ pub async fn demo(out: &Path) -> Result<i32, CommandError> {
             CancellationToken::new(),
         )
         .await?;
-        publish(&store, probe, &outcome, &Outputs::default()).await?;
+        publish(&store, probe, &outcome, &reports).await?;
         print_outcome(&outcome, &style)?;
         let path = out.join(format!("{}-{}.json", outcome.probe, outcome.run_id));
         write_json(&path, &run_document(&outcome))?;
@@ -287,7 +296,7 @@ pub async fn demo(out: &Path) -> Result<i32, CommandError> {
         };
         let outcome =
             run_probe(probe, &store, &gate, &Bar::new(), CancellationToken::new()).await?;
-        publish(&store, probe, &outcome, &Outputs::default()).await?;
+        publish(&store, probe, &outcome, &reports).await?;
         print_outcome(&outcome, &style)?;
         let stem = out.join(format!("gate-{}-{}", outcome.probe, outcome.run_id));
         write_json(&stem.with_extension("json"), &run_document(&outcome))?;
@@ -332,11 +341,22 @@ pub async fn demo(out: &Path) -> Result<i32, CommandError> {
             style.bold("probity demo:"),
             updated.base_url()
         );
-        for (step, base_url) in [
-            ("degraded", updated.base_url()),
-            ("healthy", rolled_back.base_url()),
+        // The update is a new model version: the reports' trend shows it as a deployment
+        // marker, and the rollback as another.
+        let old_version = probe.target.labels.get("model_version").cloned();
+        for (step, base_url, version) in [
+            (
+                "degraded",
+                updated.base_url(),
+                Some("2024-08-06".to_string()),
+            ),
+            ("healthy", rolled_back.base_url(), old_version),
         ] {
             aim_at(probe, &base_url, &db);
+            match version {
+                Some(v) => probe.target.labels.insert("model_version".into(), v),
+                None => probe.target.labels.remove("model_version"),
+            };
             let outcome = run_probe(
                 probe,
                 &store,
@@ -350,6 +370,7 @@ pub async fn demo(out: &Path) -> Result<i32, CommandError> {
             let outputs = Outputs {
                 alerts: Some(&routing),
                 link: Some(display_path(&path)),
+                report_dir: reports.report_dir.clone(),
                 ..Outputs::default()
             };
             // The run first, then its alerts (the console channel prints as it delivers).
@@ -365,6 +386,7 @@ pub async fn demo(out: &Path) -> Result<i32, CommandError> {
             }
             let _ = std::io::stdout().flush();
             let published = publish(&store, probe, &outcome, &outputs).await?;
+            last_report = published.report.clone();
             if let Some(activity) = &published.alerts {
                 super::alert::print_activity(activity);
                 let e = &activity.evaluation;
@@ -394,5 +416,12 @@ pub async fn demo(out: &Path) -> Result<i32, CommandError> {
         display_path(&db),
         display_path(&db)
     );
+    if let Some(report) = last_report {
+        println!(
+            "report: {} (support-bot's last run; its trend shows the baseline run, the \
+             model update and the rollback, with the deployment markers between them)",
+            display_path(&report)
+        );
+    }
     Ok(exit::PASSED)
 }

@@ -90,6 +90,7 @@ pub async fn gate(cli: &Cli, args: &GateArgs) -> Result<i32, CommandError> {
         alerts: routing.as_ref(),
         link: args.json.as_deref().map(crate::config::display_path),
         report_dir: super::report::report_dir(cli, &args.report),
+        ..Outputs::default()
     };
     let published = publish(&store, probe, &outcome, &outputs).await?;
     if let Some(activity) = &published.alerts {

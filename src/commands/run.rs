@@ -121,6 +121,16 @@ pub async fn run(cli: &Cli, args: &RunArgs) -> Result<i32, CommandError> {
             }
         }
     }
+    // A malformed gateway is a usage error said before anything is sent; an unreachable one
+    // is a warning after the run (see `metrics::sink`).
+    if let Some(url) = &args.pushgateway
+        && !(url.starts_with("http://") || url.starts_with("https://"))
+    {
+        return Err(CommandError::Usage(format!(
+            "--pushgateway `{}`: expected the Pushgateway's base URL, e.g. http://pushgateway:9091",
+            sanitize(url, 200)
+        )));
+    }
     if args.dry_run {
         let mut stdout = std::io::stdout().lock();
         for probe in &project.probes {
@@ -170,10 +180,21 @@ pub async fn run(cli: &Cli, args: &RunArgs) -> Result<i32, CommandError> {
             alerts: project.alerts.as_ref().filter(|_| !args.no_alerts),
             link: report_path.as_deref().map(crate::config::display_path),
             report_dir: super::report::report_dir(cli, &args.report),
+            pushgateway: args.pushgateway.as_deref(),
+            ..Outputs::default()
         };
         let published = publish(&store, probe, &outcome, &outputs).await?;
         if let Some(activity) = &published.alerts {
             super::alert::print_activity(activity);
+        }
+        if let Some(crate::metrics::PushReport {
+            error: Some(why), ..
+        }) = &published.pushed
+        {
+            eprintln!(
+                "warning: metrics of probe `{}` not pushed: {why}",
+                sanitize(&probe.name, 200)
+            );
         }
         if let Some(summary) = &published.summary {
             super::alert::print_summary(summary);

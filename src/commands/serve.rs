@@ -10,8 +10,10 @@ use tokio::sync::mpsc;
 use super::{CommandError, db};
 use crate::cli::{Cli, ServeArgs};
 use crate::config::{Probe, load_probes, process_env};
-use crate::daemon::{self, DaemonError, DaemonState, Event, Loaded, Loader, Settings};
+use crate::daemon::{self, DaemonError, DaemonState, Event, Loaded, Loader, Settings, http};
 use crate::exit;
+use crate::metrics::Metrics;
+use std::sync::Arc;
 
 pub async fn serve(cli: &Cli, args: &ServeArgs) -> Result<i32, CommandError> {
     // Signals first: a SIGTERM while the probes load must stop the daemon cleanly, not
@@ -19,12 +21,22 @@ pub async fn serve(cli: &Cli, args: &ServeArgs) -> Result<i32, CommandError> {
     let (events, received) = mpsc::unbounded_channel();
     forward_signals(events)?;
     let first = load(&cli.root, cli.db.as_deref())?;
+    let token = match &args.token_env {
+        Some(var) => Some(
+            http::token_from_env(var, &process_env)
+                .map_err(|e| CommandError::Usage(e.to_string()))?,
+        ),
+        None => None,
+    };
+    let metrics = Arc::new(Metrics::new());
+    let state = DaemonState::shared(Utc::now());
     let (root, db) = (cli.root.clone(), cli.db.clone());
     let loader: Loader = Box::new(move || load(&root, db.as_deref()).map_err(|e| e.to_string()));
     let settings = Settings {
         max_running: args.max_running as usize,
         grace: args.grace,
         outbox_every: daemon::scheduler::OUTBOX_EVERY,
+        metrics: Some(metrics.clone()),
         report_dir: super::report::report_dir(cli, &args.report),
     };
     let scheduled: Vec<&str> = first
@@ -39,7 +51,7 @@ pub async fn serve(cli: &Cli, args: &ServeArgs) -> Result<i32, CommandError> {
         scheduled.join(", "),
         crate::config::display_path(&first.db)
     );
-    let state = DaemonState::shared(Utc::now());
+    serve_http(args.listen, token, &metrics, &first.db, &state).await?;
     match daemon::serve(settings, first, loader, state, received).await {
         Ok(stopped) => {
             eprintln!(
@@ -53,6 +65,45 @@ pub async fn serve(cli: &Cli, args: &ServeArgs) -> Result<i32, CommandError> {
         )),
         Err(DaemonError::Store(e)) => Err(e.into()),
     }
+}
+
+/// Binds `listen` (a bind failure stops the daemon before anything is scheduled: a
+/// daemon nobody can scrape must not look healthy) and serves the HTTP endpoints and the
+/// dashboard on it for the life of the process.
+async fn serve_http(
+    listen: std::net::SocketAddr,
+    token: Option<String>,
+    metrics: &Arc<Metrics>,
+    db: &Path,
+    state: &daemon::SharedState,
+) -> Result<(), CommandError> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| CommandError::Usage(format!("--listen {listen}: cannot listen there: {e}")))?;
+    let bound = listener.local_addr().unwrap_or(listen);
+    let mut http_state =
+        http::HttpState::new(metrics.clone(), Some(db.to_path_buf()), state.clone())
+            .with_dashboard(daemon::dashboard::Dashboard::new(
+                db.to_path_buf(),
+                Some(state.clone()),
+            ));
+    if let Some(token) = &token {
+        http_state = http_state.with_token(token);
+    }
+    eprintln!(
+        "probity serve: http://{bound}/ (dashboard, /metrics, /healthz, /readyz){}",
+        if token.is_some() {
+            ", bearer token required"
+        } else {
+            ""
+        }
+    );
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, http::router(http_state)).await {
+            tracing::error!("the HTTP endpoints stopped: {e}");
+        }
+    });
+    Ok(())
 }
 
 /// The probes under `root`, their alert routing (every route's channels buildable) and

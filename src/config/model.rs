@@ -270,8 +270,17 @@ pub struct Probe {
     pub judge: Option<Target>,
     /// Extra refusal phrasings, added to the built-in lexicon.
     pub refusal_phrases: Vec<String>,
+    /// `metrics:` (Prometheus export of the probe's runs).
+    pub metrics: MetricsConfig,
     /// Every secret value this probe resolved, for redaction.
     pub secrets: Vec<Secret>,
+}
+
+/// `metrics:` of a probe.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MetricsConfig {
+    /// `per_case: true`: each case's pass rate is a series of its own (case ids as labels).
+    pub per_case: bool,
 }
 
 impl Probe {

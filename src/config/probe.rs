@@ -98,6 +98,20 @@ pub struct RawProbe {
     /// Refusal detection: phrases to add to the built-in lexicon.
     #[serde(default)]
     pub refusal: Option<RawRefusal>,
+    /// Prometheus metrics of this probe's runs (`/metrics`, `--pushgateway`).
+    #[serde(default)]
+    pub metrics: Option<RawMetrics>,
+}
+
+/// What the probe's runs export as Prometheus metrics beyond the bounded defaults.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetrics {
+    /// Also export each case's sample pass rate, labelled with its golden set and case id
+    /// (`probity_case_samples_pass_ratio`; default false: one series per case, so keep the
+    /// golden sets small).
+    #[serde(default)]
+    pub per_case: bool,
 }
 
 /// Which API a target speaks.
@@ -504,6 +518,9 @@ pub fn validate_probe(
         store,
         judge,
         refusal_phrases: raw.refusal.map(|r| r.phrases).unwrap_or_default(),
+        metrics: MetricsConfig {
+            per_case: raw.metrics.is_some_and(|m| m.per_case),
+        },
         secrets,
     };
     if problems.is_empty() {

@@ -139,7 +139,7 @@ async fn probe(State(dashboard): State<Arc<Dashboard>>, Path(name): Path<String>
             .into_iter()
             .map(|p| p.run_id)
             .collect();
-        let page = relink(page, &runs);
+        let page = relink(&page, &runs);
         Ok(insert_nav(page, &nav(&[("all probes", "/".to_string())])))
     })
     .await
@@ -154,7 +154,7 @@ async fn run(State(dashboard): State<Arc<Dashboard>>, Path(id): Path<String>) ->
             .into_iter()
             .map(|r| r.id)
             .collect();
-        let page = relink(page, &earlier);
+        let page = relink(&page, &earlier);
         let links = nav(&[
             ("all probes", "/".to_string()),
             (
@@ -545,16 +545,39 @@ fn insert_before_body_end(page: String, html: &str) -> String {
 }
 
 /// A report links to runs as files beside it (`<run_id>.html`); the dashboard serves them
-/// at `/runs/<run_id>`. Only attribute values written by the report's own templates are
-/// rewritten: model text is escaped, so its quotes are `&quot;` and never match.
-fn relink(mut page: String, runs: &[String]) -> String {
-    for id in runs {
-        let file = format!("\"{}.html\"", html::probe_folder(id));
-        if page.contains(&file) {
-            page = page.replace(&file, &format!("\"/runs/{}\"", segment(id)));
+/// at `/runs/<run_id>`. One pass over the page; only a quoted attribute value that is
+/// exactly a known run's file name is rewritten (model text is escaped, so its quotes are
+/// `&quot;` and never delimit one).
+fn relink(page: &str, runs: &[String]) -> String {
+    const SUFFIX: &str = ".html\"";
+    let files: std::collections::HashMap<String, &str> = runs
+        .iter()
+        .map(|id| (html::probe_folder(id), id.as_str()))
+        .collect();
+    let mut out = String::with_capacity(page.len());
+    let mut rest = page;
+    while let Some(at) = rest.find(SUFFIX) {
+        let end = at + SUFFIX.len();
+        // The value's opening quote, looked for no further back than a run id can be long.
+        let from = at.saturating_sub(128);
+        let run = rest.as_bytes()[from..at]
+            .iter()
+            .rposition(|&b| b == b'"')
+            .map(|q| from + q + 1)
+            .and_then(|start| files.get(&rest[start..at]).map(|id| (start, *id)));
+        match run {
+            Some((start, id)) => {
+                out.push_str(&rest[..start]);
+                out.push_str("/runs/");
+                out.push_str(&segment(id));
+                out.push('"');
+            }
+            None => out.push_str(&rest[..end]),
         }
+        rest = &rest[end..];
     }
-    page
+    out.push_str(rest);
+    out
 }
 
 /// A path segment, percent-encoded but for the unreserved characters.
@@ -618,9 +641,14 @@ mod tests {
             "<a href=\"20261201T230351Z-9804.html\">r</a> x&quot;20261201T230351Z-9804.html&quot;"
                 .to_string();
         assert_eq!(
-            relink(page, &["20261201T230351Z-9804".into()]),
+            relink(&page, &["20261201T230351Z-9804".into()]),
             "<a href=\"/runs/20261201T230351Z-9804\">r</a> x&quot;20261201T230351Z-9804.html&quot;"
         );
+        // Another file, an unknown run, text with no quote near: left alone, whatever
+        // characters come before.
+        let other =
+            "é<a href=\"latest.html\"> \"x-20261201T230351Z-9804.html\" ü.html\" a\"b.html\"";
+        assert_eq!(relink(other, &["20261201T230351Z-9804".into()]), other);
         let with_nav = insert_nav(
             "<html><body class=\"x\"><h1>t</h1></body>".into(),
             "<nav></nav>",

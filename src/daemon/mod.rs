@@ -3,6 +3,7 @@
 //! with the HTTP endpoints (`/metrics`, `/readyz`, the dashboard).
 
 pub mod dashboard;
+pub mod http;
 pub mod jitter;
 pub mod scheduler;
 pub mod state;

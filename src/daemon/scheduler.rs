@@ -72,6 +72,8 @@ pub struct Settings {
     pub grace: Duration,
     /// How often undelivered notifications are retried ([`OUTBOX_EVERY`]).
     pub outbox_every: Duration,
+    /// The registry `/metrics` serves: every run feeds it (`None`: no metrics).
+    pub metrics: Option<Arc<crate::metrics::Metrics>>,
     /// Where each run's HTML report goes (`reports/`, `--report-dir`); `None`: none.
     pub report_dir: Option<PathBuf>,
 }
@@ -375,6 +377,7 @@ impl Scheduler {
         let no_new_runs = self.no_new_runs.clone();
         let state = Arc::clone(&self.state);
         let done = self.done_tx.clone();
+        let metrics = self.settings.metrics.clone();
         tokio::task::spawn_local(async move {
             let permit = tokio::select! {
                 permit = permits.acquire_owned() => permit.ok(),
@@ -395,6 +398,8 @@ impl Scheduler {
                 alerts: routing.as_ref().as_ref(),
                 link: None,
                 report_dir,
+                metrics: metrics.as_deref(),
+                ..Outputs::default()
             };
             let result = run_once(&probe, &db, &outputs, cancel).await;
             let _ = done.send(Done {

@@ -28,6 +28,10 @@ pub struct Outputs<'a> {
     /// none (`--no-report`). When set, alerts link to the report, and the templates in its
     /// `templates/` folder (`reports/templates/`) replace the embedded ones.
     pub report_dir: Option<std::path::PathBuf>,
+    /// The daemon's metrics registry, which every run it publishes feeds (`/metrics`).
+    pub metrics: Option<&'a crate::metrics::Metrics>,
+    /// `probity run --pushgateway URL`: push each probe's run to this Pushgateway.
+    pub pushgateway: Option<&'a str>,
 }
 
 /// What publishing a run did.
@@ -37,6 +41,8 @@ pub struct Published {
     pub alerts: Option<Activity>,
     /// The HTML report written for this run (issue 11), which the e-mail summary attaches.
     pub report: Option<std::path::PathBuf>,
+    /// What pushing the run's metrics did (`--pushgateway`); a failed push is a warning.
+    pub pushed: Option<crate::metrics::PushReport>,
     /// What the e-mailed summary did (`report.email`), when the probe has one and this
     /// command notifies (the same `alerts` routing: `--no-alerts` sends no summary either).
     pub summary: Option<crate::report::email::SummaryActivity>,
@@ -81,6 +87,9 @@ pub async fn publish(
             }
         }
     }
+    published.pushed =
+        crate::metrics::after_run(store, probe, outcome, outputs.metrics, outputs.pushgateway)
+            .await;
     published.summary = email_summary(store, probe, outcome, outputs, &published).await?;
     Ok(published)
 }

@@ -201,6 +201,14 @@ impl Store {
             .at(&self.path, action)
     }
 
+    /// Whether this process can write the database now: takes the write lock and lets go
+    /// (`/readyz` of the daemon). A read-only file or a lock held past the busy timeout fails.
+    pub fn check_writable(&self) -> Result<(), StoreError> {
+        let tx = self.immediate("checking that the store is writable")?;
+        tx.rollback()
+            .at(&self.path, "checking that the store is writable")
+    }
+
     // ----- runs -----
 
     /// Record a run as started (`status = 'running'`, no end).
