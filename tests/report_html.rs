@@ -194,7 +194,8 @@ async fn run_writes_its_report_and_latest_and_report_rerenders_it_from_the_store
     let envs = [("PROBITY_TEST_KEY", "k")];
     let out = probity_in(dir, &envs, &["run", "bot"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let stdout = text(&out.stdout);
+    // On stderr, beside the alerts: stdout is what `probity show` reprints.
+    let stdout = text(&out.stderr);
     let store = Store::open(&project.db()).unwrap();
     let run = store.run("latest").unwrap();
     let expected = dir.join("reports/bot").join(format!("{}.html", run.id));
@@ -465,4 +466,58 @@ async fn the_banner_shows_the_alerts_a_run_opened_and_errors_show_one_example() 
         page.contains("<tr class=\"critical\"><td>error rate</td>"),
         "{page}"
     );
+}
+
+#[tokio::test]
+async fn a_run_compared_with_a_promoted_run_shows_it_beside_and_its_age() {
+    let (project, _sim) = Project::with_sim("samples: 4\nconcurrency: 2\n", steady(4)).await;
+    let dir = project.root();
+    let envs = [("PROBITY_TEST_KEY", "k")];
+    for args in [
+        &["run", "bot"][..],
+        &["baseline", "promote", "latest"],
+        &["run", "bot"],
+    ] {
+        let out = probity_in(dir, &envs, args).await;
+        // 16 samples a side are too few to decide every metric: insufficient data (1).
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    let store = Store::open(&project.db()).unwrap();
+    let runs = store.finished_runs("bot", 2).unwrap();
+    let page = std::fs::read_to_string(dir.join("reports/bot/latest.html")).unwrap();
+    assert!(
+        page.contains(&runs[0].id),
+        "latest.html is the newest run's"
+    );
+    let shown = page_text(&page);
+    assert!(
+        shown.contains("This run and the baseline run, case by case"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(&format!("baseline run {} (default)", runs[1].id)),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(&format!(
+            "promoted run · run {} · target default",
+            runs[1].id
+        )),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("before this run"),
+        "the baseline's age: {shown}"
+    );
+    assert!(shown.contains("Every test against the baseline"), "{shown}");
+    // Operations and quality have the baseline's figures beside this run's.
+    let p95 = shown
+        .lines()
+        .find(|l| l.starts_with("latency p95 "))
+        .unwrap();
+    assert_eq!(p95.matches(" ms").count(), 2, "{p95}");
 }

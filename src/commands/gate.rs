@@ -131,6 +131,6 @@ pub async fn gate(cli: &Cli, args: &GateArgs) -> Result<i32, CommandError> {
             serde_json::to_string_pretty(&document).unwrap_or_default()
         ),
     }
-    super::report::print_report(&published, args.format == Format::Text);
+    super::report::print_report(&published);
     Ok(exit_code(&cancel, code))
 }

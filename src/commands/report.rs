@@ -23,24 +23,14 @@ pub fn report_dir(cli: &Cli, flags: &ReportFlags) -> Option<PathBuf> {
     (!flags.no_report).then(|| reports_folder(cli, flags.report_dir.as_deref()))
 }
 
-/// Prints where the report of a published run went (stderr when stdout carries JSON), or
-/// why it could not be written.
-pub fn print_report(published: &Published, to_stdout: bool) {
+/// Prints where the report of a published run went, or why it could not be written: on
+/// stderr, beside the alert activity, so stdout stays what `show` reprints (or the JSON).
+pub fn print_report(published: &Published) {
     if let Some(path) = &published.report {
-        if to_stdout {
-            println!("report: {}", display_path(path));
-        } else {
-            crate::logs::note(
-                tracing::Level::INFO,
-                &format!("report: {}", display_path(path)),
-            );
-        }
+        eprintln!("report: {}", display_path(path));
     }
     if let Some(e) = &published.report_error {
-        crate::logs::note(
-            tracing::Level::WARN,
-            &format!("warning: no HTML report written: {e}"),
-        );
+        eprintln!("warning: no HTML report written: {e}");
     }
 }
 

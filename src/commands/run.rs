@@ -199,7 +199,7 @@ pub async fn run(cli: &Cli, args: &RunArgs) -> Result<i32, CommandError> {
         if let Some(summary) = &published.summary {
             super::alert::print_summary(summary);
         }
-        super::report::print_report(&published, args.format == Format::Text);
+        super::report::print_report(&published);
         codes.push(exit_code(&cancel, outcome.exit_code));
         documents.push(document);
         if cancel.is_cancelled() {

@@ -48,7 +48,8 @@ pub struct RunView {
     pub alerts: Vec<AlertLine>,
     pub facts: Vec<Fact>,
     pub targets: Vec<TargetView>,
-    /// A gate (two targets): the cases of both side by side.
+    /// The cases beside the baseline's: a gate's two targets, or this run and the baseline
+    /// run while it is stored.
     pub side_by_side: Option<SideBySide>,
     pub findings: Vec<FindingRow>,
     pub tests: Vec<TestRow>,
@@ -153,6 +154,7 @@ pub struct ScoreLine {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct SideBySide {
+    pub title: String,
     pub candidate: String,
     pub baseline: String,
     pub cases: Vec<PairRow>,
@@ -298,7 +300,7 @@ fn walk(store: &Store, record: &RunRecord) -> Result<Walked, HtmlError> {
             sample: o.sample + 1,
             attempt: o.attempt,
             status: class.unwrap_or_else(|| "answered".to_string()),
-            error: o.error.clone().unwrap_or_default(),
+            error: cut(o.error.as_deref().unwrap_or(""), OUTPUT_CHARS).0,
             folded: output.chars().count() > FOLD_CHARS || output.lines().count() > 4,
             output,
             cut_note,
@@ -685,8 +687,15 @@ fn case_view(c: &CaseSummary, samples: Vec<SampleView>) -> CaseView {
     }
 }
 
-/// A gate's cases, candidate beside baseline; a case the candidate does worse on is marked.
-fn side_by_side(cand: &StoredTarget, basel: &StoredTarget) -> SideBySide {
+/// The cases of two sides (a gate's candidate and baseline, or a run and its baseline
+/// run) side by side; a case the first does worse on is marked.
+fn side_by_side(
+    title: &str,
+    candidate: &str,
+    cand: &StoredTarget,
+    baseline: &str,
+    basel: &StoredTarget,
+) -> SideBySide {
     let by_id: BTreeMap<(&str, &str), &CaseSummary> = basel
         .cases
         .iter()
@@ -701,8 +710,9 @@ fn side_by_side(cand: &StoredTarget, basel: &StoredTarget) -> SideBySide {
         )
     };
     SideBySide {
-        candidate: cand.summary.target.clone(),
-        baseline: basel.summary.target.clone(),
+        title: title.to_string(),
+        candidate: candidate.to_string(),
+        baseline: baseline.to_string(),
         cases: cand
             .cases
             .iter()
@@ -899,6 +909,16 @@ pub fn run_view(store: &Store, run: &str, trend_runs: usize) -> Result<RunView, 
         (Some(b), false) => store.run(b).ok().filter(|r| r.id == *b),
         _ => None,
     };
+    // The baseline run's own target (its summary and cases), when it is still stored.
+    let base_run_target: Option<StoredTarget> = base_record.as_ref().and_then(|r| {
+        r.summary.as_ref().and_then(|d| {
+            stored_targets(&r.id, d).ok().and_then(|ts| {
+                let n = ts.len();
+                ts.into_iter()
+                    .find(|t| t.summary.target == base_target || n == 1)
+            })
+        })
+    });
     let (base_summary, base_evidence): (Option<RunSummary>, Option<Evidence>) = if gate_pair {
         (
             targets
@@ -908,16 +928,11 @@ pub fn run_view(store: &Store, run: &str, trend_runs: usize) -> Result<RunView, 
             evidence_of(evidence.as_ref(), &base_target),
         )
     } else if let Some(r) = &base_record {
-        let summary = r.summary.as_ref().and_then(|d| {
-            stored_targets(&r.id, d).ok().and_then(|ts| {
-                let n = ts.len();
-                ts.into_iter()
-                    .find(|t| t.summary.target == base_target || n == 1)
-                    .map(|t| t.summary)
-            })
-        });
         let ev = store.evidence(&r.id)?;
-        (summary, evidence_of(ev.as_ref(), &base_target))
+        (
+            base_run_target.as_ref().map(|t| t.summary.clone()),
+            evidence_of(ev.as_ref(), &base_target),
+        )
     } else {
         (None, None)
     };
@@ -1132,8 +1147,33 @@ pub fn run_view(store: &Store, run: &str, trend_runs: usize) -> Result<RunView, 
 
     let candidate = targets.iter().find(|t| t.summary.target != base_target);
     let paired = targets.iter().find(|t| t.summary.target == base_target);
-    let side_by_side = match (gate_pair, candidate, paired) {
-        (true, Some(cand), Some(basel)) => Some(side_by_side(cand, basel)),
+    let side_by_side = match (
+        gate_pair,
+        candidate,
+        paired,
+        &base_run_target,
+        targets.first(),
+    ) {
+        (true, Some(cand), Some(basel), _, _) => Some(side_by_side(
+            "Candidate and baseline, case by case",
+            &format!("{} (candidate)", cand.summary.target),
+            cand,
+            &format!("{} (baseline)", basel.summary.target),
+            basel,
+        )),
+        // Against a promoted run (a gate's `--baseline latest`, or any run): the cases of
+        // this run beside the baseline run's.
+        (false, _, _, Some(basel), Some(this)) => Some(side_by_side(
+            "This run and the baseline run, case by case",
+            &format!("this run ({})", this.summary.target),
+            this,
+            &format!(
+                "baseline run {} ({})",
+                base_run_id.as_deref().unwrap_or(""),
+                basel.summary.target
+            ),
+            basel,
+        )),
         _ => None,
     };
 
