@@ -27,10 +27,16 @@ pub fn report_dir(cli: &Cli, flags: &ReportFlags) -> Option<PathBuf> {
 /// stderr, beside the alert activity, so stdout stays what `show` reprints (or the JSON).
 pub fn print_report(published: &Published) {
     if let Some(path) = &published.report {
-        eprintln!("report: {}", display_path(path));
+        crate::logs::note(
+            tracing::Level::INFO,
+            &format!("report: {}", display_path(path)),
+        );
     }
     if let Some(e) = &published.report_error {
-        eprintln!("warning: no HTML report written: {e}");
+        crate::logs::note(
+            tracing::Level::WARN,
+            &format!("warning: no HTML report written: {e}"),
+        );
     }
 }
 
