@@ -6,6 +6,8 @@
 
 #[path = "support/alertmanager.rs"]
 mod alertmanager;
+#[path = "support/process.rs"]
+mod process;
 #[path = "support/smtp.rs"]
 mod smtp;
 

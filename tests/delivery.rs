@@ -5,6 +5,8 @@
 
 #[path = "support/alertmanager.rs"]
 mod alertmanager;
+#[path = "support/process.rs"]
+mod process;
 #[path = "support/project.rs"]
 mod project;
 

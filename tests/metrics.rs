@@ -4,6 +4,8 @@
 //! rules and the Grafana dashboard); a real Pushgateway receives `probity run --pushgateway`;
 //! the bearer token guards every path but `/healthz`.
 
+#[path = "support/process.rs"]
+mod process;
 #[path = "support/project.rs"]
 mod project;
 #[path = "support/prometheus.rs"]
