@@ -16,9 +16,13 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = Cli::parse();
+    let default_filter = match cli.command {
+        probity::cli::Command::Demo(_) if cli.verbose == 0 => probity::logs::DEMO_FILTER,
+        _ => probity::logs::default_filter(cli.verbose),
+    };
     probity::logs::init(
         cli.log_format,
-        cli.verbose,
+        default_filter,
         probity::logs::Policy {
             content: cli.log_content,
             sample_successes: cli.log_sample_successes,

@@ -84,13 +84,18 @@ pub fn default_filter(verbose: u8) -> &'static str {
     }
 }
 
+/// The demo's filter without `-v`: its faults are simulated and its summaries count them,
+/// so a line per failed request would only bury the walk-through; warnings of anything
+/// else still show.
+pub const DEMO_FILTER: &str = "warn,probity::request=off,probity::run=warn";
+
 /// Installs the process's subscriber: `format` on stderr (through the progress bar, when
-/// one is drawn), filtered by `RUST_LOG` or else by `-v`. Called once, first thing.
-pub fn init(format: LogFormat, verbose: u8, policy: Policy) {
+/// one is drawn), filtered by `RUST_LOG` or else by `default` (see [`default_filter`]).
+/// Called once, first thing.
+pub fn init(format: LogFormat, default: &str, policy: Policy) {
     let _ = POLICY.set(policy);
     let _ = FORMAT.set(format);
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(default_filter(verbose)));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(|| writer::Stderr);
