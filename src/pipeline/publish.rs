@@ -1,6 +1,7 @@
 //! After the verdict, every output of a run is a sink fed the same finished outcome
 //! (DESIGN.md): the text `probity show` reprints, the alerts (incidents, outbox, channels),
-//! and each output added later (the HTML report, the e-mail summary, metrics). One place,
+//! the HTML report, the metrics (the daemon's registry, a Pushgateway push) and the e-mail
+//! summary, in that order (alerts link to the report; the summary attaches it). One place,
 //! so `run`, `gate`, `demo` and the daemon publish a run alike; each prints or logs the
 //! [`Published`] it gets back. A sink reads the outcome and the store and never reaches
 //! back into the run.
@@ -39,7 +40,7 @@ pub struct Outputs<'a> {
 pub struct Published {
     /// What alerting did, when the probe alerts and this command asked for it.
     pub alerts: Option<Activity>,
-    /// The HTML report written for this run (issue 11), which the e-mail summary attaches.
+    /// The HTML report written for this run, which the e-mail summary attaches.
     pub report: Option<std::path::PathBuf>,
     /// What pushing the run's metrics did (`--pushgateway`); a failed push is a warning.
     pub pushed: Option<crate::metrics::PushReport>,
