@@ -85,20 +85,7 @@ pub async fn deliver(
     policy: &RetryPolicy,
     now: chrono::DateTime<Utc>,
 ) -> Result<DeliveryReport, StoreError> {
-    let due = store.due_outbox(now)?;
-    let mut by_channel: BTreeMap<String, Vec<OutboxRow>> = BTreeMap::new();
-    for row in due {
-        by_channel.entry(row.channel.clone()).or_default().push(row);
-    }
-    let jobs = by_channel.into_iter().map(|(channel, rows)| {
-        let notifier = notifiers.get(&channel);
-        deliver_channel(store, channel, notifier.map(|b| b.as_ref()), rows, policy)
-    });
-    let mut report = DeliveryReport::default();
-    for result in futures_util::future::join_all(jobs).await {
-        report.rows.extend(result?);
-    }
-    Ok(report)
+    deliver_due(store, notifiers, policy, now, |_| true).await
 }
 
 /// As [`deliver`], but only the due rows of the channels in `notifiers`: for a step that
@@ -110,9 +97,23 @@ pub async fn deliver_only(
     policy: &RetryPolicy,
     now: chrono::DateTime<Utc>,
 ) -> Result<DeliveryReport, StoreError> {
+    deliver_due(store, notifiers, policy, now, |channel| {
+        notifiers.contains_key(channel)
+    })
+    .await
+}
+
+/// The due rows of the channels `wanted` accepts, each channel delivered concurrently.
+async fn deliver_due(
+    store: &Store,
+    notifiers: &BTreeMap<String, Box<dyn Notifier>>,
+    policy: &RetryPolicy,
+    now: chrono::DateTime<Utc>,
+    wanted: impl Fn(&str) -> bool,
+) -> Result<DeliveryReport, StoreError> {
     let mut by_channel: BTreeMap<String, Vec<OutboxRow>> = BTreeMap::new();
     for row in store.due_outbox(now)? {
-        if notifiers.contains_key(&row.channel) {
+        if wanted(&row.channel) {
             by_channel.entry(row.channel.clone()).or_default().push(row);
         }
     }
