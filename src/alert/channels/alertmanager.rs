@@ -43,30 +43,13 @@ pub fn alerts_url(base: &reqwest::Url) -> Result<reqwest::Url, String> {
     Ok(url)
 }
 
-fn label_name(name: &str) -> String {
-    let mut out: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
-        out.insert(0, '_');
-    }
-    out
-}
-
 /// The JSON array posted (one alert) at `now`; a firing alert ends at `now + ends_after`
 /// unless re-sent.
 pub fn payload(n: &Notification, now: DateTime<Utc>, ends_after: Duration) -> Value {
     let mut labels = BTreeMap::new();
     for (k, v) in &n.labels {
         if !v.is_empty() {
-            labels.insert(label_name(k), v.clone());
+            labels.insert(crate::metrics::label_name(k), v.clone());
         }
     }
     labels.insert("alertname".to_string(), n.rule.clone());
