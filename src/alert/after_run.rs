@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use super::Action;
 use super::incidents::{Evaluation, Policy, dedup_key, evaluate};
 use super::message::{Context, notification};
+use super::outbox::outbox_row;
 use super::outbox::{DeliveryReport, RetryPolicy, deliver};
 use super::routing::{RoutingError, build_notifiers, channels_for, route_channels};
 use super::{context, info, rules};
@@ -141,11 +142,7 @@ fn refresh_firing(
                     &context,
                     now,
                 );
-                NewOutbox {
-                    delivery_id: n.delivery_id.clone(),
-                    channel: channel.clone(),
-                    notification: serde_json::to_value(&n).unwrap_or_default(),
-                }
+                outbox_row(channel, &n)
             })
             .collect();
         if !outbox.is_empty() {

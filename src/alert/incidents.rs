@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 
 use super::Action;
 use super::message::{Context, MAX_SUMMARY, notification, truncate};
+use super::outbox::outbox_row;
 use super::rules::{COULD_NOT_PROBE, Signal, inhibiting};
 use crate::compare::Severity;
 use crate::store::{IncidentRecord, NewOutbox, SilenceRecord, Store, StoreError};
@@ -191,11 +192,7 @@ pub fn evaluate(
                         &context,
                         now,
                     );
-                    outbox.push(NewOutbox {
-                        delivery_id: n.delivery_id.clone(),
-                        channel: channel.clone(),
-                        notification: to_json(&n),
-                    });
+                    outbox.push(outbox_row(channel, &n));
                     if !incident.told.contains(channel) {
                         incident.told.push(channel.clone());
                     }
@@ -243,11 +240,7 @@ pub fn evaluate(
                     &Context::default(),
                     now,
                 );
-                NewOutbox {
-                    delivery_id: n.delivery_id.clone(),
-                    channel: channel.clone(),
-                    notification: to_json(&n),
-                }
+                outbox_row(channel, &n)
             })
             .collect();
         eval.queued += outbox.len();
@@ -266,11 +259,6 @@ fn parse_severity(s: &str) -> Severity {
         "info" => Severity::Info,
         _ => Severity::Warning,
     }
-}
-
-fn to_json(n: &super::Notification) -> serde_json::Value {
-    // A Notification is plain strings, numbers and maps: serialising it cannot fail.
-    serde_json::to_value(n).unwrap_or(serde_json::Value::Null)
 }
 
 /// The labels of an incident as a map, for listing.

@@ -14,10 +14,11 @@ use sha2::{Digest, Sha256};
 use super::context::{reported_fingerprint, reported_model, stored_labels};
 use super::incidents::is_silenced;
 use super::message::{MAX_SUMMARY, truncate};
+use super::outbox::outbox_row;
 use super::{Action, Notification};
 use crate::compare::Severity;
 use crate::pipeline::RunOutcome;
-use crate::store::{NewOutbox, RunRecord, Store, StoreError};
+use crate::store::{RunRecord, Store, StoreError};
 
 /// How far back the previous run of a target is looked for.
 const HISTORY: usize = 20;
@@ -249,11 +250,7 @@ pub fn queue(
                 delivery_id: uuid::Uuid::now_v7().to_string(),
                 ..n.clone()
             };
-            rows.push(NewOutbox {
-                delivery_id: n.delivery_id.clone(),
-                channel: channel.clone(),
-                notification: serde_json::to_value(&n).unwrap_or(serde_json::Value::Null),
-            });
+            rows.push(outbox_row(channel, &n));
         }
     }
     store.queue_outbox(&rows, now)?;

@@ -12,7 +12,7 @@ use std::time::Duration;
 use chrono::Utc;
 
 use super::{Notification, Notifier, NotifyError};
-use crate::store::{OutboxRow, Store, StoreError};
+use crate::store::{NewOutbox, OutboxRow, Store, StoreError};
 
 /// How hard one delivery tries.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,6 +36,16 @@ impl Default for RetryPolicy {
             max_wait: Duration::from_secs(10),
             timeout: Duration::from_secs(10),
         }
+    }
+}
+
+/// The outbox row that asks `channel` to send `n` (its delivery id kept across resends).
+pub fn outbox_row(channel: &str, n: &Notification) -> NewOutbox {
+    NewOutbox {
+        delivery_id: n.delivery_id.clone(),
+        channel: channel.to_string(),
+        // A Notification is plain strings, numbers and maps: serialising it cannot fail.
+        notification: serde_json::to_value(n).unwrap_or(serde_json::Value::Null),
     }
 }
 
