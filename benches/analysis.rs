@@ -88,6 +88,8 @@ fn observations(cases: &[Case], seed: u64, slower: f64) -> Vec<Observation> {
                 span_id: format!("{i:016x}"),
                 output: Some(text),
                 context: case.context.clone(),
+                labels: Default::default(),
+                timings: None,
             }
         })
         .collect()

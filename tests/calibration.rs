@@ -948,6 +948,8 @@ cases:
                     span_id: format!("{seq:016x}"),
                     output: (!errored).then_some(text),
                     context: vec![],
+                    labels: Default::default(),
+                    timings: None,
                 };
                 let scores = (!errored).then(|| scorer.score(case, &obs));
                 acc.add(&obs, scores.as_deref());

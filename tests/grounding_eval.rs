@@ -88,6 +88,8 @@ fn observation(pair: &Pair) -> Observation {
         output: Some(pair.answer.clone()),
         // Empty: the scorer falls back to the case's passages, as for a chat provider.
         context: vec![],
+        labels: Default::default(),
+        timings: None,
     }
 }
 

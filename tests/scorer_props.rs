@@ -329,6 +329,8 @@ fn observation(output: &str, m: &Meta) -> Observation {
         output: (!m.missing_output).then(|| output.to_string()),
         context: vec![],
         delayed: false,
+        labels: Default::default(),
+        timings: None,
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, ensure};
 use chrono::{DateTime, TimeDelta, Utc};
 use probity::provider::ErrorClass;
-use probity::runner::{Observation, Status};
+use probity::runner::{Observation, Status, Timings};
 use probity::score::Score;
 use probity::store::{NewRun, RunEnd, Store, StoreError};
 use serde_json::json;
@@ -70,6 +70,21 @@ fn obs(seq: u64) -> Observation {
         span_id: "00f067aa0ba902b7".to_string(),
         output: Some("You can ask for a refund within 30 days of purchase.".to_string()),
         context: vec!["The warranty covers manufacturing defects for 2 years.".to_string()],
+        // Some rows with labels and timings, some without: both must round-trip.
+        labels: if seq % 2 == 0 {
+            [("feature".to_string(), "refunds".to_string())].into()
+        } else {
+            Default::default()
+        },
+        timings: (seq % 3 == 0).then(|| Timings {
+            dns_ms: Some(1.5),
+            connect_ms: Some(3.25),
+            ttfb_ms: Some(640.0),
+            reused_connection: false,
+            gap_p50_ms: Some(12.0),
+            gap_p95_ms: Some(30.5),
+            server: [("retrieval".to_string(), 120.0)].into(),
+        }),
     }
 }
 

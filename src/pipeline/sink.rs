@@ -154,6 +154,8 @@ mod tests {
             output: Some("an answer".into()),
             context: vec![],
             delayed: false,
+            labels: Default::default(),
+            timings: None,
         }
     }
 

@@ -20,6 +20,7 @@ mod observation;
 mod plan;
 mod redact;
 mod target_state;
+mod timings;
 mod tokens;
 mod trace;
 
@@ -39,6 +40,7 @@ pub use budget::{Budget, DEFAULT_OUTPUT_BOUND, Reservation, bounded, estimate_co
 pub use observation::{Observation, Status};
 pub use plan::{WorkItem, plan, planned_requests};
 pub use redact::{REDACTED, Redactor};
+pub use timings::Timings;
 pub use tokens::{estimate_tokens, prompt_bound, token_bound, truncate_to_tokens};
 pub use trace::{new_span_id, new_trace_id};
 
@@ -520,6 +522,8 @@ impl Runner {
             span_id: span_id.to_string(),
             output: None,
             context: Vec::new(),
+            labels: Default::default(),
+            timings: None,
         }
     }
 

@@ -1,9 +1,12 @@
 //! An `Observation`: what one attempt at one sample of one case did. The runner emits them
 //! as they happen; the store writes them, the scorers read them, the summary counts them.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::timings::Timings;
 use crate::provider::ErrorClass;
 
 /// How an attempt ended.
@@ -100,6 +103,14 @@ pub struct Observation {
     pub output: Option<String>,
     /// Context passages: the case's, or those the `http` provider extracted.
     pub context: Vec<String>,
+    /// The labels of the probe, golden set and case, merged (the case's win): what cost,
+    /// tokens, latency and quality are broken down by (`summary.by_label`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// Where the request's time went; `None` when nothing was measured (not sent, or made
+    /// before probity measured phases).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timings: Option<Timings>,
 }
 
 impl Observation {

@@ -106,6 +106,8 @@ pub(super) mod tests {
             span_id: "0".into(),
             output: Some(output.into()),
             context: vec![],
+            labels: Default::default(),
+            timings: None,
         }
     }
 

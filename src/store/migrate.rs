@@ -59,6 +59,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "digests",
         sql: include_str!("migrations/0008_digests.sql"),
     },
+    Migration {
+        version: 9,
+        name: "observation_labels_timings",
+        sql: include_str!("migrations/0009_observation_labels_timings.sql"),
+    },
 ];
 
 /// The newest schema version this binary knows.

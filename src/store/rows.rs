@@ -22,9 +22,9 @@ const INSERT: &str = "INSERT INTO observations (
         run_id, seq, target, golden_set, case_id, sample, attempt, final_attempt, started_at,
         scheduled_ms, latency_ms, ttft_ms, status, http_status, error, input_tokens,
         output_tokens, cost_usd, finish_reason, model, request_id, span_id, output,
-        context_json, scores_json, delayed, system_fingerprint
+        context_json, scores_json, delayed, system_fingerprint, labels_json, timings_json
     ) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-              ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)";
+              ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)";
 
 const UPDATE_SCORES: &str =
     "UPDATE observations SET scores_json = ?3 WHERE run_id = ?1 AND seq = ?2";
@@ -33,7 +33,7 @@ const UPDATE_SCORES: &str =
 pub(crate) const SELECT_COLUMNS: &str = "seq, target, golden_set, case_id, sample, attempt,
     final_attempt, started_at, scheduled_ms, latency_ms, ttft_ms, status, http_status, error,
     input_tokens, output_tokens, cost_usd, finish_reason, model, request_id, span_id, output,
-    context_json, scores_json, delayed, system_fingerprint";
+    context_json, scores_json, delayed, system_fingerprint, labels_json, timings_json";
 
 fn to_i64(path: &Path, run_id: &str, what: &'static str, value: u64) -> Result<i64, StoreError> {
     i64::try_from(value).map_err(|_| StoreError::OutOfRange {
@@ -71,6 +71,22 @@ pub(crate) fn insert_observation(
         what: format!("the context of observation {} of run `{run_id}`", o.seq),
         source,
     })?;
+    let encode = |what: &str, value: Result<String, serde_json::Error>| {
+        value.map_err(|source| StoreError::Encode {
+            path: path.to_path_buf(),
+            what: format!("the {what} of observation {} of run `{run_id}`", o.seq),
+            source,
+        })
+    };
+    // Empty labels and unmeasured timings stay NULL, as for rows older than the columns.
+    let labels = (!o.labels.is_empty())
+        .then(|| encode("labels", serde_json::to_string(&o.labels)))
+        .transpose()?;
+    let timings = o
+        .timings
+        .as_ref()
+        .map(|t| encode("timings", serde_json::to_string(t)))
+        .transpose()?;
     let scores = scores
         .map(serde_json::to_string)
         .transpose()
@@ -113,6 +129,8 @@ pub(crate) fn insert_observation(
         scores,
         o.delayed,
         o.system_fingerprint,
+        labels,
+        timings,
     ]);
     match result {
         Ok(_) => Ok(()),
@@ -226,6 +244,29 @@ pub(crate) fn decode(
         ),
         None => None,
     };
+    let json_column = |idx: usize, what: &str| -> Result<Option<serde_json::Value>, StoreError> {
+        match row
+            .get_ref(idx)
+            .map_err(col)?
+            .as_str_or_null()
+            .map_err(|e| col(e.into()))?
+        {
+            Some(text) => serde_json::from_str(text)
+                .map(Some)
+                .map_err(|e| corrupt(s, what, e.to_string())),
+            None => Ok(None),
+        }
+    };
+    let labels = match json_column(26, "labels_json")? {
+        Some(v) => {
+            serde_json::from_value(v).map_err(|e| corrupt(s, "labels_json", e.to_string()))?
+        }
+        None => Default::default(),
+    };
+    let timings = json_column(27, "timings_json")?
+        .map(serde_json::from_value)
+        .transpose()
+        .map_err(|e| corrupt(s, "timings_json", e.to_string()))?;
     let observation = Observation {
         seq,
         target: row.get(1).map_err(col)?,
@@ -259,6 +300,8 @@ pub(crate) fn decode(
         span_id: row.get(20).map_err(col)?,
         output: row.get(21).map_err(col)?,
         context,
+        labels,
+        timings,
     };
     Ok(ObservationRow {
         observation,
