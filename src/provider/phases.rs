@@ -41,9 +41,8 @@ impl Resolve for TimingResolver {
         let host = name.as_str().to_owned();
         Box::pin(async move {
             let start = Instant::now();
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .collect();
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             if let Some(slot) = slot {
                 *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(ms_since(start));
             }

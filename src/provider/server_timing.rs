@@ -18,7 +18,10 @@ const MAX_NAME: usize = 64;
 pub fn parse<'a>(values: impl IntoIterator<Item = &'a str>) -> BTreeMap<String, f64> {
     let mut out: BTreeMap<String, f64> = BTreeMap::new();
     for value in values {
-        let mut p = Cursor { s: value.as_bytes(), i: 0 };
+        let mut p = Cursor {
+            s: value.as_bytes(),
+            i: 0,
+        };
         while !p.done() {
             if let Some((name, Some(dur))) = metric(&mut p) {
                 if out.len() < MAX_SERVER_COMPONENTS || out.contains_key(&name) {
@@ -172,7 +175,10 @@ mod tests {
                 ("db".into(), 53.0)
             ]
         );
-        assert_eq!(one("total;dur=123.4;desc=\"a, b; dur=9\""), vec![("total".into(), 123.4)]);
+        assert_eq!(
+            one("total;dur=123.4;desc=\"a, b; dur=9\""),
+            vec![("total".into(), 123.4)]
+        );
         assert_eq!(one("edge; DUR = 5 ; dur=7"), vec![("edge".into(), 5.0)]);
     }
 
@@ -189,7 +195,10 @@ mod tests {
             one(r#"bad name;dur=1, ;dur=2, neg;dur=-3, nan;dur=NaN, q;desc="un,closed, ok;dur=4"#),
             vec![]
         );
-        assert_eq!(one("x;dur=1e400, ok;dur=4, inf;dur=inf"), vec![("ok".into(), 4.0)]);
+        assert_eq!(
+            one("x;dur=1e400, ok;dur=4, inf;dur=inf"),
+            vec![("ok".into(), 4.0)]
+        );
         assert_eq!(one("a;dur=1 junk, b;dur=2"), vec![("b".into(), 2.0)]);
         assert_eq!(one(""), vec![]);
         let long = format!("{};dur=1", "n".repeat(MAX_NAME + 1));
@@ -199,7 +208,10 @@ mod tests {
     #[test]
     fn the_number_of_components_is_bounded() {
         let many: Vec<String> = (0..100).map(|i| format!("c{i};dur=1")).collect();
-        assert_eq!(parse([many.join(",").as_str()]).len(), MAX_SERVER_COMPONENTS);
+        assert_eq!(
+            parse([many.join(",").as_str()]).len(),
+            MAX_SERVER_COMPONENTS
+        );
     }
 
     proptest! {

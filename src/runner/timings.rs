@@ -125,14 +125,8 @@ impl Recorder {
     pub fn finish(&self, sent_at: Instant, done_at: Instant) -> Option<Timings> {
         let marks = self.marks();
         let headers_at = marks.headers_at?;
-        let ready = marks
-            .connect
-            .map_or(sent_at, |c| c.ready_at.max(sent_at));
-        let mut gaps: Vec<f64> = marks
-            .tokens
-            .windows(2)
-            .map(|w| ms(w[0], w[1]))
-            .collect();
+        let ready = marks.connect.map_or(sent_at, |c| c.ready_at.max(sent_at));
+        let mut gaps: Vec<f64> = marks.tokens.windows(2).map(|w| ms(w[0], w[1])).collect();
         gaps.sort_by(f64::total_cmp);
         let network_overhead_ms = (!marks.server.is_empty()).then(|| {
             let server: f64 = marks.server.values().sum();
