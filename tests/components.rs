@@ -222,7 +222,19 @@ async fn server_timing_breakdown_matches_what_the_server_measured() {
         assert!(t.reused_connection, "{t:?}");
         assert_eq!((t.dns_ms, t.connect_ms), (None, None), "{t:?}");
     }
-    let _ = outcome;
+    // The run's JSON document summarises the same: probity's phases and the server's.
+    let doc = probity::report::json::run_document(&outcome);
+    for scope in [&doc["summary"]["components"], &doc["cases"][0]["components"]] {
+        assert_eq!(scope["dns"]["samples"], 1, "{scope}");
+        assert_eq!(scope["connect"]["reused_connection"], 0, "{scope}");
+        assert_eq!(scope["ttfb"]["samples"], 3, "{scope}");
+        assert_eq!(scope["ttfb"]["reused_connection"], 2, "{scope}");
+        assert_eq!(scope["network_overhead"]["samples"], 3, "{scope}");
+        let retrieval = &scope["retrieval"];
+        let max = work.iter().map(|w| w.0).fold(0.0, f64::max);
+        assert!((retrieval["max"].as_f64().unwrap() - max).abs() < 0.01, "{retrieval}");
+        assert!(scope.get("cache").is_none(), "{scope}");
+    }
 }
 
 #[tokio::test]
