@@ -224,7 +224,10 @@ async fn server_timing_breakdown_matches_what_the_server_measured() {
     }
     // The run's JSON document summarises the same: probity's phases and the server's.
     let doc = probity::report::json::run_document(&outcome);
-    for scope in [&doc["summary"]["components"], &doc["cases"][0]["components"]] {
+    for scope in [
+        &doc["summary"]["components"],
+        &doc["cases"][0]["components"],
+    ] {
         assert_eq!(scope["dns"]["samples"], 1, "{scope}");
         assert_eq!(scope["connect"]["reused_connection"], 0, "{scope}");
         assert_eq!(scope["ttfb"]["samples"], 3, "{scope}");
@@ -232,7 +235,10 @@ async fn server_timing_breakdown_matches_what_the_server_measured() {
         assert_eq!(scope["network_overhead"]["samples"], 3, "{scope}");
         let retrieval = &scope["retrieval"];
         let max = work.iter().map(|w| w.0).fold(0.0, f64::max);
-        assert!((retrieval["max"].as_f64().unwrap() - max).abs() < 0.01, "{retrieval}");
+        assert!(
+            (retrieval["max"].as_f64().unwrap() - max).abs() < 0.01,
+            "{retrieval}"
+        );
         assert!(scope.get("cache").is_none(), "{scope}");
     }
 }
@@ -353,4 +359,44 @@ async fn concurrent_attempts_are_charged_only_their_own_connects() {
         opened >= 1 && opened < 24,
         "{opened} connections for 24 attempts"
     );
+}
+
+/// The simulator says where its time went: `generation` on chat answers, `retrieval` and
+/// `generation` on its RAG endpoint (header and JSON), so the demo shows a breakdown.
+#[tokio::test]
+async fn the_simulator_reports_its_components() {
+    let profile = probity::sim::Profile {
+        latency: probity::sim::Latency::fixed(Duration::from_millis(40)),
+        ..probity::sim::Profile::default()
+    };
+    let (project, sim) = Project::with_sim("samples: 2\nconcurrency: 1\n", profile).await;
+    let store = Store::open(&project.db()).unwrap();
+    let mut probe = project.probe("k");
+    probe.target.stream = false;
+    let outcome = project::run(&probe, &store, &RunOptions::default()).await;
+    let doc = probity::report::json::run_document(&outcome);
+    let components = &doc["summary"]["components"];
+    assert_eq!(components["generation"]["samples"], 8, "{components}");
+    assert!(
+        components["generation"]["p50"].as_f64().unwrap() >= 39.0,
+        "{components}"
+    );
+    assert!(components["network_overhead"]["samples"].as_u64().unwrap() == 8);
+
+    let rag = format!(
+        "name: rag\ntarget:\n  provider: http\n  url: {}/rag/ask\n  body: {{ question: \"{{{{prompt}}}}\" }}\n  response: {{ text: /answer, timings: {{ retrieval_ms: /meta/retrieval_ms }} }}\ngolden_sets: [golden-sets/support.yaml]\nsamples: 2\nconcurrency: 1\n",
+        sim.base_url()
+    );
+    std::fs::write(project.probe_file(), rag).unwrap();
+    let outcome = project::run(&project.probe("k"), &store, &RunOptions::default()).await;
+    let doc = probity::report::json::run_document(&outcome);
+    let components = &doc["summary"]["components"];
+    // retrieval from the JSON pointer, generation from the header: a quarter and the rest.
+    let (retrieval, generation) = (
+        components["retrieval"]["mean"].as_f64().unwrap(),
+        components["generation"]["mean"].as_f64().unwrap(),
+    );
+    assert!(retrieval >= 9.0 && generation >= 29.0, "{components}");
+    assert!(generation > retrieval, "{components}");
+    sim.shutdown().await.unwrap();
 }

@@ -155,7 +155,14 @@ mod tests {
         let names: Vec<&str> = ordered(&s).into_iter().map(|(n, _)| n).collect();
         assert_eq!(
             names,
-            ["dns", "connect", "ttfb", "network_overhead", "retrieval", "server_ttfb"]
+            [
+                "dns",
+                "connect",
+                "ttfb",
+                "network_overhead",
+                "retrieval",
+                "server_ttfb"
+            ]
         );
     }
 
@@ -176,7 +183,15 @@ mod tests {
         let keys: Vec<&String> = v["ttfb"].as_object().unwrap().keys().collect();
         assert_eq!(
             keys,
-            ["max", "mean", "p50", "p95", "p99", "reused_connection", "samples"]
+            [
+                "max",
+                "mean",
+                "p50",
+                "p95",
+                "p99",
+                "reused_connection",
+                "samples"
+            ]
         );
     }
 }
