@@ -400,3 +400,67 @@ async fn the_simulator_reports_its_components() {
     assert!(generation > retrieval, "{components}");
     sim.shutdown().await.unwrap();
 }
+
+fn component_evidence(components: &[(&str, Vec<f64>)]) -> probity::summary::Evidence {
+    let mut e = probity::summary::Evidence::default();
+    e.rates.insert(
+        "sample_fail".into(),
+        probity::summary::Count { events: 0, n: 200 },
+    );
+    for (name, values) in components {
+        e.continuous.insert(
+            format!("component/{name}"),
+            probity::stats::Reservoir {
+                cap: 5000,
+                seen: values.len() as u64,
+                values: values.clone(),
+            },
+        );
+    }
+    e
+}
+
+/// A server component is compared with the baseline like latency: retrieval three times
+/// slower is drift ("median retrieval time"), an unchanged generation is not, and a
+/// component only one side has is not compared.
+#[test]
+fn a_slower_server_component_is_drift_against_the_baseline() {
+    let base: Vec<f64> = (0..200).map(|i| 50.0 + (i % 20) as f64).collect();
+    let slower: Vec<f64> = base.iter().map(|v| v * 3.0).collect();
+    let baseline = component_evidence(&[
+        ("retrieval", base.clone()),
+        ("generation", base.clone()),
+        ("ttfb", base.clone()),
+    ]);
+    let current = component_evidence(&[
+        ("retrieval", slower),
+        ("generation", base.clone()),
+        ("rerank", base.clone()),
+    ]);
+    let drift = probity::config::Drift::default();
+    let report = probity::compare::compare(&baseline, &current, None, &drift, "t", 7);
+    let finding = report
+        .findings
+        .iter()
+        .find(|f| f.metric == "component/retrieval_median")
+        .unwrap_or_else(|| panic!("{:#?}", report.findings));
+    assert!(
+        finding.message.contains("retrieval time"),
+        "{}",
+        finding.message
+    );
+    assert!(
+        !report
+            .findings
+            .iter()
+            .any(|f| f.metric.starts_with("component/generation"))
+    );
+    let tested: Vec<&str> = report.tests.iter().map(|t| t.metric.as_str()).collect();
+    assert!(tested.contains(&"component/generation_p95"), "{tested:?}");
+    assert!(
+        !tested
+            .iter()
+            .any(|m| m.contains("rerank") || m.contains("ttfb")),
+        "{tested:?}"
+    );
+}

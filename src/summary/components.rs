@@ -104,6 +104,35 @@ impl ComponentTotals {
     }
 }
 
+/// The prefix of a component's key among the evidence's continuous metrics and of its
+/// comparison's tests (`component/retrieval`, tests `component/retrieval_median` and
+/// `component/retrieval_p95`).
+pub const EVIDENCE_PREFIX: &str = "component/";
+
+/// The components of one sample a comparison looks at, keyed as the summary keys them:
+/// every one but the connection phases (`dns`, `connect`), which depend on how many
+/// connections the pool happened to open rather than on the endpoint.
+pub fn compared(t: &Timings) -> Vec<(String, f64)> {
+    let own = [
+        ("ttfb", t.ttfb_ms),
+        ("token_gap_p50", t.gap_p50_ms),
+        ("token_gap_p95", t.gap_p95_ms),
+        ("network_overhead", t.network_overhead_ms),
+    ];
+    let own = own
+        .into_iter()
+        .filter_map(|(name, ms)| Some((name.to_owned(), ms?)));
+    let server = t.server.iter().map(|(name, ms)| {
+        let key = if OWN.contains(&name.as_str()) {
+            format!("server_{name}")
+        } else {
+            name.clone()
+        };
+        (key, *ms)
+    });
+    own.chain(server).filter(|(_, ms)| ms.is_finite()).collect()
+}
+
 /// The component names of a summary in report order: probity's own first, then the
 /// server's, alphabetically.
 pub fn ordered(components: &BTreeMap<String, ComponentSummary>) -> Vec<(&str, &ComponentSummary)> {
