@@ -93,10 +93,26 @@ pub const METRICS: &[Metric] = &[
     ),
     // issue 13, latency by component (`summary.components`; any other component, a
     // server's `retrieval` say, is `components.<name>.<stat>`, see `component_metric`)
-    m("components.ttfb.p50", "Time to first byte p50", Unit::Millis),
-    m("components.ttfb.p95", "Time to first byte p95", Unit::Millis),
-    m("components.ttfb.p99", "Time to first byte p99", Unit::Millis),
-    m("components.connect.p95", "Connect (TCP+TLS) p95", Unit::Millis),
+    m(
+        "components.ttfb.p50",
+        "Time to first byte p50",
+        Unit::Millis,
+    ),
+    m(
+        "components.ttfb.p95",
+        "Time to first byte p95",
+        Unit::Millis,
+    ),
+    m(
+        "components.ttfb.p99",
+        "Time to first byte p99",
+        Unit::Millis,
+    ),
+    m(
+        "components.connect.p95",
+        "Connect (TCP+TLS) p95",
+        Unit::Millis,
+    ),
     m(
         "components.network_overhead.p50",
         "Network overhead p50",
@@ -125,8 +141,16 @@ const COMPONENT_STATS: [Metric; 5] = [
     m("components.<name>.p50", "Component p50", Unit::Millis),
     m("components.<name>.p95", "Component p95", Unit::Millis),
     m("components.<name>.p99", "Component p99", Unit::Millis),
-    m("components.<name>.mean", "Mean component time", Unit::Millis),
-    m("components.<name>.max", "Slowest component time", Unit::Millis),
+    m(
+        "components.<name>.mean",
+        "Mean component time",
+        Unit::Millis,
+    ),
+    m(
+        "components.<name>.max",
+        "Slowest component time",
+        Unit::Millis,
+    ),
 ];
 
 /// The metric of a component rule (`components.retrieval.p95`): any component name (the
@@ -208,8 +232,16 @@ mod tests {
         // The rule reads the value under the name it was given, not the table's pattern.
         assert_eq!(value_in(&s, "components.retrieval.p95"), Some(140.0));
         assert_eq!(value_in(&s, "components.dns.p50"), None);
-        assert_eq!(metric("components.ttfb.p95").unwrap().label, "Time to first byte p95");
-        for bad in ["components.retrieval.p90", "components..p95", "components.a.b.p95", "components.x"] {
+        assert_eq!(
+            metric("components.ttfb.p95").unwrap().label,
+            "Time to first byte p95"
+        );
+        for bad in [
+            "components.retrieval.p90",
+            "components..p95",
+            "components.a.b.p95",
+            "components.x",
+        ] {
             assert!(metric(bad).is_none(), "{bad}");
         }
     }
