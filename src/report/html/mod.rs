@@ -21,6 +21,7 @@
 //! code draws and escapes, are inserted raw (`{{{charts.*}}}`, nothing else).
 
 mod charts;
+mod components;
 mod engine;
 mod history;
 pub mod svg;

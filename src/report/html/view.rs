@@ -85,6 +85,9 @@ pub struct TargetView {
     pub quality: Vec<MetricRow>,
     pub cases: Vec<CaseView>,
     pub failing_cases: usize,
+    // issue 13, latency by component
+    /// "Where the time went", when the run timed components.
+    pub time: Option<super::components::TimeView>,
 }
 
 /// One metric beside its baseline; `class` is `critical`, `warning` or empty.
@@ -404,7 +407,7 @@ fn points_change(current: Option<f64>, baseline: Option<f64>, scale: f64, unit: 
 
 /// The worst severity of the findings about `target` whose metric is one of `names` (or
 /// starts with one and `_`).
-fn class_of(findings: &[Finding], target: &str, names: &[&str]) -> String {
+pub(super) fn class_of(findings: &[Finding], target: &str, names: &[&str]) -> String {
     findings
         .iter()
         .filter(|f| f.target.is_empty() || f.target == target)
@@ -1141,6 +1144,7 @@ pub fn run_view(store: &Store, run: &str, trend_runs: usize) -> Result<RunView, 
                 quality: quality(&t.summary, b, &findings),
                 cases,
                 failing_cases,
+                time: super::components::time_view(&t.summary, b, &findings),
             }
         })
         .collect();
