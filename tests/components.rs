@@ -446,6 +446,26 @@ async fn the_simulator_reports_its_components() {
     );
     assert!(ok && said.trim().is_empty(), "promtool: {said}");
 
+    // The dashboard's run page is the run report: the breakdown shows there.
+    let app = probity::daemon::dashboard::router::<()>(probity::daemon::dashboard::Dashboard::new(
+        project.db(),
+        None,
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let dash = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let page = reqwest::get(format!("{dash}/runs/{}", outcome.run_id))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("<h3>Where the time went</h3>"), "{page}");
+    assert!(
+        page.contains("<td>generation</td><td>server</td>"),
+        "{page}"
+    );
+
     let rag = format!(
         "name: rag\ntarget:\n  provider: http\n  url: {}/rag/ask\n  body: {{ question: \"{{{{prompt}}}}\" }}\n  response: {{ text: /answer, timings: {{ retrieval_ms: /meta/retrieval_ms }} }}\ngolden_sets: [golden-sets/support.yaml]\nsamples: 2\nconcurrency: 1\n",
         sim.base_url()
