@@ -92,12 +92,19 @@ pub fn syllables(word: &str) -> usize {
     }
     if len > 3 && n > 1 {
         let before = letters[len - 3];
+        // "-les" / "-red" after a consonant keep their syllable ("tables", "hundred").
+        let syllabic = matches!(before, 'l' | 'r') && len > 4 && consonant_at(len - 4);
         if ends("es")
             && !matches!(before, 's' | 'x' | 'z' | 'c' | 'g' | 'h')
             && consonant_at(len - 3)
+            && !(before == 'l' && syllabic)
         {
             n -= 1; // "makes" (the e of "-es" is silent unless a sibilant precedes)
-        } else if ends("ed") && !matches!(before, 't' | 'd') && consonant_at(len - 3) {
+        } else if ends("ed")
+            && !matches!(before, 't' | 'd')
+            && consonant_at(len - 3)
+            && !(before == 'r' && syllabic)
+        {
             n -= 1; // "jumped"
         }
     }
