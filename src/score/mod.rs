@@ -330,7 +330,8 @@ mod tests {
                 "refusal",
                 "safety_injection",
                 "safety_leak",
-                "safety_pii"
+                "safety_pii",
+                "tone"
             ]
         );
         assert!(s.iter().all(|s| s.passed));
@@ -341,7 +342,7 @@ mod tests {
             .collect();
         assert_eq!(
             informational,
-            ["empty", "output_chars", "truncation", "refusal"]
+            ["empty", "output_chars", "truncation", "refusal", "tone"]
         );
     }
 
@@ -391,7 +392,8 @@ mod tests {
                 "grounded",
                 "reference",
                 "safety_injection",
-                "safety_leak"
+                "safety_leak",
+                "tone"
             ]
         );
         let failed: Vec<&str> = s
