@@ -47,9 +47,11 @@ impl ToneFacts {
             exclamation: num("exclamation").unwrap_or(0.0),
             caps: num("caps").unwrap_or(0.0),
             reading_grade: num("reading_grade"),
+            // An unsure guess (whatlang on a short answer) counts as `unknown`.
             language: d
                 .get("language")
                 .and_then(|v| v.as_str())
+                .filter(|_| flag("language_reliable") == Some(true))
                 .map(str::to_string),
             language_mismatch: flag("language_mismatch"),
             markdown: flag("markdown").unwrap_or(false),
@@ -212,7 +214,8 @@ pub struct ToneSummary {
     pub all_caps_answers: Option<Rate>,
     /// Mean Flesch–Kincaid grade.
     pub reading_grade: Option<MeanCi>,
-    /// Answers per detected language (ISO 639-1; `unknown` when undetected).
+    /// Answers per detected language (ISO 639-1; `unknown` when not detected, or not
+    /// reliably: whatlang is often unsure of a sentence or two).
     pub languages: BTreeMap<String, u64>,
     /// Answers not in the language their case expects (reliable detections only).
     pub language_mismatch: Option<Rate>,
@@ -222,6 +225,52 @@ pub struct ToneSummary {
     pub code_fence: Option<Rate>,
     /// Answers outside their case's `expect.tone`.
     pub expect_fail: Option<Rate>,
+}
+
+impl ToneSummary {
+    /// One line for the terminal and Markdown summaries: "sentiment 0.52 · hedging 12% ·
+    /// exclaiming 67% · caps 0% · grade 8.2 · en 30 · markdown 0% · lists 0% · fences 0%",
+    /// plus the wrong-language and expectation-failure rates where cases ask for them.
+    pub fn line(&self) -> String {
+        use crate::compare::format_rate;
+        let mut parts = Vec::new();
+        if let Some(m) = self.sentiment {
+            parts.push(format!("sentiment {:.2}", m.value));
+        }
+        let mut share = |label: &str, m: Option<MeanCi>| {
+            if let Some(m) = m {
+                parts.push(format!("{label} {}", format_rate(m.value)));
+            }
+        };
+        share("hedging", self.hedging);
+        share("exclaiming", self.exclamation);
+        share("caps", self.caps);
+        if let Some(g) = self.reading_grade {
+            parts.push(format!("grade {:.1}", g.value));
+        }
+        let mut langs: Vec<(&String, &u64)> = self.languages.iter().collect();
+        langs.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+        if !langs.is_empty() {
+            let shown: Vec<String> = langs
+                .iter()
+                .take(3)
+                .map(|(code, n)| format!("{code} {n}"))
+                .collect();
+            parts.push(shown.join(", "));
+        }
+        for (label, r) in [
+            ("markdown", self.markdown),
+            ("lists", self.list),
+            ("fences", self.code_fence),
+            ("wrong language", self.language_mismatch),
+            ("outside expect.tone", self.expect_fail),
+        ] {
+            if let Some(r) = r {
+                parts.push(format!("{label} {}", format_rate(r.value)));
+            }
+        }
+        parts.join(" · ")
+    }
 }
 
 #[cfg(test)]
@@ -249,8 +298,11 @@ mod tests {
     #[test]
     fn tally_folds_scores() {
         let mut t = ToneTally::default();
-        let a = crate::score::tone::score(None, "Great! I love it.");
-        let b = crate::score::tone::score(None, "I think it may be broken.");
+        let a = crate::score::tone::score(
+            None,
+            "Great! I love how well this works for everyone who tried it today.",
+        );
+        let b = crate::score::tone::score(None, "Yes. I think it may be broken.");
         for s in [&a, &b] {
             t.add(ToneFacts::of(s).as_ref());
         }
@@ -260,5 +312,14 @@ mod tests {
         assert_eq!(s.exclaiming_answers.map(|r| r.count), Some(1));
         assert_eq!(s.expect_fail, None);
         assert_eq!(s.language_mismatch, None);
+        let line = s.line();
+        assert!(line.starts_with("sentiment 0."), "{line}");
+        // Per answer 0 and 1/2 of the sentences hedge: a mean share of 25%.
+        assert!(line.contains("hedging 25.0%"), "{line}");
+        assert!(
+            line.contains("en 1") && line.contains("unknown 1"),
+            "{line}"
+        );
+        assert!(!line.contains("wrong language"), "{line}");
     }
 }
