@@ -170,6 +170,11 @@ pub enum Unit {
     Count,
     /// A score in 0..1 (similarity).
     Score,
+    /// Tone and output character (issue 13): VADER sentiment as compared, (compound + 1)
+    /// / 2 in 0..1, shown as the compound (-1..1).
+    Sentiment,
+    /// A reading grade (Flesch–Kincaid).
+    Grade,
 }
 
 /// What the run is compared with.

@@ -165,6 +165,17 @@ pub fn markdown(outcome: &RunOutcome) -> String {
             numbers::format_usd(f.cost_usd)
         );
     }
+    // Tone and output character (issue 13).
+    for t in &outcome.targets {
+        if let Some(tone) = &t.summary.quality.tone {
+            let _ = writeln!(
+                md,
+                "\nTone of {}: {}.",
+                escape(&t.summary.target),
+                escape(&tone.line())
+            );
+        }
+    }
     if let Some(primary) = outcome.primary() {
         let failing: Vec<_> = primary
             .cases

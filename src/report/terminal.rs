@@ -327,6 +327,10 @@ fn write_target(
     if !quality.is_empty() {
         writeln!(out, "  quality   {}", quality.join(" · "))?;
     }
+    // Tone and output character (issue 13).
+    if let Some(tone) = &q.tone {
+        writeln!(out, "  tone      {}", tone.line())?;
+    }
     if let (Some(p50), Some(p95)) = (q.length.tokens.p50, q.length.tokens.p95) {
         writeln!(out, "  length    p50 {p50:.0} tokens, p95 {p95:.0} tokens")?;
     }

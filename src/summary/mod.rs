@@ -129,6 +129,9 @@ pub struct Quality {
     pub length: Length,
     /// Per golden set with `one_of` + `label` cases.
     pub classification: BTreeMap<String, Classification>,
+    /// Tone and output character (issue 13); `null` when no answer was described.
+    #[serde(default)]
+    pub tone: Option<crate::score::tone::summary::ToneSummary>,
 }
 
 /// How a case did over its samples.
@@ -521,6 +524,8 @@ impl Accumulator {
                             )
                         })
                         .collect(),
+                    // Tone and output character (issue 13).
+                    tone: tt.tone.summary(),
                 };
                 let summary = RunSummary {
                     target: t.name.clone(),
