@@ -34,6 +34,10 @@ pub struct RawGoldenSet {
     /// Share of samples that must pass for a case to pass (default 1.0).
     #[serde(default)]
     pub min_pass_rate: Option<f64>,
+    /// Labels of every case of the set, e.g. `{ feature: document-analysis }` (a case's
+    /// own win; the probe's lie beneath). Keys are Prometheus label names.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
     /// The cases.
     pub cases: Vec<RawCase>,
 }
@@ -62,6 +66,9 @@ pub struct RawCase {
     /// What the answer must do.
     #[serde(default)]
     pub expect: Option<RawExpect>,
+    /// Labels of this case, over the set's and the probe's, e.g. `{ segment: enterprise }`.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
 }
 
 /// One message as written.
@@ -90,6 +97,7 @@ pub fn golden_set_from(doc: &Document) -> Result<GoldenSet, Vec<Diagnostic>> {
     }
     let raw: RawGoldenSet = serde_json::from_value(doc.value.clone())
         .map_err(|e| vec![doc.error("", e.to_string())])?;
+    crate::config::labels::check(doc, "/labels", &raw.labels, &mut problems);
     let renderer = Renderer::default();
     let mut ids: BTreeMap<&str, usize> = BTreeMap::new();
     let mut cases = Vec::new();
@@ -130,6 +138,7 @@ fn validate_case(
     problems: &mut Vec<Diagnostic>,
 ) -> Option<Case> {
     let before = problems.len();
+    crate::config::labels::check(doc, &format!("{pointer}/labels"), &raw.labels, problems);
     if raw.id.trim().is_empty() {
         problems.push(doc.error(&format!("{pointer}/id"), "case id is empty"));
     }
@@ -191,6 +200,7 @@ fn validate_case(
         samples: raw.samples.or(set.samples),
         min_pass_rate,
         expect,
+        labels: crate::config::labels::merged(&set.labels, &raw.labels),
     })
 }
 
