@@ -15,7 +15,7 @@
 
 use serde_json::Value;
 
-use super::{Estimate, Finding, FindingKind, Severity, format_ms, format_rate};
+use super::{Estimate, Finding, FindingKind, Severity, format_ms, format_rate, format_usd};
 use crate::config::Drift;
 use crate::stats::{MAD_SCALE, mad};
 use crate::summary::{Evidence, RunSummary};
@@ -44,12 +44,15 @@ enum Scale {
     /// Latency percentiles: the ratio to the median must also be at least
     /// `latency_ratio`. Holds the percentile and the evidence values it is taken over.
     Percentile(f64, &'static str),
+    /// Amounts (cost per request): the ratio to the median must also be at least
+    /// `cost_ratio`, so a spike is judged like a drift in cost is.
+    Usd,
 }
 
 type Read = fn(&RunSummary) -> Option<f64>;
 
 /// (metric, label, value of a summary, worse side, scale)
-const METRICS: [(&str, &str, Read, Worse, Scale); 6] = [
+const METRICS: &[(&str, &str, Read, Worse, Scale)] = &[
     (
         "error_rate",
         "error rate",
@@ -92,7 +95,20 @@ const METRICS: [(&str, &str, Read, Worse, Scale); 6] = [
         Worse::Lower,
         Scale::Rate(|s| s.quality.format_compliance.map(|r| r.n)),
     ),
+    // Cost by feature (issue 13): a cost spike is a trend finding, and so an alert.
+    (
+        "cost_per_request",
+        "cost per request",
+        |s| cost_per_request(s.figures.requests, s.figures.cost_usd),
+        Worse::Higher,
+        Scale::Usd,
+    ),
 ];
+
+/// Cost over requests; `None` without requests (nothing was sent, nothing to judge).
+fn cost_per_request(requests: u64, cost_usd: f64) -> Option<f64> {
+    (requests > 0).then(|| cost_usd / requests as f64)
+}
 
 /// The summary of a stored run document (`{"summary": {...}, ...}`), typed; `None` for a
 /// document without one (a run that failed before its end) or one that does not read.
@@ -127,7 +143,7 @@ pub fn check_trend(
     target: &str,
 ) -> Vec<Finding> {
     let mut findings = Vec::new();
-    for (metric, label, read, worse, scale) in METRICS {
+    for &(metric, label, read, worse, scale) in METRICS {
         let Some(x) = read(current).filter(|x| x.is_finite()) else {
             continue;
         };
@@ -153,7 +169,7 @@ pub fn check_trend(
                 let p = mean.clamp(1.0 / n, 1.0 - 1.0 / n);
                 (p * (1.0 - p) / n).sqrt()
             }),
-            Scale::Percentile(..) => 0.0,
+            Scale::Percentile(..) | Scale::Usd => 0.0,
         };
         let spread = (MAD_SCALE * raw_mad).max(sampling_error);
         // A percentile is judged by the lower end of its own 95% interval: the whole
@@ -165,7 +181,7 @@ pub fn check_trend(
                 .and_then(|e| e.continuous.get(source))
                 .and_then(|r| quantile_lower_bound(&r.values, q))
                 .map_or(x, |lower| lower.min(x)),
-            Scale::Rate(_) => x,
+            Scale::Rate(_) | Scale::Usd => x,
         };
         let change = match worse {
             Worse::Higher => judged - median,
@@ -178,6 +194,7 @@ pub fn check_trend(
             Scale::Percentile(..) => {
                 median > 0.0 && judged > median && judged / median >= drift.latency_ratio.0
             }
+            Scale::Usd => median > 0.0 && x / median >= drift.cost_ratio.0,
         };
         if change <= 0.0 {
             continue; // the judged value is not worse than the history's median
@@ -193,6 +210,7 @@ pub fn check_trend(
         let show = |v: f64| match scale {
             Scale::Rate(_) => format_rate(v),
             Scale::Percentile(..) => format_ms(v),
+            Scale::Usd => format_usd(v),
         };
         let mut z_text = if z.is_finite() {
             format!("robust z {z:.1}")
@@ -324,6 +342,41 @@ mod tests {
             1
         );
         assert!(check_trend(&current, Some(&evidence), &history, &drift, "default").is_empty());
+    }
+
+    /// Cost by feature (issue 13): a cost per request three times the history's median is
+    /// a warning saying both; a wobble within `cost_ratio` is not.
+    #[test]
+    fn a_cost_spike_is_a_trend_finding() {
+        let priced = |requests: u64, cost: f64| {
+            let mut s = doc(0.0, 1000.0);
+            s.figures.requests = requests;
+            s.figures.cost_usd = cost;
+            s
+        };
+        let history: Vec<RunSummary> = (0..20)
+            .map(|i| priced(100, 0.12 + (i % 4) as f64 * 0.001))
+            .collect();
+        let drift = Drift::default();
+        let quiet = check_trend(&priced(100, 0.13), None, &history, &drift, "default");
+        assert!(quiet.is_empty(), "{quiet:#?}");
+        let found = check_trend(&priced(100, 0.41), None, &history, &drift, "default");
+        assert_eq!(found.len(), 1, "{found:#?}");
+        let f = &found[0];
+        assert_eq!(
+            (f.metric.as_str(), f.kind),
+            ("cost_per_request", FindingKind::Trend)
+        );
+        assert_eq!(f.severity, Severity::Warning);
+        assert!(
+            f.message.starts_with(
+                "cost per request $0.00410 is far outside the last 20 runs (median $0.00121, robust z"
+            ),
+            "{}",
+            f.message
+        );
+        // A run that sent nothing has no cost per request to judge.
+        assert!(check_trend(&priced(0, 0.0), None, &history, &drift, "default").is_empty());
     }
 
     #[test]
