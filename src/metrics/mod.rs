@@ -13,6 +13,7 @@
 //! run pushes one run's worth, and the Pushgateway replaces the probe's group on every push
 //! (so `probity_last_run_timestamp_seconds` and the gauges are what to alert on there).
 
+mod by_label;
 mod labels;
 pub mod push;
 mod record;
@@ -102,6 +103,8 @@ pub struct Metrics {
     pub(crate) known_probes: Mutex<BTreeSet<String>>,
     /// The `probity_open_incidents` series last set, so a closed probe's series ends.
     pub(crate) incident_sets: Mutex<HashSet<SeverityLabels>>,
+    /// Cost by feature (issue 13): the `probity_labelled_*` families of `metrics.labels`.
+    pub(crate) labelled: by_label::LabelledFamilies,
 }
 
 impl Default for Metrics {
@@ -147,6 +150,7 @@ impl Metrics {
             info_sets: Mutex::new(HashMap::new()),
             known_probes: Mutex::new(BTreeSet::new()),
             incident_sets: Mutex::new(HashSet::new()),
+            labelled: by_label::LabelledFamilies::default(),
             registry: Registry::default(),
         };
         let r = &mut registry;
@@ -275,6 +279,7 @@ impl Metrics {
             "The probed target as configured: model and labels (1 per probe and target)",
             m.target_info.clone(),
         );
+        m.labelled.register(r);
         Metrics { registry, ..m }
     }
 

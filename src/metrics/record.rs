@@ -223,6 +223,7 @@ impl Metrics {
             self.set_target_info(outcome);
         }
         self.observe_latencies(outcome, store);
+        self.labelled.record(probe, outcome, store);
     }
 
     /// `probity_target_info{probe,target,provider,model,<labels>} 1`, one series per probed
