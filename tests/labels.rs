@@ -33,7 +33,7 @@ labels: { feature: document-analysis }
 cases:
   - id: summary
     labels: { segment: enterprise }
-    messages: [{ role: user, content: "How long do I have to ask for a refund?" }]
+    messages: [{ role: user, content: "What is the refund window of the Pro plan?" }]
     expect: { contains: ["30 days"] }
   - id: extract
     labels: { feature: extraction }
@@ -80,11 +80,7 @@ async fn run_json(project: &Project, args: &[&str]) -> Value {
     let mut all = vec!["run", "bot", "--format", "json"];
     all.extend_from_slice(args);
     let out = probity_in(project.root(), &[("PROBITY_TEST_KEY", KEY)], &all).await;
-    assert!(
-        matches!(out.status.code(), Some(0 | 1)),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out.stdout)))
 }
 
@@ -335,4 +331,84 @@ async fn a_cost_per_request_spike_is_a_trend_finding_and_an_incident() {
         "{}",
         text(&out.stdout)
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_reports_and_the_dashboard_show_cost_by_feature() {
+    let (project, _sim) = project("").await;
+    // Label values come from files: shown as text everywhere.
+    std::fs::write(
+        project.root().join("golden-sets/docs.yaml"),
+        DOCS.replace("segment: enterprise", "segment: \"<b>ent</b>\""),
+    )
+    .unwrap();
+    let out = probity_in(
+        project.root(),
+        &[("PROBITY_TEST_KEY", KEY)],
+        &["run", "bot"],
+    )
+    .await;
+    let shown = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{shown}{}", text(&out.stderr));
+    let line = shown
+        .lines()
+        .find(|l| l.starts_with("  by label  feature=document-analysis  6 samples · errors 0.0%"))
+        .unwrap_or_else(|| panic!("{shown}"));
+    assert!(line.contains("/request)"), "{line}");
+    assert!(
+        shown.contains("           tier=free  12 samples"),
+        "{shown}"
+    );
+
+    let out = probity_in(
+        project.root(),
+        &[("PROBITY_TEST_KEY", KEY)],
+        &["report", "latest", "--out", "-"],
+    )
+    .await;
+    let page = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        page.contains("<h2>Cost by feature · default</h2>"),
+        "{page}"
+    );
+    assert!(page.contains("<td>feature=extraction</td>"), "{page}");
+    assert!(page.contains("segment=&lt;b&gt;ent&lt;/b&gt;"), "{page}");
+    assert!(!page.contains("<b>ent"), "{page}");
+
+    // The Markdown summary (gate's, $GITHUB_STEP_SUMMARY) has the table too.
+    let probe = project.probe(KEY);
+    let store = Store::open(&project.db()).expect("open the store");
+    let outcome = project::run(&probe, &store, &RunOptions::default()).await;
+    let md = probity::report::markdown::markdown(&outcome);
+    assert!(
+        md.contains("| label | samples | errors | p95 | pass rate | cost | cost / request |"),
+        "{md}"
+    );
+    assert!(md.contains("| feature=support-chat | 3 | 0.0% |"), "{md}");
+
+    // The dashboard's probe page: the last run per label value.
+    use probity::daemon::dashboard::{self, Dashboard};
+    let app = dashboard::router::<()>(Dashboard::new(project.db(), None));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let page = reqwest::get(format!("{base}/probes/bot"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&format!(
+            "Cost by feature · last run <a href=\"/runs/{}\">",
+            outcome.run_id
+        )),
+        "{page}"
+    );
+    assert!(
+        page.contains("<td>feature=document-analysis</td>"),
+        "{page}"
+    );
+    assert!(!page.contains("<b>ent"), "{page}");
 }
