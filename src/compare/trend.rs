@@ -153,103 +153,176 @@ pub fn check_trend(
             .filter_map(read)
             .filter(|v| v.is_finite())
             .collect();
-        if past.len() < MIN_HISTORY {
-            continue;
-        }
-        let Some((median, raw_mad)) = mad(&past) else {
-            continue;
+        let judged = Judged {
+            metric,
+            label,
+            worse,
+            scale,
         };
-        // A rate's spread is at least its sampling error at this run's size: counts that
-        // are 0 (or all) in most runs give a MAD of 0, and then 2 errors in 100 samples
-        // would be "far outside" a history that saw 1 now and then.
-        let sampling_error = match scale {
-            Scale::Rate(n) => n(current).filter(|n| *n >= 1).map_or(0.0, |n| {
-                let n = n as f64;
-                let mean = past.iter().sum::<f64>() / past.len() as f64;
-                let p = mean.clamp(1.0 / n, 1.0 - 1.0 / n);
-                (p * (1.0 - p) / n).sqrt()
-            }),
-            Scale::Percentile(..) | Scale::Usd => 0.0,
-        };
-        let spread = (MAD_SCALE * raw_mad).max(sampling_error);
-        // A percentile is judged by the lower end of its own 95% interval: the whole
-        // interval must lie far outside the band, so a p95 pushed up by one or two slow
-        // answers of a short run is not "far outside". (A standard error in milliseconds
-        // would grow with the slowdown itself and hide a real one.)
-        let judged = match scale {
-            Scale::Percentile(q, source) => evidence
-                .and_then(|e| e.continuous.get(source))
-                .and_then(|r| quantile_lower_bound(&r.values, q))
-                .map_or(x, |lower| lower.min(x)),
-            Scale::Rate(_) | Scale::Usd => x,
-        };
-        let change = match worse {
-            Worse::Higher => judged - median,
-            Worse::Lower => median - judged,
-        };
-        // A material change first: a flat history (MAD 0) must not page on a hair's width.
-        let material = match scale {
-            Scale::Rate(_) => change >= drift.rate_delta.0,
-            // Judged by the low end of its interval too, like `change`.
-            Scale::Percentile(..) => {
-                median > 0.0 && judged > median && judged / median >= drift.latency_ratio.0
-            }
-            Scale::Usd => median > 0.0 && x / median >= drift.cost_ratio.0,
-        };
-        if change <= 0.0 {
-            continue; // the judged value is not worse than the history's median
-        }
-        let z = if spread > 0.0 {
-            change / spread
-        } else {
-            f64::INFINITY
-        };
-        if !material || z < Z_LIMIT {
-            continue;
-        }
-        let show = |v: f64| match scale {
-            Scale::Rate(_) => format_rate(v),
-            Scale::Percentile(..) => format_ms(v),
-            Scale::Usd => format_usd(v),
-        };
-        let mut z_text = if z.is_finite() {
-            format!("robust z {z:.1}")
-        } else {
-            "the history never moved".to_string()
-        };
-        if judged != x {
-            z_text = format!(
-                "{z_text} for the low end {} of its 95% interval",
-                show(judged)
-            );
-        }
-        findings.push(Finding {
-            metric: metric.to_string(),
-            kind: FindingKind::Trend,
-            target: target.to_string(),
-            baseline: Some(Estimate {
-                value: median,
-                ci: None,
-                n: Some(past.len() as u64),
-            }),
-            current: Some(Estimate::value(x)),
-            test: Some("median_mad".to_string()),
-            statistic: z.is_finite().then_some(z),
-            p: None,
-            p_adjusted: None,
-            effect: Some(change),
-            min_effect: Some(Z_LIMIT),
-            severity: Severity::Warning,
-            case: None,
-            message: format!(
-                "{label} {} is far outside the last {} runs (median {}, {z_text}) — warning",
-                show(x),
-                past.len(),
-                show(median)
-            ),
-        });
+        findings.extend(judge(&judged, x, &past, current, evidence, drift, target));
+    }
+    // Cost by feature (issue 13): a spike of one label value's cost per request, when the
+    // run's own did not spike (a price change is one finding, not one per feature).
+    if !findings.iter().any(|f| f.metric == "cost_per_request") {
+        findings.extend(label_cost_spikes(current, history, drift, target));
     }
     findings
+}
+
+/// What a metric is, for [`judge`].
+struct Judged<'a> {
+    metric: &'a str,
+    label: &'a str,
+    worse: Worse,
+    scale: Scale,
+}
+
+/// The finding for value `x` of one metric against `past` (the history's values), if it
+/// is far outside and material.
+fn judge(
+    m: &Judged<'_>,
+    x: f64,
+    past: &[f64],
+    current: &RunSummary,
+    evidence: Option<&Evidence>,
+    drift: &Drift,
+    target: &str,
+) -> Option<Finding> {
+    let Judged {
+        metric,
+        label,
+        worse,
+        scale,
+    } = *m;
+    if past.len() < MIN_HISTORY {
+        return None;
+    }
+    let Some((median, raw_mad)) = mad(past) else {
+        return None;
+    };
+    // A rate's spread is at least its sampling error at this run's size: counts that
+    // are 0 (or all) in most runs give a MAD of 0, and then 2 errors in 100 samples
+    // would be "far outside" a history that saw 1 now and then.
+    let sampling_error = match scale {
+        Scale::Rate(n) => n(current).filter(|n| *n >= 1).map_or(0.0, |n| {
+            let n = n as f64;
+            let mean = past.iter().sum::<f64>() / past.len() as f64;
+            let p = mean.clamp(1.0 / n, 1.0 - 1.0 / n);
+            (p * (1.0 - p) / n).sqrt()
+        }),
+        Scale::Percentile(..) | Scale::Usd => 0.0,
+    };
+    let spread = (MAD_SCALE * raw_mad).max(sampling_error);
+    // A percentile is judged by the lower end of its own 95% interval: the whole
+    // interval must lie far outside the band, so a p95 pushed up by one or two slow
+    // answers of a short run is not "far outside". (A standard error in milliseconds
+    // would grow with the slowdown itself and hide a real one.)
+    let judged = match scale {
+        Scale::Percentile(q, source) => evidence
+            .and_then(|e| e.continuous.get(source))
+            .and_then(|r| quantile_lower_bound(&r.values, q))
+            .map_or(x, |lower| lower.min(x)),
+        Scale::Rate(_) | Scale::Usd => x,
+    };
+    let change = match worse {
+        Worse::Higher => judged - median,
+        Worse::Lower => median - judged,
+    };
+    // A material change first: a flat history (MAD 0) must not page on a hair's width.
+    let material = match scale {
+        Scale::Rate(_) => change >= drift.rate_delta.0,
+        // Judged by the low end of its interval too, like `change`.
+        Scale::Percentile(..) => {
+            median > 0.0 && judged > median && judged / median >= drift.latency_ratio.0
+        }
+        Scale::Usd => median > 0.0 && x / median >= drift.cost_ratio.0,
+    };
+    if change <= 0.0 {
+        return None; // the judged value is not worse than the history's median
+    }
+    let z = if spread > 0.0 {
+        change / spread
+    } else {
+        f64::INFINITY
+    };
+    if !material || z < Z_LIMIT {
+        return None;
+    }
+    let show = |v: f64| match scale {
+        Scale::Rate(_) => format_rate(v),
+        Scale::Percentile(..) => format_ms(v),
+        Scale::Usd => format_usd(v),
+    };
+    let mut z_text = if z.is_finite() {
+        format!("robust z {z:.1}")
+    } else {
+        "the history never moved".to_string()
+    };
+    if judged != x {
+        z_text = format!(
+            "{z_text} for the low end {} of its 95% interval",
+            show(judged)
+        );
+    }
+    Some(Finding {
+        metric: metric.to_string(),
+        kind: FindingKind::Trend,
+        target: target.to_string(),
+        baseline: Some(Estimate {
+            value: median,
+            ci: None,
+            n: Some(past.len() as u64),
+        }),
+        current: Some(Estimate::value(x)),
+        test: Some("median_mad".to_string()),
+        statistic: z.is_finite().then_some(z),
+        p: None,
+        p_adjusted: None,
+        effect: Some(change),
+        min_effect: Some(Z_LIMIT),
+        severity: Severity::Warning,
+        case: None,
+        message: format!(
+            "{label} {} is far outside the last {} runs (median {}, {z_text}) — warning",
+            show(x),
+            past.len(),
+            show(median)
+        ),
+    })
+}
+
+/// Trend findings on the cost per request of each label value (`by_label`) the history
+/// also has: `cost_per_request:feature=document-analysis`.
+fn label_cost_spikes(
+    current: &RunSummary,
+    history: &[RunSummary],
+    drift: &Drift,
+    target: &str,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (key, values) in &current.by_label {
+        for (value, f) in values {
+            let Some(x) = f.cost_per_request_usd.filter(|x| x.is_finite()) else {
+                continue;
+            };
+            let past: Vec<f64> = history
+                .iter()
+                .take(HISTORY)
+                .filter_map(|s| s.by_label.get(key)?.get(value)?.cost_per_request_usd)
+                .filter(|v| v.is_finite())
+                .collect();
+            let metric = format!("cost_per_request:{key}={value}");
+            let label = format!("cost per request of {key}={value}");
+            let judged = Judged {
+                metric: &metric,
+                label: &label,
+                worse: Worse::Higher,
+                scale: Scale::Usd,
+            };
+            out.extend(judge(&judged, x, &past, current, None, drift, target));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -377,6 +450,77 @@ mod tests {
         );
         // A run that sent nothing has no cost per request to judge.
         assert!(check_trend(&priced(0, 0.0), None, &history, &drift, "default").is_empty());
+    }
+
+    /// One feature's cost per request spiking while the run's stays within its band is a
+    /// finding of that feature; a spike of the whole run is one finding, not one per value.
+    #[test]
+    fn a_cost_spike_of_one_feature_is_named_by_its_label() {
+        let with_features = |docs: f64, chat: f64| {
+            let mut s = doc(0.0, 1000.0);
+            let figures = |cost: f64, requests: u64| crate::summary::LabelFigures {
+                requests,
+                samples: requests,
+                answered: requests,
+                errors: 0,
+                error_rate: 0.0,
+                cost_usd: cost,
+                cost_per_request_usd: Some(cost / requests as f64),
+                tokens: Default::default(),
+                latency_ms: Default::default(),
+                pass_rate: None,
+                format_compliance: None,
+                over_refusal: None,
+                hallucination: None,
+            };
+            s.by_label.insert(
+                "feature".into(),
+                [
+                    ("docs".to_string(), figures(docs, 10)),
+                    ("chat".to_string(), figures(chat, 90)),
+                ]
+                .into(),
+            );
+            s.figures.requests = 100;
+            s.figures.cost_usd = docs + chat;
+            s
+        };
+        let history: Vec<RunSummary> = (0..12)
+            .map(|i| {
+                with_features(
+                    0.010 + (i % 3) as f64 * 0.0002,
+                    0.09 + (i % 2) as f64 * 0.001,
+                )
+            })
+            .collect();
+        let drift = Drift::default();
+        // docs ×3: the run's cost per request rises by about 18%, below `cost_ratio`.
+        let found = check_trend(
+            &with_features(0.030, 0.09),
+            None,
+            &history,
+            &drift,
+            "default",
+        );
+        let metrics: Vec<&str> = found.iter().map(|f| f.metric.as_str()).collect();
+        assert_eq!(metrics, ["cost_per_request:feature=docs"], "{found:#?}");
+        assert!(
+            found[0].message.starts_with(
+                "cost per request of feature=docs $0.00300 is far outside the last 12 runs"
+            ),
+            "{}",
+            found[0].message
+        );
+        // Everything ×3 (a price change): the run's finding only.
+        let found = check_trend(
+            &with_features(0.030, 0.27),
+            None,
+            &history,
+            &drift,
+            "default",
+        );
+        let metrics: Vec<&str> = found.iter().map(|f| f.metric.as_str()).collect();
+        assert_eq!(metrics, ["cost_per_request"], "{found:#?}");
     }
 
     #[test]
