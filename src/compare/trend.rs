@@ -197,9 +197,7 @@ fn judge(
     if past.len() < MIN_HISTORY {
         return None;
     }
-    let Some((median, raw_mad)) = mad(past) else {
-        return None;
-    };
+    let (median, raw_mad) = mad(past)?;
     // A rate's spread is at least its sampling error at this run's size: counts that
     // are 0 (or all) in most runs give a MAD of 0, and then 2 errors in 100 samples
     // would be "far outside" a history that saw 1 now and then.
