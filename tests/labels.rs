@@ -261,9 +261,15 @@ async fn bad_labels_are_configuration_errors_at_their_key() {
         stderr.contains("label key `my-feature` is not a Prometheus label name"),
         "{stderr}"
     );
-    assert!(stderr.contains("probes/bot.yaml:"), "{stderr}");
+    // While a golden set does not load, `metrics.labels` is not judged: the set may
+    // define the key.
+    assert!(stderr.contains("1 error in 1 file"), "{stderr}");
+    std::fs::write(project.root().join("golden-sets/chat.yaml"), CHAT).unwrap();
+    let out = probity_in(project.root(), &[("PROBITY_TEST_KEY", KEY)], &["validate"]).await;
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains("no label of the probe, its golden sets or cases has the key `featur`"),
+        stderr.contains("probes/bot.yaml:13:21: metrics.labels[0]: no label of the probe, its golden sets or cases has the key `featur`"),
         "{stderr}"
     );
     assert!(stderr.contains("did you mean `feature`"), "{stderr}");
@@ -411,4 +417,28 @@ async fn the_reports_and_the_dashboard_show_cost_by_feature() {
         "{page}"
     );
     assert!(!page.contains("<b>ent"), "{page}");
+}
+
+#[tokio::test]
+async fn a_key_listed_twice_or_an_empty_value_is_an_error_at_its_place() {
+    let (project, _sim) = project("metrics: { labels: [tier, feature, tier] }\n").await;
+    let file = std::fs::read_to_string(project.probe_file()).unwrap();
+    std::fs::write(
+        project.probe_file(),
+        file.replace("tier: free", "tier: \"\""),
+    )
+    .unwrap();
+    let out = probity_in(project.root(), &[("PROBITY_TEST_KEY", KEY)], &["validate"]).await;
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("probes/bot.yaml:12:40: labels.tier")
+            && stderr.contains("labels.tier: label `tier` has an empty value"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("metrics.labels[2]: label `tier` is listed twice"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("2 errors in 1 file"), "{stderr}");
 }

@@ -500,7 +500,7 @@ pub fn validate_probe(
     for case in golden_sets.iter_mut().flat_map(|s| s.cases.iter_mut()) {
         case.labels = super::labels::merged(&raw.labels, &case.labels);
     }
-    let metric_labels = v.metric_labels(raw.metrics.as_ref(), &golden_sets);
+    let metric_labels = v.metric_labels(&raw, &golden_sets);
     v.needs(&golden_sets, target.as_ref(), judge.as_ref());
     v.request_count(pacing.samples, &golden_sets, targets.len());
 
@@ -871,21 +871,23 @@ impl Validator<'_> {
 
     /// `metrics.labels`: each key listed once, and defined by some label of the probe, its
     /// golden sets or cases (else it is a typo: "did you mean").
-    fn metric_labels(
-        &mut self,
-        raw: Option<&RawMetrics>,
-        golden_sets: &[GoldenSet],
-    ) -> Vec<String> {
-        let Some(raw) = raw else { return Vec::new() };
-        // Case labels already hold the probe's (merged above).
+    fn metric_labels(&mut self, raw: &RawProbe, golden_sets: &[GoldenSet]) -> Vec<String> {
+        let Some(metrics) = &raw.metrics else {
+            return Vec::new();
+        };
+        // Case labels already hold the probe's (merged above); the probe's own count even
+        // when no case loaded.
         let defined: std::collections::BTreeSet<&str> = golden_sets
             .iter()
             .flat_map(|s| s.cases.iter())
             .flat_map(|c| c.labels.keys().map(String::as_str))
+            .chain(raw.labels.keys().map(String::as_str))
             .collect();
         let defined: Vec<&str> = defined.into_iter().collect();
+        // A golden set that did not load (reported on its own) may define the key.
+        let all_loaded = golden_sets.len() == raw.golden_sets.len();
         let mut out: Vec<String> = Vec::new();
-        for (i, key) in raw.labels.iter().enumerate() {
+        for (i, key) in metrics.labels.iter().enumerate() {
             let at = format!("/metrics/labels/{i}");
             if let Some(message) = super::labels::key_problem(key) {
                 self.fail(
@@ -893,9 +895,9 @@ impl Validator<'_> {
                     message,
                     Some("a label key of the probe, a golden set or a case, e.g. `feature`"),
                 );
-            } else if out.contains(key) {
+            } else if metrics.labels[..i].contains(key) {
                 self.fail(&at, format!("label `{key}` is listed twice"), None);
-            } else if !defined.contains(&key.as_str()) {
+            } else if all_loaded && !defined.contains(&key.as_str()) {
                 let hint = if defined.is_empty() {
                     "no probe, golden set or case of this probe has `labels:`; add e.g. `labels: { feature: support-chat }`".to_string()
                 } else {
