@@ -7,7 +7,9 @@
 //! Naming follows Prometheus' conventions: the prefix `probity_`, base units (seconds,
 //! USD for money), `_total` on counters, and bounded labels only — probe, target, result,
 //! outcome, error class, severity, direction, finding kind. No prompt, answer or case id is
-//! ever a label, except the case id of a probe that opts in with `metrics: { per_case: true }`.
+//! ever a label, except the case id of a probe that opts in with `metrics: { per_case: true }`,
+//! and the observation label keys a probe lists under `metrics: { labels: [feature] }`
+//! (the `probity_labelled_*` families of `by_label.rs`).
 //!
 //! Counters count what this process saw: in the daemon they grow run after run; a one-shot
 //! run pushes one run's worth, and the Pushgateway replaces the probe's group on every push
