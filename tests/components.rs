@@ -572,3 +572,28 @@ fn the_stacked_bar_is_proportional_escaped_and_total() {
         stacked_bar("t", &[("a", 1.0)])
     );
 }
+
+/// `response.timings` mistakes are configuration errors at their line, like the other
+/// response pointers: a name that cannot be a component, a value that is not a pointer,
+/// and one component read twice (`generation` and `generation_ms`).
+#[test]
+fn bad_response_timings_are_errors_at_their_line() {
+    let probe = "name: bot\ntarget:\n  provider: http\n  url: http://127.0.0.1:9/rag\n  response:\n    text: /answer\n    timings:\n      \"bad name\": /x\n      retrieval_ms: meta/retrieval\n      generation: /g\n      generation_ms: /g2\ngolden_sets: [golden-sets/g.yaml]\n";
+    let project =
+        Project::with_files(&[("probes/bot.yaml", probe), ("golden-sets/g.yaml", GOLDEN)]);
+    let err = probity::config::load_paths(&[project.probe_file()], &|_: &str| None)
+        .err()
+        .expect("the probe is refused")
+        .to_string();
+    for (line, says) in [
+        (8, "`bad name` is not a component name"),
+        (9, "`meta/retrieval` is not a JSON pointer"),
+        (11, "the component `generation` is read twice"),
+    ] {
+        let at = format!("bot.yaml:{line}:");
+        assert!(
+            err.lines().any(|l| l.contains(&at) && l.contains(says)),
+            "{says} at line {line}:\n{err}"
+        );
+    }
+}
