@@ -581,10 +581,10 @@ fn bad_response_timings_are_errors_at_their_line() {
     let probe = "name: bot\ntarget:\n  provider: http\n  url: http://127.0.0.1:9/rag\n  response:\n    text: /answer\n    timings:\n      \"bad name\": /x\n      retrieval_ms: meta/retrieval\n      generation: /g\n      generation_ms: /g2\ngolden_sets: [golden-sets/g.yaml]\n";
     let project =
         Project::with_files(&[("probes/bot.yaml", probe), ("golden-sets/g.yaml", GOLDEN)]);
-    let err = probity::config::load_paths(&[project.probe_file()], &|_: &str| None)
-        .err()
-        .expect("the probe is refused")
-        .to_string();
+    let Err(err) = probity::config::load_paths(&[project.probe_file()], &|_: &str| None) else {
+        panic!("the probe is refused");
+    };
+    let err = err.to_string();
     for (line, says) in [
         (8, "`bad name` is not a component name"),
         (9, "`meta/retrieval` is not a JSON pointer"),
