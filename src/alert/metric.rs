@@ -91,6 +91,15 @@ pub const METRICS: &[Metric] = &[
         "Answer length p95 (characters)",
         Unit::Count,
     ),
+    // retrieval relevance (RAG)
+    m("quality.empty_retrieval", "Empty-retrieval rate", Unit::Rate),
+    m(
+        "quality.irrelevant_retrieval",
+        "Irrelevant-retrieval rate",
+        Unit::Rate,
+    ),
+    m("quality.context_precision", "Context precision", Unit::Score),
+    m("quality.passages", "Passages retrieved (mean)", Unit::Count),
 ];
 
 /// The metric named `name`.

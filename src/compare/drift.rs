@@ -265,6 +265,9 @@ fn rate_label(name: &str) -> String {
         "empty_answer" => "empty-answer rate",
         "safety_flag" => "safety-flag rate",
         "judge_fail" => "judge failure rate",
+        // retrieval relevance (RAG)
+        "empty_retrieval" => "empty retrieval",
+        "irrelevant_retrieval" => "irrelevant retrieval",
         ATTEMPT_ERROR => "attempt error rate (retries included)",
         other => match other
             .strip_prefix(ATTEMPT_ERROR)
@@ -489,7 +492,7 @@ fn continuous(
         "output_chars"
     };
     let latency_floor = Some(drift.latency_floor_ms);
-    let metrics: [ContinuousMetric; 7] = [
+    let metrics: [ContinuousMetric; 8] = [
         (
             "latency_ms",
             "latency",
@@ -548,6 +551,17 @@ fn continuous(
             "grounding_support",
             "grounding_support",
             "grounding support",
+            EffectKind::RatioDecrease,
+            drift.score_drop,
+            Unit::Score,
+            None,
+        ),
+        // retrieval relevance (RAG); `passages` is reported, not tested: how many a
+        // retriever returns is its configuration, and empty retrieval is a rate of its own.
+        (
+            "context_precision",
+            "context_precision",
+            "context precision",
             EffectKind::RatioDecrease,
             drift.score_drop,
             Unit::Score,

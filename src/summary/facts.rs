@@ -35,6 +35,8 @@ pub struct Facts {
     pub safety_flag: bool,
     /// For classification cases: (expected, predicted).
     pub label: Option<(String, Option<String>)>,
+    /// Retrieval relevance (RAG cases): what the `retrieval` score found.
+    pub retrieval: Option<crate::score::relevance::RetrievalFacts>,
 }
 
 impl Facts {
@@ -81,6 +83,9 @@ impl Facts {
                     }
                 }
                 name if name.starts_with("safety") => f.safety_flag |= !s.passed,
+                crate::score::relevance::RETRIEVAL => {
+                    f.retrieval = crate::score::relevance::RetrievalFacts::of(s);
+                }
                 _ => {}
             }
         }

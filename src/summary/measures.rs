@@ -6,7 +6,7 @@ use super::facts::Facts;
 use crate::runner::{Observation, Status};
 
 /// Rates, by name; `events` are the bad outcomes.
-pub const RATES: [&str; 10] = [
+pub const RATES: [&str; 12] = [
     "error",
     "sample_fail",
     "over_refusal",
@@ -17,9 +17,12 @@ pub const RATES: [&str; 10] = [
     "empty_answer",
     "safety_flag",
     "judge_fail",
+    // retrieval relevance (RAG)
+    "empty_retrieval",
+    "irrelevant_retrieval",
 ];
 /// Continuous metrics, by name.
-pub const CONTINUOUS: [&str; 8] = [
+pub const CONTINUOUS: [&str; 10] = [
     "latency_ms",
     "ttft_ms",
     "output_tokens",
@@ -28,6 +31,9 @@ pub const CONTINUOUS: [&str; 8] = [
     "cosine",
     "grounding_support",
     "cost_usd",
+    // retrieval relevance (RAG)
+    "context_precision",
+    "passages",
 ];
 
 /// One sample's measurements; `None` where a metric does not apply.
@@ -58,6 +64,9 @@ pub fn measure(obs: &Observation, facts: Option<&Facts>) -> Option<Measures> {
         Some(f.empty),
         Some(f.safety_flag),
         f.judge_passed.map(|p| !p),
+        // retrieval relevance (RAG)
+        f.retrieval.map(|r| r.empty),
+        f.retrieval.map(|r| r.irrelevant),
     ]);
     let chars = obs.output.as_deref().map_or(0, |o| o.chars().count());
     m.values = [
@@ -69,6 +78,9 @@ pub fn measure(obs: &Observation, facts: Option<&Facts>) -> Option<Measures> {
         f.cosine,
         f.support.map(|(s, _)| s),
         Some(obs.cost_usd),
+        // retrieval relevance (RAG)
+        f.retrieval.and_then(|r| r.context_precision),
+        f.retrieval.map(|r| r.passages),
     ];
     for v in &mut m.values {
         *v = v.filter(|x| x.is_finite());

@@ -98,6 +98,11 @@ pub struct Totals {
     pub confusion: BTreeMap<String, BTreeMap<String, u64>>,
     /// Calls made to score answers (judge, embeddings): already in the token and cost totals.
     pub scoring: ScoringUsage,
+    // retrieval relevance (RAG)
+    pub empty_retrieval: Count,
+    pub irrelevant_retrieval: Count,
+    pub context_precision: Mean,
+    pub passages: Mean,
 }
 
 /// What scoring itself cost: the judge's and the embeddings endpoint's calls.
@@ -196,6 +201,13 @@ impl Totals {
         self.truncation.add(f.truncated);
         self.empty.add(f.empty);
         self.safety.add(f.safety_flag);
+        // retrieval relevance (RAG)
+        if let Some(r) = f.retrieval {
+            self.empty_retrieval.add(r.empty);
+            self.irrelevant_retrieval.add(r.irrelevant);
+            self.context_precision.add(r.context_precision);
+            self.passages.add(Some(r.passages));
+        }
         if let Some((expected, predicted)) = &f.label {
             let predicted = predicted.clone().unwrap_or_else(|| "-".into());
             *self

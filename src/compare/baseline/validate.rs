@@ -19,6 +19,8 @@ fn range(metric: &str) -> (f64, f64) {
     match metric {
         "similarity" | "grounding_support" => (0.0, 1.0),
         "cosine" => (-1.0, 1.0),
+        // retrieval relevance (RAG)
+        "context_precision" => (0.0, 1.0),
         // latency, ttft, tokens, characters, cost: never negative.
         _ => (0.0, f64::INFINITY),
     }
