@@ -431,7 +431,8 @@ mod tests {
                 "grounded",
                 "reference",
                 "safety_injection",
-                "safety_leak"
+                "safety_leak",
+                "retrieval"
             ]
         );
         let failed: Vec<&str> = s
