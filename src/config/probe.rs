@@ -118,7 +118,7 @@ pub struct RawProbe {
 pub struct RawRetrieval {
     /// A passage whose normalised BM25 relevance to the question (0..1) reaches this is
     /// relevant; an answer none of whose passages does is an irrelevant retrieval
-    /// (default 0.3, chosen on a labelled set: see BENCHMARKS.md).
+    /// (default 0.15, chosen on a labelled set: see BENCHMARKS.md).
     #[serde(default)]
     pub min_relevance: Option<f64>,
 }
@@ -718,7 +718,7 @@ impl Validator<'_> {
                 self.fail(
                     "/retrieval/min_relevance",
                     format!("must be between 0 and 1, found {f}"),
-                    Some("a normalised BM25 score; the default 0.3 is chosen on a labelled set"),
+                    Some("a normalised BM25 score; the default 0.15 is chosen on a labelled set"),
                 );
                 RetrievalConfig::default()
             }
