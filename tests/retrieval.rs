@@ -247,3 +247,35 @@ async fn a_clean_baseline_flags_irrelevant_and_empty_retrieval() {
         run.findings
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_embeddings_target_adds_a_cosine_per_passage() {
+    let probe = format!(
+        "{}embeddings: {{ base_url: {PLACEHOLDER}, model: sim-embed }}\n",
+        probe_yaml(2)
+    );
+    let project = Project::with_files(&[
+        ("probes/bot.yaml", &probe),
+        ("golden-sets/rag.yaml", GOLDEN),
+    ]);
+    let sim = start_sim(&project.golden(), Profile::default()).await;
+    project.aim(PLACEHOLDER, &sim.base_url());
+    project.aim("FAULTY_URL", &sim.base_url());
+    let probe = project.probe("unused");
+    let store = Store::open(&project.db()).unwrap();
+    let run = project::run(&probe, &store, &RunOptions::default()).await;
+    let summary = &run.targets[0].summary;
+    // Question and passages are embedded once each and cached (12 questions, 24
+    // passages), but the two samples of a case are scored concurrently and may both miss
+    // the cache: between 36 and 72 calls, every one counted.
+    let calls = summary.figures.scoring.calls;
+    assert!((36..=72).contains(&calls), "{:?}", summary.figures.scoring);
+    assert_eq!(sim.stats().embeddings, calls);
+    assert_eq!(summary.figures.scoring.errors, 0);
+    for case in &run.targets[0].cases {
+        let cosine = &case.scores["retrieval_cosine"];
+        assert!(cosine.informational && cosine.n == 2, "{}: {cosine:?}", case.id);
+        let best = cosine.mean_value.unwrap();
+        assert!(best > 0.2 && best <= 1.0, "{}: {best}", case.id);
+    }
+}
