@@ -86,7 +86,7 @@ cases:
     messages: [{ role: user, content: "Do gift cards expire?" }]
     context:
       - "Gift cards never expire and can be used on any order."
-      - "Gift card balances are shown at checkout."
+      - "Gift card balances are shown at checkout <script>alert(1)</script>."
     expect: { contains: ["never expire"] }
 "#;
 
@@ -185,6 +185,46 @@ async fn the_measured_rates_hold_the_configured_shares() {
         assert!(quality[key].is_object(), "{key}: {quality}");
     }
     assert!(quality["irrelevant_retrieval"]["ci"].is_array());
+
+    // The HTML report shows each case's passages with their relevance, escaped.
+    let page = probity::report::html::render_run(
+        &store,
+        &run.run_id,
+        &probity::report::html::Options::default(),
+    )
+    .unwrap();
+    assert!(page.contains("rag/gift-cards · retrieval (sample"), "no retrieval section");
+    assert!(!page.contains("<script>"), "passages are escaped");
+    // The clean run shows each case's own passages: the one with markup, escaped.
+    let clean_page = probity::report::html::render_run(
+        &store,
+        &clean.run_id,
+        &probity::report::html::Options::default(),
+    )
+    .unwrap();
+    assert!(
+        clean_page.contains("&lt;script&gt;alert(1)&lt;/script&gt;")
+            && !clean_page.contains("<script>"),
+        "passages are escaped"
+    );
+    assert!(page.contains("irrelevant retrieval: no passage reaches relevance 0.15"));
+    assert!(page.contains("empty retrieval: no context passages"));
+    // The terminal summary lists the rates among the quality figures, the Markdown
+    // summary in a line of its own.
+    let mut shown = Vec::new();
+    probity::report::terminal::write_outcome(
+        &mut shown,
+        &run,
+        &probity::report::terminal::Style { color: false },
+    )
+    .unwrap();
+    let shown = String::from_utf8(shown).unwrap();
+    assert!(
+        shown.contains("empty retrieval ") && shown.contains("irrelevant retrieval "),
+        "{shown}"
+    );
+    let md = probity::report::markdown::markdown(&run);
+    assert!(md.contains("Retrieval on faulty: empty "), "{md}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
