@@ -225,6 +225,18 @@ async fn the_measured_rates_hold_the_configured_shares() {
     );
     let md = probity::report::markdown::markdown(&run);
     assert!(md.contains("Retrieval on faulty: empty "), "{md}");
+    // And /metrics exports them per probe and target.
+    let metrics = probity::metrics::Metrics::new();
+    metrics.record_run(&probe, &run, &store);
+    let text = metrics.encode();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("probity_irrelevant_retrieval_ratio{") && l.contains("faulty"))
+        .unwrap_or_else(|| panic!("{text}"));
+    let value: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!((value - irrelevant.value).abs() < 1e-12, "{line}");
+    assert!(text.contains("probity_empty_retrieval_ratio{"));
+    assert!(text.contains("probity_context_precision_ratio{"));
 }
 
 #[tokio::test(flavor = "multi_thread")]

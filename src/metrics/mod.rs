@@ -102,6 +102,10 @@ pub struct Metrics {
     pub(crate) known_probes: Mutex<BTreeSet<String>>,
     /// The `probity_open_incidents` series last set, so a closed probe's series ends.
     pub(crate) incident_sets: Mutex<HashSet<SeverityLabels>>,
+    // retrieval relevance (RAG)
+    pub(crate) empty_retrieval: Family<TargetLabels, FloatGauge>,
+    pub(crate) irrelevant_retrieval: Family<TargetLabels, FloatGauge>,
+    pub(crate) context_precision: Family<TargetLabels, FloatGauge>,
 }
 
 impl Default for Metrics {
@@ -147,6 +151,10 @@ impl Metrics {
             info_sets: Mutex::new(HashMap::new()),
             known_probes: Mutex::new(BTreeSet::new()),
             incident_sets: Mutex::new(HashSet::new()),
+            // retrieval relevance (RAG)
+            empty_retrieval: Family::default(),
+            irrelevant_retrieval: Family::default(),
+            context_precision: Family::default(),
             registry: Registry::default(),
         };
         let r = &mut registry;
@@ -274,6 +282,22 @@ impl Metrics {
             "target_info",
             "The probed target as configured: model and labels (1 per probe and target)",
             m.target_info.clone(),
+        );
+        // retrieval relevance (RAG)
+        r.register(
+            "empty_retrieval_ratio",
+            "Share of the last run's RAG answers whose retrieval returned no passage",
+            m.empty_retrieval.clone(),
+        );
+        r.register(
+            "irrelevant_retrieval_ratio",
+            "Share of the last run's RAG answers none of whose passages reached the relevance floor",
+            m.irrelevant_retrieval.clone(),
+        );
+        r.register(
+            "context_precision_ratio",
+            "Mean RAGAS context precision of the last run's RAG answers",
+            m.context_precision.clone(),
         );
         Metrics { registry, ..m }
     }
