@@ -237,6 +237,22 @@ async fn the_measured_rates_hold_the_configured_shares() {
     assert!((value - irrelevant.value).abs() < 1e-12, "{line}");
     assert!(text.contains("probity_empty_retrieval_ratio{"));
     assert!(text.contains("probity_context_precision_ratio{"));
+    // A custom alert rule over the rate fires on the faulty run, not on the clean one.
+    let rule = probity::config::AlertRule {
+        name: "bad-retrieval".into(),
+        metric: "quality.irrelevant_retrieval".into(),
+        op: probity::config::RuleOp::Gt,
+        value: 0.05,
+        critical: true,
+    };
+    let fired = probity::alert::rules::custom_signals(std::slice::from_ref(&rule), &run);
+    assert_eq!(fired.len(), 1, "{fired:?}");
+    assert!(
+        fired[0].message.starts_with("Irrelevant-retrieval rate "),
+        "{}",
+        fired[0].message
+    );
+    assert!(probity::alert::rules::custom_signals(&[rule], &clean).is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]
