@@ -347,3 +347,61 @@ async fn an_embeddings_target_adds_a_cosine_per_passage() {
         assert!(best > 0.2 && best <= 1.0, "{}: {best}", case.id);
     }
 }
+
+/// The passages the simulator returns for `rounds` askings of every question.
+async fn retrievals(profile: Profile, rounds: usize) -> Vec<usize> {
+    let project = Project::with_files(&[("golden-sets/rag.yaml", GOLDEN)]);
+    let sim = start_sim(&project.golden(), profile).await;
+    let client = reqwest::Client::new();
+    let golden = project.golden();
+    let mut out = Vec::new();
+    for _ in 0..rounds {
+        for case in &golden[0].cases {
+            let body: serde_json::Value = client
+                .post(format!("{}/rag/ask", sim.base_url()))
+                .json(&serde_json::json!({ "question": case.prompt() }))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let texts: Vec<String> = body["passages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["text"].as_str().unwrap().to_string())
+                .collect();
+            // 0: none, 1: its own, 2: another case's.
+            out.push(match texts {
+                t if t.is_empty() => 0,
+                t if t == case.context => 1,
+                _ => 2,
+            });
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn retrieval_faults_are_seeded_and_validated() {
+    let a = retrievals(faulty(3, 0.2, 0.3), 10).await;
+    assert_eq!(a, retrievals(faulty(3, 0.2, 0.3), 10).await, "same seed, same draws");
+    assert_ne!(a, retrievals(faulty(4, 0.2, 0.3), 10).await, "another seed, others");
+    let count = |k| a.iter().filter(|x| **x == k).count();
+    assert_eq!(a.len(), 120);
+    assert!(count(0) > 10 && count(2) > 20 && count(1) > 40, "{a:?}");
+    assert!(retrievals(Profile::default(), 2).await.iter().all(|x| *x == 1));
+
+    let err = Profile::from_yaml(
+        "retrieval:\n  empty: 0.6\n  irrelevant: 0.6\n",
+        std::path::Path::new("p.yaml"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("p.yaml:1:1") && err.contains("add up to 1.2"), "{err}");
+    let err = Profile::from_yaml("retrieval: { irrelevant: 2 }\n", std::path::Path::new("p.yaml"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("retrieval.irrelevant"), "{err}");
+}
