@@ -193,7 +193,10 @@ async fn the_measured_rates_hold_the_configured_shares() {
         &probity::report::html::Options::default(),
     )
     .unwrap();
-    assert!(page.contains("rag/gift-cards · retrieval (sample"), "no retrieval section");
+    assert!(
+        page.contains("rag/gift-cards · retrieval (sample"),
+        "no retrieval section"
+    );
     assert!(!page.contains("<script>"), "passages are escaped");
     // The clean run shows each case's own passages: the one with markup, escaped.
     let clean_page = probity::report::html::render_run(
@@ -261,12 +264,8 @@ async fn a_clean_baseline_flags_irrelevant_and_empty_retrieval() {
     let probe = project.probe("unused");
     let store = Store::open(&project.db()).unwrap();
     let first = project::run(&probe, &store, &RunOptions::default()).await;
-    let out = project::probity_in(
-        project.root(),
-        &[],
-        &["baseline", "promote", &first.run_id],
-    )
-    .await;
+    let out =
+        project::probity_in(project.root(), &[], &["baseline", "promote", &first.run_id]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 
     // The same clean endpoint again: nothing about retrieval.
@@ -342,7 +341,11 @@ async fn an_embeddings_target_adds_a_cosine_per_passage() {
     assert_eq!(summary.figures.scoring.errors, 0);
     for case in &run.targets[0].cases {
         let cosine = &case.scores["retrieval_cosine"];
-        assert!(cosine.informational && cosine.n == 2, "{}: {cosine:?}", case.id);
+        assert!(
+            cosine.informational && cosine.n == 2,
+            "{}: {cosine:?}",
+            case.id
+        );
         let best = cosine.mean_value.unwrap();
         assert!(best > 0.2 && best <= 1.0, "{}: {best}", case.id);
     }
@@ -386,12 +389,25 @@ async fn retrievals(profile: Profile, rounds: usize) -> Vec<usize> {
 #[tokio::test(flavor = "multi_thread")]
 async fn retrieval_faults_are_seeded_and_validated() {
     let a = retrievals(faulty(3, 0.2, 0.3), 10).await;
-    assert_eq!(a, retrievals(faulty(3, 0.2, 0.3), 10).await, "same seed, same draws");
-    assert_ne!(a, retrievals(faulty(4, 0.2, 0.3), 10).await, "another seed, others");
+    assert_eq!(
+        a,
+        retrievals(faulty(3, 0.2, 0.3), 10).await,
+        "same seed, same draws"
+    );
+    assert_ne!(
+        a,
+        retrievals(faulty(4, 0.2, 0.3), 10).await,
+        "another seed, others"
+    );
     let count = |k| a.iter().filter(|x| **x == k).count();
     assert_eq!(a.len(), 120);
     assert!(count(0) > 10 && count(2) > 20 && count(1) > 40, "{a:?}");
-    assert!(retrievals(Profile::default(), 2).await.iter().all(|x| *x == 1));
+    assert!(
+        retrievals(Profile::default(), 2)
+            .await
+            .iter()
+            .all(|x| *x == 1)
+    );
 
     let err = Profile::from_yaml(
         "retrieval:\n  empty: 0.6\n  irrelevant: 0.6\n",
@@ -399,9 +415,15 @@ async fn retrieval_faults_are_seeded_and_validated() {
     )
     .unwrap_err()
     .to_string();
-    assert!(err.contains("p.yaml:1:1") && err.contains("add up to 1.2"), "{err}");
-    let err = Profile::from_yaml("retrieval: { irrelevant: 2 }\n", std::path::Path::new("p.yaml"))
-        .unwrap_err()
-        .to_string();
+    assert!(
+        err.contains("p.yaml:1:1") && err.contains("add up to 1.2"),
+        "{err}"
+    );
+    let err = Profile::from_yaml(
+        "retrieval: { irrelevant: 2 }\n",
+        std::path::Path::new("p.yaml"),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("retrieval.irrelevant"), "{err}");
 }

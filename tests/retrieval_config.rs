@@ -16,7 +16,10 @@ const HTTP: &str = "name: bot\ntarget:\n  provider: http\n  url: http://127.0.0.
 
 fn validate(probe: &str) -> Result<probity::config::Probe, String> {
     let dir = tempfile::tempdir().unwrap();
-    for (name, text) in [("probes/bot.yaml", probe), ("golden-sets/support.yaml", GOLDEN)] {
+    for (name, text) in [
+        ("probes/bot.yaml", probe),
+        ("golden-sets/support.yaml", GOLDEN),
+    ] {
         let path = dir.path().join(name);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, text).unwrap();
@@ -24,7 +27,10 @@ fn validate(probe: &str) -> Result<probity::config::Probe, String> {
     let paths: Vec<PathBuf> = vec![dir.path().join("probes"), dir.path().join("golden-sets")];
     validate_paths(&paths, &env)
         .map(|p| p.probes.into_iter().next().unwrap())
-        .map_err(|d: Diagnostics| d.to_string().replace(&format!("{}/", dir.path().display()), ""))
+        .map_err(|d: Diagnostics| {
+            d.to_string()
+                .replace(&format!("{}/", dir.path().display()), "")
+        })
 }
 
 #[test]
@@ -40,7 +46,10 @@ fn an_http_probe_needs_an_embeddings_target_for_similar() {
     ))
     .unwrap_or_else(|e| panic!("{e}"));
     let e = probe.embeddings.expect("the embeddings target");
-    assert_eq!(e.embeddings_model.as_deref(), Some("text-embedding-3-small"));
+    assert_eq!(
+        e.embeddings_model.as_deref(),
+        Some("text-embedding-3-small")
+    );
     assert_eq!(e.base_url, "http://127.0.0.1:9/v1");
     assert!(probe.target.retrieves());
     assert_eq!(

@@ -124,8 +124,16 @@ fn labelled_set_is_well_formed() {
     for q in &set.questions {
         assert!(ids.insert(q.id.as_str()), "duplicate id {}", q.id);
         assert!(q.passages.len() >= 2, "{}", q.id);
-        assert!(q.passages.iter().any(|p| p.relevant), "{}: no relevant passage", q.id);
-        assert!(q.passages.iter().any(|p| !p.relevant), "{}: no distractor", q.id);
+        assert!(
+            q.passages.iter().any(|p| p.relevant),
+            "{}: no relevant passage",
+            q.id
+        );
+        assert!(
+            q.passages.iter().any(|p| !p.relevant),
+            "{}: no distractor",
+            q.id
+        );
     }
 }
 
@@ -165,4 +173,3 @@ fn relevance_on_the_labelled_set() {
         "false alarms {false_alarms:.3}"
     );
 }
-

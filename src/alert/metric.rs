@@ -92,13 +92,21 @@ pub const METRICS: &[Metric] = &[
         Unit::Count,
     ),
     // retrieval relevance (RAG)
-    m("quality.empty_retrieval", "Empty-retrieval rate", Unit::Rate),
+    m(
+        "quality.empty_retrieval",
+        "Empty-retrieval rate",
+        Unit::Rate,
+    ),
     m(
         "quality.irrelevant_retrieval",
         "Irrelevant-retrieval rate",
         Unit::Rate,
     ),
-    m("quality.context_precision", "Context precision", Unit::Score),
+    m(
+        "quality.context_precision",
+        "Context precision",
+        Unit::Score,
+    ),
     m("quality.passages", "Passages retrieved (mean)", Unit::Count),
 ];
 

@@ -166,7 +166,11 @@ pub fn bm25(stemmer: &Stemmer, question: &str, passages: &[&str]) -> Vec<f64> {
     let idf: Vec<f64> = query
         .iter()
         .map(|t| {
-            let holding = docs.iter().filter(|(d, _)| d.contains_key(t)).count().max(1) as f64;
+            let holding = docs
+                .iter()
+                .filter(|(d, _)| d.contains_key(t))
+                .count()
+                .max(1) as f64;
             let generic = if is_generic(t) { GENERIC_WEIGHT } else { 1.0 };
             generic * (1.0 + (n - holding + 0.5) / (holding + 0.5)).ln()
         })
@@ -333,7 +337,10 @@ mod tests {
         let r = bm25(&stemmer(), "workspace delete invoice", &p);
         let want0 = (shared + specific) / (shared + 2.0 * specific);
         let want1 = shared / (shared + 2.0 * specific);
-        assert!((r[0] - want0).abs() < 1e-12 && (r[1] - want1).abs() < 1e-12, "{r:?}");
+        assert!(
+            (r[0] - want0).abs() < 1e-12 && (r[1] - want1).abs() < 1e-12,
+            "{r:?}"
+        );
         assert_eq!(distinct(&r), 2);
     }
 
@@ -383,7 +390,12 @@ mod tests {
         assert!(s.informational && !s.passed && s.value.is_none());
         let f = RetrievalFacts::of(&s).unwrap();
         assert!(f.empty && !f.irrelevant && f.passages == 0.0);
-        assert!(score(&st, q, &["  ".into()], 0.3).reason.unwrap().starts_with("empty"));
+        assert!(
+            score(&st, q, &["  ".into()], 0.3)
+                .reason
+                .unwrap()
+                .starts_with("empty")
+        );
 
         let off = vec!["Our office is closed on public holidays.".to_string()];
         let s = score(&st, q, &off, 0.3);

@@ -332,7 +332,9 @@ impl Profile {
         if retrieval > 1.0 + 1e-9 {
             return Err(invalid(
                 "retrieval",
-                format!("`empty` and `irrelevant` add up to {retrieval}; one draw picks at most one, so their sum must be at most 1"),
+                format!(
+                    "`empty` and `irrelevant` add up to {retrieval}; one draw picks at most one, so their sum must be at most 1"
+                ),
             ));
         }
         self.latency.check().map_err(|m| invalid("latency", m))?;

@@ -17,8 +17,8 @@ use serde::Deserialize;
 use rand::RngExt;
 
 use super::answer::conversation_hash;
-use super::seed::request_rng;
 use super::openai::error;
+use super::seed::request_rng;
 use super::server::{ChatCall, Decision, SimState, json_bytes, retry_after, with_id};
 use crate::golden::Role;
 

@@ -285,7 +285,10 @@ struct Walked {
 const PASSAGES_SHOWN: usize = 10;
 
 /// The retrieval of one answer, from its `retrieval` (and `retrieval_cosine`) scores.
-fn retrieval_view(o: &crate::runner::Observation, scores: &[crate::score::Score]) -> Option<RetrievalView> {
+fn retrieval_view(
+    o: &crate::runner::Observation,
+    scores: &[crate::score::Score],
+) -> Option<RetrievalView> {
     let r = scores.iter().find(|s| s.scorer == "retrieval")?;
     let d = r.detail.as_ref()?;
     let list = |v: Option<&Value>| -> Vec<Option<f64>> {
@@ -301,7 +304,10 @@ fn retrieval_view(o: &crate::runner::Observation, scores: &[crate::score::Score]
             .and_then(|s| s.detail.as_ref())
             .and_then(|d| d.get("cosine")),
     );
-    let floor = d.get("min_relevance").and_then(|v| v.as_f64()).unwrap_or(0.0);
+    let floor = d
+        .get("min_relevance")
+        .and_then(|v| v.as_f64())
+        .unwrap_or(0.0);
     let passages = o
         .context
         .iter()
