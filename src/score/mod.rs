@@ -24,6 +24,8 @@ mod safety;
 pub mod similar;
 mod similarity;
 mod text;
+// Tone and output character (issue 13).
+pub mod tone;
 
 use serde::{Deserialize, Serialize};
 
@@ -140,6 +142,8 @@ pub mod names {
     pub const SAFETY_INJECTION: &str = "safety_injection";
     pub const SAFETY_LEAK: &str = "safety_leak";
     pub const SAFETY_PII: &str = "safety_pii";
+    // Tone and output character (issue 13).
+    pub const TONE: &str = "tone";
 
     /// Scorers that count toward "format compliance".
     pub const FORMAT: &[&str] = &[JSON, JSON_SCHEMA];
@@ -298,6 +302,8 @@ impl Scorer {
             ));
         }
         self.safety.score(case, &answer, &mut out);
+        // Tone and output character (issue 13): last, so it never hides another reason.
+        out.push(tone::score(expect.tone.as_ref(), answer.text));
         self.score_retrieval(case, obs, &mut out);
         out
     }
@@ -325,6 +331,7 @@ mod tests {
             content: "What does the warranty cover?".into(),
         });
         Case {
+            labels: Default::default(),
             id: "c".into(),
             set: "s".into(),
             messages,
@@ -370,7 +377,8 @@ mod tests {
                 "refusal",
                 "safety_injection",
                 "safety_leak",
-                "safety_pii"
+                "safety_pii",
+                "tone"
             ]
         );
         assert!(s.iter().all(|s| s.passed));
@@ -381,7 +389,7 @@ mod tests {
             .collect();
         assert_eq!(
             informational,
-            ["empty", "output_chars", "truncation", "refusal"]
+            ["empty", "output_chars", "truncation", "refusal", "tone"]
         );
     }
 
@@ -432,6 +440,7 @@ mod tests {
                 "reference",
                 "safety_injection",
                 "safety_leak",
+                "tone",
                 "retrieval"
             ]
         );

@@ -98,6 +98,10 @@ pub struct Totals {
     pub confusion: BTreeMap<String, BTreeMap<String, u64>>,
     /// Calls made to score answers (judge, embeddings): already in the token and cost totals.
     pub scoring: ScoringUsage,
+    // issue 13, latency by component
+    pub components: super::ComponentTotals,
+    /// Tone and output character (issue 13).
+    pub tone: crate::score::tone::summary::ToneTally,
     // retrieval relevance (RAG)
     pub empty_retrieval: Count,
     pub irrelevant_retrieval: Count,
@@ -170,6 +174,9 @@ impl Totals {
             return;
         }
         self.answered += 1;
+        if let Some(timings) = &obs.timings {
+            self.components.add(timings);
+        }
         if let Some(ms) = obs.latency_ms {
             self.latency.record(ms);
         }
@@ -201,6 +208,8 @@ impl Totals {
         self.truncation.add(f.truncated);
         self.empty.add(f.empty);
         self.safety.add(f.safety_flag);
+        // Tone and output character (issue 13).
+        self.tone.add(f.tone.as_ref());
         // retrieval relevance (RAG)
         if let Some(r) = f.retrieval {
             self.empty_retrieval.add(r.empty);
