@@ -39,6 +39,9 @@ pub(crate) struct SimState {
     prompt_counters: PromptCounters,
     pub(crate) embedder: Embedder,
     pub(crate) counters: Counters,
+    /// Per-question counters of the RAG endpoint's retrieval draws (`rag.rs`), apart
+    /// from the answers' so that retrieval faults leave the answers as they were.
+    pub(crate) rag_counters: PromptCounters,
     next_id: AtomicU64,
     shutdown: watch::Receiver<bool>,
 }
@@ -59,6 +62,7 @@ impl SimState {
             prompt_counters: PromptCounters::new(),
             embedder: Embedder::new(),
             counters: Counters::default(),
+            rag_counters: PromptCounters::new(),
             next_id: AtomicU64::new(1),
             shutdown,
         }
