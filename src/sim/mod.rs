@@ -18,6 +18,7 @@ mod profile;
 mod rag;
 mod seed;
 mod server;
+mod usage;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -39,6 +39,8 @@ pub(crate) struct SimState {
     prompt_counters: PromptCounters,
     pub(crate) embedder: Embedder,
     pub(crate) counters: Counters,
+    /// What was served, for the organisation usage reports (`usage.rs`).
+    pub(crate) ledger: super::usage::Ledger,
     next_id: AtomicU64,
     shutdown: watch::Receiver<bool>,
 }
@@ -59,6 +61,7 @@ impl SimState {
             prompt_counters: PromptCounters::new(),
             embedder: Embedder::new(),
             counters: Counters::default(),
+            ledger: super::usage::Ledger::default(),
             next_id: AtomicU64::new(1),
             shutdown,
         }
@@ -630,6 +633,20 @@ pub(crate) fn router(state: Arc<SimState>) -> Router {
         .route("/v1/models", get(models))
         .route("/healthz", get(healthz))
         .route("/sim/stats", get(stats))
+        // The organisation usage and cost reports (`usage.rs`).
+        .route(
+            "/v1/organization/usage/completions",
+            get(super::usage::openai_usage),
+        )
+        .route("/v1/organization/costs", get(super::usage::openai_costs))
+        .route(
+            "/v1/organizations/usage_report/messages",
+            get(super::usage::anthropic_usage),
+        )
+        .route(
+            "/v1/organizations/cost_report",
+            get(super::usage::anthropic_costs),
+        )
         .fallback(not_found)
         .with_state(state)
 }

@@ -1,0 +1,1 @@
+//! `usage show` totals (filled in below).
