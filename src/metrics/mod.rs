@@ -17,6 +17,7 @@ mod labels;
 pub mod push;
 mod record;
 pub mod sink;
+mod usage;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Mutex;
@@ -102,6 +103,9 @@ pub struct Metrics {
     pub(crate) known_probes: Mutex<BTreeSet<String>>,
     /// The `probity_open_incidents` series last set, so a closed probe's series ends.
     pub(crate) incident_sets: Mutex<HashSet<SeverityLabels>>,
+    // The provider's books (issue 13, `usage import`): see `usage.rs`.
+    pub(crate) provider_tokens: Family<usage::ProviderTokenLabels, Counter>,
+    pub(crate) provider_cost: Family<usage::ProviderLabels, FloatGauge>,
 }
 
 impl Default for Metrics {
@@ -147,6 +151,8 @@ impl Metrics {
             info_sets: Mutex::new(HashMap::new()),
             known_probes: Mutex::new(BTreeSet::new()),
             incident_sets: Mutex::new(HashSet::new()),
+            provider_tokens: Family::default(),
+            provider_cost: Family::default(),
             registry: Registry::default(),
         };
         let r = &mut registry;
@@ -275,6 +281,8 @@ impl Metrics {
             "The probed target as configured: model and labels (1 per probe and target)",
             m.target_info.clone(),
         );
+        // The provider's books (issue 13).
+        usage::register(r, &m);
         Metrics { registry, ..m }
     }
 

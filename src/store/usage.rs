@@ -272,6 +272,49 @@ impl Store {
     }
 }
 
+/// One provider's and model's sums over every stored bucket (for `/metrics`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UsageTotal {
+    pub provider: String,
+    /// `None`: results that named no model (and every cost row without one).
+    pub model: Option<String>,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cached_tokens: i64,
+    pub cost_usd: f64,
+}
+
+impl Store {
+    /// Sums of every stored bucket per provider and model.
+    pub fn usage_totals(&self) -> Result<Vec<UsageTotal>, StoreError> {
+        let action = "summing the usage buckets";
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT provider, model, coalesce(sum(input_tokens), 0), \
+                 coalesce(sum(output_tokens), 0), coalesce(sum(cached_tokens), 0), \
+                 coalesce(sum(cost_usd), 0.0) FROM usage_buckets \
+                 GROUP BY provider, model ORDER BY provider, model",
+            )
+            .at(&self.path, action)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(UsageTotal {
+                    provider: r.get(0)?,
+                    model: r.get(1)?,
+                    input_tokens: r.get(2)?,
+                    output_tokens: r.get(3)?,
+                    cached_tokens: r.get(4)?,
+                    cost_usd: r.get(5)?,
+                })
+            })
+            .at(&self.path, action)?
+            .collect::<Result<Vec<_>, _>>()
+            .at(&self.path, action)?;
+        Ok(rows)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
