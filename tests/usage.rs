@@ -382,6 +382,42 @@ async fn the_probes_share_of_the_bill_is_shown_beside_it() {
         .unwrap_or_else(|| panic!("the probes' model is in the books: {openai}"));
     assert!(served["requests"].as_i64().unwrap() >= probes["requests"].as_i64().unwrap());
     assert!(books["probe_share_of_cost"].as_f64().is_some());
+
+    // The history report sets the provider's day beside the probes' spend of that day.
+    let page = probity_in(
+        project.root(),
+        &[],
+        &["-C", &root, "report", "--history", "bot", "--out", "-"],
+    )
+    .await;
+    assert_eq!(page.status.code(), Some(0), "{}", text(&page.stderr));
+    let html = text(&page.stdout);
+    let today = Utc::now().format("%Y-%m-%d").to_string();
+    assert!(
+        html.contains("The provider&#x27;s books") || html.contains("The provider's books"),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!("<tr><td>{today}</td><td>openai</td>")),
+        "{html}"
+    );
+
+    // The dashboard's index has the usage panel.
+    let app = probity::daemon::dashboard::router::<()>(probity::daemon::dashboard::Dashboard::new(
+        project.db(),
+        None,
+    ));
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .unwrap();
+    let base = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let index = reqwest::get(&base).await.unwrap().text().await.unwrap();
+    assert!(index.contains("<section class=\"usage\">"), "{index}");
+    assert!(
+        index.contains("<td>openai</td>") && index.contains("of the bill"),
+        "{index}"
+    );
     sim.shutdown().await.unwrap();
 }
 
