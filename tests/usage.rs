@@ -486,3 +486,152 @@ async fn a_429_is_retried_and_other_statuses_name_the_path() {
     assert!(!msg.contains(KEY) && msg.contains("[REDACTED]"), "{msg}");
     assert_eq!(err.exit_code(), probity::exit::COULD_NOT_PROBE);
 }
+
+/// Polls `f` every 100 ms for at most a minute.
+async fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    for _ in 0..600 {
+        if let Some(v) = f() {
+            return v;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("gave up waiting for {what}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_daemon_imports_on_its_schedule_continuing_the_window() {
+    let project = Project::new(project::PLACEHOLDER, "");
+    let sim = start_sim(&project.golden(), profile()).await;
+    project.aim(project::PLACEHOLDER, &sim.base_url());
+    let usage = format!(
+        "usage:\n  - provider: openai\n    admin_key: ${{OPENAI_ADMIN_KEY}}\n    schedule: \"@every 1s\"\n    base_url: {}\n    since: 40d\n",
+        sim.base_url()
+    );
+    std::fs::write(project.root().join("probes/usage.yaml"), usage).unwrap();
+    let root = project.root().to_string_lossy().into_owned();
+
+    // A `probity run` needs no admin key: the usage file's is deferred to the daemon.
+    let run = probity_in(
+        project.root(),
+        &[("PROBITY_TEST_KEY", "k")],
+        &["-C", &root, "run", "bot", "--no-report"],
+    )
+    .await;
+    assert!(
+        matches!(run.status.code(), Some(0 | 1)),
+        "{}",
+        text(&run.stderr)
+    );
+    // The daemon needs it: without it, a configuration error naming the file.
+    let out = probity_in(
+        project.root(),
+        &[("PROBITY_TEST_KEY", "k")],
+        &["-C", &root, "serve", "--listen", "127.0.0.1:0"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("usage.yaml:3:"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // With it: no probe has a schedule, the usage import alone keeps the daemon busy.
+    let log = project.root().join("serve.log");
+    let mut child = std::process::Command::new(project::BIN)
+        .args(["-C", &root, "serve", "--listen", "127.0.0.1:0"])
+        .env("OPENAI_ADMIN_KEY", KEY)
+        .env("PROBITY_TEST_KEY", "k")
+        .env_remove("PROBITY_DB")
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let db = project.db();
+    let first = eventually("a first import", || {
+        Store::open(&db)
+            .ok()?
+            .last_usage_import("openai")
+            .ok()
+            .flatten()
+    })
+    .await;
+    // The first reaches back `since`.
+    assert_eq!(
+        first.window_start,
+        probity::usage::window_since(
+            first.imported_at,
+            std::time::Duration::from_secs(40 * 86_400)
+        )
+    );
+    let next = eventually("a second import", || {
+        let last = Store::open(&db)
+            .ok()?
+            .last_usage_import("openai")
+            .ok()
+            .flatten()?;
+        (last.imported_at > first.imported_at).then_some(last)
+    })
+    .await;
+    // The next continues from the last one's end, a day of overlap back.
+    assert_eq!(
+        next.window_start,
+        probity::usage::import::midnight(first.window_end - Duration::days(1))
+    );
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
+    // SAFETY: kill(2) with the pid of our own child and a valid signal number.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let status = eventually("the daemon to stop", || child.try_wait().ok().flatten()).await;
+    let stderr = std::fs::read_to_string(&log).unwrap();
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.contains("usage imported"), "{stderr}");
+    assert!(!stderr.contains(KEY), "{stderr}");
+    assert!(!contains(&db_bytes(&db), KEY));
+    // Every day of the window stored once, however many imports overlapped.
+    let store = Store::open(&db).unwrap();
+    let rows = store
+        .usage_rows(Some("openai"), first.window_start, Utc::now())
+        .unwrap();
+    let mut keys: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.report.clone(),
+                r.start,
+                r.model.clone(),
+                r.line_item.clone(),
+            )
+        })
+        .collect();
+    let all = keys.len();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), all, "a bucket stored twice");
+    sim.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn validate_points_at_a_bad_usage_file() {
+    let project = Project::new(project::PLACEHOLDER, "");
+    std::fs::write(
+        project.root().join("probes/usage.yaml"),
+        "usage:\n  provider: openai\n  admin_key: ${OPENAI_ADMIN_KEY}\n  schedule: \"0 25 * * *\"\n  overlpa: 1d\n",
+    )
+    .unwrap();
+    let root = project.root().to_string_lossy().into_owned();
+    let out = probity_in(
+        project.root(),
+        &[("PROBITY_TEST_KEY", "k")],
+        &["-C", &root, "validate"],
+    )
+    .await;
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("usage.yaml:4:"), "the schedule: {err}");
+    assert!(
+        err.contains("unknown key `overlpa`") && err.contains("overlap"),
+        "{err}"
+    );
+    assert!(err.contains("OPENAI_ADMIN_KEY"), "the unset key: {err}");
+}
