@@ -9,7 +9,7 @@
 //! logged (the admin key redacted) and retried at the next tick.
 
 use std::cell::Cell;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::rc::Rc;
 
 use chrono::{DateTime, Utc};
@@ -107,7 +107,7 @@ impl UsageJobs {
     /// the provider's previous import is still going).
     pub fn fire_due(&mut self, now: DateTime<Utc>, db: &Path) {
         for job in &mut self.jobs {
-            if !job.tick.is_some_and(|t| t <= now) {
+            if job.tick.is_none_or(|t| t > now) {
                 continue;
             }
             job.tick = job.config.schedule.next_after(now);
@@ -164,7 +164,7 @@ pub fn next_window_start(
 /// One import of `config` into `db`.
 pub async fn import_once(
     config: &UsageImportConfig,
-    db: &PathBuf,
+    db: &Path,
     now: DateTime<Utc>,
 ) -> Result<usage::ImportSummary, UsageError> {
     let name = config.provider.name();
