@@ -21,6 +21,7 @@
 //! code draws and escapes, are inserted raw (`{{{charts.*}}}`, nothing else).
 
 mod books;
+mod by_label;
 mod charts;
 mod engine;
 mod history;
@@ -29,6 +30,7 @@ mod view;
 
 use std::path::{Path, PathBuf};
 
+pub use by_label::{LabelRow, rows as by_label_rows};
 pub use engine::{embedded as embedded_template, escape_html};
 pub use history::{HistoryView, Point, history_view, points};
 pub use view::{RunView, run_view};
