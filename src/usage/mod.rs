@@ -197,3 +197,52 @@ pub(crate) fn inert_text(text: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, timeout: 5000, ..ProptestConfig::default() })]
+
+        /// Whatever a provider sends, the parsers answer (a page or an error), never panic.
+        #[test]
+        fn parsers_never_panic(body in proptest::collection::vec(any::<u8>(), 0..400)) {
+            for report in [Report::Usage, Report::Cost] {
+                let _ = openai::parse(report, &body);
+                let _ = anthropic::parse(report, &body);
+            }
+        }
+
+        /// Pages shaped like the documented ones, with any numbers, parse to what they say.
+        #[test]
+        fn openai_usage_numbers_round_trip(input in 0i64..1 << 40, output in 0i64..1 << 40, requests in 0i64..1 << 30, start in 0i64..4_000_000_000) {
+            let body = serde_json::json!({
+                "object": "page",
+                "data": [{"object": "bucket", "start_time": start, "end_time": start + 86_400,
+                  "results": [{"input_tokens": input, "output_tokens": output, "num_model_requests": requests, "model": "m"}]}],
+                "has_more": false, "next_page": null
+            }).to_string();
+            let page = openai::parse(Report::Usage, body.as_bytes()).map_err(TestCaseError::fail)?;
+            prop_assert_eq!(page.rows.len(), 1);
+            let r = &page.rows[0];
+            prop_assert_eq!((r.input_tokens, r.output_tokens, r.requests), (Some(input), Some(output), Some(requests)));
+            prop_assert_eq!(r.start.timestamp(), start);
+        }
+
+        #[test]
+        fn anthropic_cents_are_a_hundredth_of_a_dollar(cents in 0u32..10_000_000, frac in 0u32..100_000) {
+            let amount = format!("{cents}.{frac:05}");
+            let body = serde_json::json!({
+                "data": [{"starting_at": "2025-08-01T00:00:00Z", "ending_at": "2025-08-02T00:00:00Z",
+                  "results": [{"currency": "USD", "amount": amount, "model": "m", "description": "d"}]}],
+                "has_more": false, "next_page": null
+            }).to_string();
+            let page = anthropic::parse(Report::Cost, body.as_bytes()).map_err(TestCaseError::fail)?;
+            let usd = page.rows[0].cost_usd.unwrap_or(-1.0);
+            let expected: f64 = amount.parse::<f64>().unwrap_or(0.0) / 100.0;
+            prop_assert!((usd - expected).abs() <= expected.abs() * 1e-12 + 1e-12);
+        }
+    }
+}
