@@ -20,6 +20,7 @@ mod labels;
 pub mod push;
 mod record;
 pub mod sink;
+mod usage;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Mutex;
@@ -116,6 +117,9 @@ pub struct Metrics {
     pub(crate) empty_retrieval: Family<TargetLabels, FloatGauge>,
     pub(crate) irrelevant_retrieval: Family<TargetLabels, FloatGauge>,
     pub(crate) context_precision: Family<TargetLabels, FloatGauge>,
+    // The provider's books (issue 13, `usage import`): see `usage.rs`.
+    pub(crate) provider_tokens: Family<usage::ProviderTokenLabels, Counter>,
+    pub(crate) provider_cost: Family<usage::ProviderLabels, FloatGauge>,
 }
 
 impl Default for Metrics {
@@ -168,6 +172,8 @@ impl Metrics {
             empty_retrieval: Family::default(),
             irrelevant_retrieval: Family::default(),
             context_precision: Family::default(),
+            provider_tokens: Family::default(),
+            provider_cost: Family::default(),
             registry: Registry::default(),
         };
         let r = &mut registry;
@@ -319,6 +325,8 @@ impl Metrics {
             "Mean RAGAS context precision of the last run's RAG answers",
             m.context_precision.clone(),
         );
+        // The provider's books (issue 13).
+        usage::register(r, &m);
         Metrics { registry, ..m }
     }
 

@@ -395,6 +395,10 @@ impl Metrics {
                 })
                 .set(i64::try_from(n).unwrap_or(i64::MAX));
         }
+        // The provider's books are the organisation's, not one probe's: not in a push.
+        if only.is_none() {
+            self.refresh_usage(store)?;
+        }
         Ok(())
     }
 }

@@ -52,6 +52,10 @@ pub struct SimArgs {
     /// is not KEY, to rehearse a wrong or rotated key.
     #[arg(long, value_name = "KEY")]
     pub require_key: Option<String>,
+    /// The only admin key the organisation usage and cost reports accept (default: any
+    /// `sk-admin-…` / `sk-ant-admin…` key).
+    #[arg(long, value_name = "KEY")]
+    pub admin_key: Option<String>,
     /// `Retry-After` of those 429s and 503s.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub retry_after: Option<Duration>,
@@ -145,6 +149,9 @@ impl SimArgs {
         set(&mut p.retrieval.irrelevant, self.retrieval_irrelevant);
         if self.require_key.is_some() {
             p.require_key = self.require_key.clone();
+        }
+        if self.admin_key.is_some() {
+            p.admin_key = self.admin_key.clone();
         }
         if let Some(seed) = self.seed {
             p.seed = seed;

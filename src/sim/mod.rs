@@ -19,6 +19,7 @@ mod rag;
 mod seed;
 mod server;
 mod server_timing;
+mod usage;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -46,6 +46,9 @@ pub struct Profile {
     /// configuration that served it); unset, none is sent. A new one is a "model update"
     /// behind the same model name.
     pub system_fingerprint: Option<String>,
+    /// The admin key the organisation usage and cost reports accept; unset, any key of the
+    /// provider's admin form (`sk-admin-…`, `sk-ant-admin…`). Others are answered 401.
+    pub admin_key: Option<String>,
     /// Seed of every random choice; with the same seed, the n-th request for a given prompt
     /// gets the same answer, however concurrent requests interleave.
     pub seed: u64,
@@ -78,6 +81,7 @@ impl Default for Profile {
             judge_fail: 0.0,
             require_key: None,
             system_fingerprint: None,
+            admin_key: None,
             seed: 0,
             retrieval: RetrievalFaults::default(),
         }
