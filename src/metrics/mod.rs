@@ -102,6 +102,11 @@ pub struct Metrics {
     pub(crate) known_probes: Mutex<BTreeSet<String>>,
     /// The `probity_open_incidents` series last set, so a closed probe's series ends.
     pub(crate) incident_sets: Mutex<HashSet<SeverityLabels>>,
+    // Tone and output character (issue 13).
+    pub(crate) tone_sentiment: Family<TargetLabels, FloatGauge>,
+    pub(crate) tone_reading_grade: Family<TargetLabels, FloatGauge>,
+    pub(crate) tone_hedging: Family<TargetLabels, FloatGauge>,
+    pub(crate) tone_language_mismatch: Family<TargetLabels, FloatGauge>,
 }
 
 impl Default for Metrics {
@@ -148,6 +153,11 @@ impl Metrics {
             known_probes: Mutex::new(BTreeSet::new()),
             incident_sets: Mutex::new(HashSet::new()),
             registry: Registry::default(),
+            // Tone and output character (issue 13).
+            tone_sentiment: Family::default(),
+            tone_reading_grade: Family::default(),
+            tone_hedging: Family::default(),
+            tone_language_mismatch: Family::default(),
         };
         let r = &mut registry;
         r.register(
@@ -274,6 +284,27 @@ impl Metrics {
             "target_info",
             "The probed target as configured: model and labels (1 per probe and target)",
             m.target_info.clone(),
+        );
+        // Tone and output character (issue 13).
+        r.register(
+            "tone_sentiment",
+            "Mean VADER sentiment (-1..1) of the last run's answers",
+            m.tone_sentiment.clone(),
+        );
+        r.register(
+            "tone_reading_grade",
+            "Mean Flesch-Kincaid reading grade of the last run's answers",
+            m.tone_reading_grade.clone(),
+        );
+        r.register(
+            "tone_hedging_ratio",
+            "Share of the last run's answers with a hedging sentence",
+            m.tone_hedging.clone(),
+        );
+        r.register(
+            "tone_language_mismatch_ratio",
+            "Share of the last run's answers not in the language their case expects",
+            m.tone_language_mismatch.clone(),
         );
         Metrics { registry, ..m }
     }
