@@ -254,6 +254,7 @@ fn case(s: &Setup) -> Case {
     .map(|r| regex::Regex::new(r).unwrap())
     .collect::<Vec<_>>();
     Case {
+        labels: Default::default(),
         id: "prop".into(),
         set: "props".into(),
         messages: vec![

@@ -35,6 +35,10 @@ pub struct RawGoldenSet {
     /// Share of samples that must pass for a case to pass (default 1.0).
     #[serde(default)]
     pub min_pass_rate: Option<f64>,
+    /// Labels of every case of the set, e.g. `{ feature: document-analysis }` (a case's
+    /// own win; the probe's lie beneath). Keys are Prometheus label names.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
     /// The cases.
     pub cases: Vec<RawCase>,
     /// Expectations every case of the set gets where its own `expect` does not set them.
@@ -75,6 +79,9 @@ pub struct RawCase {
     /// What the answer must do.
     #[serde(default)]
     pub expect: Option<RawExpect>,
+    /// Labels of this case, over the set's and the probe's, e.g. `{ segment: enterprise }`.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
 }
 
 /// One message as written.
@@ -103,6 +110,7 @@ pub fn golden_set_from(doc: &Document) -> Result<GoldenSet, Vec<Diagnostic>> {
     }
     let raw: RawGoldenSet = serde_json::from_value(doc.value.clone())
         .map_err(|e| vec![doc.error("", e.to_string())])?;
+    crate::config::labels::check(doc, "/labels", &raw.labels, &mut problems);
     let renderer = Renderer::default();
     let set_tone = raw.expect.as_ref().and_then(|e| e.tone.as_ref());
     if let Some(tone) = set_tone {
@@ -147,6 +155,7 @@ fn validate_case(
     problems: &mut Vec<Diagnostic>,
 ) -> Option<Case> {
     let before = problems.len();
+    crate::config::labels::check(doc, &format!("{pointer}/labels"), &raw.labels, problems);
     if raw.id.trim().is_empty() {
         problems.push(doc.error(&format!("{pointer}/id"), "case id is empty"));
     }
@@ -217,6 +226,7 @@ fn validate_case(
         samples: raw.samples.or(set.samples),
         min_pass_rate,
         expect,
+        labels: crate::config::labels::merged(&set.labels, &raw.labels),
     })
 }
 

@@ -285,6 +285,7 @@ mod tests {
             content: "What does the warranty cover?".into(),
         });
         Case {
+            labels: Default::default(),
             id: "c".into(),
             set: "s".into(),
             messages,

@@ -98,6 +98,8 @@ pub struct Totals {
     pub confusion: BTreeMap<String, BTreeMap<String, u64>>,
     /// Calls made to score answers (judge, embeddings): already in the token and cost totals.
     pub scoring: ScoringUsage,
+    // issue 13, latency by component
+    pub components: super::ComponentTotals,
     /// Tone and output character (issue 13).
     pub tone: crate::score::tone::summary::ToneTally,
 }
@@ -167,6 +169,9 @@ impl Totals {
             return;
         }
         self.answered += 1;
+        if let Some(timings) = &obs.timings {
+            self.components.add(timings);
+        }
         if let Some(ms) = obs.latency_ms {
             self.latency.record(ms);
         }

@@ -85,6 +85,8 @@ pub struct TargetView {
     pub quality: Vec<MetricRow>,
     pub cases: Vec<CaseView>,
     pub failing_cases: usize,
+    /// Cost by feature (issue 13): per label key and value, empty without labels.
+    pub by_label: Vec<super::by_label::LabelRow>,
 }
 
 /// One metric beside its baseline; `class` is `critical`, `warning` or empty.
@@ -1150,6 +1152,7 @@ pub fn run_view(store: &Store, run: &str, trend_runs: usize) -> Result<RunView, 
                 quality: quality(&t.summary, b, &findings),
                 cases,
                 failing_cases,
+                by_label: super::by_label::rows(&t.summary),
             }
         })
         .collect();
