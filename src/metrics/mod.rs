@@ -120,6 +120,11 @@ pub struct Metrics {
     // The provider's books (issue 13, `usage import`): see `usage.rs`.
     pub(crate) provider_tokens: Family<usage::ProviderTokenLabels, Counter>,
     pub(crate) provider_cost: Family<usage::ProviderLabels, FloatGauge>,
+    // Tone and output character (issue 13).
+    pub(crate) tone_sentiment: Family<TargetLabels, FloatGauge>,
+    pub(crate) tone_reading_grade: Family<TargetLabels, FloatGauge>,
+    pub(crate) tone_hedging: Family<TargetLabels, FloatGauge>,
+    pub(crate) tone_language_mismatch: Family<TargetLabels, FloatGauge>,
 }
 
 impl Default for Metrics {
@@ -175,6 +180,11 @@ impl Metrics {
             provider_tokens: Family::default(),
             provider_cost: Family::default(),
             registry: Registry::default(),
+            // Tone and output character (issue 13).
+            tone_sentiment: Family::default(),
+            tone_reading_grade: Family::default(),
+            tone_hedging: Family::default(),
+            tone_language_mismatch: Family::default(),
         };
         let r = &mut registry;
         r.register(
@@ -327,6 +337,27 @@ impl Metrics {
         );
         // The provider's books (issue 13).
         usage::register(r, &m);
+        // Tone and output character (issue 13).
+        r.register(
+            "tone_sentiment",
+            "Mean VADER sentiment (-1..1) of the last run's answers",
+            m.tone_sentiment.clone(),
+        );
+        r.register(
+            "tone_reading_grade",
+            "Mean Flesch-Kincaid reading grade of the last run's answers",
+            m.tone_reading_grade.clone(),
+        );
+        r.register(
+            "tone_hedging_ratio",
+            "Share of the last run's answers with a hedging sentence",
+            m.tone_hedging.clone(),
+        );
+        r.register(
+            "tone_language_mismatch_ratio",
+            "Share of the last run's answers not in the language their case expects",
+            m.tone_language_mismatch.clone(),
+        );
         Metrics { registry, ..m }
     }
 

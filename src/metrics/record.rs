@@ -176,6 +176,28 @@ impl Metrics {
                 &labels,
                 q.context_precision.map(|m| m.value),
             );
+            // Tone and output character (issue 13).
+            let tone = q.tone.as_ref();
+            set_or_remove(
+                &self.tone_sentiment,
+                &labels,
+                tone.and_then(|t| t.sentiment).map(|m| m.value),
+            );
+            set_or_remove(
+                &self.tone_reading_grade,
+                &labels,
+                tone.and_then(|t| t.reading_grade).map(|m| m.value),
+            );
+            set_or_remove(
+                &self.tone_hedging,
+                &labels,
+                tone.and_then(|t| t.hedged_answers).map(|r| r.value),
+            );
+            set_or_remove(
+                &self.tone_language_mismatch,
+                &labels,
+                tone.and_then(|t| t.language_mismatch).map(|r| r.value),
+            );
             let judged: Vec<_> = t
                 .cases
                 .iter()
