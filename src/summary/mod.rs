@@ -4,6 +4,7 @@
 //! observation stream one attempt at a time, so memory stays flat however long the run.
 
 mod by_label;
+pub mod components;
 mod evidence;
 mod facts;
 mod latency;
@@ -17,6 +18,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use by_label::{ByLabel, LabelFigures, LabelTotals};
+pub use components::{ComponentSummary, ComponentTotals};
 pub use evidence::{
     ATTEMPT_ERROR, CaseOutcome, Evidence, EvidenceBuilder, RESERVOIR_CAP, Vocabulary,
 };
@@ -217,6 +219,10 @@ pub struct Figures {
     /// in ms: filled in from the runner's report.
     #[serde(default)]
     pub rate_limited_ms: u64,
+    // issue 13, latency by component
+    /// Where the answered samples' time went, per component (`summary::components`).
+    #[serde(default)]
+    pub components: BTreeMap<String, ComponentSummary>,
 }
 
 /// The summary of one target in one run.
@@ -299,6 +305,7 @@ fn figures(t: &Totals) -> Figures {
         pass_rate: ratio(t.passes, t.samples),
         pass_rate_ci: [plo, phi],
         rate_limited_ms: 0,
+        components: t.components.summary(),
     }
 }
 
