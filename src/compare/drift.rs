@@ -265,6 +265,18 @@ fn rate_label(name: &str) -> String {
         "empty_answer" => "empty-answer rate",
         "safety_flag" => "safety-flag rate",
         "judge_fail" => "judge failure rate",
+        // Tone and output character (issue 13).
+        "tone_fail" => "tone expectation failure rate",
+        "language_mismatch" => "wrong-language answer rate",
+        "hedging" => "hedging answer rate",
+        "exclamation" => "exclaiming answer rate",
+        "all_caps" => "all-caps answer rate",
+        "markdown" => "Markdown use",
+        "list" => "list use",
+        "code_fence" => "code-fence use",
+        // retrieval relevance (RAG)
+        "empty_retrieval" => "empty retrieval",
+        "irrelevant_retrieval" => "irrelevant retrieval",
         ATTEMPT_ERROR => "attempt error rate (retries included)",
         other => match other
             .strip_prefix(ATTEMPT_ERROR)
@@ -489,7 +501,7 @@ fn continuous(
         "output_chars"
     };
     let latency_floor = Some(drift.latency_floor_ms);
-    let metrics: [ContinuousMetric; 7] = [
+    let metrics: [ContinuousMetric; 10] = [
         (
             "latency_ms",
             "latency",
@@ -548,6 +560,38 @@ fn continuous(
             "grounding_support",
             "grounding_support",
             "grounding support",
+            EffectKind::RatioDecrease,
+            drift.score_drop,
+            Unit::Score,
+            None,
+        ),
+        // Tone and output character (issue 13): a less positive tone is worse (compared on
+        // (compound + 1) / 2, shown as the compound); a reading grade moving either way is
+        // a change of character, held to the output length's ratios.
+        (
+            "tone_sentiment",
+            "sentiment",
+            "sentiment",
+            EffectKind::RatioDecrease,
+            drift.score_drop,
+            Unit::Sentiment,
+            None,
+        ),
+        (
+            "tone_reading_grade",
+            "reading_grade",
+            "reading grade",
+            EffectKind::Ratio,
+            drift.length_ratio,
+            Unit::Grade,
+            None,
+        ),
+        // retrieval relevance (RAG); `passages` is reported, not tested: how many a
+        // retriever returns is its configuration, and empty retrieval is a rate of its own.
+        (
+            "context_precision",
+            "context_precision",
+            "context precision",
             EffectKind::RatioDecrease,
             drift.score_drop,
             Unit::Score,

@@ -319,6 +319,14 @@ fn write_target(
             q.similarity.map(|m| format!("{:.2}", m.value)),
         ),
         ("cosine", q.cosine.map(|m| format!("{:.2}", m.value))),
+        // retrieval relevance (RAG)
+        ("empty retrieval", rate(&q.empty_retrieval)),
+        ("irrelevant retrieval", rate(&q.irrelevant_retrieval)),
+        (
+            "context precision",
+            q.context_precision.map(|m| format!("{:.2}", m.value)),
+        ),
+        ("passages", q.passages.map(|m| format!("{:.1}", m.value))),
     ] {
         if let Some(v) = value {
             quality.push(format!("{label} {v}"));
@@ -326,6 +334,10 @@ fn write_target(
     }
     if !quality.is_empty() {
         writeln!(out, "  quality   {}", quality.join(" · "))?;
+    }
+    // Tone and output character (issue 13).
+    if let Some(tone) = &q.tone {
+        writeln!(out, "  tone      {}", tone.line())?;
     }
     if let (Some(p50), Some(p95)) = (q.length.tokens.p50, q.length.tokens.p95) {
         writeln!(out, "  length    p50 {p50:.0} tokens, p95 {p95:.0} tokens")?;

@@ -35,6 +35,10 @@ pub struct Facts {
     pub safety_flag: bool,
     /// For classification cases: (expected, predicted).
     pub label: Option<(String, Option<String>)>,
+    /// Tone and output character (issue 13): the answer's tone descriptors.
+    pub tone: Option<crate::score::tone::summary::ToneFacts>,
+    /// Retrieval relevance (RAG cases): what the `retrieval` score found.
+    pub retrieval: Option<crate::score::relevance::RetrievalFacts>,
 }
 
 impl Facts {
@@ -81,6 +85,14 @@ impl Facts {
                     }
                 }
                 name if name.starts_with("safety") => f.safety_flag |= !s.passed,
+                // Tone and output character (issue 13).
+                crate::score::names::TONE => {
+                    f.tone = crate::score::tone::summary::ToneFacts::of(s);
+                }
+                // retrieval relevance (RAG)
+                crate::score::relevance::RETRIEVAL => {
+                    f.retrieval = crate::score::relevance::RetrievalFacts::of(s);
+                }
                 _ => {}
             }
         }

@@ -6,7 +6,7 @@ use super::facts::Facts;
 use crate::runner::{Observation, Status};
 
 /// Rates, by name; `events` are the bad outcomes.
-pub const RATES: [&str; 10] = [
+pub const RATES: [&str; 20] = [
     "error",
     "sample_fail",
     "over_refusal",
@@ -17,9 +17,23 @@ pub const RATES: [&str; 10] = [
     "empty_answer",
     "safety_flag",
     "judge_fail",
+    // Tone and output character (issue 13): answers outside `expect.tone`, not in the
+    // expected language, hedging, exclaiming, mostly ALL CAPS, using Markdown / lists /
+    // code fences. A move either way is a change of character; the test looks for more.
+    "tone_fail",
+    "language_mismatch",
+    "hedging",
+    "exclamation",
+    "all_caps",
+    "markdown",
+    "list",
+    "code_fence",
+    // retrieval relevance (RAG)
+    "empty_retrieval",
+    "irrelevant_retrieval",
 ];
 /// Continuous metrics, by name.
-pub const CONTINUOUS: [&str; 8] = [
+pub const CONTINUOUS: [&str; 12] = [
     "latency_ms",
     "ttft_ms",
     "output_tokens",
@@ -28,6 +42,13 @@ pub const CONTINUOUS: [&str; 8] = [
     "cosine",
     "grounding_support",
     "cost_usd",
+    // Tone and output character (issue 13): sentiment rescaled to 0..1 ((compound + 1) / 2,
+    // so that a ratio of medians means something), reading grade floored at 0.
+    "tone_sentiment",
+    "tone_reading_grade",
+    // retrieval relevance (RAG)
+    "context_precision",
+    "passages",
 ];
 
 /// One sample's measurements; `None` where a metric does not apply.
@@ -48,7 +69,7 @@ pub fn measure(obs: &Observation, facts: Option<&Facts>) -> Option<Measures> {
     let Some(f) = facts.filter(|_| !errored) else {
         return Some(m);
     };
-    m.events[1..].copy_from_slice(&[
+    m.events[1..10].copy_from_slice(&[
         Some(!f.passed),
         f.over_refusal(),
         f.under_refusal(),
@@ -59,7 +80,26 @@ pub fn measure(obs: &Observation, facts: Option<&Facts>) -> Option<Measures> {
         Some(f.safety_flag),
         f.judge_passed.map(|p| !p),
     ]);
+    // Tone and output character (issue 13).
+    if let Some(t) = &f.tone {
+        m.events[10..].copy_from_slice(&[
+            t.expect_failed,
+            t.language_mismatch,
+            Some(t.hedges()),
+            Some(t.exclaims()),
+            Some(t.shouts()),
+            Some(t.markdown),
+            Some(t.list),
+            Some(t.code_fence),
+        ]);
+    }
+    // retrieval relevance (RAG)
+    m.events[18..].copy_from_slice(&[
+        f.retrieval.map(|r| r.empty),
+        f.retrieval.map(|r| r.irrelevant),
+    ]);
     let chars = obs.output.as_deref().map_or(0, |o| o.chars().count());
+    let tone = f.tone.as_ref();
     m.values = [
         obs.latency_ms,
         obs.ttft_ms,
@@ -69,6 +109,12 @@ pub fn measure(obs: &Observation, facts: Option<&Facts>) -> Option<Measures> {
         f.cosine,
         f.support.map(|(s, _)| s),
         Some(obs.cost_usd),
+        // Tone and output character (issue 13).
+        tone.map(|t| (t.sentiment + 1.0) / 2.0),
+        tone.and_then(|t| t.reading_grade).map(|g| g.max(0.0)),
+        // retrieval relevance (RAG)
+        f.retrieval.and_then(|r| r.context_precision),
+        f.retrieval.map(|r| r.passages),
     ];
     for v in &mut m.values {
         *v = v.filter(|x| x.is_finite());
