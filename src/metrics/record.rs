@@ -160,6 +160,22 @@ impl Metrics {
                 &labels,
                 q.grounding_support.map(|m| m.value),
             );
+            // retrieval relevance (RAG)
+            set_or_remove(
+                &self.empty_retrieval,
+                &labels,
+                q.empty_retrieval.map(|r| r.value),
+            );
+            set_or_remove(
+                &self.irrelevant_retrieval,
+                &labels,
+                q.irrelevant_retrieval.map(|r| r.value),
+            );
+            set_or_remove(
+                &self.context_precision,
+                &labels,
+                q.context_precision.map(|m| m.value),
+            );
             let judged: Vec<_> = t
                 .cases
                 .iter()

@@ -80,6 +80,12 @@ pub struct SimArgs {
     /// Multiplies the length of text answers (above 1 longer, below 1 truncated).
     #[arg(long, value_name = "FACTOR", value_parser = non_negative)]
     pub length_scale: Option<f64>,
+    /// Share of RAG questions (`/v1/rag/ask`) answered with no passage.
+    #[arg(long, value_name = "RATE", value_parser = probability)]
+    pub retrieval_empty: Option<f64>,
+    /// Share of RAG questions answered with another case's passages (irrelevant).
+    #[arg(long, value_name = "RATE", value_parser = probability)]
+    pub retrieval_irrelevant: Option<f64>,
     /// Seed of every random choice (same seed, same answers per prompt).
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
@@ -139,6 +145,8 @@ impl SimArgs {
         set(&mut p.refusal, self.refusal);
         set(&mut p.json_break, self.json_break);
         set(&mut p.length_scale, self.length_scale);
+        set(&mut p.retrieval.empty, self.retrieval_empty);
+        set(&mut p.retrieval.irrelevant, self.retrieval_irrelevant);
         if self.require_key.is_some() {
             p.require_key = self.require_key.clone();
         }

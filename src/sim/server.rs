@@ -39,6 +39,9 @@ pub(crate) struct SimState {
     prompt_counters: PromptCounters,
     pub(crate) embedder: Embedder,
     pub(crate) counters: Counters,
+    /// Per-question counters of the RAG endpoint's retrieval draws (`rag.rs`), apart
+    /// from the answers' so that retrieval faults leave the answers as they were.
+    pub(crate) rag_counters: PromptCounters,
     /// What was served, for the organisation usage reports (`usage.rs`).
     pub(crate) ledger: super::usage::Ledger,
     next_id: AtomicU64,
@@ -61,6 +64,7 @@ impl SimState {
             prompt_counters: PromptCounters::new(),
             embedder: Embedder::new(),
             counters: Counters::default(),
+            rag_counters: PromptCounters::new(),
             ledger: super::usage::Ledger::default(),
             next_id: AtomicU64::new(1),
             shutdown,

@@ -23,6 +23,7 @@
 mod books;
 mod by_label;
 mod charts;
+mod components;
 mod engine;
 mod history;
 pub mod svg;
