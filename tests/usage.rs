@@ -549,45 +549,52 @@ async fn the_daemon_imports_on_its_schedule_continuing_the_window() {
         .spawn()
         .unwrap();
     let db = project.db();
-    let first = eventually("a first import", || {
-        Store::open(&db)
-            .ok()?
-            .last_usage_import("openai")
-            .ok()
-            .flatten()
+    // Imports every second: wait for two in the log (the record in the store holds only
+    // the last, which a poll could miss the first of).
+    let imports = |log: &str| -> Vec<String> {
+        log.lines()
+            .filter(|l| l.contains("usage imported"))
+            .filter_map(|l| l.split("window_start=").nth(1))
+            .map(|rest| rest.trim_start_matches('"').chars().take(23).collect())
+            .collect()
+    };
+    eventually("two imports", || {
+        let text = std::fs::read_to_string(&log).ok()?;
+        (imports(&text).len() >= 2).then_some(())
     })
     .await;
-    // The first reaches back `since`.
-    assert_eq!(
-        first.window_start,
-        probity::usage::window_since(
-            first.imported_at,
-            std::time::Duration::from_secs(40 * 86_400)
-        )
-    );
-    let next = eventually("a second import", || {
-        let last = Store::open(&db)
-            .ok()?
-            .last_usage_import("openai")
-            .ok()
-            .flatten()?;
-        (last.imported_at > first.imported_at).then_some(last)
-    })
-    .await;
-    // The next continues from the last one's end, a day of overlap back.
-    assert_eq!(
-        next.window_start,
-        probity::usage::import::midnight(first.window_end - Duration::days(1))
-    );
     let pid = libc::pid_t::try_from(child.id()).unwrap();
     // SAFETY: kill(2) with the pid of our own child and a valid signal number.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
     let status = eventually("the daemon to stop", || child.try_wait().ok().flatten()).await;
     let stderr = std::fs::read_to_string(&log).unwrap();
     assert!(status.success(), "{stderr}");
-    assert!(stderr.contains("usage imported"), "{stderr}");
+    let windows = imports(&stderr);
+    let day = |t: chrono::DateTime<Utc>| t.format("%Y-%m-%d %H:%M:%S UTC").to_string();
+    let now = Utc::now();
+    // The first reaches back `since`; the next ones continue from the last one's end, a
+    // day of overlap back (the end was "now", so yesterday's midnight).
+    assert_eq!(
+        windows[0],
+        day(probity::usage::window_since(
+            now,
+            std::time::Duration::from_secs(40 * 86_400)
+        )),
+        "{stderr}"
+    );
+    let continued = day(probity::usage::import::midnight(now - Duration::days(1)));
+    assert!(
+        windows[1..].iter().all(|w| *w == continued),
+        "{windows:?}\n{stderr}"
+    );
     assert!(!stderr.contains(KEY), "{stderr}");
     assert!(!contains(&db_bytes(&db), KEY));
+    let first = Store::open(&db)
+        .unwrap()
+        .last_usage_import("openai")
+        .unwrap()
+        .unwrap();
+    assert_eq!(day(first.window_start), continued);
     // Every day of the window stored once, however many imports overlapped.
     let store = Store::open(&db).unwrap();
     let rows = store
