@@ -200,6 +200,22 @@ async fn tone_in_the_document_expectation_failures_and_a_sentiment_drift() {
         .find(|c| c["id"] == "warranty")
         .unwrap();
     assert_eq!(warranty["status"], "pass", "{warranty}");
+    // `/metrics` carries the tone gauges of the last run.
+    let metrics = probity::metrics::Metrics::new();
+    metrics.record_run(&project.probe("k"), &first, &store);
+    let text_format = metrics.encode();
+    let gauge = |name: &str| {
+        text_format
+            .lines()
+            .find(|l| l.starts_with(name) && l.contains("target=\"default\""))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("{name} in {text_format}"))
+    };
+    assert!((gauge("probity_tone_sentiment{") - sentiment).abs() < 1e-9);
+    assert!(gauge("probity_tone_reading_grade{") > 3.0);
+    assert_eq!(gauge("probity_tone_language_mismatch_ratio{"), 0.0);
+    assert_eq!(gauge("probity_tone_hedging_ratio{"), 0.0);
 
     let out = probity_in(
         project.root(),

@@ -20,6 +20,7 @@ mod labels;
 pub mod push;
 mod record;
 pub mod sink;
+mod usage;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Mutex;
@@ -112,6 +113,18 @@ pub struct Metrics {
     pub(crate) component_sets: Mutex<HashMap<(String, String), Vec<ComponentLabels>>>,
     /// Cost by feature (issue 13): the `probity_labelled_*` families of `metrics.labels`.
     pub(crate) labelled: by_label::LabelledFamilies,
+    // retrieval relevance (RAG)
+    pub(crate) empty_retrieval: Family<TargetLabels, FloatGauge>,
+    pub(crate) irrelevant_retrieval: Family<TargetLabels, FloatGauge>,
+    pub(crate) context_precision: Family<TargetLabels, FloatGauge>,
+    // The provider's books (issue 13, `usage import`): see `usage.rs`.
+    pub(crate) provider_tokens: Family<usage::ProviderTokenLabels, Counter>,
+    pub(crate) provider_cost: Family<usage::ProviderLabels, FloatGauge>,
+    // Tone and output character (issue 13).
+    pub(crate) tone_sentiment: Family<TargetLabels, FloatGauge>,
+    pub(crate) tone_reading_grade: Family<TargetLabels, FloatGauge>,
+    pub(crate) tone_hedging: Family<TargetLabels, FloatGauge>,
+    pub(crate) tone_language_mismatch: Family<TargetLabels, FloatGauge>,
 }
 
 impl Default for Metrics {
@@ -160,7 +173,18 @@ impl Metrics {
             component_latency: Family::default(),
             component_sets: Mutex::new(HashMap::new()),
             labelled: by_label::LabelledFamilies::default(),
+            // retrieval relevance (RAG)
+            empty_retrieval: Family::default(),
+            irrelevant_retrieval: Family::default(),
+            context_precision: Family::default(),
+            provider_tokens: Family::default(),
+            provider_cost: Family::default(),
             registry: Registry::default(),
+            // Tone and output character (issue 13).
+            tone_sentiment: Family::default(),
+            tone_reading_grade: Family::default(),
+            tone_hedging: Family::default(),
+            tone_language_mismatch: Family::default(),
         };
         let r = &mut registry;
         r.register(
@@ -295,6 +319,45 @@ impl Metrics {
             m.component_latency.clone(),
         );
         m.labelled.register(r);
+        // retrieval relevance (RAG)
+        r.register(
+            "empty_retrieval_ratio",
+            "Share of the last run's RAG answers whose retrieval returned no passage",
+            m.empty_retrieval.clone(),
+        );
+        r.register(
+            "irrelevant_retrieval_ratio",
+            "Share of the last run's RAG answers none of whose passages reached the relevance floor",
+            m.irrelevant_retrieval.clone(),
+        );
+        r.register(
+            "context_precision_ratio",
+            "Mean RAGAS context precision of the last run's RAG answers",
+            m.context_precision.clone(),
+        );
+        // The provider's books (issue 13).
+        usage::register(r, &m);
+        // Tone and output character (issue 13).
+        r.register(
+            "tone_sentiment",
+            "Mean VADER sentiment (-1..1) of the last run's answers",
+            m.tone_sentiment.clone(),
+        );
+        r.register(
+            "tone_reading_grade",
+            "Mean Flesch-Kincaid reading grade of the last run's answers",
+            m.tone_reading_grade.clone(),
+        );
+        r.register(
+            "tone_hedging_ratio",
+            "Share of the last run's answers with a hedging sentence",
+            m.tone_hedging.clone(),
+        );
+        r.register(
+            "tone_language_mismatch_ratio",
+            "Share of the last run's answers not in the language their case expects",
+            m.tone_language_mismatch.clone(),
+        );
         Metrics { registry, ..m }
     }
 

@@ -160,6 +160,44 @@ impl Metrics {
                 &labels,
                 q.grounding_support.map(|m| m.value),
             );
+            // retrieval relevance (RAG)
+            set_or_remove(
+                &self.empty_retrieval,
+                &labels,
+                q.empty_retrieval.map(|r| r.value),
+            );
+            set_or_remove(
+                &self.irrelevant_retrieval,
+                &labels,
+                q.irrelevant_retrieval.map(|r| r.value),
+            );
+            set_or_remove(
+                &self.context_precision,
+                &labels,
+                q.context_precision.map(|m| m.value),
+            );
+            // Tone and output character (issue 13).
+            let tone = q.tone.as_ref();
+            set_or_remove(
+                &self.tone_sentiment,
+                &labels,
+                tone.and_then(|t| t.sentiment).map(|m| m.value),
+            );
+            set_or_remove(
+                &self.tone_reading_grade,
+                &labels,
+                tone.and_then(|t| t.reading_grade).map(|m| m.value),
+            );
+            set_or_remove(
+                &self.tone_hedging,
+                &labels,
+                tone.and_then(|t| t.hedged_answers).map(|r| r.value),
+            );
+            set_or_remove(
+                &self.tone_language_mismatch,
+                &labels,
+                tone.and_then(|t| t.language_mismatch).map(|r| r.value),
+            );
             let judged: Vec<_> = t
                 .cases
                 .iter()
@@ -378,6 +416,10 @@ impl Metrics {
                     status: status.into(),
                 })
                 .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+        // The provider's books are the organisation's, not one probe's: not in a push.
+        if only.is_none() {
+            self.refresh_usage(store)?;
         }
         Ok(())
     }

@@ -10,6 +10,7 @@ mod mails;
 mod migrate;
 mod rows;
 mod time;
+mod usage;
 mod writer;
 
 use std::collections::BTreeMap;
@@ -23,6 +24,7 @@ use rusqlite::{Connection, Row, Transaction, TransactionBehavior, params};
 pub use alerts::{IncidentRecord, NewOutbox, OutboxRow, SilenceRecord};
 pub use error::StoreError;
 pub use rows::ObservationRow;
+pub use usage::{ProbeSpend, UsageImport, UsageRow, UsageTotal};
 pub use writer::{BATCH_SIZE, FLUSH_INTERVAL, WriteOp, WriteStats, Writer};
 
 use error::SqlContext;

@@ -191,4 +191,44 @@ mod tests {
         let total: u64 = by["feature"].values().map(|f| f.requests).sum();
         assert_eq!(total, 4);
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 128, ..Default::default() })]
+        /// For a key every observation carries, the values add up to the run's totals,
+        /// whatever the mix of answers, errors, retries and skips.
+        #[test]
+        fn the_values_of_a_key_every_observation_has_add_up_to_the_run(
+            attempts in proptest::collection::vec((0usize..4, 0u32..1000, 0u8..4, proptest::bool::ANY), 0..60)
+        ) {
+            let mut by = LabelTotals::default();
+            let mut run = Totals::default();
+            let values = ["a", "b", "c", "d"];
+            for (v, micro_usd, status, last) in attempts {
+                let status = match status {
+                    0 | 1 => Status::Ok,
+                    2 => Status::Error(crate::provider::ErrorClass::Http5xx),
+                    _ => Status::SkippedBudget,
+                };
+                let mut o = obs(&[("feature", values[v])], f64::from(micro_usd) * 1e-6, status);
+                o.final_attempt = last || status == Status::SkippedBudget;
+                let facts = (o.is_ok() && o.final_attempt).then(|| Facts { passed: micro_usd % 2 == 0, ..Facts::default() });
+                by.add(&o, facts.as_ref(), &[]);
+                run.add(&o, facts.as_ref(), &[]);
+            }
+            let by = by.finish();
+            let Some(feature) = by.get("feature") else {
+                proptest::prop_assert_eq!(run.requests + run.skipped_budget, 0);
+                return Ok(());
+            };
+            let sum = |f: fn(&LabelFigures) -> u64| feature.values().map(f).sum::<u64>();
+            proptest::prop_assert_eq!(sum(|f| f.requests), run.requests);
+            proptest::prop_assert_eq!(sum(|f| f.samples), run.samples);
+            proptest::prop_assert_eq!(sum(|f| f.answered), run.answered);
+            proptest::prop_assert_eq!(sum(|f| f.errors), run.errored());
+            proptest::prop_assert_eq!(sum(|f| f.tokens.input), run.input_tokens);
+            proptest::prop_assert_eq!(sum(|f| f.pass_rate.map_or(0, |r| r.count)), run.passes);
+            let cost: f64 = feature.values().map(|f| f.cost_usd).sum();
+            proptest::prop_assert!((cost - run.cost_usd).abs() < 1e-9);
+        }
+    }
 }

@@ -20,6 +20,7 @@
 //! characters of [`crate::inert`] shown as `\u{..}`); only the SVG charts, which our own
 //! code draws and escapes, are inserted raw (`{{{charts.*}}}`, nothing else).
 
+mod books;
 mod by_label;
 mod charts;
 mod components;
