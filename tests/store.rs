@@ -1,9 +1,16 @@
-//! The store against real SQLite files: round trips of every observation field, the
-//! writer's batching and periodic commits (seen from a second connection), migrations,
-//! run lookup, retention, baselines and the JSON lines export.
+//! The store against real databases, each test body run on both engines: an SQLite file
+//! in a temporary folder and a fresh database on a real PostgreSQL server of the test's
+//! own (`support/postgres.rs`). Round trips of every observation field, the writer's
+//! batching and periodic commits (seen from a second connection), migrations (and that
+//! both engines' schemas agree), run lookup, retention, baselines and the JSON lines
+//! export. Tests named `sqlite_only_*` are about the file itself (WAL, a non-database
+//! file) and run on SQLite alone.
+
+#[path = "support/postgres.rs"]
+mod pg;
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
@@ -100,22 +107,123 @@ fn scores() -> Vec<Score> {
     .unwrap_or_else(|e| panic!("test scores no longer match Score: {e}"))
 }
 
+/// The database a test body runs against.
+enum TestDb {
+    Sqlite(tempfile::TempDir),
+    Postgres(pg::Database),
+}
+
+impl TestDb {
+    fn sqlite() -> Result<TestDb> {
+        Ok(TestDb::Sqlite(tempfile::tempdir()?))
+    }
+
+    fn postgres() -> Result<TestDb> {
+        Ok(TestDb::Postgres(pg::database()))
+    }
+
+    /// What `Store::open` takes: the file, or the URL.
+    fn path(&self) -> PathBuf {
+        match self {
+            TestDb::Sqlite(dir) => dir.path().join("p.db"),
+            TestDb::Postgres(db) => db.path(),
+        }
+    }
+
+    /// How messages name the database: the file, or the URL without its password.
+    fn shown(&self) -> String {
+        match self {
+            TestDb::Sqlite(_) => self.path().display().to_string(),
+            TestDb::Postgres(db) => db.url.replace(&format!(":{}@", pg::PASSWORD), "@"),
+        }
+    }
+
+    /// A second database on the same engine (a different file or database).
+    fn other(&self, name: &str) -> Result<(PathBuf, Option<TestDb>)> {
+        match self {
+            TestDb::Sqlite(dir) => Ok((dir.path().join(name), None)),
+            TestDb::Postgres(_) => {
+                let db = TestDb::postgres()?;
+                Ok((db.path(), Some(db)))
+            }
+        }
+    }
+
+    /// The first column of the first row of `sql` as an integer, through a connection of
+    /// our own, not the store's.
+    fn count(&self, sql: &str) -> Result<i64> {
+        match self {
+            TestDb::Sqlite(_) => {
+                let conn = rusqlite::Connection::open(self.path())?;
+                Ok(conn.query_row(sql, [], |row| row.get(0))?)
+            }
+            TestDb::Postgres(db) => {
+                let mut client = postgres::Client::connect(&db.url, postgres::NoTls)?;
+                Ok(client.query_one(sql, &[])?.get(0))
+            }
+        }
+    }
+
+    /// Statements through a connection of our own.
+    fn exec(&self, sql: &str) -> Result<()> {
+        match self {
+            TestDb::Sqlite(_) => {
+                let conn = rusqlite::Connection::open(self.path())?;
+                conn.execute_batch(&format!("PRAGMA foreign_keys = ON; {sql}"))?;
+            }
+            TestDb::Postgres(db) => {
+                postgres::Client::connect(&db.url, postgres::NoTls)?.batch_execute(sql)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Each named body as a module with a `sqlite` and a `postgres` test.
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn sqlite() -> anyhow::Result<()> {
+                super::$name(&super::TestDb::sqlite()?)
+            }
+            #[test]
+            fn postgres() -> anyhow::Result<()> {
+                super::$name(&super::TestDb::postgres()?)
+            }
+        }
+    )*};
+}
+
+on_both!(
+    every_observation_field_round_trips,
+    non_finite_numbers_do_not_cost_the_batch,
+    writer_commits_a_thousand_in_batches,
+    rows_are_visible_to_another_connection_before_finish,
+    flush_waits_for_the_commit,
+    writer_survives_the_store_being_dropped_first,
+    dropping_a_writer_still_commits,
+    writer_reports_the_first_error_and_keeps_the_rest,
+    migrations_are_idempotent_on_reopen,
+    a_newer_schema_is_refused,
+    runs_are_found_by_id_prefix_or_latest,
+    runs_list_newest_first_and_show_unfinished,
+    baselines_are_promoted_replaced_and_listed,
+    prune_keeps_baselines_unfinished_runs_and_other_probes,
+    export_jsonl_writes_one_parsable_object_per_line,
+    for_each_streams_a_large_run_and_stops_on_error,
+    runs_are_found_by_a_unique_suffix_too,
+    prompts_and_the_printed_summary_are_kept_and_exported,
+);
+
 fn open_with_run(path: &Path, id: &str) -> Result<Store> {
     let store = Store::open(path)?;
     store.begin_run(&new_run(id, "support-bot", Utc::now()))?;
     Ok(store)
 }
 
-/// Rows of a table counted through a connection of our own, not the store's.
-fn count_raw(path: &Path, sql: &str) -> Result<i64> {
-    let conn = rusqlite::Connection::open(path)?;
-    Ok(conn.query_row(sql, [], |row| row.get(0))?)
-}
-
-#[test]
-fn every_observation_field_round_trips() -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("probity.db");
+fn every_observation_field_round_trips(db: &TestDb) -> Result<()> {
+    let path = db.path();
     let store = open_with_run(&path, "r1")?;
 
     let mut sent = Vec::new();
@@ -182,7 +290,12 @@ fn every_observation_field_round_trips() -> Result<()> {
     let rows = store.observations("r1")?;
     assert_eq!(rows.len(), sent.len());
     for (row, o) in rows.iter().zip(&sent) {
-        assert_eq!(&row.observation, o, "observation {} differs", o.seq);
+        let mut o = o.clone();
+        if matches!(db, TestDb::Postgres(_)) {
+            // PostgreSQL text cannot hold NUL: the store keeps U+2400 in its place.
+            o.error = o.error.map(|e| e.replace('\0', "\u{2400}"));
+        }
+        assert_eq!(row.observation, o, "observation {} differs", o.seq);
     }
     assert_eq!(rows[0].scores, Some(Vec::new()));
     assert_eq!(rows[1].scores, Some(scores()));
@@ -190,10 +303,8 @@ fn every_observation_field_round_trips() -> Result<()> {
     Ok(())
 }
 
-#[test]
-fn non_finite_numbers_do_not_cost_the_batch() -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("p.db");
+fn non_finite_numbers_do_not_cost_the_batch(db: &TestDb) -> Result<()> {
+    let path = db.path();
     let store = open_with_run(&path, "r1")?;
     let mut o = obs(0);
     o.scheduled_ms = f64::NAN;
@@ -213,10 +324,8 @@ fn non_finite_numbers_do_not_cost_the_batch() -> Result<()> {
     Ok(())
 }
 
-#[test]
-fn writer_commits_a_thousand_in_batches() -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("p.db");
+fn writer_commits_a_thousand_in_batches(db: &TestDb) -> Result<()> {
+    let path = db.path();
     let store = open_with_run(&path, "r1")?;
     let writer = store.writer()?;
     for seq in 0..1_000 {
@@ -232,19 +341,14 @@ fn writer_commits_a_thousand_in_batches() -> Result<()> {
     ensure!(stats.batches >= 2_000 / 64, "{stats:?}");
     assert_eq!(store.count_observations("r1")?, 1_000);
     assert_eq!(
-        count_raw(
-            &path,
-            "SELECT count(*) FROM observations WHERE scores_json IS NOT NULL"
-        )?,
+        db.count("SELECT count(*) FROM observations WHERE scores_json IS NOT NULL")?,
         1_000
     );
     Ok(())
 }
 
-#[test]
-fn rows_are_visible_to_another_connection_before_finish() -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("p.db");
+fn rows_are_visible_to_another_connection_before_finish(db: &TestDb) -> Result<()> {
+    let path = db.path();
     let store = open_with_run(&path, "r1")?;
     let writer = store.writer()?;
     // Fewer than a batch: only the 100 ms timer can commit them.
@@ -268,28 +372,24 @@ fn rows_are_visible_to_another_connection_before_finish() -> Result<()> {
         "committed only after {waited:?}"
     );
     // And through a plain SQLite connection too (not just a `Store`).
-    assert_eq!(count_raw(&path, "SELECT count(*) FROM observations")?, 10);
+    assert_eq!(db.count("SELECT count(*) FROM observations")?, 10);
     assert_eq!(writer.finish()?.observations, 10);
     Ok(())
 }
 
-#[test]
-fn flush_waits_for_the_commit() -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("p.db");
+fn flush_waits_for_the_commit(db: &TestDb) -> Result<()> {
+    let path = db.path();
     let store = open_with_run(&path, "r1")?;
     let writer = store.writer()?;
     writer.observation("r1", obs(0));
     writer.flush()?;
-    assert_eq!(count_raw(&path, "SELECT count(*) FROM observations")?, 1);
+    assert_eq!(db.count("SELECT count(*) FROM observations")?, 1);
     writer.finish()?;
     Ok(())
 }
 
-#[test]
-fn writer_survives_the_store_being_dropped_first() -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("p.db");
+fn writer_survives_the_store_being_dropped_first(db: &TestDb) -> Result<()> {
+    let path = db.path();
     let store = open_with_run(&path, "r1")?;
     let writer = store.writer()?;
     drop(store);
@@ -301,10 +401,8 @@ fn writer_survives_the_store_being_dropped_first() -> Result<()> {
     Ok(())
 }
 
-#[test]
-fn dropping_a_writer_still_commits() -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("p.db");
+fn dropping_a_writer_still_commits(db: &TestDb) -> Result<()> {
+    let path = db.path();
     let store = open_with_run(&path, "r1")?;
     {
         let writer = store.writer()?;
@@ -316,10 +414,8 @@ fn dropping_a_writer_still_commits() -> Result<()> {
     Ok(())
 }
 
-#[test]
-fn writer_reports_the_first_error_and_keeps_the_rest() -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("p.db");
+fn writer_reports_the_first_error_and_keeps_the_rest(db: &TestDb) -> Result<()> {
+    let path = db.path();
     let store = open_with_run(&path, "r1")?;
     let writer = store.writer()?;
     writer.observation("r1", obs(0));
@@ -339,7 +435,7 @@ fn writer_reports_the_first_error_and_keeps_the_rest() -> Result<()> {
         msg.contains("no-such-run") && msg.contains("begin_run"),
         "{msg}"
     );
-    assert!(msg.contains(&path.display().to_string()), "{msg}");
+    assert!(msg.contains(&db.shown()), "{msg}");
     assert!(matches!(flushed, Err(StoreError::WriterFailed { .. })));
     // The good rows of the same batch were committed.
     let seqs: Vec<u64> = store
@@ -351,27 +447,35 @@ fn writer_reports_the_first_error_and_keeps_the_rest() -> Result<()> {
     Ok(())
 }
 
-#[test]
-fn migrations_are_idempotent_on_reopen() -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    // Folders that do not exist yet are created.
-    let path = dir.path().join("a/b/probity.db");
+fn migrations_are_idempotent_on_reopen(db: &TestDb) -> Result<()> {
+    let path = db.path();
     {
         let store = open_with_run(&path, "r1")?;
-        assert_eq!(store.path(), path);
+        // The database's name; for PostgreSQL without the password.
+        assert_eq!(store.path().display().to_string(), db.shown());
+        assert!(!db.shown().contains(pg::PASSWORD));
     }
     for _ in 0..3 {
         let store = Store::open(&path)?;
         assert_eq!(store.run("r1")?.id, "r1");
     }
     assert_eq!(
-        count_raw(&path, "SELECT count(*) FROM schema_migrations")?,
+        db.count("SELECT count(*) FROM schema_migrations")?,
         Store::schema_version()
     );
     assert_eq!(
-        count_raw(&path, "SELECT max(version) FROM schema_migrations")?,
+        db.count("SELECT max(version) FROM schema_migrations")?,
         Store::schema_version()
     );
+    Ok(())
+}
+
+/// SQLite only: folders that do not exist yet are created, and the file is in WAL mode.
+#[test]
+fn sqlite_only_folders_are_created_and_the_file_is_wal() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("a/b/probity.db");
+    drop(open_with_run(&path, "r1")?);
     let mode: String =
         rusqlite::Connection::open(&path)?
             .query_row("PRAGMA journal_mode", [], |row| row.get(0))?;
@@ -379,26 +483,24 @@ fn migrations_are_idempotent_on_reopen() -> Result<()> {
     Ok(())
 }
 
-#[test]
-fn a_newer_schema_is_refused() -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("p.db");
+fn a_newer_schema_is_refused(db: &TestDb) -> Result<()> {
+    let path = db.path();
     drop(Store::open(&path)?);
     let newer = Store::schema_version() + 1;
-    rusqlite::Connection::open(&path)?.execute(
-        "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, 'future', 'x')",
-        [newer],
-    )?;
+    db.exec(&format!(
+        "INSERT INTO schema_migrations (version, name, applied_at) VALUES ({newer}, 'future', 'x')"
+    ))?;
     let err = Store::open(&path).err().context("open should refuse")?;
     assert!(matches!(err, StoreError::SchemaTooNew { found, .. } if found == newer));
     let msg = err.to_string();
-    assert!(msg.contains(&path.display().to_string()), "{msg}");
+    assert!(msg.contains(&db.shown()), "{msg}");
     assert!(msg.contains("upgrade probity"), "{msg}");
     Ok(())
 }
 
+/// SQLite only: a file that is not a database.
 #[test]
-fn a_file_that_is_not_a_database_is_refused() -> Result<()> {
+fn sqlite_only_a_file_that_is_not_a_database_is_refused() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("notes.txt");
     std::fs::write(
@@ -412,10 +514,8 @@ fn a_file_that_is_not_a_database_is_refused() -> Result<()> {
     Ok(())
 }
 
-#[test]
-fn runs_are_found_by_id_prefix_or_latest() -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("p.db");
+fn runs_are_found_by_id_prefix_or_latest(db: &TestDb) -> Result<()> {
+    let path = db.path();
     let store = Store::open(&path)?;
     store.begin_run(&new_run(
         "0191a2b3-aaaa",
@@ -463,7 +563,8 @@ fn runs_are_found_by_id_prefix_or_latest() -> Result<()> {
     assert!(err.to_string().contains("no run `zzz`"), "{err}");
     assert!(matches!(store.run(""), Err(StoreError::RunNotFound { .. })));
 
-    let empty = Store::open(&dir.path().join("empty.db"))?;
+    let (empty_path, _keep) = db.other("empty.db")?;
+    let empty = Store::open(&empty_path)?;
     assert!(matches!(
         empty.run("latest"),
         Err(StoreError::NoRuns { .. })
@@ -471,10 +572,8 @@ fn runs_are_found_by_id_prefix_or_latest() -> Result<()> {
     Ok(())
 }
 
-#[test]
-fn runs_list_newest_first_and_show_unfinished() -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("p.db");
+fn runs_list_newest_first_and_show_unfinished(db: &TestDb) -> Result<()> {
+    let path = db.path();
     let store = Store::open(&path)?;
     for (i, id) in ["r1", "r2", "r3"].into_iter().enumerate() {
         store.begin_run(&new_run(
@@ -538,10 +637,8 @@ fn runs_list_newest_first_and_show_unfinished() -> Result<()> {
     Ok(())
 }
 
-#[test]
-fn baselines_are_promoted_replaced_and_listed() -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("p.db");
+fn baselines_are_promoted_replaced_and_listed(db: &TestDb) -> Result<()> {
+    let path = db.path();
     let store = Store::open(&path)?;
     store.begin_run(&new_run("r1", "support-bot", t("2024-07-18T09:00:00Z")))?;
     store.begin_run(&new_run("r2", "support-bot", t("2024-07-18T10:00:00Z")))?;
@@ -591,10 +688,8 @@ fn baselines_are_promoted_replaced_and_listed() -> Result<()> {
     Ok(())
 }
 
-#[test]
-fn prune_keeps_baselines_unfinished_runs_and_other_probes() -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("p.db");
+fn prune_keeps_baselines_unfinished_runs_and_other_probes(db: &TestDb) -> Result<()> {
+    let path = db.path();
     let store = Store::open(&path)?;
     let now = Utc::now();
     let days = |d: i64| now - TimeDelta::days(d);
@@ -626,7 +721,7 @@ fn prune_keeps_baselines_unfinished_runs_and_other_probes() -> Result<()> {
     left.sort();
     assert_eq!(left, ["live", "old-baseline", "other-probe"]);
     // Observations went with their runs (and only with them).
-    assert_eq!(count_raw(&path, "SELECT count(*) FROM observations")?, 9);
+    assert_eq!(db.count("SELECT count(*) FROM observations")?, 9);
     assert_eq!(store.count_observations("old-baseline")?, 3);
     assert!(store.baseline("p")?.is_some());
 
@@ -636,10 +731,8 @@ fn prune_keeps_baselines_unfinished_runs_and_other_probes() -> Result<()> {
     Ok(())
 }
 
-#[test]
-fn export_jsonl_writes_one_parsable_object_per_line() -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("p.db");
+fn export_jsonl_writes_one_parsable_object_per_line(db: &TestDb) -> Result<()> {
+    let path = db.path();
     let store = open_with_run(&path, "r1")?;
     let writer = store.writer()?;
     let mut multiline = obs(0);
@@ -682,11 +775,9 @@ fn export_jsonl_writes_one_parsable_object_per_line() -> Result<()> {
     Ok(())
 }
 
-#[test]
-fn for_each_streams_a_large_run_quickly_and_stops_on_error() -> Result<()> {
+fn for_each_streams_a_large_run_and_stops_on_error(db: &TestDb) -> Result<()> {
     const N: u64 = 100_000;
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("p.db");
+    let path = db.path();
     let store = open_with_run(&path, "r1")?;
     let writer = store.writer()?;
     let started = Instant::now();
@@ -720,12 +811,7 @@ fn for_each_streams_a_large_run_quickly_and_stops_on_error() -> Result<()> {
         "{N} observations: written in {wrote:?} ({:.0}/s), read in {read:?}",
         N as f64 / wrote.as_secs_f64()
     );
-    // Well under a second optimised; this bound also holds for an unoptimised test build
-    // on a busy machine.
-    ensure!(
-        read < Duration::from_secs(3),
-        "reading {N} rows took {read:?}"
-    );
+    // How fast is measured in benches/ (BENCHMARKS.md), not asserted here.
 
     // The callback's error stops the walk and comes back as is.
     let mut visited = 0;
@@ -782,10 +868,8 @@ fn writer_throughput() -> Result<()> {
     Ok(())
 }
 
-#[test]
-fn runs_are_found_by_a_unique_suffix_too() -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let store = Store::open(&dir.path().join("p.db"))?;
+fn runs_are_found_by_a_unique_suffix_too(db: &TestDb) -> Result<()> {
+    let store = Store::open(&db.path())?;
     store.begin_run(&new_run(
         "20240718T090000Z-aa51",
         "bot",
@@ -819,10 +903,8 @@ fn runs_are_found_by_a_unique_suffix_too() -> Result<()> {
     Ok(())
 }
 
-#[test]
-fn prompts_and_the_printed_summary_are_kept_and_exported() -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("p.db");
+fn prompts_and_the_printed_summary_are_kept_and_exported(db: &TestDb) -> Result<()> {
+    let path = db.path();
     let store = open_with_run(&path, "r1")?;
     let writer = store.writer()?;
     writer.observation("r1", obs(0));
@@ -852,9 +934,137 @@ fn prompts_and_the_printed_summary_are_kept_and_exported() -> Result<()> {
     ));
     // Deleting the run deletes its prompts (foreign key, cascade).
     drop(store);
-    assert_eq!(count_raw(&path, "SELECT count(*) FROM run_prompts")?, 2);
-    let conn = rusqlite::Connection::open(&path)?;
-    conn.execute_batch("PRAGMA foreign_keys = ON; DELETE FROM runs WHERE id = 'r1';")?;
-    assert_eq!(count_raw(&path, "SELECT count(*) FROM run_prompts")?, 0);
+    assert_eq!(db.count("SELECT count(*) FROM run_prompts")?, 2);
+    db.exec("DELETE FROM runs WHERE id = 'r1';")?;
+    assert_eq!(db.count("SELECT count(*) FROM run_prompts")?, 0);
+    Ok(())
+}
+
+/// The two engines' schemas agree: the same migrations recorded, the same tables and
+/// columns, each column of the mapped type (INTEGER → bigint, REAL → double precision,
+/// TEXT → text) and nullability. PostgreSQL's outbox has one column more, `rowid`: SQLite
+/// has it implicitly, and the outbox query orders by it on both.
+#[test]
+fn both_engines_reach_the_same_version_with_the_same_columns() -> Result<()> {
+    let sqlite = TestDb::sqlite()?;
+    let postgres = TestDb::postgres()?;
+    drop(Store::open(&sqlite.path())?);
+    drop(Store::open(&postgres.path())?);
+
+    type Columns = BTreeMap<(String, String), (String, bool)>;
+    let conn = rusqlite::Connection::open(sqlite.path())?;
+    let mut lite: Columns = BTreeMap::new();
+    let mut stmt = conn.prepare(
+        "SELECT m.name, p.name, p.type, p.\"notnull\" OR p.pk > 0 FROM sqlite_master m \
+         JOIN pragma_table_info(m.name) p WHERE m.type = 'table' \
+         AND m.name NOT LIKE 'sqlite_%'",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, bool>(3)?,
+        ))
+    })?;
+    for row in rows {
+        let (table, column, ty, not_null) = row?;
+        let mapped = match ty.as_str() {
+            "INTEGER" => "bigint",
+            "REAL" => "double precision",
+            "TEXT" => "text",
+            "BLOB" => "bytea",
+            other => anyhow::bail!("unexpected SQLite type {other} of {table}.{column}"),
+        };
+        lite.insert((table, column), (mapped.to_string(), not_null));
+    }
+
+    let TestDb::Postgres(db) = &postgres else {
+        anyhow::bail!("not PostgreSQL")
+    };
+    let mut client = postgres::Client::connect(&db.url, postgres::NoTls)?;
+    let mut pg: Columns = BTreeMap::new();
+    for row in client.query(
+        "SELECT table_name::text, column_name::text, data_type::text, is_nullable = 'NO' \
+         FROM information_schema.columns WHERE table_schema = 'public'",
+        &[],
+    )? {
+        pg.insert((row.get(0), row.get(1)), (row.get(2), row.get(3)));
+    }
+    let rowid = pg.remove(&("outbox".to_string(), "rowid".to_string()));
+    assert_eq!(rowid, Some(("bigint".to_string(), true)));
+    let only_lite: Vec<_> = lite.keys().filter(|k| !pg.contains_key(*k)).collect();
+    let only_pg: Vec<_> = pg.keys().filter(|k| !lite.contains_key(*k)).collect();
+    assert!(
+        only_lite.is_empty() && only_pg.is_empty(),
+        "only in SQLite: {only_lite:?}; only in PostgreSQL: {only_pg:?}"
+    );
+    for (key, want) in &lite {
+        assert_eq!(Some(want), pg.get(key), "{key:?}");
+    }
+
+    let mut lite_versions = Vec::new();
+    let mut stmt = conn.prepare("SELECT version, name FROM schema_migrations ORDER BY version")?;
+    for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))? {
+        lite_versions.push(row?);
+    }
+    let pg_versions: Vec<(i64, String)> = client
+        .query(
+            "SELECT version, name FROM schema_migrations ORDER BY version",
+            &[],
+        )?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(lite_versions, pg_versions);
+    assert_eq!(
+        lite_versions.last().map(|v| v.0),
+        Some(Store::schema_version())
+    );
+    Ok(())
+}
+
+/// The URL's password never shows: not in the error of a refused login, not in the
+/// store's name; a `${VAR}` in the URL is read from the environment when connecting.
+#[test]
+fn a_postgres_password_never_appears_in_messages() -> Result<()> {
+    let db = pg::database();
+    let wrong = db.url.replace(pg::PASSWORD, "wrong-Secret-4711");
+    let err = Store::open(Path::new(&wrong))
+        .err()
+        .context("a wrong password is refused")?;
+    let msg = format!("{err} {err:?}");
+    assert!(!msg.contains("wrong-Secret-4711"), "{msg}");
+    assert!(
+        msg.contains(&format!(
+            "postgres://postgres@127.0.0.1:{}/{}",
+            pg::server().port,
+            db.name
+        )),
+        "{msg}"
+    );
+    assert!(msg.contains("password"), "says what to check: {msg}");
+
+    // The variable name is unique to this test; reading it happens at connect time.
+    let var = "PROBITY_TEST_STORE_PG_PASSWORD";
+    // SAFETY: no other test reads or writes this variable.
+    unsafe { std::env::set_var(var, pg::PASSWORD) };
+    let from_env = db.url.replace(pg::PASSWORD, &format!("${{{var}}}"));
+    let store = Store::open(Path::new(&from_env))?;
+    let name = store.path().display().to_string();
+    assert!(
+        !name.contains(pg::PASSWORD) && !name.contains(var),
+        "{name}"
+    );
+    store.begin_run(&new_run("r1", "p", Utc::now()))?;
+    let writer = store.writer()?;
+    writer.observation("r1", obs(0));
+    assert_eq!(writer.finish()?.observations, 1);
+
+    let unset = db.url.replace(pg::PASSWORD, "${PROBITY_TEST_UNSET_4711}");
+    let err = Store::open(Path::new(&unset))
+        .err()
+        .context("an unset variable")?;
+    assert!(err.to_string().contains("PROBITY_TEST_UNSET_4711"), "{err}");
     Ok(())
 }

@@ -132,7 +132,7 @@ pub(crate) fn migrate(conn: &Db, path: &Path) -> Result<(), StoreError> {
         // once serialise here instead of both migrating.
         let tx = conn.begin().at(path, "starting a migration")?;
         if dialect == Dialect::Postgres {
-            tx.query_opt("SELECT pg_advisory_xact_lock(7242707)", &[])
+            tx.batch("SELECT pg_advisory_xact_lock(7242707)")
                 .at(path, "locking the schema for a migration")?;
         }
         // Re-read inside the lock: the other process may have applied it meanwhile.
@@ -185,6 +185,19 @@ mod tests {
         for (i, m) in MIGRATIONS.iter().enumerate() {
             assert_eq!(m.version, i as i64 + 1, "versions are contiguous from 1");
         }
+        // PostgreSQL's: the same versions and names, each file listed.
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store/pg_migrations");
+        let mut pg_files: Vec<String> = std::fs::read_dir(&dir)?
+            .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect::<Result<_, _>>()?;
+        pg_files.sort();
+        assert_eq!(pg_files, listed, "pg_migrations/ mirrors migrations/");
+        let pg: Vec<(i64, &str)> = migrations(Dialect::Postgres)
+            .iter()
+            .map(|m| (m.version, m.name))
+            .collect();
+        let lite: Vec<(i64, &str)> = MIGRATIONS.iter().map(|m| (m.version, m.name)).collect();
+        assert_eq!(pg, lite);
         Ok(())
     }
 

@@ -271,7 +271,16 @@ impl ToSql for Value {
             },
             Value::Text(s) => match *ty {
                 Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN => {
-                    s.as_str().to_sql(&Type::TEXT, out)
+                    // PostgreSQL text cannot hold NUL (SQLite's can): it is stored as the
+                    // visible U+2400 SYMBOL FOR NULL rather than failing the whole batch
+                    // for one odd byte in an untrusted error body or answer.
+                    if s.contains('\0') {
+                        s.replace('\0', "\u{2400}")
+                            .as_str()
+                            .to_sql(&Type::TEXT, out)
+                    } else {
+                        s.as_str().to_sql(&Type::TEXT, out)
+                    }
                 }
                 _ => Err(mismatch()),
             },
