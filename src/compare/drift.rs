@@ -554,8 +554,23 @@ fn continuous(
             None,
         ),
     ];
+    // issue 13, latency by component: each `component/<name>` both sides measured.
+    let components = component_metrics(b, c);
+    let components = components.iter().map(|(key, label)| {
+        let key = key.as_str();
+        let (kind, thresholds) = (EffectKind::RatioIncrease, drift.latency_ratio);
+        (
+            key,
+            key,
+            label.as_str(),
+            kind,
+            thresholds,
+            Unit::Millis,
+            latency_floor,
+        )
+    });
     for (i, (source, metric, label, kind, thresholds, unit, floor)) in
-        metrics.into_iter().enumerate()
+        metrics.into_iter().chain(components).enumerate()
     {
         let (Some(x), Some(y)) = (b.continuous.get(source), c.continuous.get(source)) else {
             continue;
@@ -640,6 +655,21 @@ fn continuous(
             });
         }
     }
+}
+
+/// issue 13: the `component/<name>` continuous metrics present on both sides, with what a
+/// person calls them ("retrieval time"); judged like latency (ratio, higher is worse, the
+/// latency floor).
+fn component_metrics(b: &Evidence, c: &Evidence) -> Vec<(String, String)> {
+    use crate::summary::components::EVIDENCE_PREFIX;
+    b.continuous
+        .keys()
+        .filter(|key| key.starts_with(EVIDENCE_PREFIX) && c.continuous.contains_key(*key))
+        .map(|key| {
+            let name = key.trim_start_matches(EVIDENCE_PREFIX).replace('_', " ");
+            (key.clone(), format!("{name} time"))
+        })
+        .collect()
 }
 
 fn sorted_quantile(values: &[f64], q: f64) -> f64 {

@@ -62,6 +62,9 @@ pub struct HttpResponseMap {
     pub output_tokens: Option<String>,
     pub finish_reason: Option<String>,
     pub model: Option<String>,
+    // issue 13, latency by component
+    /// Server components in ms: component name → JSON pointer (`retrieval` → `/meta/retrieval_ms`).
+    pub timings: BTreeMap<String, String>,
 }
 
 /// The request half of the `http` provider.

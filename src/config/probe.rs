@@ -196,6 +196,11 @@ pub struct RawHttpResponse {
     /// The model that answered.
     #[serde(default)]
     pub model: Option<String>,
+    // issue 13, latency by component
+    /// Server-reported components in milliseconds, by name: `retrieval_ms: /meta/retrieval_ms`
+    /// (a `_ms` suffix is dropped from the component's name).
+    #[serde(default)]
+    pub timings: Option<BTreeMap<String, String>>,
 }
 
 /// A duration as written: `30s`, or a bare number, which is read only to say that it
@@ -1192,6 +1197,7 @@ impl Validator<'_> {
                 );
             }
         }
+        let timings = self.response_timings(pointer, response.timings.as_ref());
         Some(HttpSpec {
             method,
             url,
@@ -1204,8 +1210,47 @@ impl Validator<'_> {
                 output_tokens: response.output_tokens.clone(),
                 finish_reason: response.finish_reason.clone(),
                 model: response.model.clone(),
+                timings,
             },
         })
+    }
+
+    /// `response.timings` (issue 13): component name → JSON pointer to milliseconds.
+    fn response_timings(
+        &mut self,
+        pointer: &str,
+        raw: Option<&BTreeMap<String, String>>,
+    ) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        for (key, p) in raw.into_iter().flatten() {
+            let at = format!("{pointer}/response/timings/{key}");
+            let name = key.strip_suffix("_ms").unwrap_or(key);
+            let valid = !name.is_empty()
+                && name.len() <= 64
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
+            if !valid {
+                self.fail(
+                    &at,
+                    format!("`{key}` is not a component name"),
+                    Some("letters, digits, `_`, `-` and `.`, e.g. `retrieval_ms`"),
+                );
+            } else if !p.starts_with('/') {
+                self.fail(
+                    &at,
+                    format!("`{p}` is not a JSON pointer"),
+                    Some("JSON pointers start with `/`, e.g. `/meta/retrieval_ms`"),
+                );
+            } else if out.insert(name.to_owned(), p.clone()).is_some() {
+                self.fail(
+                    &at,
+                    format!("the component `{name}` is read twice"),
+                    Some("keep one of `NAME` and `NAME_ms`"),
+                );
+            }
+        }
+        out
     }
 
     fn thresholds(&mut self, raw: &RawThresholds) -> Thresholds {

@@ -30,8 +30,8 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
 pub use labels::{
-    CaseLabels, FindingLabels, ProbeLabels, RequestLabels, ResultLabels, SeverityLabels,
-    StatusLabels, TargetLabels, TokenLabels, label_name, label_value,
+    CaseLabels, ComponentLabels, FindingLabels, ProbeLabels, RequestLabels, ResultLabels,
+    SeverityLabels, StatusLabels, TargetLabels, TokenLabels, label_name, label_value,
 };
 pub use push::{PushError, push, push_url, to_prometheus_text};
 pub use record::result_of;
@@ -102,6 +102,11 @@ pub struct Metrics {
     pub(crate) known_probes: Mutex<BTreeSet<String>>,
     /// The `probity_open_incidents` series last set, so a closed probe's series ends.
     pub(crate) incident_sets: Mutex<HashSet<SeverityLabels>>,
+    // issue 13, latency by component
+    pub(crate) component_latency: Family<ComponentLabels, FloatGauge>,
+    /// The component series last set per (probe, target), so a component the last run did
+    /// not have ends instead of showing an older run's figure.
+    pub(crate) component_sets: Mutex<HashMap<(String, String), Vec<ComponentLabels>>>,
 }
 
 impl Default for Metrics {
@@ -147,6 +152,8 @@ impl Metrics {
             info_sets: Mutex::new(HashMap::new()),
             known_probes: Mutex::new(BTreeSet::new()),
             incident_sets: Mutex::new(HashSet::new()),
+            component_latency: Family::default(),
+            component_sets: Mutex::new(HashMap::new()),
             registry: Registry::default(),
         };
         let r = &mut registry;
@@ -274,6 +281,12 @@ impl Metrics {
             "target_info",
             "The probed target as configured: model and labels (1 per probe and target)",
             m.target_info.clone(),
+        );
+        r.register_with_unit(
+            "component_latency",
+            "Where the last run's answered samples' time went: p50 and p95 per component (dns, connect, ttfb, token gaps, network_overhead, and the server's Server-Timing / response.timings components)",
+            Unit::Seconds,
+            m.component_latency.clone(),
         );
         Metrics { registry, ..m }
     }

@@ -20,7 +20,7 @@ mod observation;
 mod plan;
 mod redact;
 mod target_state;
-mod timings;
+pub(crate) mod timings;
 mod tokens;
 mod trace;
 
@@ -383,7 +383,13 @@ impl Runner {
                 headers: trace::headers(&self.run_id, &self.trace_id, &span_id),
             };
             let started_at = Utc::now();
-            let chat = endpoint.provider.chat(&request).instrument(span.clone());
+            // The attempt's network phases and server components (`timings`) are written
+            // by the transport into this recorder while the attempt is polled.
+            let recorder = timings::Recorder::new();
+            let sent_at = Instant::now();
+            let chat = recorder
+                .scope(endpoint.provider.chat(&request))
+                .instrument(span.clone());
             let result = tokio::time::timeout(self.settings.timeout, chat)
                 .await
                 .unwrap_or_else(|_| {
@@ -412,6 +418,7 @@ impl Runner {
             }
             match result {
                 Ok(reply) => {
+                    obs.timings = recorder.finish(sent_at, reply.completed_at.unwrap_or(end));
                     let cost = self.fill_reply(&mut obs, reply, &job);
                     self.budget.settle(reserved, cost);
                     span.in_scope(|| {
@@ -437,6 +444,7 @@ impl Runner {
                         self.retry_delay(&failure, &mut backoff, cancel)
                     };
                     obs.final_attempt = delay.is_none();
+                    obs.timings = recorder.finish(sent_at, end);
                     self.fill_failure(&mut obs, failure, &job);
                     span.in_scope(|| {
                         crate::logs::attempt(&obs, &traceparent, case, &self.redactor)

@@ -3,6 +3,7 @@
 //! rates and the quality metrics — plus the `Evidence` a comparison needs. Folded from the
 //! observation stream one attempt at a time, so memory stays flat however long the run.
 
+pub mod components;
 mod evidence;
 mod facts;
 mod latency;
@@ -15,6 +16,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use components::{ComponentSummary, ComponentTotals};
 pub use evidence::{
     ATTEMPT_ERROR, CaseOutcome, Evidence, EvidenceBuilder, RESERVOIR_CAP, Vocabulary,
 };
@@ -215,6 +217,10 @@ pub struct Figures {
     /// in ms: filled in from the runner's report.
     #[serde(default)]
     pub rate_limited_ms: u64,
+    // issue 13, latency by component
+    /// Where the answered samples' time went, per component (`summary::components`).
+    #[serde(default)]
+    pub components: BTreeMap<String, ComponentSummary>,
 }
 
 /// The summary of one target in one run.
@@ -292,6 +298,7 @@ fn figures(t: &Totals) -> Figures {
         pass_rate: ratio(t.passes, t.samples),
         pass_rate_ci: [plo, phi],
         rate_limited_ms: 0,
+        components: t.components.summary(),
     }
 }
 

@@ -98,6 +98,8 @@ pub struct Totals {
     pub confusion: BTreeMap<String, BTreeMap<String, u64>>,
     /// Calls made to score answers (judge, embeddings): already in the token and cost totals.
     pub scoring: ScoringUsage,
+    // issue 13, latency by component
+    pub components: super::ComponentTotals,
 }
 
 /// What scoring itself cost: the judge's and the embeddings endpoint's calls.
@@ -165,6 +167,9 @@ impl Totals {
             return;
         }
         self.answered += 1;
+        if let Some(timings) = &obs.timings {
+            self.components.add(timings);
+        }
         if let Some(ms) = obs.latency_ms {
             self.latency.record(ms);
         }
