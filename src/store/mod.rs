@@ -11,6 +11,7 @@
 //! hold what differs.
 
 mod alerts;
+mod copy;
 mod error;
 mod mails;
 mod migrate;
@@ -29,6 +30,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 pub use alerts::{IncidentRecord, NewOutbox, OutboxRow, SilenceRecord};
+pub use copy::{CopyReport, TABLES, Table, TableCount};
 pub use error::{DbError, DbErrorKind, StoreError};
 pub use rows::ObservationRow;
 pub use writer::{BATCH_SIZE, FLUSH_INTERVAL, WriteOp, WriteStats, Writer};
