@@ -1267,3 +1267,42 @@ fn store_copy_command_prints_counts_and_hides_the_password() -> Result<()> {
     assert_eq!(pgdb.count("SELECT count(*) FROM observations")?, 40);
     Ok(())
 }
+
+/// The pipeline calls the store from async code: on a multi-thread runtime's worker and on
+/// a current-thread runtime (tests), PostgreSQL calls and the writer work without
+/// panicking (the blocking client never runs in the runtime's context).
+#[test]
+fn postgres_store_works_inside_both_kinds_of_runtime() -> Result<()> {
+    let db = TestDb::postgres()?;
+    let path = db.path();
+    let multi = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let p = path.clone();
+    multi.block_on(async move {
+        tokio::spawn(async move {
+            let store = Store::open(&p)?;
+            store.begin_run(&new_run("m1", "p", Utc::now()))?;
+            let writer = store.writer()?;
+            for seq in 0..10 {
+                writer.observation("m1", obs(seq));
+            }
+            writer.flush()?;
+            assert_eq!(store.count_observations("m1")?, 10);
+            assert_eq!(writer.finish()?.observations, 10);
+            anyhow::Ok(())
+        })
+        .await?
+    })?;
+    let current = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    current.block_on(async {
+        let store = Store::open(&path)?;
+        assert_eq!(store.observations("m1")?.len(), 10);
+        store.finish_run("m1", &end("passed"))?;
+        anyhow::Ok(())
+    })?;
+    Ok(())
+}
