@@ -133,6 +133,56 @@ pub const METRICS: &[Metric] = &[
         "Gap between tokens p95",
         Unit::Millis,
     ),
+    // Tone and output character (issue 13).
+    m(
+        "quality.tone.sentiment",
+        "Mean sentiment (VADER)",
+        Unit::Score,
+    ),
+    m(
+        "quality.tone.hedging",
+        "Share of hedging sentences",
+        Unit::Rate,
+    ),
+    m(
+        "quality.tone.hedged_answers",
+        "Hedging answer rate",
+        Unit::Rate,
+    ),
+    m(
+        "quality.tone.exclamation",
+        "Share of exclaiming sentences",
+        Unit::Rate,
+    ),
+    m(
+        "quality.tone.exclaiming_answers",
+        "Exclaiming answer rate",
+        Unit::Rate,
+    ),
+    m("quality.tone.caps", "Share of ALL-CAPS words", Unit::Rate),
+    m(
+        "quality.tone.all_caps_answers",
+        "All-caps answer rate",
+        Unit::Rate,
+    ),
+    m(
+        "quality.tone.reading_grade",
+        "Mean reading grade",
+        Unit::Grade,
+    ),
+    m(
+        "quality.tone.language_mismatch",
+        "Wrong-language answer rate",
+        Unit::Rate,
+    ),
+    m("quality.tone.markdown", "Markdown use", Unit::Rate),
+    m("quality.tone.list", "List use", Unit::Rate),
+    m("quality.tone.code_fence", "Code-fence use", Unit::Rate),
+    m(
+        "quality.tone.expect_fail",
+        "Tone expectation failure rate",
+        Unit::Rate,
+    ),
 ];
 
 /// issue 13: `components.<name>.<stat>` for a component not listed in `METRICS` (the

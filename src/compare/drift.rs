@@ -265,6 +265,15 @@ fn rate_label(name: &str) -> String {
         "empty_answer" => "empty-answer rate",
         "safety_flag" => "safety-flag rate",
         "judge_fail" => "judge failure rate",
+        // Tone and output character (issue 13).
+        "tone_fail" => "tone expectation failure rate",
+        "language_mismatch" => "wrong-language answer rate",
+        "hedging" => "hedging answer rate",
+        "exclamation" => "exclaiming answer rate",
+        "all_caps" => "all-caps answer rate",
+        "markdown" => "Markdown use",
+        "list" => "list use",
+        "code_fence" => "code-fence use",
         ATTEMPT_ERROR => "attempt error rate (retries included)",
         other => match other
             .strip_prefix(ATTEMPT_ERROR)
@@ -489,7 +498,7 @@ fn continuous(
         "output_chars"
     };
     let latency_floor = Some(drift.latency_floor_ms);
-    let metrics: [ContinuousMetric; 7] = [
+    let metrics: [ContinuousMetric; 9] = [
         (
             "latency_ms",
             "latency",
@@ -551,6 +560,27 @@ fn continuous(
             EffectKind::RatioDecrease,
             drift.score_drop,
             Unit::Score,
+            None,
+        ),
+        // Tone and output character (issue 13): a less positive tone is worse (compared on
+        // (compound + 1) / 2, shown as the compound); a reading grade moving either way is
+        // a change of character, held to the output length's ratios.
+        (
+            "tone_sentiment",
+            "sentiment",
+            "sentiment",
+            EffectKind::RatioDecrease,
+            drift.score_drop,
+            Unit::Sentiment,
+            None,
+        ),
+        (
+            "tone_reading_grade",
+            "reading_grade",
+            "reading grade",
+            EffectKind::Ratio,
+            drift.length_ratio,
+            Unit::Grade,
             None,
         ),
     ];

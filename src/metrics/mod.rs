@@ -7,12 +7,15 @@
 //! Naming follows Prometheus' conventions: the prefix `probity_`, base units (seconds,
 //! USD for money), `_total` on counters, and bounded labels only — probe, target, result,
 //! outcome, error class, severity, direction, finding kind. No prompt, answer or case id is
-//! ever a label, except the case id of a probe that opts in with `metrics: { per_case: true }`.
+//! ever a label, except the case id of a probe that opts in with `metrics: { per_case: true }`,
+//! and the observation label keys a probe lists under `metrics: { labels: [feature] }`
+//! (the `probity_labelled_*` families of `by_label.rs`).
 //!
 //! Counters count what this process saw: in the daemon they grow run after run; a one-shot
 //! run pushes one run's worth, and the Pushgateway replaces the probe's group on every push
 //! (so `probity_last_run_timestamp_seconds` and the gauges are what to alert on there).
 
+mod by_label;
 mod labels;
 pub mod push;
 mod record;
@@ -107,6 +110,8 @@ pub struct Metrics {
     /// The component series last set per (probe, target), so a component the last run did
     /// not have ends instead of showing an older run's figure.
     pub(crate) component_sets: Mutex<HashMap<(String, String), Vec<ComponentLabels>>>,
+    /// Cost by feature (issue 13): the `probity_labelled_*` families of `metrics.labels`.
+    pub(crate) labelled: by_label::LabelledFamilies,
 }
 
 impl Default for Metrics {
@@ -154,6 +159,7 @@ impl Metrics {
             incident_sets: Mutex::new(HashSet::new()),
             component_latency: Family::default(),
             component_sets: Mutex::new(HashMap::new()),
+            labelled: by_label::LabelledFamilies::default(),
             registry: Registry::default(),
         };
         let r = &mut registry;
@@ -288,6 +294,7 @@ impl Metrics {
             Unit::Seconds,
             m.component_latency.clone(),
         );
+        m.labelled.register(r);
         Metrics { registry, ..m }
     }
 

@@ -224,6 +224,7 @@ impl Metrics {
             self.set_components(outcome);
         }
         self.observe_latencies(outcome, store);
+        self.labelled.record(probe, outcome, store);
     }
 
     /// issue 13: `probity_component_latency_seconds{probe,target,component,stat}`, the p50

@@ -530,7 +530,8 @@ impl Runner {
             span_id: span_id.to_string(),
             output: None,
             context: Vec::new(),
-            labels: Default::default(),
+            // The case's labels already hold its set's and its probe's (merged at load).
+            labels: case.labels.clone(),
             timings: None,
         }
     }

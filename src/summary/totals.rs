@@ -100,6 +100,8 @@ pub struct Totals {
     pub scoring: ScoringUsage,
     // issue 13, latency by component
     pub components: super::ComponentTotals,
+    /// Tone and output character (issue 13).
+    pub tone: crate::score::tone::summary::ToneTally,
 }
 
 /// What scoring itself cost: the judge's and the embeddings endpoint's calls.
@@ -201,6 +203,8 @@ impl Totals {
         self.truncation.add(f.truncated);
         self.empty.add(f.empty);
         self.safety.add(f.safety_flag);
+        // Tone and output character (issue 13).
+        self.tone.add(f.tone.as_ref());
         if let Some((expected, predicted)) = &f.label {
             let predicted = predicted.clone().unwrap_or_else(|| "-".into());
             *self
