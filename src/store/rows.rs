@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::error::StoreError;
-use super::sql::{Db, DbError, DbErrorKind, Row, vals};
+use super::sql::{Db, DbError, DbErrorKind, Row, Value, vals};
 use super::time::{format_ts, parse_ts};
 use crate::runner::{Observation, Status};
 use crate::score::Score;
@@ -18,13 +18,33 @@ pub struct ObservationRow {
     pub scores: Option<Vec<Score>>,
 }
 
-const INSERT: &str = "INSERT INTO observations (
+const INSERT_HEAD: &str = "INSERT INTO observations (
         run_id, seq, target, golden_set, case_id, sample, attempt, final_attempt, started_at,
         scheduled_ms, latency_ms, ttft_ms, status, http_status, error, input_tokens,
         output_tokens, cost_usd, finish_reason, model, request_id, span_id, output,
         context_json, scores_json, delayed, system_fingerprint, labels_json, timings_json
-    ) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-              ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)";
+    ) VALUES ";
+/// Columns per row of `INSERT_HEAD`.
+const WIDTH: usize = 29;
+
+/// `INSERT_HEAD` with `rows` rows of placeholders.
+fn insert_sql(rows: usize) -> String {
+    let mut sql = String::from(INSERT_HEAD);
+    for r in 0..rows {
+        if r > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for c in 0..WIDTH {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("?{}", r * WIDTH + c + 1));
+        }
+        sql.push(')');
+    }
+    sql
+}
 
 const UPDATE_SCORES: &str =
     "UPDATE observations SET scores_json = ?3 WHERE run_id = ?1 AND seq = ?2";
@@ -53,6 +73,56 @@ pub(crate) fn insert_observation(
     o: &Observation,
     scores: Option<&[Score]>,
 ) -> Result<(), StoreError> {
+    let values = observation_values(path, run_id, o, scores)?;
+    let db_err = |source| StoreError::Db {
+        path: path.to_path_buf(),
+        action: format!("writing observation {} of run `{run_id}`", o.seq),
+        source,
+    };
+    match conn.execute(&insert_sql(1), &values) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind == DbErrorKind::ForeignKey => Err(StoreError::ObservationForUnknownRun {
+            path: path.to_path_buf(),
+            run_id: run_id.to_string(),
+        }),
+        Err(e) if e.kind == DbErrorKind::Unique => Err(StoreError::DuplicateObservation {
+            path: path.to_path_buf(),
+            run_id: run_id.to_string(),
+            seq: o.seq,
+        }),
+        Err(e) => Err(db_err(e)),
+    }
+}
+
+/// Several observations in one multi-row INSERT (one statement, one round trip to a
+/// server). A row the database refuses fails the statement as a whole, with the engine's
+/// constraint error: the writer then redoes the batch one message at a time to tell
+/// which row it was.
+pub(crate) fn insert_observations(
+    conn: &Db,
+    path: &Path,
+    rows: &[(&str, &Observation, Option<&[Score]>)],
+) -> Result<(), StoreError> {
+    let mut values = Vec::with_capacity(rows.len() * WIDTH);
+    for (run_id, o, scores) in rows {
+        values.extend(observation_values(path, run_id, o, *scores)?);
+    }
+    conn.execute(&insert_sql(rows.len()), &values)
+        .map(|_| ())
+        .map_err(|source| StoreError::Db {
+            path: path.to_path_buf(),
+            action: format!("writing a batch of {} observations", rows.len()),
+            source,
+        })
+}
+
+/// The parameters of one row of `INSERT_HEAD`.
+fn observation_values(
+    path: &Path,
+    run_id: &str,
+    o: &Observation,
+    scores: Option<&[Score]>,
+) -> Result<Vec<Value>, StoreError> {
     let seq = to_i64(path, run_id, "an observation's seq", o.seq)?;
     let input_tokens = o
         .input_tokens
@@ -91,58 +161,38 @@ pub(crate) fn insert_observation(
             what: format!("the scores of observation {} of run `{run_id}`", o.seq),
             source,
         })?;
-    let db_err = |source| StoreError::Db {
-        path: path.to_path_buf(),
-        action: format!("writing observation {} of run `{run_id}`", o.seq),
-        source,
-    };
-    let result = conn.execute(
-        INSERT,
-        vals![
-            run_id,
-            seq,
-            &o.target,
-            &o.set,
-            &o.case_id,
-            o.sample,
-            o.attempt,
-            o.final_attempt,
-            format_ts(&o.started_at),
-            o.scheduled_ms,
-            o.latency_ms,
-            o.ttft_ms,
-            o.status.as_str(),
-            o.http_status,
-            &o.error,
-            input_tokens,
-            output_tokens,
-            o.cost_usd,
-            &o.finish_reason,
-            &o.model,
-            &o.request_id,
-            &o.span_id,
-            &o.output,
-            context,
-            scores,
-            o.delayed,
-            &o.system_fingerprint,
-            labels,
-            timings,
-        ],
-    );
-    match result {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind == DbErrorKind::ForeignKey => Err(StoreError::ObservationForUnknownRun {
-            path: path.to_path_buf(),
-            run_id: run_id.to_string(),
-        }),
-        Err(e) if e.kind == DbErrorKind::Unique => Err(StoreError::DuplicateObservation {
-            path: path.to_path_buf(),
-            run_id: run_id.to_string(),
-            seq: o.seq,
-        }),
-        Err(e) => Err(db_err(e)),
-    }
+    Ok(vals![
+        run_id,
+        seq,
+        &o.target,
+        &o.set,
+        &o.case_id,
+        o.sample,
+        o.attempt,
+        o.final_attempt,
+        format_ts(&o.started_at),
+        o.scheduled_ms,
+        o.latency_ms,
+        o.ttft_ms,
+        o.status.as_str(),
+        o.http_status,
+        &o.error,
+        input_tokens,
+        output_tokens,
+        o.cost_usd,
+        &o.finish_reason,
+        &o.model,
+        &o.request_id,
+        &o.span_id,
+        &o.output,
+        context,
+        scores,
+        o.delayed,
+        &o.system_fingerprint,
+        labels,
+        timings,
+    ]
+    .to_vec())
 }
 
 pub(crate) fn update_scores(

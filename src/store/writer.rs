@@ -17,7 +17,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::error::{SqlContext, StoreError};
-use super::rows::{insert_observation, update_scores};
+use super::rows::{insert_observation, insert_observations, update_scores};
 use super::sql::{Conn, Db};
 use crate::runner::Observation;
 use crate::score::Score;
@@ -272,6 +272,41 @@ impl Worker<'_> {
         let tx = conn.begin().at(path, "starting a batch of observations")?;
         let (mut observations, mut scores) = (0u64, 0u64);
         let mut rejected = Vec::new();
+        if !savepoints {
+            // The fast path: each run of consecutive observations in one multi-row INSERT
+            // (a score update waits for the insert of its row before it).
+            let mut i = 0;
+            while i < batch.len() {
+                let mut rows = Vec::new();
+                while let Some(Msg::Observation {
+                    run_id,
+                    observation,
+                    scores: s,
+                }) = batch.get(i)
+                {
+                    rows.push((run_id.as_str(), &**observation, s.as_deref()));
+                    scores += u64::from(s.is_some());
+                    i += 1;
+                }
+                if !rows.is_empty() {
+                    insert_observations(conn, path, &rows)?;
+                    observations += rows.len() as u64;
+                    continue;
+                }
+                if let Some(Msg::Scores {
+                    run_id,
+                    seq,
+                    scores: s,
+                }) = batch.get(i)
+                {
+                    update_scores(conn, path, run_id, *seq, s)?;
+                    scores += 1;
+                }
+                i += 1;
+            }
+            tx.commit().at(path, "committing a batch of observations")?;
+            return Ok((observations, scores, rejected));
+        }
         for msg in batch {
             if savepoints {
                 conn.batch("SAVEPOINT msg")
