@@ -1306,3 +1306,65 @@ fn postgres_store_works_inside_both_kinds_of_runtime() -> Result<()> {
     })?;
     Ok(())
 }
+
+/// PostgreSQL beside SQLite, for BENCHMARKS.md: three writers (three runs, as three
+/// runners would) storing observations at once, then the read of a 100,000-observation
+/// history (the daemon's catch-up and the dashboard walk one run this way). Run on demand:
+/// `cargo test --release --test store -- --ignored --nocapture engines_compared`.
+#[test]
+#[ignore = "a measurement, run on demand in release mode"]
+fn engines_compared() -> Result<()> {
+    const PER_WRITER: u64 = 30_000;
+    const READ: u64 = 100_000;
+    for db in [TestDb::sqlite()?, TestDb::postgres()?] {
+        let path = db.path();
+        let setup = Store::open(&path)?;
+        for w in 0..3 {
+            setup.begin_run(&new_run(&format!("w{w}"), "p", Utc::now()))?;
+        }
+        let started = Instant::now();
+        let handles: Vec<_> = (0..3)
+            .map(|w| {
+                let path = path.clone();
+                std::thread::spawn(move || -> Result<u64> {
+                    let store = Store::open(&path)?;
+                    let writer = store.writer()?;
+                    for seq in 0..PER_WRITER {
+                        writer.scored(&format!("w{w}"), obs(seq), scores());
+                    }
+                    Ok(writer.finish()?.observations)
+                })
+            })
+            .collect();
+        let mut written = 0;
+        for h in handles {
+            written += h
+                .join()
+                .map_err(|_| anyhow::anyhow!("a writer panicked"))??;
+        }
+        let wrote = started.elapsed();
+        assert_eq!(written, 3 * PER_WRITER);
+
+        setup.begin_run(&new_run("big", "p", Utc::now()))?;
+        let writer = setup.writer()?;
+        for seq in 0..READ {
+            writer.scored("big", obs(seq), scores());
+        }
+        writer.finish()?;
+        let started = Instant::now();
+        let n = setup.for_each_observation("big", |_| Ok::<(), StoreError>(()))?;
+        let read = started.elapsed();
+        assert_eq!(n, READ);
+        eprintln!(
+            "{}: 3 writers x {PER_WRITER}: {:.0} observations/s; read {READ}: {read:?} ({:.0}/s)",
+            if matches!(db, TestDb::Sqlite(_)) {
+                "sqlite"
+            } else {
+                "postgres"
+            },
+            written as f64 / wrote.as_secs_f64(),
+            READ as f64 / read.as_secs_f64()
+        );
+    }
+    Ok(())
+}
