@@ -92,3 +92,38 @@ fn a_probe_with_store_url_runs_into_postgres_and_reads_back() {
     assert_eq!(runs, 1);
     assert!(observations > 0);
 }
+
+/// `store.url` is checked where it is written: not beside `store.path`, and only a
+/// database URL; the message shows no password.
+#[test]
+fn store_url_mistakes_are_reported_at_their_line() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        for (store, expect) in [
+            (
+                "store: { path: a.db, url: \"postgres://u:hunter2@h/d\" }\n",
+                "`store.path` and `store.url` both name the database",
+            ),
+            (
+                "store: { url: \"mysql://u:hunter2@h/d\" }\n",
+                "is not a database URL",
+            ),
+        ] {
+            let project = Project::new(project::PLACEHOLDER, store);
+            let out = probity_in(
+                project.root(),
+                &[("PROBITY_TEST_KEY", "sk-test")],
+                &["validate"],
+            )
+            .await;
+            let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+            assert_eq!(out.status.code(), Some(2), "{all}");
+            assert!(all.contains(expect), "{all}");
+            assert!(all.contains("probes/bot.yaml:"), "{all}");
+            assert!(!all.contains("hunter2"), "{all}");
+        }
+    });
+}

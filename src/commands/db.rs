@@ -144,6 +144,25 @@ mod tests {
     }
 
     #[test]
+    fn a_declared_url_is_the_database_as_is() {
+        let dir = project(&[(
+            "probes/a.yaml",
+            "name: a\nstore: { url: \"postgres://probity@db.example/hist\" }\n",
+        )]);
+        let db = resolve(None, dir.path(), &[]).expect("resolves");
+        assert_eq!(db, PathBuf::from("postgres://probity@db.example/hist"));
+        assert!(is_server(&db));
+        let file = project(&[(
+            "probes/a.yaml",
+            "name: a\nstore: { url: \"sqlite://h.db\" }\n",
+        )]);
+        assert_eq!(
+            resolve(None, file.path(), &[]).ok(),
+            Some(file.path().join("h.db"))
+        );
+    }
+
+    #[test]
     fn a_declared_path_is_read_as_the_loader_reads_it() {
         // `$${` is a literal `${` to the loader; the raw text would keep both dollars.
         let dir = project(&[(

@@ -839,7 +839,7 @@ impl Validator<'_> {
                     "/store/url",
                     format!(
                         "`{}` is not a database URL",
-                        crate::store::display_name(url)
+                        crate::store::redact_url(url)
                     ),
                     Some(
                         "write `postgres://user@host[:port]/db` (the password from `${VAR}` \

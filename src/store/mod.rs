@@ -152,6 +152,16 @@ pub fn display_name(name: &str) -> String {
     }
 }
 
+/// Any `scheme://user:password@host/...` URL without its password and query: for a
+/// message about a URL that is not (yet) known to be a database's.
+pub fn redact_url(url: &str) -> String {
+    if url.contains("://") {
+        postgres::redact(url)
+    } else {
+        url.to_string()
+    }
+}
+
 /// Where a store's data lives, as opened: what a writer connects to again.
 #[derive(Debug, Clone)]
 enum Target {
