@@ -146,6 +146,10 @@ pub enum Command {
     /// (SIGHUP reloads the configuration).
     #[command(after_help = SERVE_HELP)]
     Serve(ServeArgs),
+    /// The provider's own books: import the organisation's usage and cost reports (admin
+    /// key), and show them beside the probes' own spend.
+    #[command(subcommand)]
+    Usage(UsageCommand),
     /// Write a starter probe, golden set and alert-routing file.
     Init {
         /// Folder to write into (default: the project folder).
@@ -458,4 +462,59 @@ pub struct DemoArgs {
     /// Where the JSON results (and the demo's database) go.
     #[arg(long, value_name = "DIR", default_value = "reports")]
     pub out: PathBuf,
+}
+
+/// `probity usage ...`.
+#[derive(Debug, Subcommand)]
+pub enum UsageCommand {
+    /// Fetch the organisation's usage (tokens, requests per model) and cost (USD per line
+    /// item) reports of the window and store them; a window imported again is replaced.
+    #[command(after_help = USAGE_IMPORT_HELP)]
+    Import(UsageImportArgs),
+    /// The stored buckets of the window, their totals per model, and the probes' own spend
+    /// of the same window.
+    Show {
+        /// The window: from this long ago (rounded down to midnight UTC) until now.
+        #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = crate::usage::parse_since)]
+        since: std::time::Duration,
+        /// Only this provider.
+        #[arg(long, value_enum)]
+        provider: Option<crate::usage::Provider>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+}
+
+const USAGE_IMPORT_HELP: &str = "\
+The admin key is read from OPENAI_ADMIN_KEY / ANTHROPIC_ADMIN_KEY (or --key-env VAR); it is
+sent in the provider's header only, never stored, printed or logged.
+  OpenAI:    an admin key (sk-admin-...) from the organisation settings; reads
+             /v1/organization/usage/completions and /v1/organization/costs
+  Anthropic: an Admin API key (sk-ant-admin...); reads
+             /v1/organizations/usage_report/messages and /v1/organizations/cost_report
+
+Exits 0 when stored, 2 when the key is missing or refused (or a flag is wrong), 3 when the
+provider could not be read (unreachable, an error status, still rate limited).";
+
+/// `probity usage import`.
+#[derive(Debug, Args)]
+pub struct UsageImportArgs {
+    /// Whose reports.
+    #[arg(long, value_enum)]
+    pub provider: crate::usage::Provider,
+    /// The window: from this long ago (rounded down to midnight UTC) until now.
+    #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = crate::usage::parse_since)]
+    pub since: std::time::Duration,
+    /// The API's base URL (default: https://api.openai.com/v1 or https://api.anthropic.com/v1).
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// The environment variable holding the admin key (default: OPENAI_ADMIN_KEY or
+    /// ANTHROPIC_ADMIN_KEY).
+    #[arg(long, value_name = "VAR")]
+    pub key_env: Option<String>,
+    /// Hourly usage buckets instead of daily ones (costs are daily at both providers).
+    #[arg(long)]
+    pub hourly: bool,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }

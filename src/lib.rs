@@ -24,3 +24,4 @@ pub mod sim;
 pub mod stats;
 pub mod store;
 pub mod summary;
+pub mod usage;

@@ -134,7 +134,10 @@ async fn rag(State(seen): State<Shared>) -> Response {
     });
     Response::builder()
         .header("content-type", "application/json")
-        .header("server-timing", "retrieval;dur=99999, edge;dur=1")
+        .header(
+            "server-timing",
+            "retrieval;dur=99999, edge;dur=1, db&'x;dur=2",
+        )
         .body(Body::from(answer.to_string()))
         .unwrap()
 }
@@ -154,6 +157,11 @@ async fn start() -> (u16, Shared) {
 const GOLDEN: &str = "name: g\ncases:\n  - id: one\n    messages: [{ role: user, content: hi }]\n";
 
 async fn run(target: &str) -> (RunOutcome, Vec<Timings>) {
+    run_in(target, |_, _| {}).await
+}
+
+/// As `run`, and `inspect` sees the store and the run id before the project is removed.
+async fn run_in(target: &str, inspect: impl FnOnce(&Store, &str)) -> (RunOutcome, Vec<Timings>) {
     let probe = format!(
         "name: bot\n{target}golden_sets: [golden-sets/g.yaml]\nsamples: 3\nconcurrency: 1\ntimeout: 10s\n"
     );
@@ -163,6 +171,7 @@ async fn run(target: &str) -> (RunOutcome, Vec<Timings>) {
     let store = Store::open(&project.db()).unwrap();
     let outcome = project::run(&probe, &store, &RunOptions::default()).await;
     assert_eq!(outcome.status, RunStatus::Complete);
+    inspect(&store, &outcome.run_id);
     let mut rows = store.observations(&outcome.run_id).unwrap();
     rows.sort_by_key(|r| r.observation.seq);
     let timings = rows
@@ -284,7 +293,30 @@ async fn http_target_components_come_from_its_json_pointers() {
     let target = format!(
         "target:\n  provider: http\n  base_url: http://127.0.0.1:{port}\n  model: m\n  url: http://127.0.0.1:{port}/rag\n  body: {{ q: \"{{{{prompt}}}}\" }}\n  response:\n    text: /answer\n    timings: {{ retrieval_ms: /meta/retrieval_ms, generation: /meta/generation_ms, rerank_ms: /meta/rerank_ms }}\n"
     );
-    let (_, timings) = run(&target).await;
+    let (outcome, timings) = run_in(&target, |store, run_id| {
+        // The run report: a "where the time went" table and bar, the server's own name
+        // (`db&'x`, valid in a header token) escaped wherever it shows.
+        let page = probity::report::html::render_run(
+            store,
+            run_id,
+            &probity::report::html::Options::default(),
+        )
+        .unwrap();
+        assert!(page.contains("<h3>Where the time went</h3>"), "{page}");
+        let (_, bar) = page.split_once("Where the time went · default").unwrap();
+        let bar = &bar[..bar.find("</svg>").unwrap()];
+        assert!(
+            bar.contains("<rect x=") && bar.contains("retrieval"),
+            "{bar}"
+        );
+        assert!(
+            page.contains("db&amp;&#x27;x") || page.contains("db&amp;&#39;x"),
+            "{page}"
+        );
+        assert!(!page.contains("db&'x"), "unescaped server name");
+    })
+    .await;
+    let _ = outcome;
     let work = std::mem::take(&mut seen.lock().unwrap().work);
     for (t, (retrieval, generation, _)) in timings.iter().zip(&work) {
         // The body wins over the header for `retrieval`; `edge` comes from the header only;
@@ -366,7 +398,7 @@ async fn concurrent_attempts_are_charged_only_their_own_connects() {
         opened += usize::from(first_on_its_port);
     }
     assert!(
-        opened >= 1 && opened < 24,
+        (1..24).contains(&opened),
         "{opened} connections for 24 attempts"
     );
 }
@@ -413,6 +445,26 @@ async fn the_simulator_reports_its_components() {
         &probity::metrics::to_prometheus_text(&open),
     );
     assert!(ok && said.trim().is_empty(), "promtool: {said}");
+
+    // The dashboard's run page is the run report: the breakdown shows there.
+    let app = probity::daemon::dashboard::router::<()>(probity::daemon::dashboard::Dashboard::new(
+        project.db(),
+        None,
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let dash = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let page = reqwest::get(format!("{dash}/runs/{}", outcome.run_id))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("<h3>Where the time went</h3>"), "{page}");
+    assert!(
+        page.contains("<td>generation</td><td>server</td>"),
+        "{page}"
+    );
 
     let rag = format!(
         "name: rag\ntarget:\n  provider: http\n  url: {}/rag/ask\n  body: {{ question: \"{{{{prompt}}}}\" }}\n  response: {{ text: /answer, timings: {{ retrieval_ms: /meta/retrieval_ms }} }}\ngolden_sets: [golden-sets/support.yaml]\nsamples: 2\nconcurrency: 1\n",
@@ -493,5 +545,30 @@ fn a_slower_server_component_is_drift_against_the_baseline() {
             .iter()
             .any(|m| m.contains("rerank") || m.contains("ttfb")),
         "{tested:?}"
+    );
+}
+
+/// The stacked bar: segments in proportion, names escaped, nothing drawn of NaN, infinite
+/// or negative parts, and an empty chart of the same size without any.
+#[test]
+fn the_stacked_bar_is_proportional_escaped_and_total() {
+    use probity::report::html::svg::stacked_bar;
+    let svg = stacked_bar(
+        "t",
+        &[("a<b", 30.0), ("nan", f64::NAN), ("c", 90.0), ("neg", -1.0)],
+    );
+    assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"), "{svg}");
+    assert!(svg.contains("a&lt;b") && !svg.contains("a<b"), "{svg}");
+    assert!(!svg.contains("nan") && !svg.contains("neg"), "{svg}");
+    // 616 units of bar: a quarter and three quarters.
+    assert!(
+        svg.contains("width=\"154.0\"") && svg.contains("width=\"462.0\""),
+        "{svg}"
+    );
+    let empty = stacked_bar("t", &[("x", f64::INFINITY)]);
+    assert!(empty.contains("no component measured") && empty.contains("width=\"640\""));
+    assert_eq!(
+        stacked_bar("t", &[("a", 1.0)]),
+        stacked_bar("t", &[("a", 1.0)])
     );
 }

@@ -437,6 +437,7 @@ async fn the_outbox_is_retried_on_a_tick_between_runs() {
         probes: vec![probe],
         routing,
         db: project.db(),
+        usage: Vec::new(),
     };
     let state = DaemonState::shared(Utc::now());
     let settings = Settings {
@@ -515,6 +516,7 @@ async fn jitter_delays_every_tick_by_the_probes_own_fixed_offset() {
         probes: vec![probe],
         routing: None,
         db: project.db(),
+        usage: Vec::new(),
     };
     let (daemon, events) = serve_in_process(loaded, settings, std::sync::Arc::clone(&state));
     let next = wait_until("the next run in the state", || {

@@ -864,3 +864,90 @@ async fn prometheus_scrapes_probity_serve_behind_its_token() {
         "the daemon says where it listens"
     );
 }
+
+/// The provider's books (issue 13, `probity usage import`): the stored buckets become
+/// `probity_provider_tokens_total` and `probity_provider_cost_usd`, lint clean, and the
+/// counter never goes down when a re-import revises a bucket.
+#[tokio::test]
+async fn the_provider_usage_families_are_lint_clean() {
+    use probity::store::UsageRow;
+    let dir = tempfile::tempdir().unwrap();
+    let store = probity::store::Store::open(&dir.path().join("m.db")).unwrap();
+    let day = chrono::DateTime::parse_from_rfc3339("2026-11-01T00:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let next = day + chrono::Duration::days(1);
+    let row = |report: &str, model: Option<&str>, input: Option<i64>, cost: Option<f64>| UsageRow {
+        provider: "openai".into(),
+        report: report.into(),
+        start: day,
+        end: next,
+        model: model.map(str::to_string),
+        line_item: cost.map(|_| "gpt-4o, input".to_string()),
+        input_tokens: input,
+        output_tokens: input.map(|n| n / 2),
+        cached_tokens: input.map(|n| n / 10),
+        requests: input.map(|_| 3),
+        cost_usd: cost,
+    };
+    let rows = [
+        row("usage", Some("gpt-4o"), Some(1000), None),
+        row("cost", None, None, Some(1.25)),
+    ];
+    store
+        .replace_usage("openai", day, next, &rows, chrono::Utc::now())
+        .unwrap();
+    let metrics = Metrics::new();
+    metrics.refresh_from_store(&store, None).unwrap();
+    let open = metrics.encode();
+    let (ok, said) = promtool(&["check", "metrics"], &to_prometheus_text(&open));
+    assert!(
+        ok && said.trim().is_empty(),
+        "promtool check metrics: {said}\n{open}"
+    );
+    let tokens = |kind: &str| {
+        sample(
+            &open,
+            "probity_provider_tokens_total",
+            &[("provider", "openai"), ("model", "gpt-4o"), ("kind", kind)],
+        )
+    };
+    assert_eq!(
+        (tokens("input"), tokens("output"), tokens("cached")),
+        (Some(1000.0), Some(500.0), Some(100.0))
+    );
+    assert_eq!(
+        sample(
+            &open,
+            "probity_provider_cost_usd",
+            &[("provider", "openai")]
+        ),
+        Some(1.25)
+    );
+    // Revised down: the counter stays; the gauge follows.
+    let revised = [
+        row("usage", Some("gpt-4o"), Some(900), None),
+        row("cost", None, None, Some(1.0)),
+    ];
+    store
+        .replace_usage("openai", day, next, &revised, chrono::Utc::now())
+        .unwrap();
+    metrics.refresh_from_store(&store, None).unwrap();
+    let open = metrics.encode();
+    assert_eq!(
+        sample(
+            &open,
+            "probity_provider_tokens_total",
+            &[("model", "gpt-4o"), ("kind", "input")]
+        ),
+        Some(1000.0)
+    );
+    assert_eq!(
+        sample(
+            &open,
+            "probity_provider_cost_usd",
+            &[("provider", "openai")]
+        ),
+        Some(1.0)
+    );
+}

@@ -215,6 +215,7 @@ on_both!(
     for_each_streams_a_large_run_and_stops_on_error,
     runs_are_found_by_a_unique_suffix_too,
     prompts_and_the_printed_summary_are_kept_and_exported,
+    usage_buckets_sums_and_the_probes_spend,
 );
 
 fn open_with_run(path: &Path, id: &str) -> Result<Store> {
@@ -1130,6 +1131,26 @@ fn populate(store: &Store, runs: u64, per_run: u64) -> Result<()> {
         now,
     )?;
     store.queue_digest("daily", &outbox("d-3"), now, now)?;
+    let bucket = probity::store::UsageRow {
+        provider: "openai".into(),
+        report: "usage".into(),
+        start: t("2026-11-01T00:00:00Z"),
+        end: t("2026-11-02T00:00:00Z"),
+        model: Some("gpt-4o-mini".into()),
+        line_item: None,
+        input_tokens: Some(1200),
+        output_tokens: Some(300),
+        cached_tokens: Some(0),
+        requests: Some(4),
+        cost_usd: None,
+    };
+    store.replace_usage(
+        "openai",
+        t("2026-11-01T00:00:00Z"),
+        t("2026-11-03T00:00:00Z"),
+        &[bucket],
+        now,
+    )?;
     Ok(())
 }
 
@@ -1366,5 +1387,25 @@ fn engines_compared() -> Result<()> {
             READ as f64 / read.as_secs_f64()
         );
     }
+    Ok(())
+}
+
+/// The provider's books (helper U's usage tables) and the sums over them, on both engines
+/// (PostgreSQL's sum of a BIGINT is NUMERIC: the queries cast it back).
+fn usage_buckets_sums_and_the_probes_spend(db: &TestDb) -> Result<()> {
+    let store = Store::open(&db.path())?;
+    populate(&store, 1, 10)?;
+    let rows = store.usage_rows(None, t("2026-10-01T00:00:00Z"), t("2026-12-01T00:00:00Z"))?;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].input_tokens, Some(1200));
+    let totals = store.usage_totals()?;
+    assert_eq!(
+        (totals.len(), totals[0].input_tokens, totals[0].cost_usd),
+        (1, 1200, 0.0)
+    );
+    let spend = store.probe_spend(t("2000-01-01T00:00:00Z"), t("2100-01-01T00:00:00Z"))?;
+    let requests: i64 = spend.iter().map(|s| s.requests).sum();
+    assert_eq!(requests, 10);
+    assert!(store.last_usage_import("openai")?.is_some());
     Ok(())
 }

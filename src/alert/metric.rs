@@ -183,6 +183,23 @@ pub const METRICS: &[Metric] = &[
         "Tone expectation failure rate",
         Unit::Rate,
     ),
+    // retrieval relevance (RAG)
+    m(
+        "quality.empty_retrieval",
+        "Empty-retrieval rate",
+        Unit::Rate,
+    ),
+    m(
+        "quality.irrelevant_retrieval",
+        "Irrelevant-retrieval rate",
+        Unit::Rate,
+    ),
+    m(
+        "quality.context_precision",
+        "Context precision",
+        Unit::Score,
+    ),
+    m("quality.passages", "Passages retrieved (mean)", Unit::Count),
 ];
 
 /// issue 13: `components.<name>.<stat>` for a component not listed in `METRICS` (the

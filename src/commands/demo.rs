@@ -404,6 +404,10 @@ pub async fn demo(out: &Path) -> Result<i32, CommandError> {
         rolled_back.shutdown().await?;
     }
 
+    // The provider's books (issue 13): the simulator's organisation report, imported as
+    // `probity usage import` would, next to the probes' own spend.
+    demo_usage(&store, &current.base_url(), &db).await;
+
     served += current.stats().requests + canary.stats().requests;
     current.shutdown().await?;
     canary.shutdown().await?;
@@ -424,4 +428,34 @@ pub async fn demo(out: &Path) -> Result<i32, CommandError> {
         );
     }
     Ok(exit::PASSED)
+}
+
+/// Imports the simulated organisation's last 7 days of OpenAI usage and costs into the
+/// demo's database and says what share of that bill the probes were. A failure is a note,
+/// not the demo's end: the rest of the demo does not depend on it.
+async fn demo_usage(store: &crate::store::Store, base_url: &str, db: &Path) {
+    use crate::usage::{self, Fetcher, Provider, show};
+    let now = chrono::Utc::now();
+    let start = usage::window_since(now, Duration::from_secs(7 * 86_400));
+    let key = crate::config::Secret::new("sk-admin-demo");
+    let imported = async {
+        let fetcher = Fetcher::new(Provider::Openai, base_url, key)?;
+        let summary = usage::fetch_window(&fetcher, start, now, false).await?;
+        usage::import(store, &summary, chrono::Utc::now())?;
+        Ok::<_, usage::UsageError>(summary)
+    }
+    .await;
+    match imported.and_then(|s| Ok((s, show::load(store, Some("openai"), start, now)?))) {
+        Ok((summary, books)) => println!(
+            "the provider's books: {} usage and {} cost results of the simulated organisation \
+             (7 days); the probes were {} of its bill (try `probity --db {} usage show`)",
+            summary.usage_rows,
+            summary.cost_rows,
+            books
+                .probe_share_of_cost
+                .map_or("—".to_string(), |s| format!("{:.2}%", s * 100.0)),
+            display_path(db)
+        ),
+        Err(e) => println!("the provider's books could not be imported: {e}"),
+    }
 }

@@ -15,6 +15,7 @@ mod run;
 mod serve;
 mod show;
 mod store;
+mod usage;
 mod validate;
 
 use std::path::{Path, PathBuf};
@@ -96,6 +97,7 @@ pub async fn dispatch(cli: &Cli) -> Result<i32, CommandError> {
         Command::Report(args) => report::report(cli, args),
         Command::Demo(args) => demo::demo(&args.out).await,
         Command::Serve(args) => serve::serve(cli, args).await,
+        Command::Usage(command) => usage::usage(cli, command).await,
         Command::Init { dir, force } => init::init(dir.as_deref().unwrap_or(&cli.root), *force),
     }
 }

@@ -113,10 +113,17 @@ fn load(root: &Path, db: Option<&Path>) -> Result<Loaded, CommandError> {
     let probes: Vec<&Probe> = project.probes.iter().collect();
     let routing = super::alert::prepare_in(root, &probes)?;
     let db: PathBuf = db::resolve(db, root, &probes)?;
+    // The usage imports need their admin keys now (`probity run` defers them).
+    if !project.usage_unset.is_empty() {
+        return Err(CommandError::Config(crate::config::Diagnostics(
+            project.usage_unset,
+        )));
+    }
     Ok(Loaded {
         probes: project.probes,
         routing,
         db,
+        usage: project.usage,
     })
 }
 

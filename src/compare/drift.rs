@@ -274,6 +274,9 @@ fn rate_label(name: &str) -> String {
         "markdown" => "Markdown use",
         "list" => "list use",
         "code_fence" => "code-fence use",
+        // retrieval relevance (RAG)
+        "empty_retrieval" => "empty retrieval",
+        "irrelevant_retrieval" => "irrelevant retrieval",
         ATTEMPT_ERROR => "attempt error rate (retries included)",
         other => match other
             .strip_prefix(ATTEMPT_ERROR)
@@ -498,7 +501,7 @@ fn continuous(
         "output_chars"
     };
     let latency_floor = Some(drift.latency_floor_ms);
-    let metrics: [ContinuousMetric; 9] = [
+    let metrics: [ContinuousMetric; 10] = [
         (
             "latency_ms",
             "latency",
@@ -581,6 +584,17 @@ fn continuous(
             EffectKind::Ratio,
             drift.length_ratio,
             Unit::Grade,
+            None,
+        ),
+        // retrieval relevance (RAG); `passages` is reported, not tested: how many a
+        // retriever returns is its configuration, and empty retrieval is a rate of its own.
+        (
+            "context_precision",
+            "context_precision",
+            "context precision",
+            EffectKind::RatioDecrease,
+            drift.score_drop,
+            Unit::Score,
             None,
         ),
     ];

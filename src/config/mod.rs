@@ -18,6 +18,7 @@ pub mod report;
 pub mod schedule;
 mod schema;
 pub(crate) mod suggest;
+pub mod usage;
 
 pub use alerts::AlertRouting;
 pub use diagnostic::{Diagnostic, Diagnostics, display_path};

@@ -116,6 +116,14 @@ pub struct Target {
 }
 
 impl Target {
+    /// The target returns its own passages (`http` with `response.context`): what it
+    /// returns is the retrieval, an empty list included.
+    pub fn retrieves(&self) -> bool {
+        self.http
+            .as_ref()
+            .is_some_and(|h| h.response.context.is_some())
+    }
+
     /// The `max_tokens` the target asks for, if any (bounds the budget estimate).
     pub fn max_tokens(&self) -> Option<u64> {
         self.params
@@ -283,8 +291,27 @@ pub struct Probe {
     /// `labels:` of the probe (`feature: support-chat`), already merged into each case's
     /// labels (the set's and the case's win); kept for what shows the probe itself.
     pub labels: BTreeMap<String, String>,
+    /// `retrieval:`: retrieval relevance of RAG cases.
+    pub retrieval: RetrievalConfig,
+    /// `embeddings:`: an embeddings endpoint of its own (else the target embeds).
+    pub embeddings: Option<Target>,
     /// Every secret value this probe resolved, for redaction.
     pub secrets: Vec<Secret>,
+}
+
+/// `retrieval:` of a probe.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetrievalConfig {
+    /// Normalised BM25 relevance from which a passage is relevant.
+    pub min_relevance: f64,
+}
+
+impl Default for RetrievalConfig {
+    fn default() -> Self {
+        RetrievalConfig {
+            min_relevance: crate::score::relevance::DEFAULT_MIN_RELEVANCE,
+        }
+    }
 }
 
 /// `metrics:` of a probe.

@@ -108,6 +108,26 @@ pub struct RawProbe {
     /// (the deployment: `model_version`), these describe the requests.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// Retrieval relevance of RAG cases: the relevance floor of a passage.
+    #[serde(default)]
+    pub retrieval: Option<RawRetrieval>,
+    /// An OpenAI-compatible embeddings endpoint of its own (not merged over `target`):
+    /// embeds `similar:` answers and the question and passages of RAG cases. Lets an
+    /// `http` probe use `similar:` and embedding relevance. `provider` defaults to openai;
+    /// `model` is the embeddings model.
+    #[serde(default)]
+    pub embeddings: Option<RawTarget>,
+}
+
+/// `retrieval:` of a probe.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetrieval {
+    /// A passage whose normalised BM25 relevance to the question (0..1) reaches this is
+    /// relevant; an answer none of whose passages does is an irrelevant retrieval
+    /// (default 0.15, chosen on a labelled set: see BENCHMARKS.md).
+    #[serde(default)]
+    pub min_relevance: Option<f64>,
 }
 
 /// What the probe's runs export as Prometheus metrics beyond the bounded defaults.
@@ -485,6 +505,8 @@ pub fn validate_probe(
     let (alert_fire_after, alert_repeat) = v.alert_policy(raw.alerts.as_ref());
     let alert_rules = v.alert_rules(raw.alerts.as_ref());
     let (target, targets, judge) = v.targets(&raw);
+    let embeddings = v.embeddings(raw.pricing.map(pricing).unwrap_or_default());
+    let retrieval = v.retrieval(raw.retrieval.as_ref());
     let pacing = v.pacing(&raw);
     let thresholds = raw
         .thresholds
@@ -520,7 +542,12 @@ pub fn validate_probe(
         case.labels = super::labels::merged(&raw.labels, &case.labels);
     }
     let metric_labels = v.metric_labels(&raw, &golden_sets);
-    v.needs(&golden_sets, target.as_ref(), judge.as_ref());
+    v.needs(
+        &golden_sets,
+        target.as_ref(),
+        judge.as_ref(),
+        embeddings.is_some(),
+    );
     v.request_count(pacing.samples, &golden_sets, targets.len());
 
     let probe = Probe {
@@ -560,6 +587,8 @@ pub fn validate_probe(
             labels: metric_labels,
         },
         labels: raw.labels,
+        retrieval,
+        embeddings,
         secrets,
     };
     if problems.is_empty() {
@@ -704,6 +733,48 @@ impl Validator<'_> {
         (target, targets, judge)
     }
 
+    /// `embeddings:`, a target of its own (merged over nothing: an `http` target's keys
+    /// mean nothing to an embeddings endpoint), OpenAI-compatible.
+    fn embeddings(&mut self, base_pricing: Pricing) -> Option<Target> {
+        let mut value = self.doc.get("/embeddings")?.clone();
+        let provider = value.get("provider").cloned();
+        if let Some(map) = value.as_object_mut() {
+            map.entry("provider").or_insert_with(|| "openai".into());
+        }
+        let mut t = self.target("embeddings", "/embeddings", &value, base_pricing)?;
+        if t.provider != ProviderKind::OpenAi {
+            self.fail(
+                "/embeddings/provider",
+                format!(
+                    "embeddings come from an openai-compatible endpoint, found `{}`",
+                    provider.as_ref().and_then(|p| p.as_str()).unwrap_or("?")
+                ),
+                Some("leave `provider` out, or set `provider: openai`"),
+            );
+            return None;
+        }
+        // Here `model` is the embeddings model itself.
+        t.embeddings_model = t.embeddings_model.or_else(|| Some(t.model.clone()));
+        Some(t)
+    }
+
+    /// `retrieval:`: the relevance floor, within [0, 1].
+    fn retrieval(&mut self, raw: Option<&RawRetrieval>) -> RetrievalConfig {
+        let floor = raw.and_then(|r| r.min_relevance);
+        match floor {
+            Some(f) if !(0.0..=1.0).contains(&f) || !f.is_finite() => {
+                self.fail(
+                    "/retrieval/min_relevance",
+                    format!("must be between 0 and 1, found {f}"),
+                    Some("a normalised BM25 score; the default 0.15 is chosen on a labelled set"),
+                );
+                RetrievalConfig::default()
+            }
+            Some(f) => RetrievalConfig { min_relevance: f },
+            None => RetrievalConfig::default(),
+        }
+    }
+
     /// `samples`, `min_samples`, `rate_limit`, `timeout`, `retries` and `budget`.
     fn pacing(&mut self, raw: &RawProbe) -> Pacing {
         let samples = raw.samples.unwrap_or(DEFAULT_SAMPLES);
@@ -837,10 +908,7 @@ impl Validator<'_> {
             } else {
                 self.fail(
                     "/store/url",
-                    format!(
-                        "`{}` is not a database URL",
-                        crate::store::redact_url(url)
-                    ),
+                    format!("`{}` is not a database URL", crate::store::redact_url(url)),
                     Some(
                         "write `postgres://user@host[:port]/db` (the password from `${VAR}` \
                          or PGPASSWORD), or `sqlite://PATH`, or use `store.path` for a file",
@@ -993,6 +1061,7 @@ impl Validator<'_> {
         golden_sets: &[GoldenSet],
         target: Option<&Target>,
         judge: Option<&Target>,
+        own_embeddings: bool,
     ) {
         let cases = || golden_sets.iter().flat_map(|s| s.cases.iter());
         if judge.is_none() {
@@ -1007,9 +1076,9 @@ impl Validator<'_> {
                 );
             }
         }
-        if target.is_some_and(|t| t.provider != ProviderKind::OpenAi) {
+        if !own_embeddings && target.is_some_and(|t| t.provider != ProviderKind::OpenAi) {
             if let Some(c) = cases().find(|c| c.expect.similar.is_some()) {
-                self.fail("/target/provider", format!("case `{}/{}` uses `similar:`, which needs an openai-compatible target for embeddings", c.set, c.id), None);
+                self.fail("/target/provider", format!("case `{}/{}` uses `similar:`, which needs an openai-compatible target for embeddings", c.set, c.id), Some("or name one: `embeddings: { base_url: ..., model: text-embedding-3-small }`"));
             }
         }
     }

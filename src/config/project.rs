@@ -29,6 +29,11 @@ pub struct Project {
     pub probes: Vec<Probe>,
     pub golden_sets: Vec<GoldenSet>,
     pub alerts: Option<AlertRouting>,
+    /// Scheduled usage imports (a `usage:` file; issue 13's provider's books).
+    pub usage: Vec<super::usage::UsageImportConfig>,
+    /// The usage files' unset `${VAR}`s: only the daemon (which imports) and `validate`
+    /// need them, so a `probity run` without the admin key still loads.
+    pub usage_unset: Vec<Diagnostic>,
 }
 
 /// The folder that holds `probes/` for a file inside it; otherwise the file's own folder.
@@ -176,6 +181,25 @@ fn load(paths: &[PathBuf], env: Env<'_>, routed_unset: bool) -> Result<Project, 
         }
         let found = interpolate(&mut doc, env);
         let (secrets, unresolved) = (found.secrets, found.unresolved);
+        if super::usage::is_usage_document(&doc) {
+            // Issue 13's usage imports: an unset admin key is deferred like a channel's.
+            let (configs, problems) = super::usage::validate_usage(&doc);
+            let unset: Vec<Diagnostic> = found.unset.iter().map(|u| u.diagnostic.clone()).collect();
+            loader.problems.extend(
+                found
+                    .problems
+                    .into_iter()
+                    .filter(|d| routed_unset || !unset.contains(d)),
+            );
+            loader
+                .problems
+                .extend(without_repeats(problems, &unresolved, env));
+            if unset.is_empty() {
+                project.usage.extend(configs);
+            }
+            project.usage_unset.extend(unset);
+            continue;
+        }
         if is_alerts_document(&doc) {
             let (mut routing, problems) = validate_alerts(&doc, secrets);
             // A channel's unset variables only matter to a command that uses the channel

@@ -291,6 +291,8 @@ fn index_page(d: &Dashboard, store: &Store) -> Result<String, PageError> {
         }
         body.push_str("</table>");
     }
+    // The provider's books (issue 13).
+    body.push_str(&super::usage_panel::usage_panel(store)?);
     Ok(shell("probity · probes", "", &body))
 }
 

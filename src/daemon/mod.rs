@@ -7,6 +7,8 @@ pub mod http;
 pub mod jitter;
 pub mod scheduler;
 pub mod state;
+pub mod usage;
+pub mod usage_panel;
 
 pub use scheduler::{DaemonError, Event, Loaded, Loader, Settings, Stopped, serve};
 pub use state::{

@@ -53,6 +53,8 @@ pub struct Loaded {
     pub routing: Option<AlertRouting>,
     /// The database every run opens its own handle on.
     pub db: PathBuf,
+    /// Scheduled imports of the provider's books (issue 13; `daemon/usage.rs`).
+    pub usage: Vec<crate::config::usage::UsageImportConfig>,
 }
 
 /// Loads and validates the configuration; the error says why (file:line:col).
@@ -189,6 +191,8 @@ struct Scheduler {
     done_rx: mpsc::UnboundedReceiver<Done>,
     outbox_busy: Rc<std::cell::Cell<bool>>,
     stopped: Stopped,
+    /// The usage imports (issue 13), on their own schedules.
+    usage: super::usage::UsageJobs,
 }
 
 impl Scheduler {
@@ -214,7 +218,8 @@ impl Scheduler {
                 None => tracing::info!(probe = %name, "no `schedule:`: not run by the daemon"),
             }
         }
-        if slots.is_empty() {
+        let usage = super::usage::UsageJobs::new(loaded.usage, &loaded.db, now);
+        if slots.is_empty() && usage.is_empty() {
             return Err(DaemonError::NothingScheduled);
         }
         let (done_tx, done_rx) = mpsc::unbounded_channel();
@@ -234,6 +239,7 @@ impl Scheduler {
             done_rx,
             outbox_busy: Rc::new(std::cell::Cell::new(false)),
             stopped: Stopped::default(),
+            usage,
         };
         scheduler
             .state
@@ -305,6 +311,7 @@ impl Scheduler {
             let now = Utc::now();
             self.state.heartbeat(now);
             self.fire_due(now);
+            self.usage.fire_due(now, &self.db);
             if tokio::time::Instant::now() >= next_outbox {
                 self.retry_outbox();
                 next_outbox = tokio::time::Instant::now() + every;
@@ -325,7 +332,8 @@ impl Scheduler {
     /// The earliest of the next due tick and the next heartbeat.
     fn next_wake(&self, now: DateTime<Utc>) -> tokio::time::Instant {
         let heartbeat = tokio::time::Instant::now() + HEARTBEAT;
-        let Some(due) = self.slots.values().filter_map(Slot::due).min() else {
+        let usage = self.usage.next_due();
+        let Some(due) = self.slots.values().filter_map(Slot::due).chain(usage).min() else {
             return heartbeat;
         };
         let wait = (due - now).to_std().unwrap_or(Duration::ZERO);
@@ -480,6 +488,7 @@ impl Scheduler {
         self.slots = slots;
         self.routing = Rc::new(loaded.routing);
         self.db = loaded.db;
+        self.usage.replace(loaded.usage, now);
         self.publish_config(true);
         tracing::info!(probes = self.slots.len(), "configuration reloaded");
     }

@@ -20,6 +20,7 @@ mod labels;
 pub mod push;
 mod record;
 pub mod sink;
+mod usage;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Mutex;
@@ -112,6 +113,13 @@ pub struct Metrics {
     pub(crate) component_sets: Mutex<HashMap<(String, String), Vec<ComponentLabels>>>,
     /// Cost by feature (issue 13): the `probity_labelled_*` families of `metrics.labels`.
     pub(crate) labelled: by_label::LabelledFamilies,
+    // retrieval relevance (RAG)
+    pub(crate) empty_retrieval: Family<TargetLabels, FloatGauge>,
+    pub(crate) irrelevant_retrieval: Family<TargetLabels, FloatGauge>,
+    pub(crate) context_precision: Family<TargetLabels, FloatGauge>,
+    // The provider's books (issue 13, `usage import`): see `usage.rs`.
+    pub(crate) provider_tokens: Family<usage::ProviderTokenLabels, Counter>,
+    pub(crate) provider_cost: Family<usage::ProviderLabels, FloatGauge>,
 }
 
 impl Default for Metrics {
@@ -160,6 +168,12 @@ impl Metrics {
             component_latency: Family::default(),
             component_sets: Mutex::new(HashMap::new()),
             labelled: by_label::LabelledFamilies::default(),
+            // retrieval relevance (RAG)
+            empty_retrieval: Family::default(),
+            irrelevant_retrieval: Family::default(),
+            context_precision: Family::default(),
+            provider_tokens: Family::default(),
+            provider_cost: Family::default(),
             registry: Registry::default(),
         };
         let r = &mut registry;
@@ -295,6 +309,24 @@ impl Metrics {
             m.component_latency.clone(),
         );
         m.labelled.register(r);
+        // retrieval relevance (RAG)
+        r.register(
+            "empty_retrieval_ratio",
+            "Share of the last run's RAG answers whose retrieval returned no passage",
+            m.empty_retrieval.clone(),
+        );
+        r.register(
+            "irrelevant_retrieval_ratio",
+            "Share of the last run's RAG answers none of whose passages reached the relevance floor",
+            m.irrelevant_retrieval.clone(),
+        );
+        r.register(
+            "context_precision_ratio",
+            "Mean RAGAS context precision of the last run's RAG answers",
+            m.context_precision.clone(),
+        );
+        // The provider's books (issue 13).
+        usage::register(r, &m);
         Metrics { registry, ..m }
     }
 

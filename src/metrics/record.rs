@@ -160,6 +160,22 @@ impl Metrics {
                 &labels,
                 q.grounding_support.map(|m| m.value),
             );
+            // retrieval relevance (RAG)
+            set_or_remove(
+                &self.empty_retrieval,
+                &labels,
+                q.empty_retrieval.map(|r| r.value),
+            );
+            set_or_remove(
+                &self.irrelevant_retrieval,
+                &labels,
+                q.irrelevant_retrieval.map(|r| r.value),
+            );
+            set_or_remove(
+                &self.context_precision,
+                &labels,
+                q.context_precision.map(|m| m.value),
+            );
             let judged: Vec<_> = t
                 .cases
                 .iter()
@@ -378,6 +394,10 @@ impl Metrics {
                     status: status.into(),
                 })
                 .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+        // The provider's books are the organisation's, not one probe's: not in a push.
+        if only.is_none() {
+            self.refresh_usage(store)?;
         }
         Ok(())
     }

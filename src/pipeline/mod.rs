@@ -459,7 +459,15 @@ async fn drive(
     let cases = &prepared.cases;
     let mut accumulator =
         Accumulator::new(cases, &prepared.names, probe.min_samples, prepared.seed);
-    let scorer = Arc::new(Scorer::new(&probe.refusal_phrases));
+    let scorer = Arc::new(
+        Scorer::new(&probe.refusal_phrases).with_retrieval(
+            probe.retrieval.min_relevance,
+            std::iter::once(&probe.target)
+                .chain(probe.targets.values())
+                .filter(|t| t.retrieves())
+                .map(|t| t.name.clone()),
+        ),
+    );
     let index: std::collections::HashMap<(&str, &str), &Case> = cases
         .iter()
         .map(|c| ((c.set.as_str(), c.id.as_str()), c))
@@ -497,7 +505,7 @@ async fn drive(
                 let Some(obs) = received else { break };
                 progress.observed(&obs);
                 match case_of(&obs).filter(|_| obs.is_ok() && obs.final_attempt) {
-                    Some(case) if RemoteScorer::needed(case) => {
+                    Some(case) if prepared.remote.wants(case, &obs) => {
                         sink.awaiting_scores(&obs);
                         let (case, scorer, remote) =
                             (case.clone(), scorer.clone(), prepared.remote.clone());

@@ -179,6 +179,24 @@ pub fn markdown(outcome: &RunOutcome) -> String {
     if let Some(primary) = outcome.primary() {
         by_label(&mut md, &primary.summary);
     }
+    // retrieval relevance (RAG): only for targets that had RAG cases.
+    for t in &outcome.targets {
+        let q = &t.summary.quality;
+        let (Some(empty), Some(irrelevant)) = (q.empty_retrieval, q.irrelevant_retrieval) else {
+            continue;
+        };
+        let _ = writeln!(
+            md,
+            "\nRetrieval on {}: empty {}, irrelevant {}, context precision {}, {} passages per answer.",
+            escape(&t.summary.target),
+            format_rate(empty.value),
+            format_rate(irrelevant.value),
+            q.context_precision
+                .map_or_else(|| "—".to_string(), |m| format!("{:.2}", m.value)),
+            q.passages
+                .map_or_else(|| "—".to_string(), |m| format!("{:.1}", m.value)),
+        );
+    }
     if let Some(primary) = outcome.primary() {
         let failing: Vec<_> = primary
             .cases

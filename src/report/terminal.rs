@@ -319,6 +319,14 @@ fn write_target(
             q.similarity.map(|m| format!("{:.2}", m.value)),
         ),
         ("cosine", q.cosine.map(|m| format!("{:.2}", m.value))),
+        // retrieval relevance (RAG)
+        ("empty retrieval", rate(&q.empty_retrieval)),
+        ("irrelevant retrieval", rate(&q.irrelevant_retrieval)),
+        (
+            "context precision",
+            q.context_precision.map(|m| format!("{:.2}", m.value)),
+        ),
+        ("passages", q.passages.map(|m| format!("{:.1}", m.value))),
     ] {
         if let Some(v) = value {
             quality.push(format!("{label} {v}"));

@@ -566,7 +566,8 @@ impl Runner {
         obs.model = reply.model;
         obs.system_fingerprint = reply.system_fingerprint;
         obs.request_id = reply.request_id;
-        obs.context = if reply.context.is_empty() {
+        // A retrieving target's empty list is an empty retrieval, not the case's context.
+        obs.context = if reply.context.is_empty() && !target.retrieves() {
             case.context.clone()
         } else {
             reply.context

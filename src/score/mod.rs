@@ -18,6 +18,7 @@ mod length;
 mod one_of;
 mod refusal;
 mod regex;
+pub mod relevance;
 mod remote;
 mod safety;
 pub mod similar;
@@ -178,6 +179,11 @@ pub struct Scorer {
     safety: safety::SafetyPatterns,
     /// Analysed RAG contexts: every sample of a case shares its passages.
     contexts: grounded::ContextCache,
+    /// Retrieval relevance (`relevance.rs`): the floor a relevant passage reaches.
+    min_relevance: f64,
+    /// Targets that retrieve their own passages (`http` with `response.context`): their
+    /// answers are scored for retrieval even when the case has no context of its own.
+    retrieving: std::collections::HashSet<String>,
 }
 
 impl std::fmt::Debug for Scorer {
@@ -194,7 +200,45 @@ impl Scorer {
             stemmer: rust_stemmers::Stemmer::create(rust_stemmers::Algorithm::English),
             safety: safety::SafetyPatterns::new(),
             contexts: grounded::ContextCache::default(),
+            min_relevance: relevance::DEFAULT_MIN_RELEVANCE,
+            retrieving: Default::default(),
         }
+    }
+
+    /// Retrieval relevance settings: the probe's `retrieval.min_relevance` and the names
+    /// of its targets that retrieve (see `retrieving`).
+    pub fn with_retrieval(
+        mut self,
+        min_relevance: f64,
+        retrieving: impl IntoIterator<Item = String>,
+    ) -> Scorer {
+        self.min_relevance = min_relevance;
+        self.retrieving = retrieving.into_iter().collect();
+        self
+    }
+
+    /// The `retrieval` score, for observations of a RAG case: the case has context
+    /// passages, or its target retrieves them. It scores the retriever, so an empty
+    /// answer gets it too.
+    fn score_retrieval(&self, case: &Case, obs: &Observation, out: &mut Vec<Score>) {
+        let retrieves = self.retrieving.contains(&obs.target);
+        // What a retrieving target returned is the retrieval, even when it is nothing;
+        // for others the passages are the case's (the runner copies them, a bare
+        // observation may not).
+        let passages = if retrieves || !obs.context.is_empty() {
+            &obs.context
+        } else {
+            &case.context
+        };
+        if passages.is_empty() && case.context.is_empty() && !retrieves {
+            return;
+        }
+        out.push(relevance::score(
+            &self.stemmer,
+            case.prompt(),
+            passages,
+            self.min_relevance,
+        ));
     }
 
     /// Scores one answered observation (status Ok). Returns the gating checks the case's
@@ -214,6 +258,7 @@ impl Scorer {
         if answer.text.trim().is_empty() && !filtered {
             length::score_empty(&answer, &mut out);
             finish_reason::score_truncation(obs, &mut out);
+            self.score_retrieval(case, obs, &mut out);
             return out;
         }
 
@@ -259,6 +304,7 @@ impl Scorer {
         self.safety.score(case, &answer, &mut out);
         // Tone and output character (issue 13): last, so it never hides another reason.
         out.push(tone::score(expect.tone.as_ref(), answer.text));
+        self.score_retrieval(case, obs, &mut out);
         out
     }
 }
@@ -394,7 +440,8 @@ mod tests {
                 "reference",
                 "safety_injection",
                 "safety_leak",
-                "tone"
+                "tone",
+                "retrieval"
             ]
         );
         let failed: Vec<&str> = s

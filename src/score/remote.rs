@@ -42,7 +42,16 @@ pub struct RemoteScorer {
     retries: Retries,
     redactor: Arc<Redactor>,
     references: Mutex<HashMap<String, Vec<f32>>>,
+    /// The probe names its own `embeddings:` endpoint: RAG cases' passages are embedded
+    /// too (`retrieval_cosine`). Not done with the target's embedder unasked, which would
+    /// add calls and cost to every existing RAG probe.
+    embed_retrieval: bool,
+    /// Targets whose returned passages are the retrieval (see `Scorer::with_retrieval`).
+    retrieving: std::collections::HashSet<String>,
 }
+
+/// Scorer name of the embedding relevance of a RAG case's passages.
+pub const RETRIEVAL_COSINE: &str = "retrieval_cosine";
 
 /// Tokens and cost of the calls behind one score.
 #[derive(Debug, Clone, Copy, Default)]
@@ -78,17 +87,43 @@ impl RemoteScorer {
         };
         Ok(RemoteScorer {
             judge,
-            embedder: Remote {
-                provider: Provider::hiding(&probe.target, probe.timeout, &probe.secrets)?,
-                pricing: probe.target.pricing,
-                output_bound: 0,
+            embedder: {
+                let t = probe.embeddings.as_ref().unwrap_or(&probe.target);
+                Remote {
+                    provider: Provider::hiding(t, probe.timeout, &probe.secrets)?,
+                    pricing: t.pricing,
+                    output_bound: 0,
+                }
             },
             budget,
             timeout: probe.timeout,
             retries: probe.retries,
             redactor,
             references: Mutex::new(HashMap::new()),
+            embed_retrieval: probe.embeddings.is_some(),
+            retrieving: std::iter::once(&probe.target)
+                .chain(probe.targets.values())
+                .filter(|t| t.retrieves())
+                .map(|t| t.name.clone())
+                .collect(),
         })
+    }
+
+    /// Whether this observation needs a network score: `needed`, or passages to embed.
+    pub fn wants(&self, case: &Case, obs: &Observation) -> bool {
+        Self::needed(case) || !self.passages(case, obs).is_empty()
+    }
+
+    /// The passages whose embedding relevance is measured (none without `embeddings:`):
+    /// the same ones the `retrieval` score reads.
+    fn passages<'a>(&self, case: &'a Case, obs: &'a Observation) -> &'a [String] {
+        if !self.embed_retrieval {
+            &[]
+        } else if self.retrieving.contains(&obs.target) || !obs.context.is_empty() {
+            &obs.context
+        } else {
+            &case.context
+        }
     }
 
     /// Whether a case needs this scorer at all.
@@ -106,7 +141,63 @@ impl RemoteScorer {
         if let Some(s) = &case.expect.similar {
             scores.push(self.similar(&s.reference, s.min_cosine, answer).await);
         }
+        let passages = self.passages(case, obs);
+        if !passages.is_empty() {
+            scores.push(self.retrieval_cosine(case.prompt(), passages).await);
+        }
         scores
+    }
+
+    /// A text's embedding, from the cache (questions, references and passages repeat
+    /// across samples) or the endpoint.
+    async fn embed_cached(&self, text: &str, usage: &mut Usage) -> Result<Vec<f32>, String> {
+        let cached = self
+            .references
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(text)
+            .cloned();
+        if let Some(v) = cached {
+            return Ok(v);
+        }
+        let v = self.embed(text, usage).await?;
+        self.references
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(text.to_string(), v.clone());
+        Ok(v)
+    }
+
+    /// Embedding cosine of each passage to the question; the score's value is the best
+    /// passage's. Informational, like the lexical `retrieval` score it stands beside.
+    async fn retrieval_cosine(&self, question: &str, passages: &[String]) -> Score {
+        let mut usage = Usage::default();
+        let failed = |why: String| {
+            Score::fail(RETRIEVAL_COSINE, format!("embeddings error: {why}"))
+                .informational()
+                .with_detail(json!({ "error": true }))
+        };
+        let q = match self.embed_cached(question, &mut usage).await {
+            Ok(v) => v,
+            Err(why) => return failed(why),
+        };
+        let mut cosines = Vec::with_capacity(passages.len());
+        // Bounded like the lexical score: a retriever returning thousands costs 50 calls.
+        for p in passages.iter().take(50) {
+            let v = match self.embed_cached(p, &mut usage).await {
+                Ok(v) => v,
+                Err(why) => return failed(why),
+            };
+            match similar::cosine(&q, &v) {
+                Ok(c) => cosines.push((c * 1e4).round() / 1e4),
+                Err(why) => return failed(why),
+            }
+        }
+        let best = cosines.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        Score::pass(RETRIEVAL_COSINE)
+            .informational()
+            .with_value(best)
+            .with_detail(json!({ "cosine": cosines, "usage": usage.json() }))
     }
 
     async fn judge(&self, rubric: &str, question: &str, answer: &str) -> Score {

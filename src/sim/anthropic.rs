@@ -138,7 +138,7 @@ pub(crate) async fn messages(
 }
 
 async fn respond(state: &SimState, call: &ChatCall<'_>, model: &str, id: u64) -> Response {
-    match state.decide(call) {
+    match state.decide_served(call, super::usage::Api::Anthropic, model) {
         Decision::RateLimited => {
             let mut resp = error(
                 StatusCode::TOO_MANY_REQUESTS,

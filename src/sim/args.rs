@@ -52,6 +52,10 @@ pub struct SimArgs {
     /// is not KEY, to rehearse a wrong or rotated key.
     #[arg(long, value_name = "KEY")]
     pub require_key: Option<String>,
+    /// The only admin key the organisation usage and cost reports accept (default: any
+    /// `sk-admin-…` / `sk-ant-admin…` key).
+    #[arg(long, value_name = "KEY")]
+    pub admin_key: Option<String>,
     /// `Retry-After` of those 429s and 503s.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub retry_after: Option<Duration>,
@@ -76,6 +80,12 @@ pub struct SimArgs {
     /// Multiplies the length of text answers (above 1 longer, below 1 truncated).
     #[arg(long, value_name = "FACTOR", value_parser = non_negative)]
     pub length_scale: Option<f64>,
+    /// Share of RAG questions (`/v1/rag/ask`) answered with no passage.
+    #[arg(long, value_name = "RATE", value_parser = probability)]
+    pub retrieval_empty: Option<f64>,
+    /// Share of RAG questions answered with another case's passages (irrelevant).
+    #[arg(long, value_name = "RATE", value_parser = probability)]
+    pub retrieval_irrelevant: Option<f64>,
     /// Seed of every random choice (same seed, same answers per prompt).
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
@@ -135,8 +145,13 @@ impl SimArgs {
         set(&mut p.refusal, self.refusal);
         set(&mut p.json_break, self.json_break);
         set(&mut p.length_scale, self.length_scale);
+        set(&mut p.retrieval.empty, self.retrieval_empty);
+        set(&mut p.retrieval.irrelevant, self.retrieval_irrelevant);
         if self.require_key.is_some() {
             p.require_key = self.require_key.clone();
+        }
+        if self.admin_key.is_some() {
+            p.admin_key = self.admin_key.clone();
         }
         if let Some(seed) = self.seed {
             p.seed = seed;

@@ -19,6 +19,7 @@ mod rag;
 mod seed;
 mod server;
 mod server_timing;
+mod usage;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -30,7 +31,7 @@ use tokio::task::JoinHandle;
 pub use answer::{AnswerKind, SimCase, cases_from_golden};
 pub use args::SimArgs;
 pub use embed::DIMENSIONS as EMBEDDING_DIMENSIONS;
-pub use profile::{Errors, Latency, Profile};
+pub use profile::{Errors, Latency, Profile, RetrievalFaults};
 pub use server::{FaultStats, SimStats};
 
 use crate::golden::GoldenSet;

@@ -184,7 +184,7 @@ async fn respond(
     include_usage: bool,
     id: u64,
 ) -> Response {
-    match state.decide(call) {
+    match state.decide_served(call, super::usage::Api::OpenAi, model) {
         Decision::RateLimited => {
             let mut resp = error_with_code(
                 StatusCode::TOO_MANY_REQUESTS,

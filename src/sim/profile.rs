@@ -46,9 +46,26 @@ pub struct Profile {
     /// configuration that served it); unset, none is sent. A new one is a "model update"
     /// behind the same model name.
     pub system_fingerprint: Option<String>,
+    /// The admin key the organisation usage and cost reports accept; unset, any key of the
+    /// provider's admin form (`sk-admin-…`, `sk-ant-admin…`). Others are answered 401.
+    pub admin_key: Option<String>,
     /// Seed of every random choice; with the same seed, the n-th request for a given prompt
     /// gets the same answer, however concurrent requests interleave.
     pub seed: u64,
+    /// Retrieval faults of the RAG endpoint (`POST /v1/rag/ask`).
+    pub retrieval: RetrievalFaults,
+}
+
+/// Retrieval faults of the simulated RAG service, each a probability (0..1) per question
+/// asked; exclusive (one draw decides), so their sum must be at most 1. Drawn from the
+/// seed, the question and how often it was asked, like every other choice.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetrievalFaults {
+    /// No passage is returned.
+    pub empty: f64,
+    /// The passages of another golden case are returned (an irrelevant retrieval).
+    pub irrelevant: f64,
 }
 
 impl Default for Profile {
@@ -64,7 +81,9 @@ impl Default for Profile {
             judge_fail: 0.0,
             require_key: None,
             system_fingerprint: None,
+            admin_key: None,
             seed: 0,
+            retrieval: RetrievalFaults::default(),
         }
     }
 }
@@ -299,6 +318,8 @@ impl Profile {
             ("refusal", self.refusal),
             ("json_break", self.json_break),
             ("judge_fail", self.judge_fail),
+            ("retrieval.empty", self.retrieval.empty),
+            ("retrieval.irrelevant", self.retrieval.irrelevant),
         ] {
             check_probability(value).map_err(|m| invalid(key, m))?;
         }
@@ -308,6 +329,15 @@ impl Profile {
                 "errors",
                 format!(
                     "the fault rates add up to {total}; one draw picks at most one fault per request, so their sum must be at most 1"
+                ),
+            ));
+        }
+        let retrieval = self.retrieval.empty + self.retrieval.irrelevant;
+        if retrieval > 1.0 + 1e-9 {
+            return Err(invalid(
+                "retrieval",
+                format!(
+                    "`empty` and `irrelevant` add up to {retrieval}; one draw picks at most one, so their sum must be at most 1"
                 ),
             ));
         }

@@ -3,7 +3,9 @@
 //! "meta": {"retrieval_ms", "generation_ms"}}`, the same two figures also in its
 //! `Server-Timing` header.
 //! The passages are the matched golden case's `context`; the answer and every fault follow
-//! the same profile as the chat endpoints.
+//! the same profile as the chat endpoints. The profile's `retrieval` faults replace the
+//! passages for a share of questions: none (empty retrieval) or another case's
+//! (irrelevant retrieval), drawn from (seed, question, times asked).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -14,8 +16,11 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 
+use rand::RngExt;
+
 use super::answer::conversation_hash;
 use super::openai::error;
+use super::seed::request_rng;
 use super::server::{ChatCall, Decision, SimState, json_bytes, retry_after, with_id};
 use super::server_timing::{timed_wait, with_server_timing};
 use crate::golden::Role;
@@ -23,6 +28,36 @@ use crate::golden::Role;
 #[derive(Deserialize)]
 struct Ask {
     question: String,
+}
+
+/// Salt of the retrieval draws: independent of the answer's draws for the same question.
+const RETRIEVAL_SALT: u64 = 0x7265_7472_6965_7665; // "retrieve"
+
+/// The passages returned for case `i`: its context, or what a retrieval fault makes of it.
+fn retrieve(state: &SimState, i: usize, hash: u64) -> Vec<String> {
+    let faults = state.profile.retrieval;
+    let own = &state.index.cases[i].context;
+    if faults.empty + faults.irrelevant <= 0.0 {
+        return own.clone();
+    }
+    let counter = state.rag_counters.next(hash);
+    let mut rng = request_rng(state.profile.seed ^ RETRIEVAL_SALT, hash, counter);
+    let u: f64 = rng.random();
+    if u < faults.empty {
+        return Vec::new();
+    }
+    if u < faults.empty + faults.irrelevant {
+        // Another case's passages: the next case (from a seeded offset) whose context
+        // differs from this one's. With no such case there is nothing irrelevant to give.
+        let cases = &state.index.cases;
+        let start = rng.random_range(0..cases.len().max(1));
+        return (0..cases.len())
+            .map(|k| &cases[(start + k) % cases.len()].context)
+            .find(|c| !c.is_empty() && *c != own)
+            .cloned()
+            .unwrap_or_else(|| own.clone());
+    }
+    own.clone()
 }
 
 pub(crate) async fn ask(State(state): State<Arc<SimState>>, body: Bytes) -> Response {
@@ -42,10 +77,11 @@ pub(crate) async fn ask(State(state): State<Arc<SimState>>, body: Bytes) -> Resp
         }
     };
     let messages = [(Role::User, ask.question.as_str())];
+    let hash = conversation_hash(messages.iter().copied());
     let passages: Vec<serde_json::Value> = state
         .index
-        .find(&messages, conversation_hash(messages.iter().copied()))
-        .map(|(i, _)| state.index.cases[i].context.clone())
+        .find(&messages, hash)
+        .map(|(i, _)| retrieve(&state, i, hash))
         .unwrap_or_default()
         .into_iter()
         .enumerate()

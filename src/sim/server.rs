@@ -39,6 +39,11 @@ pub(crate) struct SimState {
     prompt_counters: PromptCounters,
     pub(crate) embedder: Embedder,
     pub(crate) counters: Counters,
+    /// Per-question counters of the RAG endpoint's retrieval draws (`rag.rs`), apart
+    /// from the answers' so that retrieval faults leave the answers as they were.
+    pub(crate) rag_counters: PromptCounters,
+    /// What was served, for the organisation usage reports (`usage.rs`).
+    pub(crate) ledger: super::usage::Ledger,
     next_id: AtomicU64,
     shutdown: watch::Receiver<bool>,
 }
@@ -59,6 +64,8 @@ impl SimState {
             prompt_counters: PromptCounters::new(),
             embedder: Embedder::new(),
             counters: Counters::default(),
+            rag_counters: PromptCounters::new(),
+            ledger: super::usage::Ledger::default(),
             next_id: AtomicU64::new(1),
             shutdown,
         }
@@ -630,6 +637,20 @@ pub(crate) fn router(state: Arc<SimState>) -> Router {
         .route("/v1/models", get(models))
         .route("/healthz", get(healthz))
         .route("/sim/stats", get(stats))
+        // The organisation usage and cost reports (`usage.rs`).
+        .route(
+            "/v1/organization/usage/completions",
+            get(super::usage::openai_usage),
+        )
+        .route("/v1/organization/costs", get(super::usage::openai_costs))
+        .route(
+            "/v1/organizations/usage_report/messages",
+            get(super::usage::anthropic_usage),
+        )
+        .route(
+            "/v1/organizations/cost_report",
+            get(super::usage::anthropic_costs),
+        )
         .fallback(not_found)
         .with_state(state)
 }

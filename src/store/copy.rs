@@ -147,6 +147,38 @@ pub const TABLES: &[Table] = &[
         key: &["key"],
         order: "key",
     },
+    // No key: the destination's rows are replaced by the source's (see `copy_table`).
+    Table {
+        name: "usage_buckets",
+        columns: &[
+            "provider",
+            "report",
+            "start_at",
+            "end_at",
+            "model",
+            "line_item",
+            "input_tokens",
+            "output_tokens",
+            "cached_tokens",
+            "requests",
+            "cost_usd",
+            "imported_at",
+        ],
+        key: &[],
+        order: "provider, start_at, report, model, line_item",
+    },
+    Table {
+        name: "usage_imports",
+        columns: &[
+            "provider",
+            "window_start",
+            "window_end",
+            "imported_at",
+            "buckets",
+        ],
+        key: &["provider"],
+        order: "provider",
+    },
 ];
 
 /// Tables whose `id` is assigned by the database: after copying ids in, PostgreSQL's
@@ -321,11 +353,26 @@ impl Store {
         Ok(n)
     }
 
-    /// A table upserted row by row, in one transaction of `dest`.
+    /// A table upserted row by row, in one transaction of `dest`. A table without a key
+    /// (the provider's usage buckets, re-imported windows replacing rows) is replaced
+    /// whole: the same transaction deletes the destination's rows first, so a second copy
+    /// duplicates nothing.
     fn copy_table(&self, dest: &Store, t: &Table) -> Result<(), StoreError> {
         let action = format!("copying the table {}", t.name);
         let tx = dest.conn.begin().at(&dest.path, &action)?;
-        let insert = upsert(t);
+        let insert = if t.key.is_empty() {
+            tx.execute(&format!("DELETE FROM {}", t.name), &[])
+                .at(&dest.path, &action)?;
+            let params: Vec<String> = (1..=t.columns.len()).map(|i| format!("?{i}")).collect();
+            format!(
+                "INSERT INTO {} ({}) VALUES ({})",
+                t.name,
+                t.columns.join(", "),
+                params.join(", ")
+            )
+        } else {
+            upsert(t)
+        };
         let mut failed = None;
         self.conn
             .for_each(&select(t, ""), &[], |row| {

@@ -64,6 +64,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "observation_labels_timings",
         sql: include_str!("migrations/0009_observation_labels_timings.sql"),
     },
+    Migration {
+        version: 10,
+        name: "usage_buckets",
+        sql: include_str!("migrations/0010_usage_buckets.sql"),
+    },
 ];
 
 /// The newest schema version this binary knows.

@@ -20,6 +20,7 @@ mod rows;
 pub(crate) mod sql;
 mod sqlite;
 mod time;
+mod usage;
 mod writer;
 
 use std::collections::BTreeMap;
@@ -33,6 +34,7 @@ pub use alerts::{IncidentRecord, NewOutbox, OutboxRow, SilenceRecord};
 pub use copy::{CopyReport, TABLES, Table, TableCount};
 pub use error::{DbError, DbErrorKind, StoreError};
 pub use rows::ObservationRow;
+pub use usage::{ProbeSpend, UsageImport, UsageRow, UsageTotal};
 pub use writer::{BATCH_SIZE, FLUSH_INTERVAL, WriteOp, WriteStats, Writer};
 
 use error::SqlContext;

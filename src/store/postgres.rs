@@ -73,6 +73,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "observation_labels_timings",
         sql: include_str!("pg_migrations/0009_observation_labels_timings.sql"),
     },
+    Migration {
+        version: 10,
+        name: "usage_buckets",
+        sql: include_str!("pg_migrations/0010_usage_buckets.sql"),
+    },
 ];
 
 /// Whether a database name is a PostgreSQL URL.

@@ -37,6 +37,8 @@ pub struct Facts {
     pub label: Option<(String, Option<String>)>,
     /// Tone and output character (issue 13): the answer's tone descriptors.
     pub tone: Option<crate::score::tone::summary::ToneFacts>,
+    /// Retrieval relevance (RAG cases): what the `retrieval` score found.
+    pub retrieval: Option<crate::score::relevance::RetrievalFacts>,
 }
 
 impl Facts {
@@ -86,6 +88,10 @@ impl Facts {
                 // Tone and output character (issue 13).
                 crate::score::names::TONE => {
                     f.tone = crate::score::tone::summary::ToneFacts::of(s);
+                }
+                // retrieval relevance (RAG)
+                crate::score::relevance::RETRIEVAL => {
+                    f.retrieval = crate::score::relevance::RetrievalFacts::of(s);
                 }
                 _ => {}
             }

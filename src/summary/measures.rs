@@ -6,7 +6,7 @@ use super::facts::Facts;
 use crate::runner::{Observation, Status};
 
 /// Rates, by name; `events` are the bad outcomes.
-pub const RATES: [&str; 18] = [
+pub const RATES: [&str; 20] = [
     "error",
     "sample_fail",
     "over_refusal",
@@ -28,9 +28,12 @@ pub const RATES: [&str; 18] = [
     "markdown",
     "list",
     "code_fence",
+    // retrieval relevance (RAG)
+    "empty_retrieval",
+    "irrelevant_retrieval",
 ];
 /// Continuous metrics, by name.
-pub const CONTINUOUS: [&str; 10] = [
+pub const CONTINUOUS: [&str; 12] = [
     "latency_ms",
     "ttft_ms",
     "output_tokens",
@@ -43,6 +46,9 @@ pub const CONTINUOUS: [&str; 10] = [
     // so that a ratio of medians means something), reading grade floored at 0.
     "tone_sentiment",
     "tone_reading_grade",
+    // retrieval relevance (RAG)
+    "context_precision",
+    "passages",
 ];
 
 /// One sample's measurements; `None` where a metric does not apply.
@@ -87,6 +93,11 @@ pub fn measure(obs: &Observation, facts: Option<&Facts>) -> Option<Measures> {
             Some(t.code_fence),
         ]);
     }
+    // retrieval relevance (RAG)
+    m.events[18..].copy_from_slice(&[
+        f.retrieval.map(|r| r.empty),
+        f.retrieval.map(|r| r.irrelevant),
+    ]);
     let chars = obs.output.as_deref().map_or(0, |o| o.chars().count());
     let tone = f.tone.as_ref();
     m.values = [
@@ -101,6 +112,9 @@ pub fn measure(obs: &Observation, facts: Option<&Facts>) -> Option<Measures> {
         // Tone and output character (issue 13).
         tone.map(|t| (t.sentiment + 1.0) / 2.0),
         tone.and_then(|t| t.reading_grade).map(|g| g.max(0.0)),
+        // retrieval relevance (RAG)
+        f.retrieval.and_then(|r| r.context_precision),
+        f.retrieval.map(|r| r.passages),
     ];
     for v in &mut m.values {
         *v = v.filter(|x| x.is_finite());

@@ -134,6 +134,20 @@ pub struct Quality {
     /// Tone and output character (issue 13); `null` when no answer was described.
     #[serde(default)]
     pub tone: Option<crate::score::tone::summary::ToneSummary>,
+    // retrieval relevance (RAG): `null` where no case has context passages.
+    /// Answers whose retrieval returned no passage.
+    #[serde(default)]
+    pub empty_retrieval: Option<Rate>,
+    /// Answers whose retrieval returned passages, none of them relevant (below
+    /// `retrieval.min_relevance`); empty retrievals are not counted here.
+    #[serde(default)]
+    pub irrelevant_retrieval: Option<Rate>,
+    /// Mean RAGAS context precision (rank-weighted share of relevant passages).
+    #[serde(default)]
+    pub context_precision: Option<MeanScore>,
+    /// Mean passages returned per answer.
+    #[serde(default)]
+    pub passages: Option<MeanScore>,
 }
 
 /// How a case did over its samples.
@@ -537,6 +551,11 @@ impl Accumulator {
                         .collect(),
                     // Tone and output character (issue 13).
                     tone: tt.tone.summary(),
+                    // retrieval relevance (RAG)
+                    empty_retrieval: Rate::from(tt.empty_retrieval),
+                    irrelevant_retrieval: Rate::from(tt.irrelevant_retrieval),
+                    context_precision: mean_score(tt.context_precision),
+                    passages: mean_score(tt.passages),
                 };
                 let summary = RunSummary {
                     target: t.name.clone(),

@@ -102,6 +102,11 @@ pub struct Totals {
     pub components: super::ComponentTotals,
     /// Tone and output character (issue 13).
     pub tone: crate::score::tone::summary::ToneTally,
+    // retrieval relevance (RAG)
+    pub empty_retrieval: Count,
+    pub irrelevant_retrieval: Count,
+    pub context_precision: Mean,
+    pub passages: Mean,
 }
 
 /// What scoring itself cost: the judge's and the embeddings endpoint's calls.
@@ -205,6 +210,13 @@ impl Totals {
         self.safety.add(f.safety_flag);
         // Tone and output character (issue 13).
         self.tone.add(f.tone.as_ref());
+        // retrieval relevance (RAG)
+        if let Some(r) = f.retrieval {
+            self.empty_retrieval.add(r.empty);
+            self.irrelevant_retrieval.add(r.irrelevant);
+            self.context_precision.add(r.context_precision);
+            self.passages.add(Some(r.passages));
+        }
         if let Some((expected, predicted)) = &f.label {
             let predicted = predicted.clone().unwrap_or_else(|| "-".into());
             *self

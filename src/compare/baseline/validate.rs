@@ -21,6 +21,8 @@ fn range(metric: &str) -> (f64, f64) {
         "cosine" => (-1.0, 1.0),
         // Tone and output character (issue 13): sentiment rescaled to 0..1.
         "tone_sentiment" => (0.0, 1.0),
+        // retrieval relevance (RAG)
+        "context_precision" => (0.0, 1.0),
         // latency, ttft, tokens, characters, cost: never negative.
         _ => (0.0, f64::INFINITY),
     }

@@ -283,6 +283,8 @@ pub struct HistoryView {
     pub metrics: Vec<String>,
     pub rows: Vec<HistoryRow>,
     pub charts: Charts,
+    /// The provider's books beside the probes' spend (issue 13, `usage import`).
+    pub books: Option<super::books::BooksView>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -347,5 +349,6 @@ pub fn history_view(store: &Store, probe: &str, n: usize) -> Result<HistoryView,
         metrics: METRICS.iter().map(|m| m.label.to_string()).collect(),
         rows,
         charts: charts::draw(&charts::Distributions::default(), &pts, None),
+        books: super::books::books_view(store, pts[0].started_at, Utc::now())?,
     })
 }

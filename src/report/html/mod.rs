@@ -20,8 +20,10 @@
 //! characters of [`crate::inert`] shown as `\u{..}`); only the SVG charts, which our own
 //! code draws and escapes, are inserted raw (`{{{charts.*}}}`, nothing else).
 
+mod books;
 mod by_label;
 mod charts;
+mod components;
 mod engine;
 mod history;
 pub mod svg;

@@ -576,6 +576,60 @@ pub fn sparkline(values: &[Option<f64>]) -> String {
     svg
 }
 
+// issue 13, latency by component
+/// Segment colours of a stacked bar, in order (then repeated).
+const SEGMENTS: [&str; 6] = [
+    "#2563eb", "#f59e0b", "#10b981", "#8b5cf6", "#ef4444", "#6b7280",
+];
+
+/// "Where the time went": one horizontal bar (640×84) whose segments are `parts` (a name
+/// and its milliseconds) in order, each as wide as its share of the sum, with a legend
+/// naming each part, its time and its share. Parts that are not finite and positive are
+/// left out; without any it is an empty chart of the same size.
+pub fn stacked_bar(title: &str, parts: &[(&str, f64)]) -> String {
+    const W: f64 = 640.0;
+    const H: f64 = 84.0;
+    let parts: Vec<(&str, f64)> = parts
+        .iter()
+        .filter(|(_, v)| v.is_finite() && *v > 0.0)
+        .map(|(n, v)| (*n, clamp(*v)))
+        .collect();
+    let total: f64 = parts.iter().map(|(_, v)| v / 2.0).sum::<f64>() * 2.0;
+    if parts.is_empty() || !total.is_finite() || total <= 0.0 {
+        return empty_chart(W, H, title, "no component measured");
+    }
+    let mut svg = open(W, H, title);
+    title_text(&mut svg, title);
+    let (left, right, top, height) = (12.0, W - 12.0, 28.0, 18.0);
+    let mut x = left;
+    let mut legend_x = left;
+    for (i, (name, v)) in parts.iter().enumerate() {
+        let share = v / total;
+        let w = (right - left) * share;
+        let color = SEGMENTS[i % SEGMENTS.len()];
+        let label = format!("{name} {} ({:.0}%)", with_unit(*v, "ms"), share * 100.0);
+        let _ = write!(
+            svg,
+            "<rect x=\"{x:.1}\" y=\"{top:.1}\" width=\"{w:.1}\" height=\"{height:.1}\" \
+             fill=\"{color}\"><title>{}</title></rect>",
+            escape(&label)
+        );
+        x += w;
+        let shown = clip(&label, 40);
+        let width = text_width(&shown, 11.0) + 24.0;
+        if legend_x + width <= right {
+            let _ = write!(
+                svg,
+                "<rect x=\"{legend_x:.1}\" y=\"60.0\" width=\"10\" height=\"10\" fill=\"{color}\"/>"
+            );
+            text_at(&mut svg, legend_x + 14.0, 69.0, "start", 11.0, INK, &shown);
+            legend_x += width;
+        }
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
 /// Text made safe as SVG (XML) character data or a quoted attribute value: `& < > " '` as
 /// entities, characters that reorder or hide text and control characters (invalid in XML
 /// or invisible) as `\u{..}`; tab, newline and carriage return as a space.

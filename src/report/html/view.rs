@@ -87,6 +87,9 @@ pub struct TargetView {
     pub failing_cases: usize,
     /// Cost by feature (issue 13): per label key and value, empty without labels.
     pub by_label: Vec<super::by_label::LabelRow>,
+    // issue 13, latency by component
+    /// "Where the time went", when the run timed components.
+    pub time: Option<super::components::TimeView>,
 }
 
 /// One metric beside its baseline; `class` is `critical`, `warning` or empty.
@@ -118,6 +121,29 @@ pub struct CaseView {
     pub reason: String,
     pub scorers: Vec<ScorerLine>,
     pub samples: Vec<SampleView>,
+    /// retrieval relevance (RAG): one answer's passages, each with its relevance.
+    pub retrieval: Option<RetrievalView>,
+}
+
+/// The passages one answer of a RAG case got (an empty or irrelevant retrieval when the
+/// case had one, else its first answer's), each with its relevance to the question.
+#[derive(Debug, Clone, Serialize)]
+pub struct RetrievalView {
+    pub sample: u32,
+    /// "empty retrieval: …", "irrelevant retrieval: …", or empty.
+    pub note: String,
+    pub context_precision: String,
+    pub passages: Vec<PassageLine>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PassageLine {
+    pub rank: usize,
+    pub relevance: String,
+    pub relevant: bool,
+    pub cosine: String,
+    /// Untrusted (the endpoint returned it): cut, and escaped by the template engine.
+    pub text: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -256,6 +282,65 @@ struct Walked {
     /// target → models the endpoint reported, with how many answers each.
     models: BTreeMap<String, BTreeMap<String, u64>>,
     output_chars_shown: usize,
+    /// retrieval relevance (RAG): target → `set/case` → the retrieval shown.
+    retrieval: BTreeMap<String, BTreeMap<String, RetrievalView>>,
+}
+
+/// Most passages of one answer shown, and characters of each.
+const PASSAGES_SHOWN: usize = 10;
+
+/// The retrieval of one answer, from its `retrieval` (and `retrieval_cosine`) scores.
+fn retrieval_view(
+    o: &crate::runner::Observation,
+    scores: &[crate::score::Score],
+) -> Option<RetrievalView> {
+    let r = scores.iter().find(|s| s.scorer == "retrieval")?;
+    let d = r.detail.as_ref()?;
+    let list = |v: Option<&Value>| -> Vec<Option<f64>> {
+        v.and_then(|v| v.as_array())
+            .map(|a| a.iter().map(|x| x.as_f64()).collect())
+            .unwrap_or_default()
+    };
+    let relevance = list(d.get("relevance"));
+    let cosines = list(
+        scores
+            .iter()
+            .find(|s| s.scorer == "retrieval_cosine")
+            .and_then(|s| s.detail.as_ref())
+            .and_then(|d| d.get("cosine")),
+    );
+    let floor = d
+        .get("min_relevance")
+        .and_then(|v| v.as_f64())
+        .unwrap_or(0.0);
+    let passages = o
+        .context
+        .iter()
+        .filter(|p| !p.trim().is_empty())
+        .take(PASSAGES_SHOWN)
+        .enumerate()
+        .map(|(i, text)| {
+            let rel = relevance.get(i).copied().flatten();
+            PassageLine {
+                rank: i + 1,
+                relevance: num(rel),
+                relevant: rel.is_some_and(|r| r >= floor),
+                cosine: cosines
+                    .get(i)
+                    .copied()
+                    .flatten()
+                    .map(|c| format!("{c:.3}"))
+                    .unwrap_or_default(),
+                text: cut(text, SHORT_CHARS).0,
+            }
+        })
+        .collect();
+    Some(RetrievalView {
+        sample: o.sample + 1,
+        note: r.reason.clone().unwrap_or_default(),
+        context_precision: num(r.value),
+        passages,
+    })
 }
 
 fn walk(store: &Store, record: &RunRecord) -> Result<Walked, HtmlError> {
@@ -286,6 +371,25 @@ fn walk(store: &Store, record: &RunRecord) -> Result<Walked, HtmlError> {
             }
         }
         let scores = row.scores.as_deref().unwrap_or(&[]);
+        // retrieval relevance (RAG): keep the first answer's retrieval, or the first bad
+        // one (empty or irrelevant) once there is one.
+        if let Some(view) = retrieval_view(o, scores) {
+            let shown = w
+                .retrieval
+                .entry(o.target.clone())
+                .or_default()
+                .entry(format!("{}/{}", o.set, o.case_id));
+            match shown {
+                std::collections::btree_map::Entry::Vacant(e) => {
+                    e.insert(view);
+                }
+                std::collections::btree_map::Entry::Occupied(mut e) => {
+                    if e.get().note.is_empty() && !view.note.is_empty() {
+                        e.insert(view);
+                    }
+                }
+            }
+        }
         let failed = class.is_some() || scores.iter().any(|s| !s.passed && !s.informational);
         if !failed {
             return Ok(());
@@ -406,7 +510,7 @@ fn points_change(current: Option<f64>, baseline: Option<f64>, scale: f64, unit: 
 
 /// The worst severity of the findings about `target` whose metric is one of `names` (or
 /// starts with one and `_`).
-fn class_of(findings: &[Finding], target: &str, names: &[&str]) -> String {
+pub(super) fn class_of(findings: &[Finding], target: &str, names: &[&str]) -> String {
     findings
         .iter()
         .filter(|f| f.target.is_empty() || f.target == target)
@@ -587,6 +691,19 @@ fn quality(s: &RunSummary, b: Option<&RunSummary>, findings: &[Finding]) -> Vec<
         q.empty_answer,
         bq.map(|b| b.empty_answer),
     );
+    // retrieval relevance (RAG)
+    rate(
+        "empty retrieval",
+        &["empty_retrieval"],
+        q.empty_retrieval,
+        bq.map(|b| b.empty_retrieval),
+    );
+    rate(
+        "irrelevant retrieval",
+        &["irrelevant_retrieval"],
+        q.irrelevant_retrieval,
+        bq.map(|b| b.irrelevant_retrieval),
+    );
     let mut score =
         |label: &str, names: &[&str], m: Option<MeanScore>, bm: Option<Option<MeanScore>>| {
             let Some(m) = m else { return };
@@ -617,6 +734,19 @@ fn quality(s: &RunSummary, b: Option<&RunSummary>, findings: &[Finding]) -> Vec<
         &["cosine"],
         q.cosine,
         bq.map(|b| b.cosine),
+    );
+    // retrieval relevance (RAG)
+    score(
+        "context precision",
+        &["context_precision_median", "context_precision_p05"],
+        q.context_precision,
+        bq.map(|b| b.context_precision),
+    );
+    score(
+        "passages retrieved (mean)",
+        &[],
+        q.passages,
+        bq.map(|b| b.passages),
     );
     let len = |v: Option<f64>| v.map(|v| format!("{v:.0} tokens")).unwrap_or("—".into());
     rows.push(MetricRow {
@@ -667,7 +797,11 @@ fn quality(s: &RunSummary, b: Option<&RunSummary>, findings: &[Finding]) -> Vec<
     rows
 }
 
-fn case_view(c: &CaseSummary, samples: Vec<SampleView>) -> CaseView {
+fn case_view(
+    c: &CaseSummary,
+    samples: Vec<SampleView>,
+    retrieval: Option<RetrievalView>,
+) -> CaseView {
     let f = &c.figures;
     CaseView {
         id: format!("{}/{}", c.set, c.id),
@@ -695,6 +829,7 @@ fn case_view(c: &CaseSummary, samples: Vec<SampleView>) -> CaseView {
             })
             .collect(),
         samples,
+        retrieval,
     }
 }
 
@@ -1093,14 +1228,14 @@ pub fn run_view(store: &Store, run: &str, trend_runs: usize) -> Result<RunView, 
             // The baseline target is compared with nothing; the others with the baseline.
             let b = if is_base { None } else { base_summary.as_ref() };
             let mut failing = walked.failing.remove(name).unwrap_or_default();
+            let mut retrieval = walked.retrieval.remove(name).unwrap_or_default();
             let mut cases: Vec<CaseView> = t
                 .cases
                 .iter()
                 .map(|c| {
-                    let samples = failing
-                        .remove(&format!("{}/{}", c.set, c.id))
-                        .unwrap_or_default();
-                    case_view(c, samples)
+                    let key = format!("{}/{}", c.set, c.id);
+                    let samples = failing.remove(&key).unwrap_or_default();
+                    case_view(c, samples, retrieval.remove(&key))
                 })
                 .collect();
             // Failing cases first, then the order of the golden sets.
@@ -1153,6 +1288,7 @@ pub fn run_view(store: &Store, run: &str, trend_runs: usize) -> Result<RunView, 
                 cases,
                 failing_cases,
                 by_label: super::by_label::rows(&t.summary),
+                time: super::components::time_view(&t.summary, b, &findings),
             }
         })
         .collect();

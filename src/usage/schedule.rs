@@ -1,0 +1,1 @@
+//! The daemon's usage import job (filled in below).
