@@ -82,7 +82,7 @@ pub fn measure(obs: &Observation, facts: Option<&Facts>) -> Option<Measures> {
     ]);
     // Tone and output character (issue 13).
     if let Some(t) = &f.tone {
-        m.events[10..].copy_from_slice(&[
+        m.events[10..18].copy_from_slice(&[
             t.expect_failed,
             t.language_mismatch,
             Some(t.hedges()),
