@@ -32,8 +32,8 @@ pub struct Cli {
         default_value = "."
     )]
     pub root: PathBuf,
-    /// SQLite database of runs, for every command (default: the `store.path` the project's probes set, else .probity/probity.db under the project folder).
-    #[arg(long, global = true, value_name = "FILE", env = "PROBITY_DB")]
+    /// Database of runs, for every command: an SQLite file, or a PostgreSQL URL `postgres://user@host[:port]/db` (password from `${VAR}` in it or PGPASSWORD; shown without it) (default: the `store.path`/`store.url` the project's probes set, else .probity/probity.db under the project folder).
+    #[arg(long, global = true, value_name = "FILE|URL", env = "PROBITY_DB")]
     pub db: Option<PathBuf>,
     /// More log output on stderr (-v debug, -vv debug for every library too); RUST_LOG
     /// overrides (default: probity's events at info, other crates' at warn).
@@ -120,6 +120,9 @@ pub enum Command {
     /// Incidents, silences and the alert outbox.
     #[command(subcommand)]
     Alert(AlertCommand),
+    /// The database itself: copy a whole history between SQLite and PostgreSQL.
+    #[command(subcommand)]
+    Store(StoreCommand),
     /// List stored runs, newest first; `*` marks each probe's baseline run.
     History {
         /// Only this probe's runs.
@@ -363,6 +366,27 @@ pub enum AlertSeverity {
     Critical,
     Warning,
     Info,
+}
+
+/// `probity store ...`.
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Copy every table (runs, observations, prompts, baselines, incidents, outbox, silences,
+    /// digests) from one database into another, either engine to either. Resumable: a run
+    /// already copied whole is skipped, a partial one redone in one transaction; the other
+    /// tables are upserted. Prints the rows per table on both sides and fails when the
+    /// destination has fewer than the source.
+    #[command(
+        after_help = "Examples:\n  probity store copy --from sqlite://.probity/probity.db --to 'postgres://probity@db.internal/probity'\n  PGPASSWORD=... probity store copy --from .probity/probity.db --to postgres://probity@127.0.0.1:5433/hist"
+    )]
+    Copy {
+        /// The database copied from: `sqlite://PATH`, a file path, or `postgres://user@host/db`.
+        #[arg(long, value_name = "DB")]
+        from: String,
+        /// The database copied into (created and migrated if need be).
+        #[arg(long, value_name = "DB")]
+        to: String,
+    },
 }
 
 /// `probity baseline ...`.

@@ -1,9 +1,16 @@
-//! The store against real SQLite files: round trips of every observation field, the
-//! writer's batching and periodic commits (seen from a second connection), migrations,
-//! run lookup, retention, baselines and the JSON lines export.
+//! The store against real databases, each test body run on both engines: an SQLite file
+//! in a temporary folder and a fresh database on a real PostgreSQL server of the test's
+//! own (`support/postgres.rs`). Round trips of every observation field, the writer's
+//! batching and periodic commits (seen from a second connection), migrations (and that
+//! both engines' schemas agree), run lookup, retention, baselines and the JSON lines
+//! export. Tests named `sqlite_only_*` are about the file itself (WAL, a non-database
+//! file) and run on SQLite alone.
+
+#[path = "support/postgres.rs"]
+mod pg;
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
@@ -101,22 +108,124 @@ fn scores() -> Vec<Score> {
     .unwrap_or_else(|e| panic!("test scores no longer match Score: {e}"))
 }
 
+/// The database a test body runs against.
+enum TestDb {
+    Sqlite(tempfile::TempDir),
+    Postgres(pg::Database),
+}
+
+impl TestDb {
+    fn sqlite() -> Result<TestDb> {
+        Ok(TestDb::Sqlite(tempfile::tempdir()?))
+    }
+
+    fn postgres() -> Result<TestDb> {
+        Ok(TestDb::Postgres(pg::database()))
+    }
+
+    /// What `Store::open` takes: the file, or the URL.
+    fn path(&self) -> PathBuf {
+        match self {
+            TestDb::Sqlite(dir) => dir.path().join("p.db"),
+            TestDb::Postgres(db) => db.path(),
+        }
+    }
+
+    /// How messages name the database: the file, or the URL without its password.
+    fn shown(&self) -> String {
+        match self {
+            TestDb::Sqlite(_) => self.path().display().to_string(),
+            TestDb::Postgres(db) => db.url.replace(&format!(":{}@", pg::PASSWORD), "@"),
+        }
+    }
+
+    /// A second database on the same engine (a different file or database).
+    fn other(&self, name: &str) -> Result<(PathBuf, Option<TestDb>)> {
+        match self {
+            TestDb::Sqlite(dir) => Ok((dir.path().join(name), None)),
+            TestDb::Postgres(_) => {
+                let db = TestDb::postgres()?;
+                Ok((db.path(), Some(db)))
+            }
+        }
+    }
+
+    /// The first column of the first row of `sql` as an integer, through a connection of
+    /// our own, not the store's.
+    fn count(&self, sql: &str) -> Result<i64> {
+        match self {
+            TestDb::Sqlite(_) => {
+                let conn = rusqlite::Connection::open(self.path())?;
+                Ok(conn.query_row(sql, [], |row| row.get(0))?)
+            }
+            TestDb::Postgres(db) => {
+                let mut client = postgres::Client::connect(&db.url, postgres::NoTls)?;
+                Ok(client.query_one(sql, &[])?.get(0))
+            }
+        }
+    }
+
+    /// Statements through a connection of our own.
+    fn exec(&self, sql: &str) -> Result<()> {
+        match self {
+            TestDb::Sqlite(_) => {
+                let conn = rusqlite::Connection::open(self.path())?;
+                conn.execute_batch(&format!("PRAGMA foreign_keys = ON; {sql}"))?;
+            }
+            TestDb::Postgres(db) => {
+                postgres::Client::connect(&db.url, postgres::NoTls)?.batch_execute(sql)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Each named body as a module with a `sqlite` and a `postgres` test.
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn sqlite() -> anyhow::Result<()> {
+                super::$name(&super::TestDb::sqlite()?)
+            }
+            #[test]
+            fn postgres() -> anyhow::Result<()> {
+                super::$name(&super::TestDb::postgres()?)
+            }
+        }
+    )*};
+}
+
+on_both!(
+    every_observation_field_round_trips,
+    non_finite_numbers_do_not_cost_the_batch,
+    writer_commits_a_thousand_in_batches,
+    rows_are_visible_to_another_connection_before_finish,
+    flush_waits_for_the_commit,
+    writer_survives_the_store_being_dropped_first,
+    dropping_a_writer_still_commits,
+    writer_reports_the_first_error_and_keeps_the_rest,
+    migrations_are_idempotent_on_reopen,
+    a_newer_schema_is_refused,
+    runs_are_found_by_id_prefix_or_latest,
+    runs_list_newest_first_and_show_unfinished,
+    baselines_are_promoted_replaced_and_listed,
+    prune_keeps_baselines_unfinished_runs_and_other_probes,
+    export_jsonl_writes_one_parsable_object_per_line,
+    for_each_streams_a_large_run_and_stops_on_error,
+    runs_are_found_by_a_unique_suffix_too,
+    prompts_and_the_printed_summary_are_kept_and_exported,
+    usage_buckets_sums_and_the_probes_spend,
+);
+
 fn open_with_run(path: &Path, id: &str) -> Result<Store> {
     let store = Store::open(path)?;
     store.begin_run(&new_run(id, "support-bot", Utc::now()))?;
     Ok(store)
 }
 
-/// Rows of a table counted through a connection of our own, not the store's.
-fn count_raw(path: &Path, sql: &str) -> Result<i64> {
-    let conn = rusqlite::Connection::open(path)?;
-    Ok(conn.query_row(sql, [], |row| row.get(0))?)
-}
-
-#[test]
-fn every_observation_field_round_trips() -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("probity.db");
+fn every_observation_field_round_trips(db: &TestDb) -> Result<()> {
+    let path = db.path();
     let store = open_with_run(&path, "r1")?;
 
     let mut sent = Vec::new();
@@ -183,7 +292,12 @@ fn every_observation_field_round_trips() -> Result<()> {
     let rows = store.observations("r1")?;
     assert_eq!(rows.len(), sent.len());
     for (row, o) in rows.iter().zip(&sent) {
-        assert_eq!(&row.observation, o, "observation {} differs", o.seq);
+        let mut o = o.clone();
+        if matches!(db, TestDb::Postgres(_)) {
+            // PostgreSQL text cannot hold NUL: the store keeps U+2400 in its place.
+            o.error = o.error.map(|e| e.replace('\0', "\u{2400}"));
+        }
+        assert_eq!(row.observation, o, "observation {} differs", o.seq);
     }
     assert_eq!(rows[0].scores, Some(Vec::new()));
     assert_eq!(rows[1].scores, Some(scores()));
@@ -191,10 +305,8 @@ fn every_observation_field_round_trips() -> Result<()> {
     Ok(())
 }
 
-#[test]
-fn non_finite_numbers_do_not_cost_the_batch() -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("p.db");
+fn non_finite_numbers_do_not_cost_the_batch(db: &TestDb) -> Result<()> {
+    let path = db.path();
     let store = open_with_run(&path, "r1")?;
     let mut o = obs(0);
     o.scheduled_ms = f64::NAN;
@@ -214,10 +326,8 @@ fn non_finite_numbers_do_not_cost_the_batch() -> Result<()> {
     Ok(())
 }
 
-#[test]
-fn writer_commits_a_thousand_in_batches() -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("p.db");
+fn writer_commits_a_thousand_in_batches(db: &TestDb) -> Result<()> {
+    let path = db.path();
     let store = open_with_run(&path, "r1")?;
     let writer = store.writer()?;
     for seq in 0..1_000 {
@@ -233,19 +343,14 @@ fn writer_commits_a_thousand_in_batches() -> Result<()> {
     ensure!(stats.batches >= 2_000 / 64, "{stats:?}");
     assert_eq!(store.count_observations("r1")?, 1_000);
     assert_eq!(
-        count_raw(
-            &path,
-            "SELECT count(*) FROM observations WHERE scores_json IS NOT NULL"
-        )?,
+        db.count("SELECT count(*) FROM observations WHERE scores_json IS NOT NULL")?,
         1_000
     );
     Ok(())
 }
 
-#[test]
-fn rows_are_visible_to_another_connection_before_finish() -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("p.db");
+fn rows_are_visible_to_another_connection_before_finish(db: &TestDb) -> Result<()> {
+    let path = db.path();
     let store = open_with_run(&path, "r1")?;
     let writer = store.writer()?;
     // Fewer than a batch: only the 100 ms timer can commit them.
@@ -269,28 +374,24 @@ fn rows_are_visible_to_another_connection_before_finish() -> Result<()> {
         "committed only after {waited:?}"
     );
     // And through a plain SQLite connection too (not just a `Store`).
-    assert_eq!(count_raw(&path, "SELECT count(*) FROM observations")?, 10);
+    assert_eq!(db.count("SELECT count(*) FROM observations")?, 10);
     assert_eq!(writer.finish()?.observations, 10);
     Ok(())
 }
 
-#[test]
-fn flush_waits_for_the_commit() -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("p.db");
+fn flush_waits_for_the_commit(db: &TestDb) -> Result<()> {
+    let path = db.path();
     let store = open_with_run(&path, "r1")?;
     let writer = store.writer()?;
     writer.observation("r1", obs(0));
     writer.flush()?;
-    assert_eq!(count_raw(&path, "SELECT count(*) FROM observations")?, 1);
+    assert_eq!(db.count("SELECT count(*) FROM observations")?, 1);
     writer.finish()?;
     Ok(())
 }
 
-#[test]
-fn writer_survives_the_store_being_dropped_first() -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("p.db");
+fn writer_survives_the_store_being_dropped_first(db: &TestDb) -> Result<()> {
+    let path = db.path();
     let store = open_with_run(&path, "r1")?;
     let writer = store.writer()?;
     drop(store);
@@ -302,10 +403,8 @@ fn writer_survives_the_store_being_dropped_first() -> Result<()> {
     Ok(())
 }
 
-#[test]
-fn dropping_a_writer_still_commits() -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("p.db");
+fn dropping_a_writer_still_commits(db: &TestDb) -> Result<()> {
+    let path = db.path();
     let store = open_with_run(&path, "r1")?;
     {
         let writer = store.writer()?;
@@ -317,10 +416,8 @@ fn dropping_a_writer_still_commits() -> Result<()> {
     Ok(())
 }
 
-#[test]
-fn writer_reports_the_first_error_and_keeps_the_rest() -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("p.db");
+fn writer_reports_the_first_error_and_keeps_the_rest(db: &TestDb) -> Result<()> {
+    let path = db.path();
     let store = open_with_run(&path, "r1")?;
     let writer = store.writer()?;
     writer.observation("r1", obs(0));
@@ -340,7 +437,7 @@ fn writer_reports_the_first_error_and_keeps_the_rest() -> Result<()> {
         msg.contains("no-such-run") && msg.contains("begin_run"),
         "{msg}"
     );
-    assert!(msg.contains(&path.display().to_string()), "{msg}");
+    assert!(msg.contains(&db.shown()), "{msg}");
     assert!(matches!(flushed, Err(StoreError::WriterFailed { .. })));
     // The good rows of the same batch were committed.
     let seqs: Vec<u64> = store
@@ -352,27 +449,35 @@ fn writer_reports_the_first_error_and_keeps_the_rest() -> Result<()> {
     Ok(())
 }
 
-#[test]
-fn migrations_are_idempotent_on_reopen() -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    // Folders that do not exist yet are created.
-    let path = dir.path().join("a/b/probity.db");
+fn migrations_are_idempotent_on_reopen(db: &TestDb) -> Result<()> {
+    let path = db.path();
     {
         let store = open_with_run(&path, "r1")?;
-        assert_eq!(store.path(), path);
+        // The database's name; for PostgreSQL without the password.
+        assert_eq!(store.path().display().to_string(), db.shown());
+        assert!(!db.shown().contains(pg::PASSWORD));
     }
     for _ in 0..3 {
         let store = Store::open(&path)?;
         assert_eq!(store.run("r1")?.id, "r1");
     }
     assert_eq!(
-        count_raw(&path, "SELECT count(*) FROM schema_migrations")?,
+        db.count("SELECT count(*) FROM schema_migrations")?,
         Store::schema_version()
     );
     assert_eq!(
-        count_raw(&path, "SELECT max(version) FROM schema_migrations")?,
+        db.count("SELECT max(version) FROM schema_migrations")?,
         Store::schema_version()
     );
+    Ok(())
+}
+
+/// SQLite only: folders that do not exist yet are created, and the file is in WAL mode.
+#[test]
+fn sqlite_only_folders_are_created_and_the_file_is_wal() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("a/b/probity.db");
+    drop(open_with_run(&path, "r1")?);
     let mode: String =
         rusqlite::Connection::open(&path)?
             .query_row("PRAGMA journal_mode", [], |row| row.get(0))?;
@@ -380,26 +485,24 @@ fn migrations_are_idempotent_on_reopen() -> Result<()> {
     Ok(())
 }
 
-#[test]
-fn a_newer_schema_is_refused() -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("p.db");
+fn a_newer_schema_is_refused(db: &TestDb) -> Result<()> {
+    let path = db.path();
     drop(Store::open(&path)?);
     let newer = Store::schema_version() + 1;
-    rusqlite::Connection::open(&path)?.execute(
-        "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, 'future', 'x')",
-        [newer],
-    )?;
+    db.exec(&format!(
+        "INSERT INTO schema_migrations (version, name, applied_at) VALUES ({newer}, 'future', 'x')"
+    ))?;
     let err = Store::open(&path).err().context("open should refuse")?;
     assert!(matches!(err, StoreError::SchemaTooNew { found, .. } if found == newer));
     let msg = err.to_string();
-    assert!(msg.contains(&path.display().to_string()), "{msg}");
+    assert!(msg.contains(&db.shown()), "{msg}");
     assert!(msg.contains("upgrade probity"), "{msg}");
     Ok(())
 }
 
+/// SQLite only: a file that is not a database.
 #[test]
-fn a_file_that_is_not_a_database_is_refused() -> Result<()> {
+fn sqlite_only_a_file_that_is_not_a_database_is_refused() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("notes.txt");
     std::fs::write(
@@ -413,10 +516,8 @@ fn a_file_that_is_not_a_database_is_refused() -> Result<()> {
     Ok(())
 }
 
-#[test]
-fn runs_are_found_by_id_prefix_or_latest() -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("p.db");
+fn runs_are_found_by_id_prefix_or_latest(db: &TestDb) -> Result<()> {
+    let path = db.path();
     let store = Store::open(&path)?;
     store.begin_run(&new_run(
         "0191a2b3-aaaa",
@@ -464,7 +565,8 @@ fn runs_are_found_by_id_prefix_or_latest() -> Result<()> {
     assert!(err.to_string().contains("no run `zzz`"), "{err}");
     assert!(matches!(store.run(""), Err(StoreError::RunNotFound { .. })));
 
-    let empty = Store::open(&dir.path().join("empty.db"))?;
+    let (empty_path, _keep) = db.other("empty.db")?;
+    let empty = Store::open(&empty_path)?;
     assert!(matches!(
         empty.run("latest"),
         Err(StoreError::NoRuns { .. })
@@ -472,10 +574,8 @@ fn runs_are_found_by_id_prefix_or_latest() -> Result<()> {
     Ok(())
 }
 
-#[test]
-fn runs_list_newest_first_and_show_unfinished() -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("p.db");
+fn runs_list_newest_first_and_show_unfinished(db: &TestDb) -> Result<()> {
+    let path = db.path();
     let store = Store::open(&path)?;
     for (i, id) in ["r1", "r2", "r3"].into_iter().enumerate() {
         store.begin_run(&new_run(
@@ -539,10 +639,8 @@ fn runs_list_newest_first_and_show_unfinished() -> Result<()> {
     Ok(())
 }
 
-#[test]
-fn baselines_are_promoted_replaced_and_listed() -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("p.db");
+fn baselines_are_promoted_replaced_and_listed(db: &TestDb) -> Result<()> {
+    let path = db.path();
     let store = Store::open(&path)?;
     store.begin_run(&new_run("r1", "support-bot", t("2024-07-18T09:00:00Z")))?;
     store.begin_run(&new_run("r2", "support-bot", t("2024-07-18T10:00:00Z")))?;
@@ -592,10 +690,8 @@ fn baselines_are_promoted_replaced_and_listed() -> Result<()> {
     Ok(())
 }
 
-#[test]
-fn prune_keeps_baselines_unfinished_runs_and_other_probes() -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("p.db");
+fn prune_keeps_baselines_unfinished_runs_and_other_probes(db: &TestDb) -> Result<()> {
+    let path = db.path();
     let store = Store::open(&path)?;
     let now = Utc::now();
     let days = |d: i64| now - TimeDelta::days(d);
@@ -627,7 +723,7 @@ fn prune_keeps_baselines_unfinished_runs_and_other_probes() -> Result<()> {
     left.sort();
     assert_eq!(left, ["live", "old-baseline", "other-probe"]);
     // Observations went with their runs (and only with them).
-    assert_eq!(count_raw(&path, "SELECT count(*) FROM observations")?, 9);
+    assert_eq!(db.count("SELECT count(*) FROM observations")?, 9);
     assert_eq!(store.count_observations("old-baseline")?, 3);
     assert!(store.baseline("p")?.is_some());
 
@@ -637,10 +733,8 @@ fn prune_keeps_baselines_unfinished_runs_and_other_probes() -> Result<()> {
     Ok(())
 }
 
-#[test]
-fn export_jsonl_writes_one_parsable_object_per_line() -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("p.db");
+fn export_jsonl_writes_one_parsable_object_per_line(db: &TestDb) -> Result<()> {
+    let path = db.path();
     let store = open_with_run(&path, "r1")?;
     let writer = store.writer()?;
     let mut multiline = obs(0);
@@ -683,11 +777,9 @@ fn export_jsonl_writes_one_parsable_object_per_line() -> Result<()> {
     Ok(())
 }
 
-#[test]
-fn for_each_streams_a_large_run_quickly_and_stops_on_error() -> Result<()> {
+fn for_each_streams_a_large_run_and_stops_on_error(db: &TestDb) -> Result<()> {
     const N: u64 = 100_000;
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("p.db");
+    let path = db.path();
     let store = open_with_run(&path, "r1")?;
     let writer = store.writer()?;
     let started = Instant::now();
@@ -721,12 +813,7 @@ fn for_each_streams_a_large_run_quickly_and_stops_on_error() -> Result<()> {
         "{N} observations: written in {wrote:?} ({:.0}/s), read in {read:?}",
         N as f64 / wrote.as_secs_f64()
     );
-    // Well under a second optimised; this bound also holds for an unoptimised test build
-    // on a busy machine.
-    ensure!(
-        read < Duration::from_secs(3),
-        "reading {N} rows took {read:?}"
-    );
+    // How fast is measured in benches/ (BENCHMARKS.md), not asserted here.
 
     // The callback's error stops the walk and comes back as is.
     let mut visited = 0;
@@ -783,10 +870,8 @@ fn writer_throughput() -> Result<()> {
     Ok(())
 }
 
-#[test]
-fn runs_are_found_by_a_unique_suffix_too() -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let store = Store::open(&dir.path().join("p.db"))?;
+fn runs_are_found_by_a_unique_suffix_too(db: &TestDb) -> Result<()> {
+    let store = Store::open(&db.path())?;
     store.begin_run(&new_run(
         "20240718T090000Z-aa51",
         "bot",
@@ -820,10 +905,8 @@ fn runs_are_found_by_a_unique_suffix_too() -> Result<()> {
     Ok(())
 }
 
-#[test]
-fn prompts_and_the_printed_summary_are_kept_and_exported() -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("p.db");
+fn prompts_and_the_printed_summary_are_kept_and_exported(db: &TestDb) -> Result<()> {
+    let path = db.path();
     let store = open_with_run(&path, "r1")?;
     let writer = store.writer()?;
     writer.observation("r1", obs(0));
@@ -853,9 +936,476 @@ fn prompts_and_the_printed_summary_are_kept_and_exported() -> Result<()> {
     ));
     // Deleting the run deletes its prompts (foreign key, cascade).
     drop(store);
-    assert_eq!(count_raw(&path, "SELECT count(*) FROM run_prompts")?, 2);
-    let conn = rusqlite::Connection::open(&path)?;
-    conn.execute_batch("PRAGMA foreign_keys = ON; DELETE FROM runs WHERE id = 'r1';")?;
-    assert_eq!(count_raw(&path, "SELECT count(*) FROM run_prompts")?, 0);
+    assert_eq!(db.count("SELECT count(*) FROM run_prompts")?, 2);
+    db.exec("DELETE FROM runs WHERE id = 'r1';")?;
+    assert_eq!(db.count("SELECT count(*) FROM run_prompts")?, 0);
+    Ok(())
+}
+
+/// The two engines' schemas agree: the same migrations recorded, the same tables and
+/// columns, each column of the mapped type (INTEGER → bigint, REAL → double precision,
+/// TEXT → text) and nullability. PostgreSQL's outbox has one column more, `rowid`: SQLite
+/// has it implicitly, and the outbox query orders by it on both.
+#[test]
+fn both_engines_reach_the_same_version_with_the_same_columns() -> Result<()> {
+    let sqlite = TestDb::sqlite()?;
+    let postgres = TestDb::postgres()?;
+    drop(Store::open(&sqlite.path())?);
+    drop(Store::open(&postgres.path())?);
+
+    type Columns = BTreeMap<(String, String), (String, bool)>;
+    let conn = rusqlite::Connection::open(sqlite.path())?;
+    let mut lite: Columns = BTreeMap::new();
+    let mut stmt = conn.prepare(
+        "SELECT m.name, p.name, p.type, p.\"notnull\" OR p.pk > 0 FROM sqlite_master m \
+         JOIN pragma_table_info(m.name) p WHERE m.type = 'table' \
+         AND m.name NOT LIKE 'sqlite_%'",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, bool>(3)?,
+        ))
+    })?;
+    for row in rows {
+        let (table, column, ty, not_null) = row?;
+        let mapped = match ty.as_str() {
+            "INTEGER" => "bigint",
+            "REAL" => "double precision",
+            "TEXT" => "text",
+            "BLOB" => "bytea",
+            other => anyhow::bail!("unexpected SQLite type {other} of {table}.{column}"),
+        };
+        lite.insert((table, column), (mapped.to_string(), not_null));
+    }
+
+    let TestDb::Postgres(db) = &postgres else {
+        anyhow::bail!("not PostgreSQL")
+    };
+    let mut client = postgres::Client::connect(&db.url, postgres::NoTls)?;
+    let mut pg: Columns = BTreeMap::new();
+    for row in client.query(
+        "SELECT table_name::text, column_name::text, data_type::text, is_nullable = 'NO' \
+         FROM information_schema.columns WHERE table_schema = 'public'",
+        &[],
+    )? {
+        pg.insert((row.get(0), row.get(1)), (row.get(2), row.get(3)));
+    }
+    let rowid = pg.remove(&("outbox".to_string(), "rowid".to_string()));
+    assert_eq!(rowid, Some(("bigint".to_string(), true)));
+    let only_lite: Vec<_> = lite.keys().filter(|k| !pg.contains_key(*k)).collect();
+    let only_pg: Vec<_> = pg.keys().filter(|k| !lite.contains_key(*k)).collect();
+    assert!(
+        only_lite.is_empty() && only_pg.is_empty(),
+        "only in SQLite: {only_lite:?}; only in PostgreSQL: {only_pg:?}"
+    );
+    for (key, want) in &lite {
+        assert_eq!(Some(want), pg.get(key), "{key:?}");
+    }
+
+    let mut lite_versions = Vec::new();
+    let mut stmt = conn.prepare("SELECT version, name FROM schema_migrations ORDER BY version")?;
+    for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))? {
+        lite_versions.push(row?);
+    }
+    let pg_versions: Vec<(i64, String)> = client
+        .query(
+            "SELECT version, name FROM schema_migrations ORDER BY version",
+            &[],
+        )?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(lite_versions, pg_versions);
+    assert_eq!(
+        lite_versions.last().map(|v| v.0),
+        Some(Store::schema_version())
+    );
+    Ok(())
+}
+
+/// The URL's password never shows: not in the error of a refused login, not in the
+/// store's name; a `${VAR}` in the URL is read from the environment when connecting.
+#[test]
+fn a_postgres_password_never_appears_in_messages() -> Result<()> {
+    let db = pg::database();
+    let wrong = db.url.replace(pg::PASSWORD, "wrong-Secret-4711");
+    let err = Store::open(Path::new(&wrong))
+        .err()
+        .context("a wrong password is refused")?;
+    let msg = format!("{err} {err:?}");
+    assert!(!msg.contains("wrong-Secret-4711"), "{msg}");
+    assert!(
+        msg.contains(&format!(
+            "postgres://postgres@127.0.0.1:{}/{}",
+            pg::server().port,
+            db.name
+        )),
+        "{msg}"
+    );
+    assert!(msg.contains("password"), "says what to check: {msg}");
+
+    // The variable name is unique to this test; reading it happens at connect time.
+    let var = "PROBITY_TEST_STORE_PG_PASSWORD";
+    // SAFETY: no other test reads or writes this variable.
+    unsafe { std::env::set_var(var, pg::PASSWORD) };
+    let from_env = db.url.replace(pg::PASSWORD, &format!("${{{var}}}"));
+    let store = Store::open(Path::new(&from_env))?;
+    let name = store.path().display().to_string();
+    assert!(
+        !name.contains(pg::PASSWORD) && !name.contains(var),
+        "{name}"
+    );
+    store.begin_run(&new_run("r1", "p", Utc::now()))?;
+    let writer = store.writer()?;
+    writer.observation("r1", obs(0));
+    assert_eq!(writer.finish()?.observations, 1);
+
+    let unset = db.url.replace(pg::PASSWORD, "${PROBITY_TEST_UNSET_4711}");
+    let err = Store::open(Path::new(&unset))
+        .err()
+        .context("an unset variable")?;
+    assert!(err.to_string().contains("PROBITY_TEST_UNSET_4711"), "{err}");
+    Ok(())
+}
+
+/// A history with something in every table.
+fn populate(store: &Store, runs: u64, per_run: u64) -> Result<()> {
+    use probity::store::{IncidentRecord, NewOutbox};
+    let now = Utc::now();
+    for r in 0..runs {
+        let id = format!("run-{r:03}");
+        store.begin_run(&new_run(
+            &id,
+            "support-bot",
+            t("2024-07-18T09:30:00Z") + TimeDelta::minutes(r as i64),
+        ))?;
+        let writer = store.writer()?;
+        for seq in 0..per_run {
+            writer.scored(&id, obs(seq), scores());
+        }
+        writer.finish()?;
+        store.record_prompts(
+            &id,
+            &[(
+                "support".into(),
+                "case-1".into(),
+                json!([{"role": "user", "content": "hi"}]),
+            )],
+        )?;
+        store.finish_run(&id, &end("passed"))?;
+    }
+    store.promote("support-bot", "run-000", &BTreeMap::new(), &json!({"n": 1}))?;
+    let incident = IncidentRecord {
+        id: 0,
+        key: "support-bot/error_rate/default".into(),
+        probe: "support-bot".into(),
+        rule: "error_rate".into(),
+        target: "default".into(),
+        labels: BTreeMap::new(),
+        severity: "critical".into(),
+        opened_at: now,
+        last_seen: now,
+        runs_failing: 2,
+        firing: true,
+        notified_at: Some(now),
+        acknowledged_at: None,
+        silenced: false,
+        resolved_at: None,
+        summary: "error rate 12%".into(),
+        told: vec!["pager".into()],
+    };
+    let outbox = |id: &str| NewOutbox {
+        delivery_id: id.into(),
+        channel: "pager".into(),
+        notification: json!({"kind": "trigger"}),
+    };
+    store.save_incident(&incident, &[outbox("d-1"), outbox("d-2")], now)?;
+    store.add_silence(
+        "support-bot",
+        None,
+        now + TimeDelta::hours(1),
+        "deploy",
+        now,
+    )?;
+    store.queue_digest("daily", &outbox("d-3"), now, now)?;
+    let bucket = probity::store::UsageRow {
+        provider: "openai".into(),
+        report: "usage".into(),
+        start: t("2026-11-01T00:00:00Z"),
+        end: t("2026-11-02T00:00:00Z"),
+        model: Some("gpt-4o-mini".into()),
+        line_item: None,
+        input_tokens: Some(1200),
+        output_tokens: Some(300),
+        cached_tokens: Some(0),
+        requests: Some(4),
+        cost_usd: None,
+    };
+    store.replace_usage(
+        "openai",
+        t("2026-11-01T00:00:00Z"),
+        t("2026-11-03T00:00:00Z"),
+        &[bucket],
+        now,
+    )?;
+    Ok(())
+}
+
+fn counts(report: &probity::store::CopyReport) -> Vec<(&'static str, u64, u64)> {
+    report
+        .counts
+        .iter()
+        .map(|c| (c.table, c.source, c.destination))
+        .collect()
+}
+
+/// `store copy` SQLite → PostgreSQL: every table's rows arrive, the data reads back the
+/// same; a second copy skips every run and duplicates nothing; a run that grew is redone;
+/// new rows get fresh ids past the copied ones; and back into a new SQLite file.
+#[test]
+fn store_copy_is_complete_resumable_and_works_both_ways() -> Result<()> {
+    let lite = TestDb::sqlite()?;
+    let pgdb = TestDb::postgres()?;
+    let source = Store::open(&lite.path())?;
+    populate(&source, 3, 150)?;
+    let dest = Store::open(&pgdb.path())?;
+
+    let first = source.copy_into(&dest, &mut |_, _| {})?;
+    assert_eq!((first.runs_copied, first.runs_skipped), (3, 0));
+    assert_eq!(first.observations_copied, 450);
+    for (table, src, dst) in counts(&first) {
+        assert_eq!(src, dst, "{table}");
+        assert!(src > 0, "{table} is empty in the test history");
+    }
+    assert_eq!(counts(&first).len(), probity::store::TABLES.len());
+    assert_eq!(
+        source.observations("run-001")?,
+        dest.observations("run-001")?
+    );
+    assert_eq!(source.run("run-002")?, dest.run("run-002")?);
+    assert_eq!(source.baselines()?, dest.baselines()?);
+    assert_eq!(source.outbox_all()?, dest.outbox_all()?);
+    assert_eq!(
+        source.incidents("support-bot")?,
+        dest.incidents("support-bot")?
+    );
+    assert_eq!(source.prompts("run-000")?, dest.prompts("run-000")?);
+
+    let again = source.copy_into(&dest, &mut |_, _| {})?;
+    assert_eq!((again.runs_copied, again.runs_skipped), (0, 3));
+    assert_eq!(counts(&again), counts(&first), "nothing duplicated");
+
+    // A run that is partial in the destination is redone whole.
+    pgdb.exec("DELETE FROM observations WHERE run_id = 'run-001' AND seq >= 100")?;
+    let resumed = source.copy_into(&dest, &mut |_, _| {})?;
+    assert_eq!((resumed.runs_copied, resumed.runs_skipped), (1, 2));
+    assert_eq!(dest.count_observations("run-001")?, 150);
+
+    // Ids assigned after the copy do not collide with copied ones.
+    let now = Utc::now();
+    let id = dest.add_silence("other", None, now + TimeDelta::hours(1), "x", now)?;
+    assert!(id > 1, "{id}");
+
+    // And back: PostgreSQL → a new SQLite file.
+    let back_db = TestDb::sqlite()?;
+    let back = Store::open(&back_db.path())?;
+    let report = dest.copy_into(&back, &mut |_, _| {})?;
+    for (table, src, dst) in counts(&report) {
+        assert_eq!(src, dst, "{table}");
+    }
+    assert_eq!(
+        source.observations("run-002")?,
+        back.observations("run-002")?
+    );
+    Ok(())
+}
+
+/// `store::TABLES` names every table and column of the schema, on both engines (the
+/// PostgreSQL outbox's `rowid` aside): a table a migration adds must be copied too.
+#[test]
+fn the_copy_covers_every_table_and_column() -> Result<()> {
+    for db in [TestDb::sqlite()?, TestDb::postgres()?] {
+        let store = Store::open(&db.path())?;
+        let mut schema: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (table, column) in store.schema_columns()? {
+            if !(table == "outbox" && column == "rowid") {
+                schema.entry(table).or_default().push(column);
+            }
+        }
+        let mut listed: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for t in probity::store::TABLES {
+            listed.insert(
+                t.name.to_string(),
+                t.columns.iter().map(|c| c.to_string()).collect(),
+            );
+        }
+        for columns in schema.values_mut().chain(listed.values_mut()) {
+            columns.sort();
+        }
+        assert_eq!(schema, listed, "{}", db.shown());
+    }
+    Ok(())
+}
+
+/// The command: counts printed, exit 0, the password nowhere in its output.
+#[test]
+fn store_copy_command_prints_counts_and_hides_the_password() -> Result<()> {
+    let lite = TestDb::sqlite()?;
+    let pgdb = TestDb::postgres()?;
+    populate(&Store::open(&lite.path())?, 2, 20)?;
+    let TestDb::Postgres(db) = &pgdb else {
+        anyhow::bail!("not PostgreSQL")
+    };
+    for round in 0..2 {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_probity"))
+            .args(["store", "copy", "--from"])
+            .arg(format!("sqlite://{}", lite.path().display()))
+            .arg("--to")
+            .arg(&db.url)
+            .output()?;
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(0), "{text}");
+        assert!(!text.contains(pg::PASSWORD), "{text}");
+        assert!(text.contains(&pgdb.shown()), "{text}");
+        assert!(
+            text.contains("observations") && text.contains("verified"),
+            "{text}"
+        );
+        let expect = if round == 0 {
+            "2 copied, 0 already"
+        } else {
+            "0 copied, 2 already"
+        };
+        assert!(text.contains(expect), "round {round}: {text}");
+    }
+    assert_eq!(pgdb.count("SELECT count(*) FROM observations")?, 40);
+    Ok(())
+}
+
+/// The pipeline calls the store from async code: on a multi-thread runtime's worker and on
+/// a current-thread runtime (tests), PostgreSQL calls and the writer work without
+/// panicking (the blocking client never runs in the runtime's context).
+#[test]
+fn postgres_store_works_inside_both_kinds_of_runtime() -> Result<()> {
+    let db = TestDb::postgres()?;
+    let path = db.path();
+    let multi = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let p = path.clone();
+    multi.block_on(async move {
+        tokio::spawn(async move {
+            let store = Store::open(&p)?;
+            store.begin_run(&new_run("m1", "p", Utc::now()))?;
+            let writer = store.writer()?;
+            for seq in 0..10 {
+                writer.observation("m1", obs(seq));
+            }
+            writer.flush()?;
+            assert_eq!(store.count_observations("m1")?, 10);
+            assert_eq!(writer.finish()?.observations, 10);
+            anyhow::Ok(())
+        })
+        .await?
+    })?;
+    let current = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    current.block_on(async {
+        let store = Store::open(&path)?;
+        assert_eq!(store.observations("m1")?.len(), 10);
+        store.finish_run("m1", &end("passed"))?;
+        anyhow::Ok(())
+    })?;
+    Ok(())
+}
+
+/// PostgreSQL beside SQLite, for BENCHMARKS.md: three writers (three runs, as three
+/// runners would) storing observations at once, then the read of a 100,000-observation
+/// history (the daemon's catch-up and the dashboard walk one run this way). Run on demand:
+/// `cargo test --release --test store -- --ignored --nocapture engines_compared`.
+#[test]
+#[ignore = "a measurement, run on demand in release mode"]
+fn engines_compared() -> Result<()> {
+    const PER_WRITER: u64 = 30_000;
+    const READ: u64 = 100_000;
+    for db in [TestDb::sqlite()?, TestDb::postgres()?] {
+        let path = db.path();
+        let setup = Store::open(&path)?;
+        for w in 0..3 {
+            setup.begin_run(&new_run(&format!("w{w}"), "p", Utc::now()))?;
+        }
+        let started = Instant::now();
+        let handles: Vec<_> = (0..3)
+            .map(|w| {
+                let path = path.clone();
+                std::thread::spawn(move || -> Result<u64> {
+                    let store = Store::open(&path)?;
+                    let writer = store.writer()?;
+                    for seq in 0..PER_WRITER {
+                        writer.scored(&format!("w{w}"), obs(seq), scores());
+                    }
+                    Ok(writer.finish()?.observations)
+                })
+            })
+            .collect();
+        let mut written = 0;
+        for h in handles {
+            written += h
+                .join()
+                .map_err(|_| anyhow::anyhow!("a writer panicked"))??;
+        }
+        let wrote = started.elapsed();
+        assert_eq!(written, 3 * PER_WRITER);
+
+        setup.begin_run(&new_run("big", "p", Utc::now()))?;
+        let writer = setup.writer()?;
+        for seq in 0..READ {
+            writer.scored("big", obs(seq), scores());
+        }
+        writer.finish()?;
+        let started = Instant::now();
+        let n = setup.for_each_observation("big", |_| Ok::<(), StoreError>(()))?;
+        let read = started.elapsed();
+        assert_eq!(n, READ);
+        eprintln!(
+            "{}: 3 writers x {PER_WRITER}: {:.0} observations/s; read {READ}: {read:?} ({:.0}/s)",
+            if matches!(db, TestDb::Sqlite(_)) {
+                "sqlite"
+            } else {
+                "postgres"
+            },
+            written as f64 / wrote.as_secs_f64(),
+            READ as f64 / read.as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+/// The provider's books (helper U's usage tables) and the sums over them, on both engines
+/// (PostgreSQL's sum of a BIGINT is NUMERIC: the queries cast it back).
+fn usage_buckets_sums_and_the_probes_spend(db: &TestDb) -> Result<()> {
+    let store = Store::open(&db.path())?;
+    populate(&store, 1, 10)?;
+    let rows = store.usage_rows(None, t("2026-10-01T00:00:00Z"), t("2026-12-01T00:00:00Z"))?;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].input_tokens, Some(1200));
+    let totals = store.usage_totals()?;
+    assert_eq!(
+        (totals.len(), totals[0].input_tokens, totals[0].cost_usd),
+        (1, 1200, 0.0)
+    );
+    let spend = store.probe_spend(t("2000-01-01T00:00:00Z"), t("2100-01-01T00:00:00Z"))?;
+    let requests: i64 = spend.iter().map(|s| s.requests).sum();
+    assert_eq!(requests, 10);
+    assert!(store.last_usage_import("openai")?.is_some());
     Ok(())
 }

@@ -10,7 +10,10 @@ use crate::store::Store;
 
 pub fn baseline(cli: &Cli, command: &BaselineCommand) -> Result<i32, CommandError> {
     let path = database(cli, &[])?;
-    if matches!(command, BaselineCommand::List) && !path.exists() {
+    if matches!(command, BaselineCommand::List)
+        && !path.exists()
+        && !crate::store::is_postgres_url(&path.to_string_lossy())
+    {
         // Listing creates nothing: no database, no baselines.
         println!(
             "no baselines yet (no database at {}); promote a run with `probity baseline promote <run>`",

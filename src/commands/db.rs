@@ -1,9 +1,10 @@
 //! Which database a command uses: one rule for every command, so `run` writes where
 //! `history`, `compare`, `export`, `show` and `baseline` read.
 //!
-//! 1. `--db FILE` (or `PROBITY_DB`);
-//! 2. else the `store.path` the project's probes declare (all the same, or an error naming
-//!    two files that disagree);
+//! 1. `--db FILE|URL` (or `PROBITY_DB`): an SQLite file, or a `postgres://user@host/db`
+//!    URL (shown without its password);
+//! 2. else the `store.path` or `store.url` the project's probes declare (all the same, or
+//!    an error naming two files that disagree);
 //! 3. else `.probity/probity.db` under the project folder.
 //!
 //! The probes' `store.path` is read from the files themselves (YAML only, no secrets, no
@@ -48,11 +49,13 @@ fn declared_under(root: &Path) -> Vec<Declared> {
             {
                 doc.value = raw;
             }
-            let path = doc.value.get("store")?.get("path")?.as_str()?.to_string();
-            Some(Declared {
-                path: root.join(path),
-                file,
-            })
+            let store = doc.value.get("store")?;
+            let path = match store.get("url").and_then(|u| u.as_str()) {
+                Some(url) if is_server(Path::new(url)) => PathBuf::from(url),
+                Some(url) => root.join(url.strip_prefix("sqlite://").unwrap_or(url)),
+                None => root.join(store.get("path")?.as_str()?),
+            };
+            Some(Declared { path, file })
         })
         .collect()
 }
@@ -91,6 +94,11 @@ pub fn resolve(db: Option<&Path>, root: &Path, loaded: &[&Probe]) -> Result<Path
         )));
     }
     Ok(first.path.clone())
+}
+
+/// Whether a database is a server's (a PostgreSQL URL), not a file.
+pub fn is_server(db: &Path) -> bool {
+    db.to_str().is_some_and(crate::store::is_postgres_url)
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {
@@ -132,6 +140,25 @@ mod tests {
         assert_eq!(
             resolve(None, empty.path(), &[]).ok(),
             Some(default_store_path(empty.path()))
+        );
+    }
+
+    #[test]
+    fn a_declared_url_is_the_database_as_is() {
+        let dir = project(&[(
+            "probes/a.yaml",
+            "name: a\nstore: { url: \"postgres://probity@db.example/hist\" }\n",
+        )]);
+        let db = resolve(None, dir.path(), &[]).expect("resolves");
+        assert_eq!(db, PathBuf::from("postgres://probity@db.example/hist"));
+        assert!(is_server(&db));
+        let file = project(&[(
+            "probes/a.yaml",
+            "name: a\nstore: { url: \"sqlite://h.db\" }\n",
+        )]);
+        assert_eq!(
+            resolve(None, file.path(), &[]).ok(),
+            Some(file.path().join("h.db"))
         );
     }
 

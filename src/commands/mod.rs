@@ -14,6 +14,7 @@ mod report;
 mod run;
 mod serve;
 mod show;
+mod store;
 mod usage;
 mod validate;
 
@@ -78,6 +79,7 @@ pub async fn dispatch(cli: &Cli) -> Result<i32, CommandError> {
         Command::Gate(args) => gate::gate(cli, args).await,
         Command::Baseline(command) => baseline::baseline(cli, command),
         Command::Alert(command) => alert::alert(cli, command).await,
+        Command::Store(command) => store::store(command),
         Command::History {
             probe,
             limit,
@@ -109,7 +111,8 @@ pub fn database(cli: &Cli, loaded: &[&Probe]) -> Result<PathBuf, CommandError> {
 /// Opens the database of a command that only reads it. A database that does not exist is
 /// not created (a look at the history must not leave `.probity/` behind): `None`.
 pub fn open_existing(path: &Path) -> Result<Option<Store>, CommandError> {
-    if path.exists() {
+    // A server database is opened as is (connecting creates nothing).
+    if path.exists() || db::is_server(path) {
         open_store(path).map(Some)
     } else {
         Ok(None)

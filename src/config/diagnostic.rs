@@ -66,6 +66,10 @@ impl fmt::Display for Diagnostic {
 /// Paths are shown relative to the working directory when they are inside it, so they can
 /// be pasted and clicked.
 pub fn display_path(path: &Path) -> String {
+    // A database may be a PostgreSQL URL: shown without its password, like every secret.
+    if let Some(text) = path.to_str().filter(|t| crate::store::is_postgres_url(t)) {
+        return crate::store::display_name(text);
+    }
     let relative = std::env::current_dir()
         .ok()
         .and_then(|cwd| path.strip_prefix(cwd).ok().map(Path::to_path_buf));

@@ -434,6 +434,11 @@ pub struct RawStore {
     /// SQLite file (default `.probity/probity.db` beside `probes/`).
     #[serde(default)]
     pub path: Option<String>,
+    /// A PostgreSQL database instead of the SQLite file: `postgres://user@host[:port]/db`,
+    /// its password from the environment (`${VAR}` in the URL, or `PGPASSWORD`). Treated
+    /// as a secret: shown as `postgres://user@host/db`. `sqlite://PATH` names a file.
+    #[serde(default)]
+    pub url: Option<String>,
     /// Regular expressions whose matches are replaced by `[REDACTED]` before anything is stored.
     #[serde(default)]
     pub redact: Vec<String>,
@@ -478,7 +483,7 @@ pub const MAX_REQUESTS: u64 = 10_000_000;
 pub fn validate_probe(
     doc: &Document,
     root: &Path,
-    secrets: Vec<Secret>,
+    mut secrets: Vec<Secret>,
     load_golden: &mut dyn FnMut(&Path) -> Result<GoldenSet, Vec<Diagnostic>>,
 ) -> Result<Probe, Vec<Diagnostic>> {
     let mut problems = PROBE_SCHEMA.check(doc, "", &doc.value);
@@ -511,6 +516,15 @@ pub fn validate_probe(
     let baseline = v.baseline(raw.baseline.as_deref());
     let drift = v.drift(raw.drift.as_ref());
     let store = v.store(raw.store.as_ref());
+    // store.url: its password (however it got there) is scrubbed like an API key.
+    if let Some(password) = raw
+        .store
+        .as_ref()
+        .and_then(|s| s.url.as_deref())
+        .and_then(url_password)
+    {
+        secrets.push(Secret::new(password));
+    }
     let report = {
         // The digest's cron line is read in the probe's timezone (a bad one is reported
         // by `schedule` above).
@@ -592,6 +606,15 @@ struct Pacing {
     timeout: Duration,
     retries: Retries,
     max_cost_usd: f64,
+}
+
+/// The password in a database URL's userinfo, if any (percent-decoding aside: the text
+/// as it appears, which is what would show up in a message).
+fn url_password(url: &str) -> Option<String> {
+    let rest = url.split_once("://")?.1;
+    let auth = rest.split(['/', '?', '#']).next()?.rsplit_once('@')?.0;
+    let password = auth.split_once(':')?.1;
+    (!password.is_empty()).then(|| password.to_string())
 }
 
 /// `.probity/probity.db` beside `probes/`.
@@ -865,12 +888,34 @@ impl Validator<'_> {
         }
     }
 
-    /// `store`: its path (relative to the root), redaction patterns and retention.
+    /// `store`: its path (relative to the root) or URL, redaction patterns and retention.
     fn store(&mut self, raw: Option<&RawStore>) -> StoreConfig {
-        let path = raw
+        let mut path = raw
             .and_then(|s| s.path.as_deref())
             .map(|p| self.root.join(p))
             .unwrap_or_else(|| default_store_path(self.root));
+        if let Some(url) = raw.and_then(|s| s.url.as_deref()) {
+            if raw.is_some_and(|s| s.path.is_some()) {
+                self.fail(
+                    "/store/url",
+                    "`store.path` and `store.url` both name the database".to_string(),
+                    Some("keep one: `path` for an SQLite file, `url` for PostgreSQL"),
+                );
+            } else if crate::store::is_postgres_url(url) {
+                path = PathBuf::from(url);
+            } else if let Some(file) = url.strip_prefix("sqlite://") {
+                path = self.root.join(file);
+            } else {
+                self.fail(
+                    "/store/url",
+                    format!("`{}` is not a database URL", crate::store::redact_url(url)),
+                    Some(
+                        "write `postgres://user@host[:port]/db` (the password from `${VAR}` \
+                         or PGPASSWORD), or `sqlite://PATH`, or use `store.path` for a file",
+                    ),
+                );
+            }
+        }
         let mut redact = Vec::new();
         for (i, pattern) in raw
             .map(|s| s.redact.as_slice())

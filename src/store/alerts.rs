@@ -7,9 +7,9 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, Row, params};
 
 use super::error::SqlContext;
+use super::sql::{DbError, Row, Value, vals};
 use super::time::{format_ts, parse_ts};
 use super::{Store, StoreError, json_text};
 
@@ -105,14 +105,14 @@ impl Store {
         }
     }
 
-    fn ts_col(&self, row: &Row<'_>, i: usize, what: &str) -> Result<DateTime<Utc>, StoreError> {
+    fn ts_col(&self, row: &Row, i: usize, what: &str) -> Result<DateTime<Utc>, StoreError> {
         let text: String = row.get(i).map_err(|e| self.corrupt(what, e))?;
         parse_ts(&text).map_err(|e| self.corrupt(what, format!("`{text}`: {e}")))
     }
 
     fn opt_ts_col(
         &self,
-        row: &Row<'_>,
+        row: &Row,
         i: usize,
         what: &str,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
@@ -121,9 +121,9 @@ impl Store {
             .transpose()
     }
 
-    fn decode_incident(&self, row: &Row<'_>) -> Result<IncidentRecord, StoreError> {
+    fn decode_incident(&self, row: &Row) -> Result<IncidentRecord, StoreError> {
         let what = "an incident";
-        let col = |e: rusqlite::Error| self.corrupt(what, e);
+        let col = |e: DbError| self.corrupt(what, e);
         let labels: String = row.get(5).map_err(col)?;
         let told: String = row.get(16).map_err(col)?;
         Ok(IncidentRecord {
@@ -137,19 +137,19 @@ impl Store {
             opened_at: self.ts_col(row, 7, "an incident's opened_at")?,
             last_seen: self.ts_col(row, 8, "an incident's last_seen")?,
             runs_failing: row.get(9).map_err(col)?,
-            firing: row.get::<_, i64>(10).map_err(col)? != 0,
+            firing: row.get::<i64>(10).map_err(col)? != 0,
             notified_at: self.opt_ts_col(row, 11, "an incident's notified_at")?,
             acknowledged_at: self.opt_ts_col(row, 12, "an incident's acknowledged_at")?,
-            silenced: row.get::<_, i64>(13).map_err(col)? != 0,
+            silenced: row.get::<i64>(13).map_err(col)? != 0,
             resolved_at: self.opt_ts_col(row, 14, "an incident's resolved_at")?,
             summary: row.get(15).map_err(col)?,
             told: serde_json::from_str(&told).map_err(|e| self.corrupt(what, e))?,
         })
     }
 
-    fn decode_outbox(&self, row: &Row<'_>) -> Result<OutboxRow, StoreError> {
+    fn decode_outbox(&self, row: &Row) -> Result<OutboxRow, StoreError> {
         let what = "an outbox row";
-        let col = |e: rusqlite::Error| self.corrupt(what, e);
+        let col = |e: DbError| self.corrupt(what, e);
         let json: String = row.get(3).map_err(col)?;
         Ok(OutboxRow {
             delivery_id: row.get(0).map_err(col)?,
@@ -177,34 +177,34 @@ impl Store {
         let labels = json_text(&self.path, "an incident's labels".into(), &incident.labels)?;
         let told = json_text(&self.path, "an incident's channels".into(), &incident.told)?;
         let tx = self.immediate(action)?;
-        let values = params![
-            incident.key,
-            incident.probe,
-            incident.rule,
-            incident.target,
+        let mut values: Vec<Value> = vals![
+            &incident.key,
+            &incident.probe,
+            &incident.rule,
+            &incident.target,
             labels,
-            incident.severity,
+            &incident.severity,
             format_ts(&incident.opened_at),
             format_ts(&incident.last_seen),
             incident.runs_failing,
-            i64::from(incident.firing),
+            incident.firing,
             opt_ts(&incident.notified_at),
             opt_ts(&incident.acknowledged_at),
-            i64::from(incident.silenced),
+            incident.silenced,
             opt_ts(&incident.resolved_at),
-            incident.summary,
+            &incident.summary,
             told,
-        ];
+        ]
+        .to_vec();
         let id = if incident.id == 0 {
-            tx.execute(
+            tx.insert_id(
                 "INSERT INTO incidents (key, probe, rule, target, labels_json, severity, \
                  opened_at, last_seen, runs_failing, firing, notified_at, acknowledged_at, \
                  silenced, resolved_at, summary, told_json) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-                values,
+                &values,
             )
-            .at(&self.path, action)?;
-            tx.last_insert_rowid()
+            .at(&self.path, action)?
         } else {
             // An acknowledgement (`alert ack`) made while a run evaluated this incident
             // from an older read must survive that run's write: it is never undone here.
@@ -215,12 +215,10 @@ impl Store {
                  acknowledged_at = COALESCE(acknowledged_at, ?12), \
                  silenced = ?13, resolved_at = ?14, summary = ?15, told_json = ?16 \
                  WHERE id = ?17",
-                rusqlite::params_from_iter(
-                    values
-                        .iter()
-                        .copied()
-                        .chain(std::iter::once(&incident.id as _)),
-                ),
+                {
+                    values.push(Value::Int(incident.id));
+                    &values
+                },
             )
             .at(&self.path, action)?;
             incident.id
@@ -231,7 +229,7 @@ impl Store {
             tx.execute(
                 "INSERT INTO outbox (delivery_id, incident_id, channel, notification_json, \
                  created_at, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-                params![row.delivery_id, id, row.channel, json, now],
+                vals![&row.delivery_id, id, &row.channel, json, &now],
             )
             .at(&self.path, action)?;
         }
@@ -244,15 +242,10 @@ impl Store {
         let action = "reading open incidents";
         let sql = format!(
             "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE resolved_at IS NULL \
-             AND (?1 IS NULL OR probe = ?1) ORDER BY opened_at, id"
+             AND (CAST(?1 AS TEXT) IS NULL OR probe = ?1) ORDER BY opened_at, id"
         );
-        let mut stmt = self.conn.prepare(&sql).at(&self.path, action)?;
-        let mut rows = stmt.query(params![probe]).at(&self.path, action)?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next().at(&self.path, action)? {
-            out.push(self.decode_incident(row)?);
-        }
-        Ok(out)
+        let rows = self.conn.query(&sql, vals![probe]).at(&self.path, action)?;
+        rows.iter().map(|row| self.decode_incident(row)).collect()
     }
 
     /// Acknowledges open incident `id` (someone is on it): reminders stop, the incident
@@ -269,30 +262,27 @@ impl Store {
             .execute(
                 "UPDATE incidents SET acknowledged_at = ?2, ack_reason = ?3 \
                  WHERE id = ?1 AND resolved_at IS NULL",
-                params![id, format_ts(&now), reason],
+                vals![id, format_ts(&now), reason],
             )
             .at(&self.path, action)?;
         if changed == 0 {
             return Ok(None);
         }
         let sql = format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = ?1");
-        let mut stmt = self.conn.prepare(&sql).at(&self.path, action)?;
-        let mut rows = stmt.query(params![id]).at(&self.path, action)?;
-        match rows.next().at(&self.path, action)? {
-            Some(row) => Ok(Some(self.decode_incident(row)?)),
-            None => Ok(None),
-        }
+        let row = self
+            .conn
+            .query_opt(&sql, vals![id])
+            .at(&self.path, action)?;
+        row.map(|row| self.decode_incident(&row)).transpose()
     }
 
     /// The reason given when incident `id` was acknowledged, if any.
     pub fn ack_reason(&self, id: i64) -> Result<Option<String>, StoreError> {
         self.conn
-            .query_row(
+            .query_value::<Option<String>>(
                 "SELECT ack_reason FROM incidents WHERE id = ?1",
-                params![id],
-                |row| row.get::<_, Option<String>>(0),
+                vals![id],
             )
-            .optional()
             .map(Option::flatten)
             .at(&self.path, "reading an acknowledgement")
     }
@@ -301,46 +291,37 @@ impl Store {
     pub fn incidents(&self, probe: &str) -> Result<Vec<IncidentRecord>, StoreError> {
         let action = "reading incidents";
         let sql = format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE probe = ?1 ORDER BY id");
-        let mut stmt = self.conn.prepare(&sql).at(&self.path, action)?;
-        let mut rows = stmt.query(params![probe]).at(&self.path, action)?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next().at(&self.path, action)? {
-            out.push(self.decode_incident(row)?);
-        }
-        Ok(out)
+        let rows = self.conn.query(&sql, vals![probe]).at(&self.path, action)?;
+        rows.iter().map(|row| self.decode_incident(row)).collect()
     }
 
-    fn outbox_where(&self, filter: &str, value: &str) -> Result<Vec<OutboxRow>, StoreError> {
+    fn outbox_where(&self, filter: &str, params: &[Value]) -> Result<Vec<OutboxRow>, StoreError> {
         let action = "reading the outbox";
         // rowid breaks ties of the same transaction: a trigger stays before its resolve.
+        // (SQLite's implicit rowid; on PostgreSQL an explicit serial column of that name.)
         let sql = format!(
             "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE {filter} ORDER BY created_at, rowid"
         );
-        let mut stmt = self.conn.prepare(&sql).at(&self.path, action)?;
-        let mut rows = stmt.query(params![value]).at(&self.path, action)?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next().at(&self.path, action)? {
-            out.push(self.decode_outbox(row)?);
-        }
-        Ok(out)
+        let rows = self.conn.query(&sql, params).at(&self.path, action)?;
+        rows.iter().map(|row| self.decode_outbox(row)).collect()
     }
 
     /// Pending notifications whose next attempt is due at `now`.
     pub fn due_outbox(&self, now: DateTime<Utc>) -> Result<Vec<OutboxRow>, StoreError> {
         self.outbox_where(
             "status = 'pending' AND next_attempt_at <= ?1",
-            &format_ts(&now),
+            vals![format_ts(&now)],
         )
     }
 
     /// Every outbox row, for tests and `alert outbox --all`.
     pub fn outbox_all(&self) -> Result<Vec<OutboxRow>, StoreError> {
-        self.outbox_where("?1 = ?1", "")
+        self.outbox_where("1 = 1", &[])
     }
 
     /// What is not delivered: pending, or failed for good.
     pub fn outbox_undelivered(&self) -> Result<Vec<OutboxRow>, StoreError> {
-        self.outbox_where("status IN ('pending', 'failed') AND ?1 = ?1", "")
+        self.outbox_where("status IN ('pending', 'failed')", &[])
     }
 
     /// Marks a row as accepted by its channel. Called right after the channel accepted it,
@@ -355,7 +336,7 @@ impl Store {
             .execute(
                 "UPDATE outbox SET status = 'sent', sent_at = ?2, attempts = ?3, \
                  last_error = NULL WHERE delivery_id = ?1",
-                params![delivery_id, format_ts(&now), attempts],
+                vals![delivery_id, format_ts(&now), attempts],
             )
             .at(&self.path, "marking a notification as sent")?;
         Ok(())
@@ -375,7 +356,7 @@ impl Store {
             .execute(
                 "UPDATE outbox SET status = ?2, attempts = ?3, last_error = ?4, \
                  next_attempt_at = ?5 WHERE delivery_id = ?1",
-                params![
+                vals![
                     delivery_id,
                     if give_up { "failed" } else { "pending" },
                     attempts,
@@ -397,31 +378,28 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<i64, StoreError> {
         self.conn
-            .execute(
+            .insert_id(
                 "INSERT INTO silences (probe, rule, until, reason, created_at) \
                  VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![probe, rule, format_ts(&until), reason, format_ts(&now)],
+                vals![probe, rule, format_ts(&until), reason, format_ts(&now)],
             )
-            .at(&self.path, "adding a silence")?;
-        Ok(self.conn.last_insert_rowid())
+            .at(&self.path, "adding a silence")
     }
 
     /// Silences still in force at `now`.
     pub fn silences(&self, now: DateTime<Utc>) -> Result<Vec<SilenceRecord>, StoreError> {
         let action = "reading silences";
-        let mut stmt = self
+        let rows = self
             .conn
-            .prepare(
+            .query(
                 "SELECT id, probe, rule, until, reason, created_at FROM silences \
                  WHERE until > ?1 ORDER BY id",
+                vals![format_ts(&now)],
             )
             .at(&self.path, action)?;
-        let mut rows = stmt
-            .query(params![format_ts(&now)])
-            .at(&self.path, action)?;
         let mut out = Vec::new();
-        while let Some(row) = rows.next().at(&self.path, action)? {
-            let col = |e: rusqlite::Error| self.corrupt("a silence", e);
+        for row in &rows {
+            let col = |e: DbError| self.corrupt("a silence", e);
             out.push(SilenceRecord {
                 id: row.get(0).map_err(col)?,
                 probe: row.get(1).map_err(col)?,
@@ -438,7 +416,7 @@ impl Store {
     pub fn remove_silence(&self, id: i64) -> Result<bool, StoreError> {
         let n = self
             .conn
-            .execute("DELETE FROM silences WHERE id = ?1", params![id])
+            .execute("DELETE FROM silences WHERE id = ?1", vals![id])
             .at(&self.path, "removing a silence")?;
         Ok(n > 0)
     }
@@ -449,12 +427,11 @@ impl Store {
         let sql = format!(
             "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE key = ?1 AND resolved_at IS NULL"
         );
-        let mut stmt = self.conn.prepare(&sql).at(&self.path, action)?;
-        let found = stmt
-            .query_row(params![key], |row| Ok(self.decode_incident(row)))
-            .optional()
+        let row = self
+            .conn
+            .query_opt(&sql, vals![key])
             .at(&self.path, action)?;
-        found.transpose()
+        row.map(|row| self.decode_incident(&row)).transpose()
     }
 
     /// Queues notifications that belong to no incident (one-shot `info` ones), in one
@@ -468,7 +445,7 @@ impl Store {
             tx.execute(
                 "INSERT INTO outbox (delivery_id, incident_id, channel, notification_json, \
                  created_at, next_attempt_at) VALUES (?1, NULL, ?2, ?3, ?4, ?4)",
-                params![row.delivery_id, row.channel, json, now],
+                vals![&row.delivery_id, &row.channel, json, &now],
             )
             .at(&self.path, action)?;
         }
@@ -485,14 +462,13 @@ impl Store {
         class: &str,
     ) -> Result<Option<String>, StoreError> {
         self.conn
-            .query_row(
+            .query_value::<Option<String>>(
                 "SELECT error FROM observations WHERE run_id = ?1 AND target = ?2 \
                  AND status = ?3 AND final_attempt = 1 AND error IS NOT NULL AND error != '' \
                  ORDER BY seq LIMIT 1",
-                params![run_id, target, class],
-                |row| row.get(0),
+                vals![run_id, target, class],
             )
-            .optional()
+            .map(Option::flatten)
             .at(&self.path, "reading an example error")
     }
 
@@ -534,10 +510,12 @@ impl Store {
              AND target = ?2 AND {column} IS NOT NULL AND {column} != '' \
              GROUP BY {column} ORDER BY n DESC, {column}"
         );
-        let mut stmt = self.conn.prepare_cached(&sql).at(&self.path, action)?;
-        let mut rows = stmt.query(params![run_id, target]).at(&self.path, action)?;
+        let rows = self
+            .conn
+            .query(&sql, vals![run_id, target])
+            .at(&self.path, action)?;
         let mut out = Vec::new();
-        while let Some(row) = rows.next().at(&self.path, action)? {
+        for row in &rows {
             let model: String = row.get(0).at(&self.path, action)?;
             let n: i64 = row.get(1).at(&self.path, action)?;
             out.push((model, u64::try_from(n).unwrap_or(0)));

@@ -1,10 +1,12 @@
-//! `StoreError`: everything the store can fail at. Each message names the database file
-//! and says what to do about it, because the person reading it is usually an operator
-//! looking at a cron log, not the author of the code.
+//! `StoreError`: everything the store can fail at, whichever engine holds the data. Each
+//! message names the database (its file, or its URL without the password) and says what
+//! to do about it, because the person reading it is usually an operator looking at a cron
+//! log, not the author of the code. `path` is that name: a file path for SQLite, the
+//! redacted `postgres://user@host/db` for PostgreSQL.
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::ErrorCode;
+pub use super::sql::{DbError, DbErrorKind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -17,11 +19,8 @@ pub enum StoreError {
         source: std::io::Error,
     },
 
-    #[error("cannot open the database {path}: {source}; {hint}", hint = hint(source))]
-    Open {
-        path: PathBuf,
-        source: rusqlite::Error,
-    },
+    #[error("cannot open the database {path}: {source}; {hint}", hint = source.hint())]
+    Open { path: PathBuf, source: DbError },
 
     #[error(
         "the database {path} cannot use write-ahead logging (journal mode is `{mode}`); \
@@ -45,21 +44,21 @@ pub enum StoreError {
         "migrating the database {path} to version {version} ({name}) failed: {source}; \
          the database stays at version {current} and nothing of this step was applied; \
          {hint}",
-        hint = hint(source)
+        hint = source.hint()
     )]
     Migration {
         path: PathBuf,
         version: i64,
         name: &'static str,
         current: i64,
-        source: rusqlite::Error,
+        source: DbError,
     },
 
-    #[error("{action} in the database {path} failed: {source}; {hint}", hint = hint(source))]
-    Sqlite {
+    #[error("{action} in the database {path} failed: {source}; {hint}", hint = source.hint())]
+    Db {
         path: PathBuf,
         action: String,
-        source: rusqlite::Error,
+        source: DbError,
     },
 
     #[error("no run `{id}` in the database {path}; list the stored runs with `probity history`")]
@@ -142,7 +141,7 @@ pub enum StoreError {
 
     #[error(
         "cannot store {what} of run `{run_id}` in the database {path}: {value} is beyond \
-         SQLite's 64-bit integers"
+         the database's 64-bit integers"
     )]
     OutOfRange {
         path: PathBuf,
@@ -160,8 +159,8 @@ pub enum StoreError {
 
     #[error(
         "unreadable data in the database {path}: {what}: {detail}; the row was written by \
-         another tool or the file is damaged (`sqlite3 {path} 'PRAGMA integrity_check'` \
-         tells which)"
+         another tool or the database is damaged (for a file, `sqlite3 {path} 'PRAGMA \
+         integrity_check'` tells which)"
     )]
     Corrupt {
         path: PathBuf,
@@ -198,36 +197,14 @@ pub enum StoreError {
     WriterFailed { path: PathBuf, first_error: String },
 }
 
-/// What an operator can do about an SQLite failure, by its primary code.
-fn hint(e: &rusqlite::Error) -> &'static str {
-    match e.sqlite_error_code() {
-        Some(ErrorCode::DiskFull) => "free disk space on that filesystem and try again",
-        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
-            "another process held the database's write lock too long; wait for it to finish \
-             or stop it"
-        }
-        Some(ErrorCode::ReadOnly | ErrorCode::PermissionDenied | ErrorCode::CannotOpen) => {
-            "check that the file and its folder exist and are writable by this user"
-        }
-        Some(ErrorCode::NotADatabase) => {
-            "the file is not an SQLite database; choose another database path"
-        }
-        Some(ErrorCode::DatabaseCorrupt) => {
-            "the file is damaged; move it aside or restore it from a backup"
-        }
-        Some(ErrorCode::SystemIoFailure) => "the disk reported an I/O error; check the disk",
-        _ => "if it persists, please report it as a bug with this message",
-    }
-}
-
-/// Attach the database path and what was being done to an SQLite error.
+/// Attach the database's name and what was being done to a database error.
 pub(crate) trait SqlContext<T> {
     fn at(self, path: &Path, action: &str) -> Result<T, StoreError>;
 }
 
-impl<T> SqlContext<T> for Result<T, rusqlite::Error> {
+impl<T> SqlContext<T> for Result<T, DbError> {
     fn at(self, path: &Path, action: &str) -> Result<T, StoreError> {
-        self.map_err(|source| StoreError::Sqlite {
+        self.map_err(|source| StoreError::Db {
             path: path.to_path_buf(),
             action: action.to_string(),
             source,

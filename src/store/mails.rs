@@ -3,16 +3,16 @@
 //! `queue_outbox`, like any notification without an incident.)
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, params};
 
 use super::alerts::NewOutbox;
 use super::error::SqlContext;
+use super::sql::{Db, vals};
 use super::time::{format_ts, parse_ts};
 use super::{Store, StoreError, json_text};
 
 impl Store {
     fn insert_outbox(
-        tx: &rusqlite::Transaction<'_>,
+        tx: &Db,
         path: &std::path::Path,
         row: &NewOutbox,
         now: DateTime<Utc>,
@@ -22,7 +22,7 @@ impl Store {
         tx.execute(
             "INSERT INTO outbox (delivery_id, incident_id, channel, notification_json, \
              created_at, next_attempt_at) VALUES (?1, NULL, ?2, ?3, ?4, ?4)",
-            params![row.delivery_id, row.channel, json, format_ts(&now)],
+            vals![&row.delivery_id, &row.channel, json, format_ts(&now)],
         )
         .at(path, action)?;
         Ok(())
@@ -33,12 +33,7 @@ impl Store {
         let action = "reading when the digest was last sent";
         let text: Option<String> = self
             .conn
-            .query_row(
-                "SELECT sent_until FROM digests WHERE key = ?1",
-                [key],
-                |r| r.get(0),
-            )
-            .optional()
+            .query_value("SELECT sent_until FROM digests WHERE key = ?1", vals![key])
             .at(&self.path, action)?;
         text.map(|t| {
             parse_ts(&t).map_err(|e| StoreError::Corrupt {
@@ -63,8 +58,9 @@ impl Store {
         Self::insert_outbox(&tx, &self.path, row, now, action)?;
         tx.execute(
             "INSERT INTO digests (key, sent_until, delivery_id) VALUES (?1, ?2, ?3) \
-             ON CONFLICT (key) DO UPDATE SET sent_until = ?2, delivery_id = ?3",
-            params![key, format_ts(&until), row.delivery_id],
+             ON CONFLICT (key) DO UPDATE SET sent_until = excluded.sent_until, \
+             delivery_id = excluded.delivery_id",
+            vals![key, format_ts(&until), &row.delivery_id],
         )
         .at(&self.path, action)?;
         tx.commit().at(&self.path, action)?;

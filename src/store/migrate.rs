@@ -1,12 +1,12 @@
-//! Schema migrations: the ordered list of `migrations/NNNN_name.sql` files compiled into
-//! the binary, and applying the missing ones, each in its own transaction, recorded in
-//! `schema_migrations`.
+//! Schema migrations: the ordered list of `migrations/NNNN_name.sql` files (SQLite) and
+//! `pg_migrations/NNNN_name.sql` (PostgreSQL, the same versions and names, types mapped)
+//! compiled into the binary, and applying the missing ones, each in its own transaction,
+//! recorded in `schema_migrations`.
 
 use std::path::Path;
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
-
 use super::error::{SqlContext, StoreError};
+use super::sql::{Db, Dialect, vals};
 use super::time::format_ts;
 
 pub(crate) struct Migration {
@@ -76,24 +76,48 @@ pub(crate) fn latest_version() -> i64 {
     MIGRATIONS.last().map_or(0, |m| m.version)
 }
 
-fn current_version(conn: &Connection, path: &Path) -> Result<i64, StoreError> {
-    conn.query_row("SELECT max(version) FROM schema_migrations", [], |row| {
-        row.get::<_, Option<i64>>(0)
-    })
-    .at(path, "reading the schema version")
-    .map(|v| v.unwrap_or(0))
+/// The migrations of an engine.
+pub(crate) fn migrations(dialect: Dialect) -> &'static [Migration] {
+    match dialect {
+        Dialect::Sqlite => MIGRATIONS,
+        Dialect::Postgres => super::postgres::MIGRATIONS,
+    }
+}
+
+pub(crate) fn current_version(conn: &Db, path: &Path) -> Result<i64, StoreError> {
+    conn.query_value::<Option<i64>>("SELECT max(version) FROM schema_migrations", &[])
+        .at(path, "reading the schema version")
+        .map(|v| v.flatten().unwrap_or(0))
 }
 
 /// Bring the database up to `latest_version()`, or refuse one that is newer.
-pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
-    conn.execute_batch(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (
-             version    INTEGER NOT NULL PRIMARY KEY,
-             name       TEXT    NOT NULL,
-             applied_at TEXT    NOT NULL
-         ) STRICT;",
-    )
-    .at(path, "creating the schema_migrations table")?;
+pub(crate) fn migrate(conn: &Db, path: &Path) -> Result<(), StoreError> {
+    let dialect = conn.dialect();
+    let create = match dialect {
+        Dialect::Sqlite => {
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                 version    INTEGER NOT NULL PRIMARY KEY,
+                 name       TEXT    NOT NULL,
+                 applied_at TEXT    NOT NULL
+             ) STRICT;"
+        }
+        // Several runners may open a fresh database at once: the table is created under
+        // the same lock the migrations take (CREATE ... IF NOT EXISTS alone can still
+        // collide on PostgreSQL's catalog).
+        Dialect::Postgres => {
+            "BEGIN; SELECT pg_advisory_xact_lock(7242707);
+             CREATE TABLE IF NOT EXISTS schema_migrations (
+                 version    BIGINT NOT NULL PRIMARY KEY,
+                 name       TEXT   NOT NULL,
+                 applied_at TEXT   NOT NULL
+             ); COMMIT;"
+        }
+    };
+    if let Err(e) = conn.batch(create) {
+        // A failed multi-statement batch may leave the transaction open.
+        let _ = conn.batch("ROLLBACK");
+        return Err(e).at(path, "creating the schema_migrations table");
+    }
 
     let known = latest_version();
     let found = current_version(conn, path)?;
@@ -107,35 +131,36 @@ pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreErr
         });
     }
 
-    for m in MIGRATIONS.iter().filter(|m| m.version > found) {
-        // IMMEDIATE takes the write lock up front, so two processes opening a fresh
-        // database at once serialise here (busy_timeout) instead of both migrating.
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .at(path, "starting a migration")?;
+    for m in migrations(dialect).iter().filter(|m| m.version > found) {
+        // SQLite's IMMEDIATE takes the write lock up front, PostgreSQL's advisory lock
+        // does the same for the transaction: two processes opening a fresh database at
+        // once serialise here instead of both migrating.
+        let tx = conn.begin().at(path, "starting a migration")?;
+        if dialect == Dialect::Postgres {
+            tx.batch("SELECT pg_advisory_xact_lock(7242707)")
+                .at(path, "locking the schema for a migration")?;
+        }
         // Re-read inside the lock: the other process may have applied it meanwhile.
         let applied: Option<i64> = tx
-            .query_row(
+            .query_value(
                 "SELECT version FROM schema_migrations WHERE version = ?1",
-                [m.version],
-                |row| row.get(0),
+                vals![m.version],
             )
-            .optional()
             .at(path, "reading the schema version")?;
         if applied.is_some() {
             continue;
         }
-        let fail = |source: rusqlite::Error| StoreError::Migration {
+        let fail = |source| StoreError::Migration {
             path: path.to_path_buf(),
             version: m.version,
             name: m.name,
             current: m.version - 1,
             source,
         };
-        tx.execute_batch(m.sql).map_err(fail)?;
+        tx.batch(m.sql).map_err(fail)?;
         tx.execute(
             "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
-            rusqlite::params![m.version, m.name, format_ts(&chrono::Utc::now())],
+            vals![m.version, m.name, format_ts(&chrono::Utc::now())],
         )
         .map_err(fail)?;
         tx.commit().map_err(fail)?;
@@ -165,15 +190,30 @@ mod tests {
         for (i, m) in MIGRATIONS.iter().enumerate() {
             assert_eq!(m.version, i as i64 + 1, "versions are contiguous from 1");
         }
+        // PostgreSQL's: the same versions and names, each file listed.
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store/pg_migrations");
+        let mut pg_files: Vec<String> = std::fs::read_dir(&dir)?
+            .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect::<Result<_, _>>()?;
+        pg_files.sort();
+        assert_eq!(pg_files, listed, "pg_migrations/ mirrors migrations/");
+        let pg: Vec<(i64, &str)> = migrations(Dialect::Postgres)
+            .iter()
+            .map(|m| (m.version, m.name))
+            .collect();
+        let lite: Vec<(i64, &str)> = MIGRATIONS.iter().map(|m| (m.version, m.name)).collect();
+        assert_eq!(pg, lite);
         Ok(())
     }
 
     #[test]
     fn migrations_apply_in_memory() -> Result<(), Box<dyn std::error::Error>> {
-        let mut conn = Connection::open_in_memory()?;
+        let conn = Db::new(Box::new(super::super::sqlite::SqliteConn(
+            rusqlite::Connection::open_in_memory()?,
+        )));
         let path = Path::new(":memory:");
-        migrate(&mut conn, path)?;
-        migrate(&mut conn, path)?;
+        migrate(&conn, path)?;
+        migrate(&conn, path)?;
         assert_eq!(current_version(&conn, path)?, latest_version());
         Ok(())
     }

@@ -1,14 +1,24 @@
-//! The store: one SQLite file holding every run, every observation of it (written while
+//! The store: one database holding every run, every observation of it (written while
 //! the run goes, by the `Writer`), and the baseline of each probe. It owns the schema and
-//! its migrations (`migrations/NNNN_name.sql`), retention (`prune`) and the JSON lines
-//! export. Nothing here knows what a verdict means: summaries, targets and baseline data
-//! are JSON the caller gives and gets back.
+//! its migrations (`migrations/NNNN_name.sql` for SQLite, `pg_migrations/` for
+//! PostgreSQL, same versions), retention (`prune`) and the JSON lines export. Nothing here
+//! knows what a verdict means: summaries, targets and baseline data are JSON the caller
+//! gives and gets back.
+//!
+//! The engine is SQLite (a file: the embedded default) or PostgreSQL (a
+//! `postgres://user@host/db` URL: several runners sharing one history). Every query is
+//! written once, against the portable layer in `sql.rs`; `sqlite.rs` and `postgres.rs`
+//! hold what differs.
 
 mod alerts;
+mod copy;
 mod error;
 mod mails;
 mod migrate;
+mod postgres;
 mod rows;
+pub(crate) mod sql;
+mod sqlite;
 mod time;
 mod usage;
 mod writer;
@@ -19,16 +29,17 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, Row, Transaction, TransactionBehavior, params};
 
 pub use alerts::{IncidentRecord, NewOutbox, OutboxRow, SilenceRecord};
-pub use error::StoreError;
+pub use copy::{CopyReport, TABLES, Table, TableCount};
+pub use error::{DbError, DbErrorKind, StoreError};
 pub use rows::ObservationRow;
 pub use usage::{ProbeSpend, UsageImport, UsageRow, UsageTotal};
 pub use writer::{BATCH_SIZE, FLUSH_INTERVAL, WriteOp, WriteStats, Writer};
 
 use error::SqlContext;
 use rows::{ExportLine, SELECT_COLUMNS, decode};
+use sql::{Db, Row, Tx, vals};
 use time::{format_ts, parse_ts};
 
 /// The status of a run that has not finished (or whose process was killed).
@@ -105,40 +116,6 @@ pub struct BaselineRecord {
 const RUN_COLUMNS: &str = "id, probe, started_at, finished_at, status, verdict, targets_json, \
                            trace_id, summary_json, exit_code";
 
-/// A connection set up the way every probity connection must be.
-fn connect(path: &Path, busy_timeout: Duration) -> Result<Connection, StoreError> {
-    let open_err = |source| StoreError::Open {
-        path: path.to_path_buf(),
-        source,
-    };
-    let conn = Connection::open(path).map_err(open_err)?;
-    conn.busy_timeout(busy_timeout).map_err(open_err)?;
-    // WAL: readers (reports, `history`) never block the writer thread and vice versa.
-    // The first statement is also where a file that is not a database gets noticed.
-    let mode: String = conn
-        .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
-        .map_err(open_err)?;
-    if !mode.eq_ignore_ascii_case("wal") {
-        return Err(StoreError::NotWal {
-            path: path.to_path_buf(),
-            mode,
-        });
-    }
-    // synchronous=NORMAL in WAL mode: a commit appends its pages to the -wal file with
-    // write(2) and returns without fsync (fsync happens at checkpoints). Once write(2)
-    // returned, the pages sit in the kernel's page cache, which outlives the process: a
-    // `kill -9`, a panic or an OOM kill of probity loses nothing committed, and the next
-    // open replays the WAL. Only an OS crash or power cut can lose the last commits, and
-    // even then the database stays consistent (never corrupt). FULL would fsync every
-    // batch, for a guarantee against power loss that a probe history does not need.
-    // foreign_keys: off by default in SQLite, per connection; the cascade from runs to
-    // observations and the "observation of an unknown run" check rely on it.
-    conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
-        .map_err(open_err)?;
-    conn.set_prepared_statement_cache_capacity(32);
-    Ok(conn)
-}
-
 fn json_text(
     path: &Path,
     what: String,
@@ -155,34 +132,113 @@ fn limit_param(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
 }
 
+/// The engine behind a `Store`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// Whether a database name (`--db`, `PROBITY_DB`, `store.url`) is a PostgreSQL URL.
+pub fn is_postgres_url(name: &str) -> bool {
+    postgres::is_url(name)
+}
+
+/// A database name as it may be shown: a PostgreSQL URL without its password (and query),
+/// anything else as it is.
+pub fn display_name(name: &str) -> String {
+    if postgres::is_url(name) {
+        postgres::redact(name)
+    } else {
+        name.to_string()
+    }
+}
+
+/// Any `scheme://user:password@host/...` URL without its password and query: for a
+/// message about a URL that is not (yet) known to be a database's.
+pub fn redact_url(url: &str) -> String {
+    if url.contains("://") {
+        postgres::redact(url)
+    } else {
+        url.to_string()
+    }
+}
+
+/// Where a store's data lives, as opened: what a writer connects to again.
+#[derive(Debug, Clone)]
+enum Target {
+    Sqlite(PathBuf),
+    /// The URL as configured (a `${VAR}` in it expanded only when connecting).
+    Postgres(String),
+}
+
 /// The store. One per process is typical; it is `Send` (not `Sync`): wrap it in a mutex
-/// to share it, or open another one on the same file (SQLite handles the locking).
+/// to share it, or open another one on the same database (the engine handles the locking).
 pub struct Store {
-    conn: Connection,
+    conn: Db,
+    /// The database's name in messages: the file, or the URL without its password.
     path: PathBuf,
+    target: Target,
 }
 
 impl Store {
-    /// Open (creating it and its folders if needed) and migrate the database at `path`.
-    /// Refuses a database whose schema is newer than this binary knows.
+    /// Open (creating it and its folders if needed) and migrate the database at `path`:
+    /// an SQLite file (a path, or `sqlite://PATH`), or a PostgreSQL database when `path`
+    /// is a `postgres://user@host/db` URL. Refuses a database whose schema is newer than
+    /// this binary knows.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let text = path.to_string_lossy();
+        if postgres::is_url(&text) {
+            return Store::open_postgres(&text);
+        }
+        if let Some(file) = text.strip_prefix("sqlite://") {
+            return Store::open_sqlite(Path::new(file));
+        }
+        Store::open_sqlite(path)
+    }
+
+    fn open_postgres(url: &str) -> Result<Store, StoreError> {
+        let name = PathBuf::from(postgres::redact(url));
+        let remote = postgres::PgRemote::connect(url).map_err(|source| StoreError::Open {
+            path: name.clone(),
+            source,
+        })?;
+        let conn = Db::new(Box::new(remote));
+        migrate::migrate(&conn, &name)?;
+        Ok(Store {
+            conn,
+            path: name,
+            target: Target::Postgres(url.to_string()),
+        })
+    }
+
+    fn open_sqlite(path: &Path) -> Result<Store, StoreError> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|source| StoreError::CreateDir {
                 path: path.to_path_buf(),
                 source,
             })?;
         }
-        let mut conn = connect(path, BUSY_TIMEOUT)?;
-        migrate::migrate(&mut conn, path)?;
+        let conn = Db::new(Box::new(sqlite::connect(path, BUSY_TIMEOUT)?));
+        migrate::migrate(&conn, path)?;
         Ok(Store {
             conn,
             path: path.to_path_buf(),
+            target: Target::Sqlite(path.to_path_buf()),
         })
     }
 
-    /// The database file.
+    /// The database's name: its file, or (PostgreSQL) its URL without the password.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Which engine holds the data.
+    pub fn engine(&self) -> Engine {
+        match self.target {
+            Target::Sqlite(_) => Engine::Sqlite,
+            Target::Postgres(_) => Engine::Postgres,
+        }
     }
 
     /// The schema version this binary migrates databases to.
@@ -192,15 +248,22 @@ impl Store {
 
     /// Start a writer thread with its own connection. It outlives this `Store` if need be.
     pub fn writer(&self) -> Result<Writer, StoreError> {
-        let conn = connect(&self.path, WRITER_BUSY_TIMEOUT)?;
+        let conn: Box<dyn sql::Conn> =
+            match &self.target {
+                Target::Sqlite(file) => Box::new(sqlite::connect(file, WRITER_BUSY_TIMEOUT)?),
+                Target::Postgres(url) => Box::new(postgres::connect_owned(url).map_err(
+                    |source| StoreError::Open {
+                        path: self.path.clone(),
+                        source,
+                    },
+                )?),
+            };
         Writer::start(conn, &self.path)
     }
 
-    fn immediate(&self, action: &str) -> Result<Transaction<'_>, StoreError> {
-        // IMMEDIATE takes the write lock at BEGIN: a deferred transaction that reads then
-        // writes can fail with SQLITE_BUSY at once, without honouring busy_timeout.
-        Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
-            .at(&self.path, action)
+    /// A write transaction (see `Db::begin`), rolled back unless committed.
+    fn immediate(&self, action: &str) -> Result<Tx<'_>, StoreError> {
+        self.conn.begin().at(&self.path, action)
     }
 
     /// Whether this process can write the database now: takes the write lock and lets go
@@ -223,26 +286,21 @@ impl Store {
         let result = self.conn.execute(
             "INSERT INTO runs (id, probe, started_at, status, targets_json, trace_id)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                run.id,
-                run.probe,
+            vals![
+                &run.id,
+                &run.probe,
                 format_ts(&run.started_at),
                 RUNNING,
                 targets,
-                run.trace_id
+                &run.trace_id
             ],
         );
         match result {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.sqlite_error().map(|e| e.extended_code)
-                    == Some(rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY) =>
-            {
-                Err(StoreError::RunExists {
-                    path: self.path.clone(),
-                    id: run.id.clone(),
-                })
-            }
+            Err(e) if e.kind == DbErrorKind::Unique => Err(StoreError::RunExists {
+                path: self.path.clone(),
+                id: run.id.clone(),
+            }),
             Err(e) => Err(e).at(
                 &self.path,
                 &format!("recording the start of run `{}`", run.id),
@@ -274,11 +332,11 @@ impl Store {
                 "UPDATE runs SET finished_at = ?2, status = ?3, verdict = ?4, summary_json = ?5,
                         exit_code = ?6, evidence_json = ?7
                  WHERE id = ?1 AND finished_at IS NULL",
-                params![
+                vals![
                     id,
                     format_ts(&Utc::now()),
-                    end.status,
-                    end.verdict,
+                    &end.status,
+                    &end.verdict,
                     summary,
                     end.exit_code,
                     evidence
@@ -306,14 +364,14 @@ impl Store {
         }
     }
 
-    fn decode_run(&self, row: &Row<'_>) -> Result<RunRecord, StoreError> {
+    fn decode_run(&self, row: &Row) -> Result<RunRecord, StoreError> {
         let id: String = row.get(0).at(&self.path, "reading a run")?;
         let corrupt = |what: &str, detail: String| StoreError::Corrupt {
             path: self.path.clone(),
             what: format!("run `{id}`, {what}"),
             detail,
         };
-        let col = |e: rusqlite::Error| corrupt("a column", e.to_string());
+        let col = |e: DbError| corrupt("a column", e.to_string());
         let ts = |what: &str, text: String| {
             parse_ts(&text).map_err(|e| corrupt(what, format!("`{text}`: {e}")))
         };
@@ -325,7 +383,7 @@ impl Store {
             probe: row.get(1).map_err(col)?,
             started_at: ts("started_at", row.get(2).map_err(col)?)?,
             finished_at: row
-                .get::<_, Option<String>>(3)
+                .get::<Option<String>>(3)
                 .map_err(col)?
                 .map(|t| ts("finished_at", t))
                 .transpose()?,
@@ -334,7 +392,7 @@ impl Store {
             targets: json("targets_json", row.get(6).map_err(col)?)?,
             trace_id: row.get(7).map_err(col)?,
             summary: row
-                .get::<_, Option<String>>(8)
+                .get::<Option<String>>(8)
                 .map_err(col)?
                 .map(|t| json("summary_json", t))
                 .transpose()?,
@@ -346,22 +404,17 @@ impl Store {
     fn query_runs(
         &self,
         sql: &str,
-        params: impl rusqlite::Params,
+        params: &[sql::Value],
         action: &str,
     ) -> Result<Vec<RunRecord>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(sql).at(&self.path, action)?;
-        let mut rows = stmt.query(params).at(&self.path, action)?;
-        let mut runs = Vec::new();
-        while let Some(row) = rows.next().at(&self.path, action)? {
-            runs.push(self.decode_run(row)?);
-        }
-        Ok(runs)
+        let rows = self.conn.query(sql, params).at(&self.path, action)?;
+        rows.iter().map(|row| self.decode_run(row)).collect()
     }
 
     fn run_exact(&self, id: &str) -> Result<Option<RunRecord>, StoreError> {
         let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1");
         Ok(self
-            .query_runs(&sql, [id], &format!("looking up run `{id}`"))?
+            .query_runs(&sql, vals![id], &format!("looking up run `{id}`"))?
             .pop())
     }
 
@@ -373,7 +426,7 @@ impl Store {
             let sql =
                 format!("SELECT {RUN_COLUMNS} FROM runs ORDER BY started_at DESC, id DESC LIMIT 1");
             return self
-                .query_runs(&sql, [], "looking up the latest run")?
+                .query_runs(&sql, &[], "looking up the latest run")?
                 .pop()
                 .ok_or_else(|| StoreError::NoRuns {
                     path: self.path.clone(),
@@ -386,15 +439,18 @@ impl Store {
             return Ok(run);
         }
         // substr, not LIKE: LIKE is case-insensitive and treats `_` and `%` as wildcards.
+        // The suffix is counted from the front (a negative start means the end to SQLite
+        // only); an id shorter than the text cannot match either way.
         const SHOWN: usize = 10;
         let sql = format!(
             "SELECT {RUN_COLUMNS} FROM runs
-             WHERE substr(id, 1, length(?1)) = ?1 OR substr(id, -length(?1)) = ?1
+             WHERE substr(id, 1, length(CAST(?1 AS TEXT))) = ?1
+                OR substr(id, length(id) - length(CAST(?1 AS TEXT)) + 1) = ?1
              ORDER BY started_at DESC, id DESC LIMIT ?2"
         );
         let mut found = self.query_runs(
             &sql,
-            params![id_or_prefix, limit_param(SHOWN + 1)],
+            vals![id_or_prefix, limit_param(SHOWN + 1)],
             &format!("looking up runs starting or ending with `{id_or_prefix}`"),
         )?;
         match found.len() {
@@ -427,14 +483,14 @@ impl Store {
                     "SELECT {RUN_COLUMNS} FROM runs WHERE probe = ?1
                      ORDER BY started_at DESC, id DESC LIMIT ?2"
                 ),
-                params![probe, limit],
+                vals![probe, limit],
                 &format!("listing the runs of probe `{probe}`"),
             ),
             None => self.query_runs(
                 &format!(
                     "SELECT {RUN_COLUMNS} FROM runs ORDER BY started_at DESC, id DESC LIMIT ?1"
                 ),
-                [limit],
+                vals![limit],
                 "listing runs",
             ),
         }
@@ -447,7 +503,7 @@ impl Store {
                 "SELECT {RUN_COLUMNS} FROM runs WHERE probe = ?1 AND finished_at IS NOT NULL
                  ORDER BY started_at DESC, id DESC LIMIT ?2"
             ),
-            params![probe, limit_param(limit)],
+            vals![probe, limit_param(limit)],
             &format!("listing the finished runs of probe `{probe}`"),
         )
     }
@@ -457,10 +513,9 @@ impl Store {
     fn require_run(&self, run_id: &str) -> Result<(), StoreError> {
         let exists = self
             .conn
-            .prepare_cached("SELECT 1 FROM runs WHERE id = ?1")
-            .and_then(|mut stmt| stmt.exists([run_id]))
+            .query_opt("SELECT 1 FROM runs WHERE id = ?1", vals![run_id])
             .at(&self.path, &format!("looking up run `{run_id}`"))?;
-        if exists {
+        if exists.is_some() {
             Ok(())
         } else {
             Err(self.not_found(run_id))
@@ -472,11 +527,11 @@ impl Store {
         self.require_run(run_id)?;
         let text: Option<String> = self
             .conn
-            .query_row(
+            .query_value::<Option<String>>(
                 "SELECT evidence_json FROM runs WHERE id = ?1",
-                [run_id],
-                |row| row.get(0),
+                vals![run_id],
             )
+            .map(Option::flatten)
             .at(
                 &self.path,
                 &format!("reading the evidence of run `{run_id}`"),
@@ -495,19 +550,17 @@ impl Store {
     /// history report compares run to run for its deployment markers.
     pub fn reported_models(&self, run_id: &str) -> Result<Vec<String>, StoreError> {
         let action = format!("reading the models that answered run `{run_id}`");
-        let mut stmt = self
+        let rows = self
             .conn
-            .prepare_cached(
+            .query(
                 "SELECT DISTINCT model FROM observations
                  WHERE run_id = ?1 AND model IS NOT NULL ORDER BY model",
+                vals![run_id],
             )
             .at(&self.path, &action)?;
-        let mut rows = stmt.query([run_id]).at(&self.path, &action)?;
-        let mut models = Vec::new();
-        while let Some(row) = rows.next().at(&self.path, &action)? {
-            models.push(row.get::<_, String>(0).at(&self.path, &action)?);
-        }
-        Ok(models)
+        rows.iter()
+            .map(|row| row.get::<String>(0).at(&self.path, &action))
+            .collect()
     }
 
     /// How many observations of a run are stored.
@@ -515,11 +568,11 @@ impl Store {
         self.require_run(run_id)?;
         let n: i64 = self
             .conn
-            .query_row(
+            .query_value::<i64>(
                 "SELECT count(*) FROM observations WHERE run_id = ?1",
-                [run_id],
-                |row| row.get(0),
+                vals![run_id],
             )
+            .map(Option::unwrap_or_default)
             .at(
                 &self.path,
                 &format!("counting the observations of run `{run_id}`"),
@@ -539,16 +592,22 @@ impl Store {
         let action = format!("reading the observations of run `{run_id}`");
         let sql =
             format!("SELECT {SELECT_COLUMNS} FROM observations WHERE run_id = ?1 ORDER BY seq");
-        // One statement, one read transaction: the walk sees a consistent snapshot even
-        // while the writer thread keeps committing rows of a run still going.
-        let mut stmt = self.conn.prepare_cached(&sql).at(&self.path, &action)?;
-        let mut rows = stmt.query([run_id]).at(&self.path, &action)?;
-        let mut n = 0u64;
-        while let Some(row) = rows.next().at(&self.path, &action)? {
-            f(decode(row, &self.path, run_id)?)?;
-            n += 1;
-        }
-        Ok(n)
+        // One statement, one read snapshot: the walk sees a consistent state even while
+        // the writer thread keeps committing rows of a run still going.
+        let path = &self.path;
+        self.conn
+            .for_each(&sql, vals![run_id], |row| -> Result<(), Walk<E>> {
+                let row = decode(row, path, run_id).map_err(|e| Walk::Caller(E::from(e)))?;
+                f(row).map_err(Walk::Caller)
+            })
+            .map_err(|w| match w {
+                Walk::Caller(e) => e,
+                Walk::Db(e) => E::from(StoreError::Db {
+                    path: self.path.clone(),
+                    action,
+                    source: e,
+                }),
+            })
     }
 
     /// Every observation of the run in memory, in seq order. For small runs and tests;
@@ -614,7 +673,7 @@ impl Store {
                  VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (run_id, golden_set, case_id)
                  DO UPDATE SET messages_json = excluded.messages_json",
-                params![run_id, set, case, text],
+                vals![run_id, set, case, text],
             )
             .at(&self.path, &action)?;
         }
@@ -628,15 +687,17 @@ impl Store {
     ) -> Result<BTreeMap<(String, String), serde_json::Value>, StoreError> {
         self.require_run(run_id)?;
         let action = format!("reading the prompts of run `{run_id}`");
-        let mut stmt = self
+        let rows: Vec<(String, String, String)> = self
             .conn
-            .prepare_cached(
+            .query(
                 "SELECT golden_set, case_id, messages_json FROM run_prompts WHERE run_id = ?1",
+                vals![run_id],
             )
-            .at(&self.path, &action)?;
-        let rows: Vec<(String, String, String)> = stmt
-            .query_map([run_id], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
-            .and_then(|rows| rows.collect::<Result<_, _>>())
+            .and_then(|rows| {
+                rows.iter()
+                    .map(|row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+                    .collect::<Result<_, DbError>>()
+            })
             .at(&self.path, &action)?;
         rows.into_iter()
             .map(|(set, case, text)| {
@@ -656,7 +717,7 @@ impl Store {
         self.conn
             .execute(
                 "UPDATE runs SET report_text = ?2 WHERE id = ?1",
-                params![run_id, text],
+                vals![run_id, text],
             )
             .at(
                 &self.path,
@@ -669,11 +730,11 @@ impl Store {
     pub fn report_text(&self, run_id: &str) -> Result<Option<String>, StoreError> {
         self.require_run(run_id)?;
         self.conn
-            .query_row(
+            .query_value::<Option<String>>(
                 "SELECT report_text FROM runs WHERE id = ?1",
-                [run_id],
-                |row| row.get(0),
+                vals![run_id],
             )
+            .map(Option::flatten)
             .at(
                 &self.path,
                 &format!("reading the text report of run `{run_id}`"),
@@ -725,7 +786,7 @@ impl Store {
              ON CONFLICT (probe) DO UPDATE SET run_id = excluded.run_id,
                  promoted_at = excluded.promoted_at, labels_json = excluded.labels_json,
                  data_json = excluded.data_json",
-            params![
+            vals![
                 probe,
                 run_id,
                 format_ts(&promoted_at),
@@ -744,14 +805,14 @@ impl Store {
         })
     }
 
-    fn decode_baseline(&self, row: &Row<'_>) -> Result<BaselineRecord, StoreError> {
+    fn decode_baseline(&self, row: &Row) -> Result<BaselineRecord, StoreError> {
         let probe: String = row.get(0).at(&self.path, "reading a baseline")?;
         let corrupt = |what: &str, detail: String| StoreError::Corrupt {
             path: self.path.clone(),
             what: format!("the baseline of probe `{probe}`, {what}"),
             detail,
         };
-        let col = |e: rusqlite::Error| corrupt("a column", e.to_string());
+        let col = |e: DbError| corrupt("a column", e.to_string());
         let promoted_at: String = row.get(2).map_err(col)?;
         let labels: String = row.get(3).map_err(col)?;
         let data: String = row.get(4).map_err(col)?;
@@ -769,16 +830,11 @@ impl Store {
     fn query_baselines(
         &self,
         sql: &str,
-        params: impl rusqlite::Params,
+        params: &[sql::Value],
         action: &str,
     ) -> Result<Vec<BaselineRecord>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(sql).at(&self.path, action)?;
-        let mut rows = stmt.query(params).at(&self.path, action)?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next().at(&self.path, action)? {
-            out.push(self.decode_baseline(row)?);
-        }
-        Ok(out)
+        let rows = self.conn.query(sql, params).at(&self.path, action)?;
+        rows.iter().map(|row| self.decode_baseline(row)).collect()
     }
 
     /// The baseline of `probe`, if one was promoted.
@@ -787,7 +843,7 @@ impl Store {
             .query_baselines(
                 "SELECT probe, run_id, promoted_at, labels_json, data_json FROM baselines
                  WHERE probe = ?1",
-                [probe],
+                vals![probe],
                 &format!("reading the baseline of probe `{probe}`"),
             )?
             .pop())
@@ -798,7 +854,7 @@ impl Store {
         self.query_baselines(
             "SELECT probe, run_id, promoted_at, labels_json, data_json FROM baselines
              ORDER BY probe",
-            [],
+            &[],
             "listing baselines",
         )
     }
@@ -815,23 +871,17 @@ impl Store {
     pub fn prune(&self, probe: &str, older_than: DateTime<Utc>) -> Result<usize, StoreError> {
         let action = format!("pruning the runs of probe `{probe}`");
         let alive_after = Utc::now() - ALIVE_GRACE;
-        let ids: Vec<String> = {
-            let mut stmt = self
-                .conn
-                .prepare_cached(
-                    "SELECT id FROM runs
-                     WHERE probe = ?1 AND started_at < ?2
-                       AND id NOT IN (SELECT run_id FROM baselines)
-                       AND (finished_at IS NOT NULL OR started_at < ?3)",
-                )
-                .at(&self.path, &action)?;
-            stmt.query_map(
-                params![probe, format_ts(&older_than), format_ts(&alive_after)],
-                |row| row.get(0),
+        let ids: Vec<String> = self
+            .conn
+            .query(
+                "SELECT id FROM runs
+                 WHERE probe = ?1 AND started_at < ?2
+                   AND id NOT IN (SELECT run_id FROM baselines)
+                   AND (finished_at IS NOT NULL OR started_at < ?3)",
+                vals![probe, format_ts(&older_than), format_ts(&alive_after)],
             )
-            .and_then(|rows| rows.collect::<Result<_, _>>())
-            .at(&self.path, &action)?
-        };
+            .and_then(|rows| rows.iter().map(|r| r.get(0)).collect())
+            .at(&self.path, &action)?;
         // One run per transaction, so the write lock is never held for long and a
         // running writer thread only waits briefly. The conditions are checked again in
         // the DELETE: a run may have been promoted since the SELECT.
@@ -843,11 +893,23 @@ impl Store {
                     "DELETE FROM runs WHERE id = ?1
                        AND id NOT IN (SELECT run_id FROM baselines)
                        AND (finished_at IS NOT NULL OR started_at < ?2)",
-                    params![id, format_ts(&alive_after)],
+                    vals![id, format_ts(&alive_after)],
                 )
                 .at(&self.path, &action)?;
             tx.commit().at(&self.path, &action)?;
         }
-        Ok(deleted)
+        Ok(usize::try_from(deleted).unwrap_or(usize::MAX))
+    }
+}
+
+/// Why a walk over rows stopped: the caller's callback, or the database.
+enum Walk<E> {
+    Caller(E),
+    Db(DbError),
+}
+
+impl<E> From<DbError> for Walk<E> {
+    fn from(e: DbError) -> Self {
+        Walk::Db(e)
     }
 }

@@ -3,10 +3,10 @@
 
 use std::path::Path;
 
-use rusqlite::{Connection, Row, params};
 use serde::Serialize;
 
 use super::error::StoreError;
+use super::sql::{Db, DbError, DbErrorKind, Row, Value, vals};
 use super::time::{format_ts, parse_ts};
 use crate::runner::{Observation, Status};
 use crate::score::Score;
@@ -18,13 +18,33 @@ pub struct ObservationRow {
     pub scores: Option<Vec<Score>>,
 }
 
-const INSERT: &str = "INSERT INTO observations (
+const INSERT_HEAD: &str = "INSERT INTO observations (
         run_id, seq, target, golden_set, case_id, sample, attempt, final_attempt, started_at,
         scheduled_ms, latency_ms, ttft_ms, status, http_status, error, input_tokens,
         output_tokens, cost_usd, finish_reason, model, request_id, span_id, output,
         context_json, scores_json, delayed, system_fingerprint, labels_json, timings_json
-    ) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-              ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)";
+    ) VALUES ";
+/// Columns per row of `INSERT_HEAD`.
+const WIDTH: usize = 29;
+
+/// `INSERT_HEAD` with `rows` rows of placeholders.
+fn insert_sql(rows: usize) -> String {
+    let mut sql = String::from(INSERT_HEAD);
+    for r in 0..rows {
+        if r > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for c in 0..WIDTH {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("?{}", r * WIDTH + c + 1));
+        }
+        sql.push(')');
+    }
+    sql
+}
 
 const UPDATE_SCORES: &str =
     "UPDATE observations SET scores_json = ?3 WHERE run_id = ?1 AND seq = ?2";
@@ -44,19 +64,65 @@ fn to_i64(path: &Path, run_id: &str, what: &'static str, value: u64) -> Result<i
     })
 }
 
-fn extended_code(e: &rusqlite::Error) -> Option<i32> {
-    e.sqlite_error().map(|e| e.extended_code)
-}
-
 /// Inserts an observation, with its scores when they are already known (one write instead
 /// of an insert and an update).
 pub(crate) fn insert_observation(
-    conn: &Connection,
+    conn: &Db,
     path: &Path,
     run_id: &str,
     o: &Observation,
     scores: Option<&[Score]>,
 ) -> Result<(), StoreError> {
+    let values = observation_values(path, run_id, o, scores)?;
+    let db_err = |source| StoreError::Db {
+        path: path.to_path_buf(),
+        action: format!("writing observation {} of run `{run_id}`", o.seq),
+        source,
+    };
+    match conn.execute(&insert_sql(1), &values) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind == DbErrorKind::ForeignKey => Err(StoreError::ObservationForUnknownRun {
+            path: path.to_path_buf(),
+            run_id: run_id.to_string(),
+        }),
+        Err(e) if e.kind == DbErrorKind::Unique => Err(StoreError::DuplicateObservation {
+            path: path.to_path_buf(),
+            run_id: run_id.to_string(),
+            seq: o.seq,
+        }),
+        Err(e) => Err(db_err(e)),
+    }
+}
+
+/// Several observations in one multi-row INSERT (one statement, one round trip to a
+/// server). A row the database refuses fails the statement as a whole, with the engine's
+/// constraint error: the writer then redoes the batch one message at a time to tell
+/// which row it was.
+pub(crate) fn insert_observations(
+    conn: &Db,
+    path: &Path,
+    rows: &[(&str, &Observation, Option<&[Score]>)],
+) -> Result<(), StoreError> {
+    let mut values = Vec::with_capacity(rows.len() * WIDTH);
+    for (run_id, o, scores) in rows {
+        values.extend(observation_values(path, run_id, o, *scores)?);
+    }
+    conn.execute(&insert_sql(rows.len()), &values)
+        .map(|_| ())
+        .map_err(|source| StoreError::Db {
+            path: path.to_path_buf(),
+            action: format!("writing a batch of {} observations", rows.len()),
+            source,
+        })
+}
+
+/// The parameters of one row of `INSERT_HEAD`.
+fn observation_values(
+    path: &Path,
+    run_id: &str,
+    o: &Observation,
+    scores: Option<&[Score]>,
+) -> Result<Vec<Value>, StoreError> {
     let seq = to_i64(path, run_id, "an observation's seq", o.seq)?;
     let input_tokens = o
         .input_tokens
@@ -95,18 +161,12 @@ pub(crate) fn insert_observation(
             what: format!("the scores of observation {} of run `{run_id}`", o.seq),
             source,
         })?;
-    let sqlite = |source| StoreError::Sqlite {
-        path: path.to_path_buf(),
-        action: format!("writing observation {} of run `{run_id}`", o.seq),
-        source,
-    };
-    let mut stmt = conn.prepare_cached(INSERT).map_err(sqlite)?;
-    let result = stmt.execute(params![
+    Ok(vals![
         run_id,
         seq,
-        o.target,
-        o.set,
-        o.case_id,
+        &o.target,
+        &o.set,
+        &o.case_id,
         o.sample,
         o.attempt,
         o.final_attempt,
@@ -116,43 +176,27 @@ pub(crate) fn insert_observation(
         o.ttft_ms,
         o.status.as_str(),
         o.http_status,
-        o.error,
+        &o.error,
         input_tokens,
         output_tokens,
         o.cost_usd,
-        o.finish_reason,
-        o.model,
-        o.request_id,
-        o.span_id,
-        o.output,
+        &o.finish_reason,
+        &o.model,
+        &o.request_id,
+        &o.span_id,
+        &o.output,
         context,
         scores,
         o.delayed,
-        o.system_fingerprint,
+        &o.system_fingerprint,
         labels,
         timings,
-    ]);
-    match result {
-        Ok(_) => Ok(()),
-        Err(e) if extended_code(&e) == Some(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY) => {
-            Err(StoreError::ObservationForUnknownRun {
-                path: path.to_path_buf(),
-                run_id: run_id.to_string(),
-            })
-        }
-        Err(e) if extended_code(&e) == Some(rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY) => {
-            Err(StoreError::DuplicateObservation {
-                path: path.to_path_buf(),
-                run_id: run_id.to_string(),
-                seq: o.seq,
-            })
-        }
-        Err(e) => Err(sqlite(e)),
-    }
+    ]
+    .to_vec())
 }
 
 pub(crate) fn update_scores(
-    conn: &Connection,
+    conn: &Db,
     path: &Path,
     run_id: &str,
     seq: u64,
@@ -164,15 +208,14 @@ pub(crate) fn update_scores(
         what: format!("the scores of observation {seq} of run `{run_id}`"),
         source,
     })?;
-    let sqlite = |source| StoreError::Sqlite {
+    let db_err = |source| StoreError::Db {
         path: path.to_path_buf(),
         action: format!("writing the scores of observation {seq} of run `{run_id}`"),
         source,
     };
     let changed = conn
-        .prepare_cached(UPDATE_SCORES)
-        .and_then(|mut stmt| stmt.execute(params![run_id, seq_i, json]))
-        .map_err(sqlite)?;
+        .execute(UPDATE_SCORES, vals![run_id, seq_i, json])
+        .map_err(db_err)?;
     if changed == 0 {
         return Err(StoreError::ScoresWithoutObservation {
             path: path.to_path_buf(),
@@ -185,7 +228,7 @@ pub(crate) fn update_scores(
 
 /// Read one row selected with `SELECT_COLUMNS`.
 pub(crate) fn decode(
-    row: &Row<'_>,
+    mut row: Row,
     path: &Path,
     run_id: &str,
 ) -> Result<ObservationRow, StoreError> {
@@ -202,103 +245,88 @@ pub(crate) fn decode(
         .get(0)
         .map_err(|e| corrupt(None, "seq", e.to_string()))?;
     let s = Some(seq_raw);
-    let col = |e: rusqlite::Error| corrupt(s, "a column", e.to_string());
+    let col = |e: DbError| corrupt(s, "a column", e.to_string());
     let uint = |what: &str, v: i64| u64::try_from(v).map_err(|e| corrupt(s, what, e.to_string()));
 
     let seq = uint("seq", seq_raw)?;
-    let sample: i64 = row.get(4).map_err(col)?;
-    let attempt: i64 = row.get(5).map_err(col)?;
+    let sample: i64 = row.take(4).map_err(col)?;
+    let attempt: i64 = row.take(5).map_err(col)?;
     let started_at = {
-        let text = row.get_ref(7).and_then(|v| Ok(v.as_str()?)).map_err(col)?;
-        parse_ts(text).map_err(|e| corrupt(s, "started_at", format!("`{text}`: {e}")))?
+        let text: String = row.take(7).map_err(col)?;
+        parse_ts(&text).map_err(|e| corrupt(s, "started_at", format!("`{text}`: {e}")))?
     };
     let status = {
-        let text = row.get_ref(11).and_then(|v| Ok(v.as_str()?)).map_err(col)?;
-        Status::parse(text)
+        let text: String = row.take(11).map_err(col)?;
+        Status::parse(&text)
             .ok_or_else(|| corrupt(s, "status", format!("unknown status `{text}`")))?
     };
-    let http_status = match row.get::<_, Option<i64>>(12).map_err(col)? {
+    let http_status = match row.take::<Option<i64>>(12).map_err(col)? {
         Some(v) => Some(u16::try_from(v).map_err(|e| corrupt(s, "http_status", e.to_string()))?),
         None => None,
     };
-    let tokens = |idx: usize, what: &str| -> Result<Option<u64>, StoreError> {
-        row.get::<_, Option<i64>>(idx)
+    let tokens = |row: &Row, idx: usize, what: &str| -> Result<Option<u64>, StoreError> {
+        row.get::<Option<i64>>(idx)
             .map_err(col)?
             .map(|v| uint(what, v))
             .transpose()
     };
     let context = {
-        let text = row.get_ref(22).and_then(|v| Ok(v.as_str()?)).map_err(col)?;
-        serde_json::from_str::<Vec<String>>(text)
+        let text: String = row.take(22).map_err(col)?;
+        serde_json::from_str::<Vec<String>>(&text)
             .map_err(|e| corrupt(s, "context_json", e.to_string()))?
     };
-    let scores = match row
-        .get_ref(23)
-        .map_err(col)?
-        .as_str_or_null()
-        .map_err(|e| col(e.into()))?
-    {
+    let scores = match row.take::<Option<String>>(23).map_err(col)? {
         Some(text) => Some(
-            serde_json::from_str::<Vec<Score>>(text)
+            serde_json::from_str::<Vec<Score>>(&text)
                 .map_err(|e| corrupt(s, "scores_json", e.to_string()))?,
         ),
         None => None,
     };
-    let json_column = |idx: usize, what: &str| -> Result<Option<serde_json::Value>, StoreError> {
-        match row
-            .get_ref(idx)
-            .map_err(col)?
-            .as_str_or_null()
-            .map_err(|e| col(e.into()))?
-        {
-            Some(text) => serde_json::from_str(text)
-                .map(Some)
-                .map_err(|e| corrupt(s, what, e.to_string())),
-            None => Ok(None),
-        }
-    };
-    let labels = match json_column(26, "labels_json")? {
+    let json_column =
+        |row: &mut Row, idx: usize, what: &str| -> Result<Option<serde_json::Value>, StoreError> {
+            match row.take::<Option<String>>(idx).map_err(col)? {
+                Some(text) => serde_json::from_str(&text)
+                    .map(Some)
+                    .map_err(|e| corrupt(s, what, e.to_string())),
+                None => Ok(None),
+            }
+        };
+    let labels = match json_column(&mut row, 26, "labels_json")? {
         Some(v) => {
             serde_json::from_value(v).map_err(|e| corrupt(s, "labels_json", e.to_string()))?
         }
         None => Default::default(),
     };
-    let timings = json_column(27, "timings_json")?
+    let timings = json_column(&mut row, 27, "timings_json")?
         .map(serde_json::from_value)
         .transpose()
         .map_err(|e| corrupt(s, "timings_json", e.to_string()))?;
     let observation = Observation {
         seq,
-        target: row.get(1).map_err(col)?,
-        set: row.get(2).map_err(col)?,
-        case_id: row.get(3).map_err(col)?,
+        target: row.take(1).map_err(col)?,
+        set: row.take(2).map_err(col)?,
+        case_id: row.take(3).map_err(col)?,
         sample: u32::try_from(sample).map_err(|e| corrupt(s, "sample", e.to_string()))?,
         attempt: u32::try_from(attempt).map_err(|e| corrupt(s, "attempt", e.to_string()))?,
-        final_attempt: row.get(6).map_err(col)?,
+        final_attempt: row.take(6).map_err(col)?,
         started_at,
         // SQLite stores NaN as NULL; a NULL here can only have been a NaN.
-        scheduled_ms: row
-            .get::<_, Option<f64>>(8)
-            .map_err(col)?
-            .unwrap_or(f64::NAN),
-        delayed: row.get(24).map_err(col)?,
-        latency_ms: row.get(9).map_err(col)?,
-        ttft_ms: row.get(10).map_err(col)?,
+        scheduled_ms: row.get::<Option<f64>>(8).map_err(col)?.unwrap_or(f64::NAN),
+        delayed: row.take(24).map_err(col)?,
+        latency_ms: row.take(9).map_err(col)?,
+        ttft_ms: row.take(10).map_err(col)?,
         status,
         http_status,
-        error: row.get(13).map_err(col)?,
-        input_tokens: tokens(14, "input_tokens")?,
-        output_tokens: tokens(15, "output_tokens")?,
-        cost_usd: row
-            .get::<_, Option<f64>>(16)
-            .map_err(col)?
-            .unwrap_or(f64::NAN),
-        finish_reason: row.get(17).map_err(col)?,
-        model: row.get(18).map_err(col)?,
-        system_fingerprint: row.get(25).map_err(col)?,
-        request_id: row.get(19).map_err(col)?,
-        span_id: row.get(20).map_err(col)?,
-        output: row.get(21).map_err(col)?,
+        error: row.take(13).map_err(col)?,
+        input_tokens: tokens(&row, 14, "input_tokens")?,
+        output_tokens: tokens(&row, 15, "output_tokens")?,
+        cost_usd: row.get::<Option<f64>>(16).map_err(col)?.unwrap_or(f64::NAN),
+        finish_reason: row.take(17).map_err(col)?,
+        model: row.take(18).map_err(col)?,
+        system_fingerprint: row.take(25).map_err(col)?,
+        request_id: row.take(19).map_err(col)?,
+        span_id: row.take(20).map_err(col)?,
+        output: row.take(21).map_err(col)?,
         context,
         labels,
         timings,

@@ -5,12 +5,11 @@
 //! Plain SQL with `?N` parameters and TEXT timestamps only, so the same statements serve
 //! the PostgreSQL store (issue 14) unchanged.
 
-use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, Row, params};
-
 use super::error::SqlContext;
+use super::sql::{DbError, Row, vals};
 use super::time::{format_ts, parse_ts};
 use super::{Store, StoreError};
+use chrono::{DateTime, Utc};
 
 /// One stored bucket result of a provider's usage or cost report.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,26 +64,27 @@ impl Store {
         })
     }
 
-    fn usage_row(&self, row: &Row<'_>) -> rusqlite::Result<(UsageRow, String, String)> {
-        let start: String = row.get(2)?;
-        let end: String = row.get(3)?;
-        Ok((
-            UsageRow {
-                provider: row.get(0)?,
-                report: row.get(1)?,
-                start: DateTime::<Utc>::MIN_UTC,
-                end: DateTime::<Utc>::MIN_UTC,
-                model: row.get(4)?,
-                line_item: row.get(5)?,
-                input_tokens: row.get(6)?,
-                output_tokens: row.get(7)?,
-                cached_tokens: row.get(8)?,
-                requests: row.get(9)?,
-                cost_usd: row.get(10)?,
-            },
-            start,
-            end,
-        ))
+    fn usage_row(&self, row: &Row) -> Result<UsageRow, StoreError> {
+        let col = |e: DbError| StoreError::Corrupt {
+            path: self.path.clone(),
+            what: "a usage bucket".into(),
+            detail: e.to_string(),
+        };
+        let start: String = row.get(2).map_err(col)?;
+        let end: String = row.get(3).map_err(col)?;
+        Ok(UsageRow {
+            provider: row.get(0).map_err(col)?,
+            report: row.get(1).map_err(col)?,
+            start: self.time_of("a usage bucket's start", &start)?,
+            end: self.time_of("a usage bucket's end", &end)?,
+            model: row.get(4).map_err(col)?,
+            line_item: row.get(5).map_err(col)?,
+            input_tokens: row.get(6).map_err(col)?,
+            output_tokens: row.get(7).map_err(col)?,
+            cached_tokens: row.get(8).map_err(col)?,
+            requests: row.get(9).map_err(col)?,
+            cost_usd: row.get(10).map_err(col)?,
+        })
     }
 
     /// Replaces `provider`'s buckets that start in `[window_start, window_end)` with
@@ -103,44 +103,40 @@ impl Store {
         let (from, to) = (format_ts(&window_start), format_ts(&window_end));
         tx.execute(
             "DELETE FROM usage_buckets WHERE provider = ?1 AND start_at >= ?2 AND start_at < ?3",
-            params![provider, from, to],
+            vals![provider, &from, &to],
         )
         .at(&self.path, &action)?;
         let imported_at = format_ts(&now);
-        {
-            let mut insert = tx
-                .prepare_cached(
-                    "INSERT INTO usage_buckets (provider, report, start_at, end_at, model, \
-                     line_item, input_tokens, output_tokens, cached_tokens, requests, \
-                     cost_usd, imported_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                )
-                .at(&self.path, &action)?;
-            for r in rows {
-                insert
-                    .execute(params![
-                        provider,
-                        r.report,
-                        format_ts(&r.start),
-                        format_ts(&r.end),
-                        r.model,
-                        r.line_item,
-                        r.input_tokens,
-                        r.output_tokens,
-                        r.cached_tokens,
-                        r.requests,
-                        r.cost_usd,
-                        imported_at,
-                    ])
-                    .at(&self.path, &action)?;
-            }
+        for r in rows {
+            tx.execute(
+                "INSERT INTO usage_buckets (provider, report, start_at, end_at, model, \
+                 line_item, input_tokens, output_tokens, cached_tokens, requests, \
+                 cost_usd, imported_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                vals![
+                    provider,
+                    &r.report,
+                    format_ts(&r.start),
+                    format_ts(&r.end),
+                    &r.model,
+                    &r.line_item,
+                    r.input_tokens,
+                    r.output_tokens,
+                    r.cached_tokens,
+                    r.requests,
+                    r.cost_usd,
+                    &imported_at,
+                ],
+            )
+            .at(&self.path, &action)?;
         }
         let count = i64::try_from(rows.len()).unwrap_or(i64::MAX);
         tx.execute(
             "INSERT INTO usage_imports (provider, window_start, window_end, imported_at, buckets) \
              VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (provider) DO UPDATE SET \
-             window_start = ?2, window_end = ?3, imported_at = ?4, buckets = ?5",
-            params![provider, from, to, imported_at, count],
+             window_start = excluded.window_start, window_end = excluded.window_end, \
+             imported_at = excluded.imported_at, buckets = excluded.buckets",
+            vals![provider, from, to, imported_at, count],
         )
         .at(&self.path, &action)?;
         tx.commit().at(&self.path, &action)?;
@@ -155,62 +151,45 @@ impl Store {
         until: DateTime<Utc>,
     ) -> Result<Vec<UsageRow>, StoreError> {
         let action = "reading the usage buckets";
-        let mut stmt = self
+        let rows = self
             .conn
-            .prepare_cached(&format!(
-                "SELECT {USAGE_COLUMNS} FROM usage_buckets \
-                 WHERE (?1 IS NULL OR provider = ?1) AND start_at >= ?2 AND start_at < ?3 \
-                 ORDER BY start_at, provider, report, model, line_item"
-            ))
-            .at(&self.path, action)?;
-        let raw = stmt
-            .query_map(
-                params![provider, format_ts(&since), format_ts(&until)],
-                |row| self.usage_row(row),
+            .query(
+                &format!(
+                    "SELECT {USAGE_COLUMNS} FROM usage_buckets \
+                     WHERE (CAST(?1 AS TEXT) IS NULL OR provider = ?1) \
+                     AND start_at >= ?2 AND start_at < ?3 \
+                     ORDER BY start_at, provider, report, model, line_item"
+                ),
+                vals![provider, format_ts(&since), format_ts(&until)],
             )
-            .at(&self.path, action)?
-            .collect::<Result<Vec<_>, _>>()
             .at(&self.path, action)?;
-        raw.into_iter()
-            .map(|(mut row, start, end)| {
-                row.start = self.time_of("a usage bucket's start", &start)?;
-                row.end = self.time_of("a usage bucket's end", &end)?;
-                Ok(row)
-            })
-            .collect()
+        rows.iter().map(|r| self.usage_row(r)).collect()
     }
 
     /// Every provider's last import, by provider name.
     pub fn usage_imports(&self) -> Result<Vec<UsageImport>, StoreError> {
         let action = "reading the usage imports";
-        let mut stmt = self
+        let rows = self
             .conn
-            .prepare_cached(
+            .query(
                 "SELECT provider, window_start, window_end, imported_at, buckets \
                  FROM usage_imports ORDER BY provider",
+                &[],
             )
             .at(&self.path, action)?;
-        let raw = stmt
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, i64>(4)?,
-                ))
-            })
-            .at(&self.path, action)?
-            .collect::<Result<Vec<_>, _>>()
-            .at(&self.path, action)?;
-        raw.into_iter()
-            .map(|(provider, start, end, at, buckets)| {
+        rows.iter()
+            .map(|r| {
+                let (start, end, at): (String, String, String) = (
+                    r.get(1).at(&self.path, action)?,
+                    r.get(2).at(&self.path, action)?,
+                    r.get(3).at(&self.path, action)?,
+                );
                 Ok(UsageImport {
-                    provider,
+                    provider: r.get(0).at(&self.path, action)?,
                     window_start: self.time_of("a usage import's window start", &start)?,
                     window_end: self.time_of("a usage import's window end", &end)?,
                     imported_at: self.time_of("a usage import's time", &at)?,
-                    buckets,
+                    buckets: r.get(4).at(&self.path, action)?,
                 })
             })
             .collect()
@@ -220,12 +199,10 @@ impl Store {
     pub fn last_usage_import(&self, provider: &str) -> Result<Option<UsageImport>, StoreError> {
         let exists: Option<i64> = self
             .conn
-            .query_row(
+            .query_value(
                 "SELECT 1 FROM usage_imports WHERE provider = ?1",
-                [provider],
-                |r| r.get(0),
+                vals![provider],
             )
-            .optional()
             .at(&self.path, "reading the last usage import")?;
         if exists.is_none() {
             return Ok(None);
@@ -245,18 +222,21 @@ impl Store {
         until: DateTime<Utc>,
     ) -> Result<Vec<ProbeSpend>, StoreError> {
         let action = "summing the probes' own spend";
-        let mut stmt = self
+        // The casts: PostgreSQL's sum of a BIGINT is NUMERIC; both engines read BIGINT.
+        let rows = self
             .conn
-            .prepare_cached(
-                "SELECT model, count(*), coalesce(sum(input_tokens), 0), \
-                 coalesce(sum(output_tokens), 0), coalesce(sum(cost_usd), 0.0) \
+            .query(
+                "SELECT model, count(*), CAST(coalesce(sum(input_tokens), 0) AS BIGINT), \
+                 CAST(coalesce(sum(output_tokens), 0) AS BIGINT), \
+                 CAST(coalesce(sum(cost_usd), 0.0) AS DOUBLE PRECISION) \
                  FROM observations WHERE started_at >= ?1 AND started_at < ?2 \
                  AND (input_tokens IS NOT NULL OR output_tokens IS NOT NULL OR cost_usd > 0) \
                  GROUP BY model ORDER BY model",
+                vals![format_ts(&since), format_ts(&until)],
             )
             .at(&self.path, action)?;
-        let rows = stmt
-            .query_map(params![format_ts(&since), format_ts(&until)], |r| {
+        rows.iter()
+            .map(|r| {
                 Ok(ProbeSpend {
                     model: r.get(0)?,
                     requests: r.get(1)?,
@@ -265,10 +245,8 @@ impl Store {
                     cost_usd: r.get(4)?,
                 })
             })
-            .at(&self.path, action)?
-            .collect::<Result<Vec<_>, _>>()
-            .at(&self.path, action)?;
-        Ok(rows)
+            .collect::<Result<_, DbError>>()
+            .at(&self.path, action)
     }
 }
 
@@ -288,17 +266,19 @@ impl Store {
     /// Sums of every stored bucket per provider and model.
     pub fn usage_totals(&self) -> Result<Vec<UsageTotal>, StoreError> {
         let action = "summing the usage buckets";
-        let mut stmt = self
+        let rows = self
             .conn
-            .prepare_cached(
-                "SELECT provider, model, coalesce(sum(input_tokens), 0), \
-                 coalesce(sum(output_tokens), 0), coalesce(sum(cached_tokens), 0), \
-                 coalesce(sum(cost_usd), 0.0) FROM usage_buckets \
+            .query(
+                "SELECT provider, model, CAST(coalesce(sum(input_tokens), 0) AS BIGINT), \
+                 CAST(coalesce(sum(output_tokens), 0) AS BIGINT), \
+                 CAST(coalesce(sum(cached_tokens), 0) AS BIGINT), \
+                 CAST(coalesce(sum(cost_usd), 0.0) AS DOUBLE PRECISION) FROM usage_buckets \
                  GROUP BY provider, model ORDER BY provider, model",
+                &[],
             )
             .at(&self.path, action)?;
-        let rows = stmt
-            .query_map([], |r| {
+        rows.iter()
+            .map(|r| {
                 Ok(UsageTotal {
                     provider: r.get(0)?,
                     model: r.get(1)?,
@@ -308,10 +288,8 @@ impl Store {
                     cost_usd: r.get(5)?,
                 })
             })
-            .at(&self.path, action)?
-            .collect::<Result<Vec<_>, _>>()
-            .at(&self.path, action)?;
-        Ok(rows)
+            .collect::<Result<_, DbError>>()
+            .at(&self.path, action)
     }
 }
 

@@ -6,6 +6,8 @@
 //! Why batches: one transaction per row would cap throughput at a few thousand rows/s;
 //! a batch is committed every `BATCH_SIZE` messages or `FLUSH_INTERVAL` after its first
 //! message, whichever comes first, so a `kill -9` mid-run loses at most that last batch.
+//! The same code runs on SQLite and PostgreSQL (the thread owns its connection; for
+//! PostgreSQL the blocking client lives only on this thread, never on a runtime worker).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -14,10 +16,9 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, TransactionBehavior};
-
 use super::error::{SqlContext, StoreError};
-use super::rows::{insert_observation, update_scores};
+use super::rows::{insert_observation, insert_observations, update_scores};
+use super::sql::{Conn, Db};
 use crate::runner::Observation;
 use crate::score::Score;
 
@@ -78,7 +79,7 @@ pub struct Writer {
 impl Writer {
     /// Start the thread; `conn` is a fresh connection of its own (not the `Store`'s), so
     /// the `Store` may be dropped while the writer still works.
-    pub(crate) fn start(conn: Connection, path: &Path) -> Result<Writer, StoreError> {
+    pub(crate) fn start(conn: Box<dyn Conn>, path: &Path) -> Result<Writer, StoreError> {
         let (tx, rx) = mpsc::channel();
         let failed = Arc::new(AtomicBool::new(false));
         let thread = {
@@ -86,7 +87,7 @@ impl Writer {
             let failed = Arc::clone(&failed);
             std::thread::Builder::new()
                 .name("probity-store-writer".into())
-                .spawn(move || run(conn, &thread_path, &rx, &failed))
+                .spawn(move || run(Db::new(conn), &thread_path, &rx, &failed))
                 .map_err(|source| StoreError::WriterSpawn {
                     path: path.to_path_buf(),
                     source,
@@ -211,7 +212,7 @@ impl Drop for Writer {
 
 /// The thread's state: counters, and the first error (later ones are only logged).
 struct Worker<'a> {
-    conn: Connection,
+    conn: Db,
     path: &'a Path,
     failed: &'a AtomicBool,
     stats: WriteStats,
@@ -231,60 +232,119 @@ impl Worker<'_> {
 
     /// Commit one batch. A message the database rejects on its own merits (unknown run,
     /// duplicate seq, scores without observation) is skipped and the rest committed; a
-    /// failure of the database itself (disk full, I/O) loses the batch, since SQLite may
-    /// already have rolled the transaction back.
+    /// failure of the database itself (disk full, I/O) loses the batch, since the engine
+    /// may already have rolled the transaction back.
+    ///
+    /// The batch is first tried whole. PostgreSQL aborts a transaction at its first
+    /// error, so a batch with a rejected message is rolled back and redone with a
+    /// savepoint around each message (both engines), keeping every good one.
     fn commit(&mut self, batch: &mut Vec<Msg>) {
         if batch.is_empty() {
             return;
         }
-        let path = self.path;
-        let result = (|| -> Result<(u64, u64), StoreError> {
-            let tx = self
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .at(path, "starting a batch of observations")?;
-            let (mut observations, mut scores) = (0u64, 0u64);
-            let mut rejected = Vec::new();
-            for msg in batch.drain(..) {
-                let applied = match msg {
-                    Msg::Observation {
-                        run_id,
-                        observation,
-                        scores: s,
-                    } => insert_observation(&tx, path, &run_id, &observation, s.as_deref()).map(
-                        |()| {
-                            observations += 1;
-                            scores += u64::from(s.is_some());
-                        },
-                    ),
-                    Msg::Scores {
-                        run_id,
-                        seq,
-                        scores: s,
-                    } => update_scores(&tx, path, &run_id, seq, &s).map(|()| scores += 1),
-                    Msg::Flush(_) | Msg::Many(_) => Ok(()),
-                };
-                match applied {
-                    Ok(()) => {}
-                    Err(e) if is_row_error(&e) => rejected.push(e),
-                    Err(e) => return Err(e),
-                }
-            }
-            tx.commit().at(path, "committing a batch of observations")?;
-            for e in rejected {
-                self.record(e);
-            }
-            Ok((observations, scores))
-        })();
+        let result = match self.apply(batch, false) {
+            Err(e) if is_row_error(&e) => self.apply(batch, true),
+            other => other,
+        };
         batch.clear();
         match result {
-            Ok((observations, scores)) => {
+            Ok((observations, scores, rejected)) => {
                 self.stats.observations += observations;
                 self.stats.scores += scores;
                 self.stats.batches += 1;
+                for e in rejected {
+                    self.record(e);
+                }
             }
             Err(e) => self.record(e),
         }
+    }
+
+    /// One transaction over the batch; with `savepoints`, a rejected message is rolled
+    /// back alone and returned among the rejected.
+    fn apply(
+        &self,
+        batch: &[Msg],
+        savepoints: bool,
+    ) -> Result<(u64, u64, Vec<StoreError>), StoreError> {
+        let path = self.path;
+        let conn = &self.conn;
+        let tx = conn.begin().at(path, "starting a batch of observations")?;
+        let (mut observations, mut scores) = (0u64, 0u64);
+        let mut rejected = Vec::new();
+        if !savepoints {
+            // The fast path: each run of consecutive observations in one multi-row INSERT
+            // (a score update waits for the insert of its row before it).
+            let mut i = 0;
+            while i < batch.len() {
+                let mut rows = Vec::new();
+                while let Some(Msg::Observation {
+                    run_id,
+                    observation,
+                    scores: s,
+                }) = batch.get(i)
+                {
+                    rows.push((run_id.as_str(), &**observation, s.as_deref()));
+                    scores += u64::from(s.is_some());
+                    i += 1;
+                }
+                if !rows.is_empty() {
+                    insert_observations(conn, path, &rows)?;
+                    observations += rows.len() as u64;
+                    continue;
+                }
+                if let Some(Msg::Scores {
+                    run_id,
+                    seq,
+                    scores: s,
+                }) = batch.get(i)
+                {
+                    update_scores(conn, path, run_id, *seq, s)?;
+                    scores += 1;
+                }
+                i += 1;
+            }
+            tx.commit().at(path, "committing a batch of observations")?;
+            return Ok((observations, scores, rejected));
+        }
+        for msg in batch {
+            if savepoints {
+                conn.batch("SAVEPOINT msg")
+                    .at(path, "writing a batch of observations")?;
+            }
+            let applied = match msg {
+                Msg::Observation {
+                    run_id,
+                    observation,
+                    scores: s,
+                } => insert_observation(conn, path, run_id, observation, s.as_deref())
+                    .map(|()| (1, u64::from(s.is_some()))),
+                Msg::Scores {
+                    run_id,
+                    seq,
+                    scores: s,
+                } => update_scores(conn, path, run_id, *seq, s).map(|()| (0, 1)),
+                Msg::Flush(_) | Msg::Many(_) => Ok((0, 0)),
+            };
+            match applied {
+                Ok((o, s)) => {
+                    observations += o;
+                    scores += s;
+                    if savepoints {
+                        conn.batch("RELEASE SAVEPOINT msg")
+                            .at(path, "writing a batch of observations")?;
+                    }
+                }
+                Err(e) if savepoints && is_row_error(&e) => {
+                    conn.batch("ROLLBACK TO SAVEPOINT msg; RELEASE SAVEPOINT msg")
+                        .at(path, "writing a batch of observations")?;
+                    rejected.push(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        tx.commit().at(path, "committing a batch of observations")?;
+        Ok((observations, scores, rejected))
     }
 }
 
@@ -297,12 +357,11 @@ fn is_row_error(e: &StoreError) -> bool {
             | StoreError::ScoresWithoutObservation { .. }
             | StoreError::OutOfRange { .. }
             | StoreError::Encode { .. }
-    ) || matches!(e, StoreError::Sqlite { source, .. }
-        if source.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation))
+    ) || matches!(e, StoreError::Db { source, .. } if source.is_constraint())
 }
 
 fn run(
-    conn: Connection,
+    conn: Db,
     path: &Path,
     rx: &Receiver<Msg>,
     failed: &AtomicBool,
