@@ -35,8 +35,8 @@ mod tests {
         let e = [50.0, 1.0, 15.0, 12.0];
         // 2nd largest 15 < 20, but the 4th largest 1 < 10 and 3rd 12 < 13.3: k* = 1.
         assert_eq!(e_bh(&e, 0.1), [true, false, false, false]);
-        let e = [50.0, 11.0, 25.0, 14.0];
-        // 3rd largest 14 ≥ 13.3: k* = 3.
+        let e = [50.0, 9.0, 25.0, 14.0];
+        // 4th largest 9 < 10, 3rd largest 14 ≥ 13.3: k* = 3.
         assert_eq!(e_bh(&e, 0.1), [true, false, true, true]);
         assert_eq!(e_bh(&[], 0.1), Vec::<bool>::new());
         assert_eq!(e_bh(&[f64::NAN, 5.0], 0.1), [false, false]);

@@ -30,10 +30,16 @@ pub fn best_rho(v_opt: f64, alpha: f64) -> f64 {
     v_opt / (l + (1.0 + l).ln())
 }
 
-/// The mixture e-value `M_t` for a sum `s` at intrinsic time `v` with precision `rho`.
+/// The mixture e-value `M_t` for a sum `s` at intrinsic time `v` with precision `rho`
+/// (saturating at `f64::MAX` rather than overflowing to infinity).
 pub fn mixture_e_value(s: f64, v: f64, rho: f64) -> f64 {
+    log_mixture_e_value(s, v, rho).exp().min(f64::MAX)
+}
+
+/// `ln M_t`, which stays finite where `M_t` itself would overflow.
+pub fn log_mixture_e_value(s: f64, v: f64, rho: f64) -> f64 {
     let v = v.max(0.0);
-    (rho / (v + rho)).sqrt() * (s * s / (2.0 * (v + rho))).exp()
+    0.5 * (rho / (v + rho)).ln() + s * s / (2.0 * (v + rho))
 }
 
 /// The asymptotic confidence sequence of a mean at one time: its centre, its half-width,
@@ -43,8 +49,10 @@ pub struct MeanCs {
     pub n: usize,
     pub mean: f64,
     pub radius: f64,
-    /// `M_t(0)`: evidence that the mean is not 0 (two-sided).
+    /// `M_t(0)`: evidence that the mean is not 0 (two-sided), saturating at `f64::MAX`.
     pub e_zero: f64,
+    /// `ln M_t(0)`.
+    pub log_e_zero: f64,
 }
 
 impl MeanCs {
@@ -64,12 +72,13 @@ impl MeanCs {
         let v = t * var;
         let rho = best_rho(n_opt.max(1.0) * var, alpha);
         let radius = two_sided_bound(v, alpha, rho) / t;
-        let e_zero = mixture_e_value(t * mean, v, rho);
+        let log_e_zero = log_mixture_e_value(t * mean, v, rho);
         Some(MeanCs {
             n,
             mean,
             radius,
-            e_zero,
+            e_zero: log_e_zero.exp().min(f64::MAX),
+            log_e_zero,
         })
     }
 
