@@ -241,6 +241,11 @@ impl Monitor {
         }
     }
 
+    /// The level the monitor tests at (`drift.alpha`).
+    pub fn alpha(&self) -> f64 {
+        self.drift.alpha
+    }
+
     /// Adds one pair: the same case and sample on the baseline target and the candidate.
     pub fn add_pair(&mut self, baseline: &Measures, candidate: &Measures) {
         for s in &mut self.streams {

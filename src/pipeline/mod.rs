@@ -4,6 +4,7 @@
 
 mod evaluate;
 pub mod publish;
+mod sequential;
 mod sink;
 mod status;
 
@@ -83,6 +84,9 @@ pub struct RunOptions {
     /// `gate --fail-on warning`: a `warn` verdict exits 1 too, in the stored document, the
     /// JUnit file and the process alike.
     pub fail_on_warning: bool,
+    /// Issue 15: `gate --sequential` (or the probe's `drift.sequential`): test after every
+    /// round and stop once decided (see `sequential`). Needs a baseline target.
+    pub sequential: bool,
 }
 
 /// Told about progress; the terminal shows a bar, everything else ignores it.
@@ -147,6 +151,8 @@ pub struct RunOutcome {
     pub exit_code: i32,
     /// The targets as configured (provider, model, labels), for reports.
     pub target_info: Vec<TargetInfo>,
+    /// Issue 15: where a sequential gate stopped, why, and each metric's sequence there.
+    pub sequential: Option<crate::compare::sequential::SequentialReport>,
 }
 
 /// A probed target as configured, for reports and the stored run (`targets_json`).
@@ -295,6 +301,8 @@ struct Driven {
     report: RunnerReport,
     /// The caller cancelled the run (Ctrl-C, shutdown) before it ended by itself.
     cancelled: bool,
+    /// The sequential gate's watch, when the run is one.
+    watch: Option<sequential::Watch>,
 }
 
 /// Runs `probe` once and records it in `store`.
@@ -315,7 +323,7 @@ pub async fn run_probe(
             "run started"
         )
     });
-    let driven = drive(probe, store, &prepared, runner, progress, cancel)
+    let driven = drive(probe, store, options, &prepared, runner, progress, cancel)
         .instrument(span.clone())
         .await?;
     let outcome = span.in_scope(|| finish(probe, store, options, prepared, driven))?;
@@ -449,6 +457,7 @@ fn prepare(
 async fn drive(
     probe: &Probe,
     store: &Store,
+    options: &RunOptions,
     prepared: &Prepared,
     runner: Runner,
     progress: &dyn Progress,
@@ -469,6 +478,13 @@ async fn drive(
             .get(&(obs.set.as_str(), obs.case_id.as_str()))
             .copied()
     };
+
+    // A sequential gate watches the pairs of its two targets round by round.
+    let mut watch = (sequential_wanted(probe, options) && prepared.names.len() == 2)
+        .then(|| {
+            accumulator.keep_fresh_pairs();
+            sequential::Watch::new(probe, cases, prepared.samples)
+        });
 
     progress.start(prepared.total);
     let clock = Instant::now();
@@ -528,12 +544,25 @@ async fn drive(
                 sink.flush();
             }
         }
+        if let Some(w) = watch.as_mut() {
+            if w.feed(sink.accumulator.take_fresh_pairs()) && !stop.is_cancelled() {
+                tracing::info!("sequential gate decided: no more requests are sent");
+                stop.cancel();
+            }
+        }
     }
     while let Some(done) = remote_scoring.join_next_with_id().await {
         sink.settle(&mut awaiting, done);
     }
     sink.flush();
     let mut report = run.await.map_err(|e| PipelineError::Task(e.to_string()))?;
+    // Stopped by the sequential gate, not by the caller or the store: not an interruption.
+    if watch.as_ref().is_some_and(sequential::Watch::stopped_early)
+        && !cancel.is_cancelled()
+        && !writer.failed()
+    {
+        report.interrupted = false;
+    }
     // Scoring calls may finish after the last request: count what they spent too.
     report.spent_usd = prepared.budget.spent();
     let elapsed = clock.elapsed();
@@ -570,6 +599,7 @@ async fn drive(
         pairs,
         report,
         cancelled: cancel.is_cancelled(),
+        watch,
     })
 }
 
@@ -586,6 +616,7 @@ fn finish(
         pairs,
         report,
         cancelled,
+        watch,
     } = driven;
     let planned = |set: &str, id: &str| {
         prepared
@@ -620,7 +651,30 @@ fn finish(
         )?
     };
     let mut findings = evaluation.findings;
-    let verdict = match evaluation.verdict.unwrap_or(Verdict::InsufficientData) {
+    let sequential_report = watch.map(|w| {
+        let cut_short = status != RunStatus::Complete;
+        w.report(&report, &targets, prepared.total, cut_short)
+    });
+    let judged = match (&sequential_report, targets.first()) {
+        (Some(seq), Some(primary)) if evaluation.verdict.is_some() => {
+            let from_comparison = evaluation
+                .comparison
+                .as_ref()
+                .map(|c| c.comparison.findings.clone())
+                .unwrap_or_default();
+            Some(sequential::judge(
+                &mut findings,
+                &from_comparison,
+                seq,
+                &primary.summary.target,
+            ))
+        }
+        _ => None,
+    };
+    let verdict = match judged
+        .or(evaluation.verdict)
+        .unwrap_or(Verdict::InsufficientData)
+    {
         // Could not probe is a failure (DESIGN.md's verdict), and says why.
         _ if status == RunStatus::CouldNotProbe => {
             let target = targets.first().map_or("", |t| t.summary.target.as_str());
@@ -634,6 +688,8 @@ fn finish(
         Verdict::Pass | Verdict::Warn if status == RunStatus::Interrupted => {
             Verdict::InsufficientData
         }
+        // A sequential verdict decided every metric itself (undecided is insufficient).
+        v if judged.is_some() => v,
         v if options.gate => v.for_gate(evaluation.comparison.as_ref().map(|c| &c.comparison)),
         v => v,
     };
@@ -662,6 +718,7 @@ fn finish(
         budget_usd: probe.max_cost_usd,
         exit_code,
         target_info: prepared.target_info,
+        sequential: sequential_report,
     };
     store.finish_run(
         &run_id,
@@ -675,6 +732,13 @@ fn finish(
     )?;
     prune(probe, store);
     Ok(outcome)
+}
+
+/// Whether the run is to be a sequential gate: asked for (`gate --sequential`) or set in the
+/// probe (`drift.sequential`), against a baseline target probed alongside.
+fn sequential_wanted(probe: &Probe, options: &RunOptions) -> bool {
+    (options.sequential || probe.drift.sequential)
+        && matches!(options.baseline, BaselineChoice::Target(_))
 }
 
 /// Drops runs older than `store.retention_days`; a failure is only logged.
