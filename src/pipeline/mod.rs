@@ -651,6 +651,14 @@ fn finish(
         )?
     };
     let mut findings = evaluation.findings;
+    let mut notes = evaluation.notes;
+    if watch.is_none() && (options.sequential || probe.drift.sequential) {
+        notes.push(
+            "drift.sequential: no baseline target was probed alongside to pair with, so the \
+             run sent its fixed plan (the sequential gate is `probity gate --baseline TARGET`)"
+                .to_string(),
+        );
+    }
     let sequential_report = watch.map(|w| {
         let cut_short = status != RunStatus::Complete;
         w.report(&report, &targets, prepared.total, cut_short)
@@ -712,7 +720,7 @@ fn finish(
         targets,
         findings,
         comparison: evaluation.comparison,
-        notes: evaluation.notes,
+        notes,
         verdict,
         runner: report,
         budget_usd: probe.max_cost_usd,
