@@ -25,6 +25,8 @@ Sections:
 - betting_mart: confseq.betting.betting_mart(x, m, alpha, theta=1 or 0) with its default
   predictable plug-in bets (lambda_predmix_eb) and truncation ½ / m: the capital process at
   several times — a product of closed-form factors, 1e-6 relative.
+- betting_agrapa: betting_mart with lambda_aKelly bets (kept >= 0) — the aGRAPA e-process
+  the gate fails on: 1e-6 relative.
 - betting_cs: confseq.betting.betting_lower_cs on a grid of 1000 breaks (and on 1 − x for
   the upper bound). It is a grid search, the Rust code bisects: checked to the grid's
   resolution (confseq's bound is the first grid point inside, minus one step).
@@ -39,6 +41,7 @@ import scipy
 import confseq
 from confseq import boundaries
 from confseq.betting import betting_mart, betting_lower_cs
+from confseq.betting_strategies import lambda_aKelly
 
 try:
     from importlib.metadata import version
@@ -113,6 +116,16 @@ def out():
                         "at": at, "capital": [float(mart[i - 1]) for i in at],
                     })
     doc["betting_mart"] = cases
+
+    cases = []
+    for name, x in streams:
+        for m in [0.3, 0.5, 0.52]:
+            # aGRAPA bets, kept >= 0 (one-sided null), truncated at 1/2 / m by betting_mart.
+            bets = lambda x, m: np.maximum(0, lambda_aKelly(x, m))
+            mart = betting_mart(x, m, alpha=0.05, lambdas_fn_positive=bets, theta=1)
+            at = [10, 50, len(x)]
+            cases.append({"name": name, "m": m, "at": at, "capital": [float(mart[i - 1]) for i in at]})
+    doc["betting_agrapa"] = cases
     doc["streams"] = {name: x.tolist() for name, x in streams}
 
     cases = []

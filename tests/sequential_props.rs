@@ -1,7 +1,8 @@
 //! Properties of the anytime-valid machinery (issue 15), bounded to a few seconds:
 //!
-//! - under the null, the betting capital is a nonnegative supermartingale: it never goes
-//!   negative, its running maximum crosses `1/α` in at most about `α` of simulated
+//! - under the null, the betting capital (plug-in and aGRAPA bets) is a nonnegative
+//!   supermartingale: it never goes negative, and either crossing (plug-in above `1/α`, or
+//!   aGRAPA above `2/α`: each at `α/2`, a union bound) happens in at most about `α` of simulated
 //!   sequences (Ville's inequality, checked over every time, not only the last);
 //! - the normal-mixture sequence crosses zero under the null in at most about `α` of
 //!   sequences, looked at after every observation;
@@ -26,8 +27,9 @@ fn betting_null_crossings(seed: u64, q: f64, n: usize, trials: usize, alpha: f64
             let d = if u < q { -1.0 } else if u < 2.0 * q { 1.0 } else { 0.0 };
             b.push((d + 1.0) / 2.0);
             let k = b.capital(0.5, Side::Above);
-            assert!(k >= 0.0 && k.is_finite());
-            ever |= k >= 1.0 / alpha;
+            let g = b.agrapa_capital(0.5);
+            assert!(k >= 0.0 && k.is_finite() && g >= 0.0 && g.is_finite());
+            ever |= k >= 1.0 / alpha || g >= 2.0 / alpha;
         }
         crossed += usize::from(ever);
     }

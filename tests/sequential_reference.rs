@@ -109,6 +109,25 @@ fn the_betting_capital_matches_confseq() {
 }
 
 #[test]
+fn the_agrapa_capital_matches_confseq() {
+    let v = vectors();
+    let cases = v["betting_agrapa"].as_array().unwrap();
+    assert!(cases.len() >= 15);
+    for c in cases {
+        let x = stream(&v, c["name"].as_str().unwrap());
+        let m = num(&c["m"]);
+        for (at, theirs) in c["at"].as_array().unwrap().iter().zip(c["capital"].as_array().unwrap()) {
+            let at = at.as_u64().unwrap() as usize;
+            let mut b = Betting::new(0.05);
+            for &xi in &x[..at] {
+                b.push(xi);
+            }
+            close(b.agrapa_capital(m), num(theirs), &format!("aGRAPA {} m={m} t={at}", c["name"]));
+        }
+    }
+}
+
+#[test]
 fn the_betting_confidence_sequence_lies_within_confseqs_grid_step() {
     let v = vectors();
     for c in v["betting_cs"].as_array().unwrap() {

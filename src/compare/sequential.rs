@@ -19,7 +19,9 @@
 //! - **Rates** (error, sample failure, refusals, format failure, hallucination, truncation,
 //!   empty answers, safety flags, judge failures): the paired difference per pair
 //!   (candidate event − baseline event ∈ {−1, 0, 1}) → a betting e-process and confidence
-//!   sequence for its mean (`stats::sequential::betting`, Waudby-Smith & Ramdas 2023).
+//!   sequence for its mean (`stats::sequential::betting`, Waudby-Smith & Ramdas 2023):
+//!   aGRAPA bets for the e-value it fails on, predictable plug-in bets for the sequence
+//!   it passes on.
 //!   Bounded data: exact at every size, no CLT for rare events. A rate with no event on
 //!   either side so far carries no signal and is left out of the family, as the fixed-N
 //!   comparison leaves it out.
@@ -322,7 +324,8 @@ impl Monitor {
                 Scale::Rate => {
                     let lo = 2.0 * s.betting.bound(Side::Above, alpha) - 1.0;
                     let hi = 2.0 * s.betting.bound(Side::Below, alpha) - 1.0;
-                    let e = s.betting.capital(0.5, Side::Above);
+                    // The test bets aGRAPA (power); the sequence bets plug-in (width).
+                    let e = s.betting.agrapa_capital(0.5);
                     ("betting", 2.0 * s.betting.mean() - 1.0, lo, hi, e)
                 }
                 _ => match MeanCs::of(&s.diffs, alpha, n_opt, VAR_FLOOR) {

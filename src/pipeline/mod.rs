@@ -491,9 +491,16 @@ async fn drive(
     let (tx, mut rx) = mpsc::channel::<Observation>(1024);
     // Stopped by the caller, or here when the store can no longer keep what comes back.
     let stop = cancel.child_token();
+    let (rounds, hold) = match &watch {
+        Some(w) => {
+            let (rounds, hold) = tokio::sync::watch::channel(w.allowed());
+            (Some(rounds), Some(hold))
+        }
+        None => (None, None),
+    };
     let run = tokio::spawn(
         runner
-            .run(prepared.samples, tx, stop.clone())
+            .run_paced(prepared.samples, tx, stop.clone(), hold)
             .in_current_span(),
     );
     // Observations are stored the moment they arrive — with their scores when scoring is
@@ -512,6 +519,9 @@ async fn drive(
             received = rx.recv() => {
                 let Some(obs) = received else { break };
                 progress.observed(&obs);
+                if let Some(w) = watch.as_mut() {
+                    w.settled(&obs);
+                }
                 match case_of(&obs).filter(|_| obs.is_ok() && obs.final_attempt) {
                     Some(case) if RemoteScorer::needed(case) => {
                         sink.awaiting_scores(&obs);
@@ -548,6 +558,12 @@ async fn drive(
             if w.feed(sink.accumulator.take_fresh_pairs()) && !stop.is_cancelled() {
                 tracing::info!("sequential gate decided: no more requests are sent");
                 stop.cancel();
+            }
+            if let Some(rounds) = &rounds {
+                rounds.send_if_modified(|allowed| {
+                    let now = w.allowed();
+                    (now != *allowed).then(|| *allowed = now).is_some()
+                });
             }
         }
     }

@@ -3,9 +3,12 @@
 //! second, the candidate and the baseline target interleaved case by case), observations go
 //! to the store as they arrive, and every pair (the same case and sample on both targets)
 //! also goes to a [`Monitor`]. When a round is complete — every case planned for that
-//! sample has its pair — the monitor tests every metric; once it is decided, and the run
-//! has its `min_samples` rounds, the pipeline stops the runner (those in flight finish and
-//! are stored, nothing more is sent). The verdict is then the sequential one
+//! sample has its pair (or its pair cannot form: a side not sent for the budget) — the
+//! monitor tests every metric; once it is decided, and the run has its `min_samples`
+//! rounds, the pipeline stops the runner (those in flight finish and are stored, nothing
+//! more is sent). So that a stop saves calls even when a few slow answers hold a round open
+//! while the other slots race ahead, the runner is held one round ahead of the decisions:
+//! sample `s` is sent only once round `s − 1` is assessed ([`Watch::allowed`]). The verdict is then the sequential one
 //! ([`judge`]); what the fixed-N comparison says of the data gathered stays in the
 //! document's `comparison` for reference.
 
@@ -25,6 +28,8 @@ pub(super) struct Watch {
     expected: Vec<u64>,
     /// Pairs completed for each sample index.
     completed: Vec<u64>,
+    /// Sides of each sample index that will never pair (not sent for the budget).
+    unpairable: Vec<u64>,
     /// Rounds assessed so far.
     assessed: u32,
     /// No stop before this many rounds: the run's `min_samples`.
@@ -47,6 +52,7 @@ impl Watch {
         Watch {
             monitor: Monitor::new(&probe.drift, planned_pairs),
             completed: vec![0; expected.len()],
+            unpairable: vec![0; expected.len()],
             expected,
             assessed: 0,
             min_rounds: probe.min_samples.max(1),
@@ -70,7 +76,8 @@ impl Watch {
             }
         }
         while let Some(&need) = self.expected.get(self.assessed as usize) {
-            if self.completed[self.assessed as usize] < need {
+            let i = self.assessed as usize;
+            if self.completed[i] + self.unpairable[i] < need {
                 break;
             }
             self.assessed += 1;
@@ -132,6 +139,25 @@ impl Watch {
         };
         report.message = stop_message(&report);
         report
+    }
+
+    /// Notes an observation as it arrives: a sample not sent for the budget never pairs.
+    pub fn settled(&mut self, obs: &crate::runner::Observation) {
+        if obs.status == crate::runner::Status::SkippedBudget {
+            if let Some(u) = self.unpairable.get_mut(obs.sample as usize) {
+                *u += 1;
+            }
+        }
+    }
+
+    /// The highest sample index the runner may send now: one round ahead of the rounds
+    /// assessed (all of them once the gate is decided: the runner is stopped then anyway).
+    pub fn allowed(&self) -> u32 {
+        if self.stopped_at.is_some() {
+            u32::MAX
+        } else {
+            self.assessed.saturating_add(1)
+        }
     }
 
     /// Whether the watch stopped the run (so the runner's "interrupted" is its doing).

@@ -13,6 +13,13 @@
 //! started from a prior observation (mean ½, variance ¼), truncated at `c / m` (`c = ½`) so
 //! that a single loss costs at most half the capital.
 //!
+//! For the *test* (the e-value a gate fails on) the bets are aGRAPA instead — the adaptive
+//! Kelly bet `λ_i = (μ̂_{i−1} − m) / (σ̂²_{i−1} + (μ̂_{i−1} − m)²)` (Waudby-Smith & Ramdas
+//! 2023, §B.3; `confseq.betting_strategies.lambda_aKelly`), kept ≥ 0 so the capital stays a
+//! supermartingale under the composite `H₀: mean ≤ m`, and truncated at `½ / m` as above.
+//! It grows the capital as fast as the data allow when the mean is above `m` — the power a
+//! failing gate needs — where the plug-in bets are tuned for a narrow sequence instead.
+//!
 //! Why betting for rates: a rate's paired difference is bounded, so this needs no
 //! asymptotics (exact at every sample size, where the CLT is poor for rare events), and it
 //! adapts to the variance: with few discordant pairs its sequence is much tighter than
@@ -38,6 +45,8 @@ pub struct Betting {
     xs: Vec<f64>,
     /// The untruncated plug-in bet placed before each observation.
     lambdas: Vec<f64>,
+    /// The regularised running mean and variance before each observation (aGRAPA's inputs).
+    before: Vec<(f64, f64)>,
     sum: f64,
     sum_sq_dev: f64,
 }
@@ -49,6 +58,7 @@ impl Betting {
             alpha,
             xs: Vec::new(),
             lambdas: Vec::new(),
+            before: Vec::new(),
             sum: 0.0,
             sum_sq_dev: 0.0,
         }
@@ -71,6 +81,7 @@ impl Betting {
         let var_before = (0.25 + self.sum_sq_dev) / t;
         let lambda = (2.0 * (1.0 / self.alpha).ln() / (var_before * t * (1.0 + t).ln())).sqrt();
         self.lambdas.push(if lambda.is_finite() { lambda } else { 0.0 });
+        self.before.push(((0.5 + self.sum) / t, var_before));
         self.xs.push(x);
         self.sum += x;
         let mean_now = (0.5 + self.sum) / (t + 1.0);
@@ -86,6 +97,19 @@ impl Betting {
                 Side::Below => 1.0 - l.min(TRUNCATION / (1.0 - m).max(1e-12)) * (x - m),
             };
             log_k += factor.max(0.0).ln();
+        }
+        log_k.exp()
+    }
+
+    /// The aGRAPA capital against `H₀: mean ≤ m`: the e-process a gate tests with.
+    pub fn agrapa_capital(&self, m: f64) -> f64 {
+        let mut log_k = 0.0;
+        for (&x, &(mu, var)) in self.xs.iter().zip(&self.before) {
+            let gap = mu - m;
+            let kelly = gap / (var + gap * gap);
+            let lambda = if kelly.is_finite() { kelly } else { 0.0 };
+            let lambda = lambda.clamp(0.0, TRUNCATION / m.max(1e-12));
+            log_k += (1.0 + lambda * (x - m)).max(0.0).ln();
         }
         log_k.exp()
     }
