@@ -1096,7 +1096,9 @@ async fn gate_trial(
     index: usize,
 ) -> (GateRun, GateRun) {
     let addr = SocketAddr::from(([127, 0, 0, 1], 0));
-    let base = sim::start(normal(seed), cases.to_vec(), addr).await.expect("sim");
+    let base = sim::start(normal(seed), cases.to_vec(), addr)
+        .await
+        .expect("sim");
     let canary = sim::start(kind.profile(seed ^ 0x9e37_79b9), cases.to_vec(), addr)
         .await
         .expect("sim");
@@ -1122,10 +1124,17 @@ async fn gate_trial(
         let o = project::run(&probe, &store, &options).await;
         assert_eq!(o.status, RunStatus::Complete, "{:?}", o.status_reason);
         assert_eq!(o.sequential.is_some(), sequential);
-        if let Some(seq) = o.sequential.as_ref().filter(|_| std::env::var_os("SEQDEBUG").is_some()) {
+        if let Some(seq) = o
+            .sequential
+            .as_ref()
+            .filter(|_| std::env::var_os("SEQDEBUG").is_some())
+        {
             eprintln!("{kind:?}: {}", seq.message);
             for m in &seq.metrics {
-                eprintln!("   {} n={} eff={:.3} cs={:?} e={:.3e} {:?} rej={}", m.metric, m.pairs, m.effect, m.cs, m.e_value, m.decision, m.rejected);
+                eprintln!(
+                    "   {} n={} eff={:.3} cs={:?} e={:.3e} {:?} rej={}",
+                    m.metric, m.pairs, m.effect, m.cs, m.e_value, m.decision, m.rejected
+                );
             }
         }
         out.push(GateRun {
@@ -1215,8 +1224,16 @@ async fn calibrate_gates(trials: usize, samples: u32) -> Vec<GateFigures> {
         .iter()
         .map(|&kind| GateFigures {
             kind,
-            fixed: results.iter().filter(|r| r.0 == kind).map(|r| r.1).collect(),
-            sequential: results.iter().filter(|r| r.0 == kind).map(|r| r.2).collect(),
+            fixed: results
+                .iter()
+                .filter(|r| r.0 == kind)
+                .map(|r| r.1)
+                .collect(),
+            sequential: results
+                .iter()
+                .filter(|r| r.0 == kind)
+                .map(|r| r.2)
+                .collect(),
             planned,
         })
         .collect()
@@ -1259,7 +1276,13 @@ fn gate_table(figures: &[GateFigures]) -> String {
 fn assert_gate_guards(figures: &[GateFigures]) {
     for f in figures {
         for (fixed, seq) in f.fixed.iter().zip(&f.sequential) {
-            assert!(seq.calls <= f.planned, "{:?}: {} > {}", f.kind, seq.calls, f.planned);
+            assert!(
+                seq.calls <= f.planned,
+                "{:?}: {} > {}",
+                f.kind,
+                seq.calls,
+                f.planned
+            );
             assert!(fixed.calls <= f.planned);
         }
     }
@@ -1282,7 +1305,10 @@ fn sequential_gate_beside_fixed_n() {
     // fixed plan, less one trial. (Rates are reported, not asserted: at 20 × 10 the betting
     // e-process under e-BH catches refusals +10 points less often than the paired exact
     // McNemar test does — see BENCHMARKS.md.)
-    for f in figures.iter().filter(|f| matches!(f.kind, Kind::Latency | Kind::Length)) {
+    for f in figures
+        .iter()
+        .filter(|f| matches!(f.kind, Kind::Latency | Kind::Length))
+    {
         assert!(
             flagged(&f.sequential) + 1 >= flagged(&f.fixed),
             "{:?}:\n{}",

@@ -75,7 +75,10 @@ async fn a_plainly_broken_canary_stops_early_with_a_failure() {
     assert_eq!(out.status, RunStatus::Complete, "{:?}", out.status_reason);
     assert_eq!(seq.decision, SequentialDecision::Fail);
     assert_eq!(seq.reason, StopReason::Drift);
-    assert!(seq.stopped_early && seq.round < seq.rounds_planned, "{seq:#?}");
+    assert!(
+        seq.stopped_early && seq.round < seq.rounds_planned,
+        "{seq:#?}"
+    );
     // 4 cases × 40 samples × 2 targets planned; far fewer sent.
     assert_eq!(seq.calls_planned, 320);
     assert!(seq.calls_saved > 160, "{seq:#?}");
@@ -107,7 +110,10 @@ async fn a_plainly_equal_canary_stops_early_with_a_pass() {
     assert_eq!(out.verdict, Verdict::Pass, "{seq:#?} {:#?}", out.findings);
     assert_eq!(out.exit_code, probity::exit::PASSED);
     assert_eq!(seq.reason, StopReason::BelowMinEffect, "{seq:#?}");
-    assert!(seq.round < seq.rounds_planned && seq.calls_saved > 0, "{seq:#?}");
+    assert!(
+        seq.round < seq.rounds_planned && seq.calls_saved > 0,
+        "{seq:#?}"
+    );
     for m in &seq.metrics {
         assert!(
             matches!(
@@ -190,9 +196,15 @@ async fn the_gate_command_writes_where_it_stopped_into_every_output() {
     assert_eq!(seq["reason"], "drift");
     assert_eq!(seq["stopped_early"], true);
     assert!(seq["calls_saved"].as_u64().unwrap() > 0);
-    assert!(seq["metrics"].as_array().unwrap().iter().any(|m| m["metric"] == "latency"
-        && m["method"] == "normal_mixture"
-        && m["cs"].as_array().unwrap().len() == 2));
+    assert!(
+        seq["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["metric"] == "latency"
+                && m["method"] == "normal_mixture"
+                && m["cs"].as_array().unwrap().len() == 2)
+    );
     let md = std::fs::read_to_string(&md).unwrap();
     assert!(md.contains("### Sequential gate"), "{md}");
     assert!(md.contains("sequential gate stopped after round"), "{md}");

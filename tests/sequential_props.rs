@@ -24,7 +24,13 @@ fn betting_null_crossings(seed: u64, q: f64, n: usize, trials: usize, alpha: f64
         let mut ever = false;
         for _ in 0..n {
             let u: f64 = rng.random();
-            let d = if u < q { -1.0 } else if u < 2.0 * q { 1.0 } else { 0.0 };
+            let d = if u < q {
+                -1.0
+            } else if u < 2.0 * q {
+                1.0
+            } else {
+                0.0
+            };
             b.push((d + 1.0) / 2.0);
             let k = b.capital(0.5, Side::Above);
             let g = b.agrapa_capital(0.5);

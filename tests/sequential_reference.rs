@@ -8,13 +8,18 @@
 //! the sequence, minus one step) while probity bisects to 1e-10, so the check is that
 //! probity's exact bound lies within the grid step confseq's allows: `l ≤ ours ≤ l + 2/1000`.
 
-use probity::stats::sequential::{Betting, MeanCs, Side, best_rho, log_mixture_e_value, mixture_e_value, two_sided_bound};
+use probity::stats::sequential::{
+    Betting, MeanCs, Side, best_rho, log_mixture_e_value, mixture_e_value, two_sided_bound,
+};
 use serde_json::Value;
 
 const REL: f64 = 1e-6;
 
 fn vectors() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/sequential_reference.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/vectors/sequential_reference.json"
+    );
     let text = std::fs::read_to_string(path).expect("reference vectors present");
     serde_json::from_str(&text).expect("reference vectors are JSON")
 }
@@ -97,13 +102,22 @@ fn the_betting_capital_matches_confseq() {
             "above" => Side::Above,
             _ => Side::Below,
         };
-        for (at, theirs) in c["at"].as_array().unwrap().iter().zip(c["capital"].as_array().unwrap()) {
+        for (at, theirs) in c["at"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(c["capital"].as_array().unwrap())
+        {
             let at = at.as_u64().unwrap() as usize;
             let mut b = Betting::new(alpha);
             for &xi in &x[..at] {
                 b.push(xi);
             }
-            close(b.capital(m, side), num(theirs), &format!("{} m={m} α={alpha} {side:?} t={at}", c["name"]));
+            close(
+                b.capital(m, side),
+                num(theirs),
+                &format!("{} m={m} α={alpha} {side:?} t={at}", c["name"]),
+            );
         }
     }
 }
@@ -116,13 +130,22 @@ fn the_agrapa_capital_matches_confseq() {
     for c in cases {
         let x = stream(&v, c["name"].as_str().unwrap());
         let m = num(&c["m"]);
-        for (at, theirs) in c["at"].as_array().unwrap().iter().zip(c["capital"].as_array().unwrap()) {
+        for (at, theirs) in c["at"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(c["capital"].as_array().unwrap())
+        {
             let at = at.as_u64().unwrap() as usize;
             let mut b = Betting::new(0.05);
             for &xi in &x[..at] {
                 b.push(xi);
             }
-            close(b.agrapa_capital(m), num(theirs), &format!("aGRAPA {} m={m} t={at}", c["name"]));
+            close(
+                b.agrapa_capital(m),
+                num(theirs),
+                &format!("aGRAPA {} m={m} t={at}", c["name"]),
+            );
         }
     }
 }

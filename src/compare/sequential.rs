@@ -72,6 +72,16 @@ enum Source {
     Length,
 }
 
+/// A continuous metric: (name, label, source, scale, thresholds, latency floor applies).
+type ContinuousSpec = (
+    &'static str,
+    &'static str,
+    Source,
+    Scale,
+    fn(&Drift) -> (f64, f64),
+    bool,
+);
+
 struct Spec {
     name: &'static str,
     label: &'static str,
@@ -115,14 +125,63 @@ fn specs() -> Vec<Spec> {
             ms_floor: false,
         })
         .collect();
-    let continuous: [(&'static str, &'static str, Source, Scale, fn(&Drift) -> (f64, f64), bool); 7] = [
-        ("latency", "latency", Source::Value(value_index("latency_ms")), Scale::LogIncrease, |d| d.latency_ratio, true),
-        ("ttft", "time to first token", Source::Value(value_index("ttft_ms")), Scale::LogIncrease, |d| d.latency_ratio, true),
-        ("cost", "cost per request", Source::Value(value_index("cost_usd")), Scale::LogIncrease, |d| d.cost_ratio, false),
-        ("output_length", "output length", Source::Length, Scale::LogEither, |d| d.length_ratio, false),
-        ("similarity", "similarity to the reference", Source::Value(value_index("similarity")), Scale::Drop, |d| d.score_drop, false),
-        ("cosine", "embedding similarity", Source::Value(value_index("cosine")), Scale::Drop, |d| d.score_drop, false),
-        ("grounding_support", "grounding support", Source::Value(value_index("grounding_support")), Scale::Drop, |d| d.score_drop, false),
+    let continuous: [ContinuousSpec; 7] = [
+        (
+            "latency",
+            "latency",
+            Source::Value(value_index("latency_ms")),
+            Scale::LogIncrease,
+            |d| d.latency_ratio,
+            true,
+        ),
+        (
+            "ttft",
+            "time to first token",
+            Source::Value(value_index("ttft_ms")),
+            Scale::LogIncrease,
+            |d| d.latency_ratio,
+            true,
+        ),
+        (
+            "cost",
+            "cost per request",
+            Source::Value(value_index("cost_usd")),
+            Scale::LogIncrease,
+            |d| d.cost_ratio,
+            false,
+        ),
+        (
+            "output_length",
+            "output length",
+            Source::Length,
+            Scale::LogEither,
+            |d| d.length_ratio,
+            false,
+        ),
+        (
+            "similarity",
+            "similarity to the reference",
+            Source::Value(value_index("similarity")),
+            Scale::Drop,
+            |d| d.score_drop,
+            false,
+        ),
+        (
+            "cosine",
+            "embedding similarity",
+            Source::Value(value_index("cosine")),
+            Scale::Drop,
+            |d| d.score_drop,
+            false,
+        ),
+        (
+            "grounding_support",
+            "grounding support",
+            Source::Value(value_index("grounding_support")),
+            Scale::Drop,
+            |d| d.score_drop,
+            false,
+        ),
     ];
     out.extend(
         continuous
@@ -403,7 +462,9 @@ impl Monitor {
             });
         }
         // e-BH over the metrics under test.
-        let family: Vec<usize> = (0..metrics.len()).filter(|&i| e_values[i].is_some()).collect();
+        let family: Vec<usize> = (0..metrics.len())
+            .filter(|&i| e_values[i].is_some())
+            .collect();
         let es: Vec<f64> = family.iter().map(|&i| e_values[i].unwrap_or(0.0)).collect();
         let rejected = e_bh(&es, alpha);
         for (&i, r) in family.iter().zip(rejected) {
@@ -588,7 +649,10 @@ pub fn stop_message(report: &SequentialReport) -> String {
                     .filter(|m| m.decision == MetricDecision::Undecided)
                     .map(|m| m.label.as_str())
                     .collect();
-                format!("ran every planned round; still undecided: {}", open.join(", "))
+                format!(
+                    "ran every planned round; still undecided: {}",
+                    open.join(", ")
+                )
             }
             _ => "decided at the last planned round".to_string(),
         },
@@ -604,7 +668,11 @@ pub fn stop_message(report: &SequentialReport) -> String {
     };
     format!(
         "sequential gate stopped after round {} of {}: {why}; {} of {} calls used{share}, {} saved",
-        report.round, report.rounds_planned, report.calls_used, report.calls_planned, report.calls_saved
+        report.round,
+        report.rounds_planned,
+        report.calls_used,
+        report.calls_planned,
+        report.calls_saved
     )
 }
 
@@ -628,8 +696,14 @@ mod tests {
         let mut same = Monitor::new(&drift, 400);
         for i in 0..60 {
             let jitter = 1.0 + 0.05 * ((i * 7 % 11) as f64 - 5.0) / 5.0;
-            slow.add_pair(&measures(false, 100.0 * jitter), &measures(false, 200.0 / jitter));
-            same.add_pair(&measures(false, 100.0 * jitter), &measures(false, 100.0 / jitter));
+            slow.add_pair(
+                &measures(false, 100.0 * jitter),
+                &measures(false, 200.0 / jitter),
+            );
+            same.add_pair(
+                &measures(false, 100.0 * jitter),
+                &measures(false, 100.0 / jitter),
+            );
         }
         let a = slow.assess(3);
         assert_eq!(a.decision, SequentialDecision::Fail, "{:#?}", a.metrics);

@@ -480,11 +480,10 @@ async fn drive(
     };
 
     // A sequential gate watches the pairs of its two targets round by round.
-    let mut watch = (sequential_wanted(probe, options) && prepared.names.len() == 2)
-        .then(|| {
-            accumulator.keep_fresh_pairs();
-            sequential::Watch::new(probe, cases, prepared.samples)
-        });
+    let mut watch = (sequential_wanted(probe, options) && prepared.names.len() == 2).then(|| {
+        accumulator.keep_fresh_pairs();
+        sequential::Watch::new(probe, cases, prepared.samples)
+    });
 
     progress.start(prepared.total);
     let clock = Instant::now();

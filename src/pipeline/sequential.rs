@@ -187,7 +187,10 @@ pub(super) fn judge(
     findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     let undecided = report.decision == SequentialDecision::Undecided;
     if undecided {
-        findings.push(crate::compare::insufficient_finding(target, &report.message));
+        findings.push(crate::compare::insufficient_finding(
+            target,
+            &report.message,
+        ));
     }
     Verdict::of(findings, undecided)
 }

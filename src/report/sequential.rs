@@ -53,7 +53,10 @@ pub fn markdown_block(report: &SequentialReport) -> String {
         .filter(|m| m.decision == MetricDecision::NoSignal)
         .count();
     if quiet > 0 {
-        let _ = writeln!(md, "\n{quiet} rate(s) had no event on either side (not tested).");
+        let _ = writeln!(
+            md,
+            "\n{quiet} rate(s) had no event on either side (not tested)."
+        );
     }
     md
 }

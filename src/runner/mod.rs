@@ -228,7 +228,8 @@ impl Runner {
             // unreachable target found meanwhile lifts it.
             if let Some(rx) = rounds.as_mut() {
                 let held_from = Instant::now();
-                while *rx.borrow() < item.sample && !states.iter().any(TargetState::is_unreachable) {
+                while *rx.borrow() < item.sample && !states.iter().any(TargetState::is_unreachable)
+                {
                     tokio::select! {
                         changed = rx.changed() => if changed.is_err() { break },
                         _ = tokio::time::sleep(Duration::from_millis(200)) => {}

@@ -80,7 +80,8 @@ impl Betting {
         // running means (as `lambda_predmix_eb` computes it).
         let var_before = (0.25 + self.sum_sq_dev) / t;
         let lambda = (2.0 * (1.0 / self.alpha).ln() / (var_before * t * (1.0 + t).ln())).sqrt();
-        self.lambdas.push(if lambda.is_finite() { lambda } else { 0.0 });
+        self.lambdas
+            .push(if lambda.is_finite() { lambda } else { 0.0 });
         self.before.push(((0.5 + self.sum) / t, var_before));
         self.xs.push(x);
         self.sum += x;

@@ -17,6 +17,4 @@ pub mod normal_mixture;
 
 pub use betting::{Betting, Side};
 pub use ebh::e_bh;
-pub use normal_mixture::{
-    MeanCs, best_rho, log_mixture_e_value, mixture_e_value, two_sided_bound,
-};
+pub use normal_mixture::{MeanCs, best_rho, log_mixture_e_value, mixture_e_value, two_sided_bound};

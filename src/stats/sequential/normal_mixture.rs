@@ -110,7 +110,10 @@ mod tests {
     #[test]
     fn the_boundary_grows_like_the_square_root_of_time_and_log() {
         let rho = best_rho(100.0, 0.05);
-        let (a, b) = (two_sided_bound(100.0, 0.05, rho), two_sided_bound(400.0, 0.05, rho));
+        let (a, b) = (
+            two_sided_bound(100.0, 0.05, rho),
+            two_sided_bound(400.0, 0.05, rho),
+        );
         assert!(b > 2.0 * a && b < 2.6 * a, "{a} {b}");
     }
 }
