@@ -41,6 +41,7 @@ struct LabelledSet {
 
 fn case(pair: &Pair) -> Case {
     Case {
+        labels: Default::default(),
         id: pair.id.clone(),
         set: "grounding-eval".into(),
         messages: vec![Message {

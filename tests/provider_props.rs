@@ -427,6 +427,7 @@ fn target(kind: ProviderKind, addr: SocketAddr, stream: bool) -> Target {
             output_tokens: Some("/usage/out".into()),
             finish_reason: Some("/finish".into()),
             model: Some("/model".into()),
+            timings: Default::default(),
         },
     });
     Target {

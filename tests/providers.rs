@@ -1290,6 +1290,7 @@ fn rag_target(server: &Server, scenario: &str, text_pointer: &str) -> Target {
             output_tokens: Some("/usage/out".into()),
             finish_reason: Some("/result/finish".into()),
             model: Some("/result/engine".into()),
+            timings: Default::default(),
         },
     });
     t

@@ -254,6 +254,7 @@ fn case(s: &Setup) -> Case {
     .map(|r| regex::Regex::new(r).unwrap())
     .collect::<Vec<_>>();
     Case {
+        labels: Default::default(),
         id: "prop".into(),
         set: "props".into(),
         messages: vec![
@@ -298,6 +299,12 @@ fn case(s: &Setup) -> Case {
             similar: None,
             rubric: None,
             allow_pii: s.allow_pii,
+            // Tone and output character (issue 13): every bound, so the property covers it.
+            tone: Some(probity::golden::expect::Tone {
+                sentiment_min: Some(0.0),
+                language: Some("en".into()),
+                max_reading_grade: Some(10.0),
+            }),
         },
     }
 }

@@ -39,6 +39,7 @@ fn message(role: Role, content: &str) -> Message {
 
 fn case(id: &str, prompt: &str, expect: Expect, context: Vec<String>) -> Case {
     Case {
+        labels: Default::default(),
         id: id.into(),
         set: "support".into(),
         messages: vec![

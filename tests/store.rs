@@ -84,6 +84,7 @@ fn obs(seq: u64) -> Observation {
             gap_p50_ms: Some(12.0),
             gap_p95_ms: Some(30.5),
             server: [("retrieval".to_string(), 120.0)].into(),
+            network_overhead_ms: Some(30.0),
         }),
     }
 }

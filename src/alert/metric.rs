@@ -91,11 +91,141 @@ pub const METRICS: &[Metric] = &[
         "Answer length p95 (characters)",
         Unit::Count,
     ),
+    // issue 13, latency by component (`summary.components`; any other component, a
+    // server's `retrieval` say, is `components.<name>.<stat>`, see `component_metric`)
+    m(
+        "components.ttfb.p50",
+        "Time to first byte p50",
+        Unit::Millis,
+    ),
+    m(
+        "components.ttfb.p95",
+        "Time to first byte p95",
+        Unit::Millis,
+    ),
+    m(
+        "components.ttfb.p99",
+        "Time to first byte p99",
+        Unit::Millis,
+    ),
+    m(
+        "components.connect.p95",
+        "Connect (TCP+TLS) p95",
+        Unit::Millis,
+    ),
+    m(
+        "components.network_overhead.p50",
+        "Network overhead p50",
+        Unit::Millis,
+    ),
+    m(
+        "components.network_overhead.p95",
+        "Network overhead p95",
+        Unit::Millis,
+    ),
+    m(
+        "components.token_gap_p50.p50",
+        "Median gap between tokens",
+        Unit::Millis,
+    ),
+    m(
+        "components.token_gap_p95.p95",
+        "Gap between tokens p95",
+        Unit::Millis,
+    ),
+    // Tone and output character (issue 13).
+    m(
+        "quality.tone.sentiment",
+        "Mean sentiment (VADER)",
+        Unit::Score,
+    ),
+    m(
+        "quality.tone.hedging",
+        "Share of hedging sentences",
+        Unit::Rate,
+    ),
+    m(
+        "quality.tone.hedged_answers",
+        "Hedging answer rate",
+        Unit::Rate,
+    ),
+    m(
+        "quality.tone.exclamation",
+        "Share of exclaiming sentences",
+        Unit::Rate,
+    ),
+    m(
+        "quality.tone.exclaiming_answers",
+        "Exclaiming answer rate",
+        Unit::Rate,
+    ),
+    m("quality.tone.caps", "Share of ALL-CAPS words", Unit::Rate),
+    m(
+        "quality.tone.all_caps_answers",
+        "All-caps answer rate",
+        Unit::Rate,
+    ),
+    m(
+        "quality.tone.reading_grade",
+        "Mean reading grade",
+        Unit::Grade,
+    ),
+    m(
+        "quality.tone.language_mismatch",
+        "Wrong-language answer rate",
+        Unit::Rate,
+    ),
+    m("quality.tone.markdown", "Markdown use", Unit::Rate),
+    m("quality.tone.list", "List use", Unit::Rate),
+    m("quality.tone.code_fence", "Code-fence use", Unit::Rate),
+    m(
+        "quality.tone.expect_fail",
+        "Tone expectation failure rate",
+        Unit::Rate,
+    ),
 ];
+
+/// issue 13: `components.<name>.<stat>` for a component not listed in `METRICS` (the
+/// server's own names, `dns`), one entry per statistic.
+const COMPONENT_STATS: [Metric; 5] = [
+    m("components.<name>.p50", "Component p50", Unit::Millis),
+    m("components.<name>.p95", "Component p95", Unit::Millis),
+    m("components.<name>.p99", "Component p99", Unit::Millis),
+    m(
+        "components.<name>.mean",
+        "Mean component time",
+        Unit::Millis,
+    ),
+    m(
+        "components.<name>.max",
+        "Slowest component time",
+        Unit::Millis,
+    ),
+];
+
+/// The metric of a component rule (`components.retrieval.p95`): any component name (the
+/// characters `Server-Timing` and `response.timings` allow) and one of the five statistics.
+fn component_metric(name: &str) -> Option<&'static Metric> {
+    let (component, stat) = name.strip_prefix("components.")?.rsplit_once('.')?;
+    let valid = !component.is_empty()
+        && component.len() <= 64
+        && component
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !matches!(b, b'.' | b'"' | b',' | b';' | b'='));
+    if !valid {
+        return None;
+    }
+    COMPONENT_STATS
+        .iter()
+        .find(|m| m.name.rsplit_once('.').is_some_and(|(_, s)| s == stat))
+}
 
 /// The metric named `name`.
 pub fn metric(name: &str) -> Option<&'static Metric> {
-    METRICS.iter().find(|m| m.name == name)
+    METRICS
+        .iter()
+        .find(|m| m.name == name)
+        .or_else(|| component_metric(name))
 }
 
 /// Every metric name, for "did you mean".
@@ -140,5 +270,29 @@ mod tests {
         assert_eq!(value_in(&s, "quality.hallucination"), None);
         assert_eq!(value_in(&s, "cost_per_request_usd"), Some(0.0025));
         assert!(METRICS.iter().all(|m| metric(m.name) == Some(m)));
+    }
+
+    #[test]
+    fn any_component_can_be_named_with_a_statistic() {
+        let s = serde_json::json!({
+            "components": { "retrieval": { "p95": 140.0, "samples": 3 }, "dns": { "p50": null } }
+        });
+        let m = metric("components.retrieval.p95").unwrap();
+        assert_eq!(m.label, "Component p95");
+        // The rule reads the value under the name it was given, not the table's pattern.
+        assert_eq!(value_in(&s, "components.retrieval.p95"), Some(140.0));
+        assert_eq!(value_in(&s, "components.dns.p50"), None);
+        assert_eq!(
+            metric("components.ttfb.p95").unwrap().label,
+            "Time to first byte p95"
+        );
+        for bad in [
+            "components.retrieval.p90",
+            "components..p95",
+            "components.a.b.p95",
+            "components.x",
+        ] {
+            assert!(metric(bad).is_none(), "{bad}");
+        }
     }
 }

@@ -114,7 +114,8 @@ pub fn custom_signals(rules: &[AlertRule], outcome: &RunOutcome) -> Vec<Signal> 
             let Some(m) = metric::metric(&rule.metric) else {
                 continue;
             };
-            let Some(current) = metric::value_in(&doc, m.name) else {
+            // The rule's own name: a component rule's entry is a pattern (issue 13).
+            let Some(current) = metric::value_in(&doc, &rule.metric) else {
                 continue;
             };
             if !rule.op.holds(current, rule.value) {

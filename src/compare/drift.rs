@@ -265,6 +265,15 @@ fn rate_label(name: &str) -> String {
         "empty_answer" => "empty-answer rate",
         "safety_flag" => "safety-flag rate",
         "judge_fail" => "judge failure rate",
+        // Tone and output character (issue 13).
+        "tone_fail" => "tone expectation failure rate",
+        "language_mismatch" => "wrong-language answer rate",
+        "hedging" => "hedging answer rate",
+        "exclamation" => "exclaiming answer rate",
+        "all_caps" => "all-caps answer rate",
+        "markdown" => "Markdown use",
+        "list" => "list use",
+        "code_fence" => "code-fence use",
         ATTEMPT_ERROR => "attempt error rate (retries included)",
         other => match other
             .strip_prefix(ATTEMPT_ERROR)
@@ -489,7 +498,7 @@ fn continuous(
         "output_chars"
     };
     let latency_floor = Some(drift.latency_floor_ms);
-    let metrics: [ContinuousMetric; 7] = [
+    let metrics: [ContinuousMetric; 9] = [
         (
             "latency_ms",
             "latency",
@@ -553,9 +562,45 @@ fn continuous(
             Unit::Score,
             None,
         ),
+        // Tone and output character (issue 13): a less positive tone is worse (compared on
+        // (compound + 1) / 2, shown as the compound); a reading grade moving either way is
+        // a change of character, held to the output length's ratios.
+        (
+            "tone_sentiment",
+            "sentiment",
+            "sentiment",
+            EffectKind::RatioDecrease,
+            drift.score_drop,
+            Unit::Sentiment,
+            None,
+        ),
+        (
+            "tone_reading_grade",
+            "reading_grade",
+            "reading grade",
+            EffectKind::Ratio,
+            drift.length_ratio,
+            Unit::Grade,
+            None,
+        ),
     ];
+    // issue 13, latency by component: each `component/<name>` both sides measured.
+    let components = component_metrics(b, c);
+    let components = components.iter().map(|(key, label)| {
+        let key = key.as_str();
+        let (kind, thresholds) = (EffectKind::RatioIncrease, drift.latency_ratio);
+        (
+            key,
+            key,
+            label.as_str(),
+            kind,
+            thresholds,
+            Unit::Millis,
+            latency_floor,
+        )
+    });
     for (i, (source, metric, label, kind, thresholds, unit, floor)) in
-        metrics.into_iter().enumerate()
+        metrics.into_iter().chain(components).enumerate()
     {
         let (Some(x), Some(y)) = (b.continuous.get(source), c.continuous.get(source)) else {
             continue;
@@ -640,6 +685,21 @@ fn continuous(
             });
         }
     }
+}
+
+/// issue 13: the `component/<name>` continuous metrics present on both sides, with what a
+/// person calls them ("retrieval time"); judged like latency (ratio, higher is worse, the
+/// latency floor).
+fn component_metrics(b: &Evidence, c: &Evidence) -> Vec<(String, String)> {
+    use crate::summary::components::EVIDENCE_PREFIX;
+    b.continuous
+        .keys()
+        .filter(|key| key.starts_with(EVIDENCE_PREFIX) && c.continuous.contains_key(*key))
+        .map(|key| {
+            let name = key.trim_start_matches(EVIDENCE_PREFIX).replace('_', " ");
+            (key.clone(), format!("{name} time"))
+        })
+        .collect()
 }
 
 fn sorted_quantile(values: &[f64], q: f64) -> f64 {

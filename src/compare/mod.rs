@@ -260,6 +260,9 @@ pub fn show(unit: crate::config::Unit, x: f64) -> String {
         Unit::Usd => format_usd(x),
         Unit::Count => format!("{x:.0}"),
         Unit::Score => format!("{x:.3}"),
+        // Tone and output character (issue 13).
+        Unit::Sentiment => format!("{:.2}", 2.0 * x - 1.0),
+        Unit::Grade => format!("{x:.1}"),
     }
 }
 

@@ -15,7 +15,7 @@
 
 use serde_json::Value;
 
-use super::{Estimate, Finding, FindingKind, Severity, format_ms, format_rate};
+use super::{Estimate, Finding, FindingKind, Severity, format_ms, format_rate, format_usd};
 use crate::config::Drift;
 use crate::stats::{MAD_SCALE, mad};
 use crate::summary::{Evidence, RunSummary};
@@ -44,12 +44,15 @@ enum Scale {
     /// Latency percentiles: the ratio to the median must also be at least
     /// `latency_ratio`. Holds the percentile and the evidence values it is taken over.
     Percentile(f64, &'static str),
+    /// Amounts (cost per request): the ratio to the median must also be at least
+    /// `cost_ratio`, so a spike is judged like a drift in cost is.
+    Usd,
 }
 
 type Read = fn(&RunSummary) -> Option<f64>;
 
 /// (metric, label, value of a summary, worse side, scale)
-const METRICS: [(&str, &str, Read, Worse, Scale); 6] = [
+const METRICS: &[(&str, &str, Read, Worse, Scale)] = &[
     (
         "error_rate",
         "error rate",
@@ -92,7 +95,20 @@ const METRICS: [(&str, &str, Read, Worse, Scale); 6] = [
         Worse::Lower,
         Scale::Rate(|s| s.quality.format_compliance.map(|r| r.n)),
     ),
+    // Cost by feature (issue 13): a cost spike is a trend finding, and so an alert.
+    (
+        "cost_per_request",
+        "cost per request",
+        |s| cost_per_request(s.figures.requests, s.figures.cost_usd),
+        Worse::Higher,
+        Scale::Usd,
+    ),
 ];
+
+/// Cost over requests; `None` without requests (nothing was sent, nothing to judge).
+fn cost_per_request(requests: u64, cost_usd: f64) -> Option<f64> {
+    (requests > 0).then(|| cost_usd / requests as f64)
+}
 
 /// The summary of a stored run document (`{"summary": {...}, ...}`), typed; `None` for a
 /// document without one (a run that failed before its end) or one that does not read.
@@ -127,7 +143,7 @@ pub fn check_trend(
     target: &str,
 ) -> Vec<Finding> {
     let mut findings = Vec::new();
-    for (metric, label, read, worse, scale) in METRICS {
+    for &(metric, label, read, worse, scale) in METRICS {
         let Some(x) = read(current).filter(|x| x.is_finite()) else {
             continue;
         };
@@ -137,101 +153,174 @@ pub fn check_trend(
             .filter_map(read)
             .filter(|v| v.is_finite())
             .collect();
-        if past.len() < MIN_HISTORY {
-            continue;
-        }
-        let Some((median, raw_mad)) = mad(&past) else {
-            continue;
+        let judged = Judged {
+            metric,
+            label,
+            worse,
+            scale,
         };
-        // A rate's spread is at least its sampling error at this run's size: counts that
-        // are 0 (or all) in most runs give a MAD of 0, and then 2 errors in 100 samples
-        // would be "far outside" a history that saw 1 now and then.
-        let sampling_error = match scale {
-            Scale::Rate(n) => n(current).filter(|n| *n >= 1).map_or(0.0, |n| {
-                let n = n as f64;
-                let mean = past.iter().sum::<f64>() / past.len() as f64;
-                let p = mean.clamp(1.0 / n, 1.0 - 1.0 / n);
-                (p * (1.0 - p) / n).sqrt()
-            }),
-            Scale::Percentile(..) => 0.0,
-        };
-        let spread = (MAD_SCALE * raw_mad).max(sampling_error);
-        // A percentile is judged by the lower end of its own 95% interval: the whole
-        // interval must lie far outside the band, so a p95 pushed up by one or two slow
-        // answers of a short run is not "far outside". (A standard error in milliseconds
-        // would grow with the slowdown itself and hide a real one.)
-        let judged = match scale {
-            Scale::Percentile(q, source) => evidence
-                .and_then(|e| e.continuous.get(source))
-                .and_then(|r| quantile_lower_bound(&r.values, q))
-                .map_or(x, |lower| lower.min(x)),
-            Scale::Rate(_) => x,
-        };
-        let change = match worse {
-            Worse::Higher => judged - median,
-            Worse::Lower => median - judged,
-        };
-        // A material change first: a flat history (MAD 0) must not page on a hair's width.
-        let material = match scale {
-            Scale::Rate(_) => change >= drift.rate_delta.0,
-            // Judged by the low end of its interval too, like `change`.
-            Scale::Percentile(..) => {
-                median > 0.0 && judged > median && judged / median >= drift.latency_ratio.0
-            }
-        };
-        if change <= 0.0 {
-            continue; // the judged value is not worse than the history's median
-        }
-        let z = if spread > 0.0 {
-            change / spread
-        } else {
-            f64::INFINITY
-        };
-        if !material || z < Z_LIMIT {
-            continue;
-        }
-        let show = |v: f64| match scale {
-            Scale::Rate(_) => format_rate(v),
-            Scale::Percentile(..) => format_ms(v),
-        };
-        let mut z_text = if z.is_finite() {
-            format!("robust z {z:.1}")
-        } else {
-            "the history never moved".to_string()
-        };
-        if judged != x {
-            z_text = format!(
-                "{z_text} for the low end {} of its 95% interval",
-                show(judged)
-            );
-        }
-        findings.push(Finding {
-            metric: metric.to_string(),
-            kind: FindingKind::Trend,
-            target: target.to_string(),
-            baseline: Some(Estimate {
-                value: median,
-                ci: None,
-                n: Some(past.len() as u64),
-            }),
-            current: Some(Estimate::value(x)),
-            test: Some("median_mad".to_string()),
-            statistic: z.is_finite().then_some(z),
-            p: None,
-            p_adjusted: None,
-            effect: Some(change),
-            min_effect: Some(Z_LIMIT),
-            severity: Severity::Warning,
-            case: None,
-            message: format!(
-                "{label} {} is far outside the last {} runs (median {}, {z_text}) — warning",
-                show(x),
-                past.len(),
-                show(median)
-            ),
-        });
+        findings.extend(judge(&judged, x, &past, current, evidence, drift, target));
+    }
+    // Cost by feature (issue 13): a spike of one label value's cost per request, when the
+    // run's own did not spike (a price change is one finding, not one per feature).
+    if !findings.iter().any(|f| f.metric == "cost_per_request") {
+        findings.extend(label_cost_spikes(current, history, drift, target));
     }
     findings
+}
+
+/// What a metric is, for [`judge`].
+struct Judged<'a> {
+    metric: &'a str,
+    label: &'a str,
+    worse: Worse,
+    scale: Scale,
+}
+
+/// The finding for value `x` of one metric against `past` (the history's values), if it
+/// is far outside and material.
+fn judge(
+    m: &Judged<'_>,
+    x: f64,
+    past: &[f64],
+    current: &RunSummary,
+    evidence: Option<&Evidence>,
+    drift: &Drift,
+    target: &str,
+) -> Option<Finding> {
+    let Judged {
+        metric,
+        label,
+        worse,
+        scale,
+    } = *m;
+    if past.len() < MIN_HISTORY {
+        return None;
+    }
+    let (median, raw_mad) = mad(past)?;
+    // A rate's spread is at least its sampling error at this run's size: counts that
+    // are 0 (or all) in most runs give a MAD of 0, and then 2 errors in 100 samples
+    // would be "far outside" a history that saw 1 now and then.
+    let sampling_error = match scale {
+        Scale::Rate(n) => n(current).filter(|n| *n >= 1).map_or(0.0, |n| {
+            let n = n as f64;
+            let mean = past.iter().sum::<f64>() / past.len() as f64;
+            let p = mean.clamp(1.0 / n, 1.0 - 1.0 / n);
+            (p * (1.0 - p) / n).sqrt()
+        }),
+        Scale::Percentile(..) | Scale::Usd => 0.0,
+    };
+    let spread = (MAD_SCALE * raw_mad).max(sampling_error);
+    // A percentile is judged by the lower end of its own 95% interval: the whole
+    // interval must lie far outside the band, so a p95 pushed up by one or two slow
+    // answers of a short run is not "far outside". (A standard error in milliseconds
+    // would grow with the slowdown itself and hide a real one.)
+    let judged = match scale {
+        Scale::Percentile(q, source) => evidence
+            .and_then(|e| e.continuous.get(source))
+            .and_then(|r| quantile_lower_bound(&r.values, q))
+            .map_or(x, |lower| lower.min(x)),
+        Scale::Rate(_) | Scale::Usd => x,
+    };
+    let change = match worse {
+        Worse::Higher => judged - median,
+        Worse::Lower => median - judged,
+    };
+    // A material change first: a flat history (MAD 0) must not page on a hair's width.
+    let material = match scale {
+        Scale::Rate(_) => change >= drift.rate_delta.0,
+        // Judged by the low end of its interval too, like `change`.
+        Scale::Percentile(..) => {
+            median > 0.0 && judged > median && judged / median >= drift.latency_ratio.0
+        }
+        Scale::Usd => median > 0.0 && x / median >= drift.cost_ratio.0,
+    };
+    if change <= 0.0 {
+        return None; // the judged value is not worse than the history's median
+    }
+    let z = if spread > 0.0 {
+        change / spread
+    } else {
+        f64::INFINITY
+    };
+    if !material || z < Z_LIMIT {
+        return None;
+    }
+    let show = |v: f64| match scale {
+        Scale::Rate(_) => format_rate(v),
+        Scale::Percentile(..) => format_ms(v),
+        Scale::Usd => format_usd(v),
+    };
+    let mut z_text = if z.is_finite() {
+        format!("robust z {z:.1}")
+    } else {
+        "the history never moved".to_string()
+    };
+    if judged != x {
+        z_text = format!(
+            "{z_text} for the low end {} of its 95% interval",
+            show(judged)
+        );
+    }
+    Some(Finding {
+        metric: metric.to_string(),
+        kind: FindingKind::Trend,
+        target: target.to_string(),
+        baseline: Some(Estimate {
+            value: median,
+            ci: None,
+            n: Some(past.len() as u64),
+        }),
+        current: Some(Estimate::value(x)),
+        test: Some("median_mad".to_string()),
+        statistic: z.is_finite().then_some(z),
+        p: None,
+        p_adjusted: None,
+        effect: Some(change),
+        min_effect: Some(Z_LIMIT),
+        severity: Severity::Warning,
+        case: None,
+        message: format!(
+            "{label} {} is far outside the last {} runs (median {}, {z_text}) — warning",
+            show(x),
+            past.len(),
+            show(median)
+        ),
+    })
+}
+
+/// Trend findings on the cost per request of each label value (`by_label`) the history
+/// also has: `cost_per_request:feature=document-analysis`.
+fn label_cost_spikes(
+    current: &RunSummary,
+    history: &[RunSummary],
+    drift: &Drift,
+    target: &str,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (key, values) in &current.by_label {
+        for (value, f) in values {
+            let Some(x) = f.cost_per_request_usd.filter(|x| x.is_finite()) else {
+                continue;
+            };
+            let past: Vec<f64> = history
+                .iter()
+                .take(HISTORY)
+                .filter_map(|s| s.by_label.get(key)?.get(value)?.cost_per_request_usd)
+                .filter(|v| v.is_finite())
+                .collect();
+            let metric = format!("cost_per_request:{key}={value}");
+            let label = format!("cost per request of {key}={value}");
+            let judged = Judged {
+                metric: &metric,
+                label: &label,
+                worse: Worse::Higher,
+                scale: Scale::Usd,
+            };
+            out.extend(judge(&judged, x, &past, current, None, drift, target));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -324,6 +413,112 @@ mod tests {
             1
         );
         assert!(check_trend(&current, Some(&evidence), &history, &drift, "default").is_empty());
+    }
+
+    /// Cost by feature (issue 13): a cost per request three times the history's median is
+    /// a warning saying both; a wobble within `cost_ratio` is not.
+    #[test]
+    fn a_cost_spike_is_a_trend_finding() {
+        let priced = |requests: u64, cost: f64| {
+            let mut s = doc(0.0, 1000.0);
+            s.figures.requests = requests;
+            s.figures.cost_usd = cost;
+            s
+        };
+        let history: Vec<RunSummary> = (0..20)
+            .map(|i| priced(100, 0.12 + (i % 4) as f64 * 0.001))
+            .collect();
+        let drift = Drift::default();
+        let quiet = check_trend(&priced(100, 0.13), None, &history, &drift, "default");
+        assert!(quiet.is_empty(), "{quiet:#?}");
+        let found = check_trend(&priced(100, 0.41), None, &history, &drift, "default");
+        assert_eq!(found.len(), 1, "{found:#?}");
+        let f = &found[0];
+        assert_eq!(
+            (f.metric.as_str(), f.kind),
+            ("cost_per_request", FindingKind::Trend)
+        );
+        assert_eq!(f.severity, Severity::Warning);
+        assert!(
+            f.message.starts_with(
+                "cost per request $0.00410 is far outside the last 20 runs (median $0.00121, robust z"
+            ),
+            "{}",
+            f.message
+        );
+        // A run that sent nothing has no cost per request to judge.
+        assert!(check_trend(&priced(0, 0.0), None, &history, &drift, "default").is_empty());
+    }
+
+    /// One feature's cost per request spiking while the run's stays within its band is a
+    /// finding of that feature; a spike of the whole run is one finding, not one per value.
+    #[test]
+    fn a_cost_spike_of_one_feature_is_named_by_its_label() {
+        let with_features = |docs: f64, chat: f64| {
+            let mut s = doc(0.0, 1000.0);
+            let figures = |cost: f64, requests: u64| crate::summary::LabelFigures {
+                requests,
+                samples: requests,
+                answered: requests,
+                errors: 0,
+                error_rate: 0.0,
+                cost_usd: cost,
+                cost_per_request_usd: Some(cost / requests as f64),
+                tokens: Default::default(),
+                latency_ms: Default::default(),
+                pass_rate: None,
+                format_compliance: None,
+                over_refusal: None,
+                hallucination: None,
+            };
+            s.by_label.insert(
+                "feature".into(),
+                [
+                    ("docs".to_string(), figures(docs, 10)),
+                    ("chat".to_string(), figures(chat, 90)),
+                ]
+                .into(),
+            );
+            s.figures.requests = 100;
+            s.figures.cost_usd = docs + chat;
+            s
+        };
+        let history: Vec<RunSummary> = (0..12)
+            .map(|i| {
+                with_features(
+                    0.010 + (i % 3) as f64 * 0.0002,
+                    0.09 + (i % 2) as f64 * 0.001,
+                )
+            })
+            .collect();
+        let drift = Drift::default();
+        // docs ×3: the run's cost per request rises by about 18%, below `cost_ratio`.
+        let found = check_trend(
+            &with_features(0.030, 0.09),
+            None,
+            &history,
+            &drift,
+            "default",
+        );
+        let metrics: Vec<&str> = found.iter().map(|f| f.metric.as_str()).collect();
+        assert_eq!(metrics, ["cost_per_request:feature=docs"], "{found:#?}");
+        assert!(
+            found[0].message.starts_with(
+                "cost per request of feature=docs $0.00300 is far outside the last 12 runs"
+            ),
+            "{}",
+            found[0].message
+        );
+        // Everything ×3 (a price change): the run's finding only.
+        let found = check_trend(
+            &with_features(0.030, 0.27),
+            None,
+            &history,
+            &drift,
+            "default",
+        );
+        let metrics: Vec<&str> = found.iter().map(|f| f.metric.as_str()).collect();
+        assert_eq!(metrics, ["cost_per_request"], "{found:#?}");
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod diagnostic;
 mod document;
 mod duration;
 mod interpolate;
+pub mod labels;
 pub use interpolate::{Env, Unset, interpolate};
 mod locate;
 mod model;

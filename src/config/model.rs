@@ -62,6 +62,9 @@ pub struct HttpResponseMap {
     pub output_tokens: Option<String>,
     pub finish_reason: Option<String>,
     pub model: Option<String>,
+    // issue 13, latency by component
+    /// Server components in ms: component name → JSON pointer (`retrieval` → `/meta/retrieval_ms`).
+    pub timings: BTreeMap<String, String>,
 }
 
 /// The request half of the `http` provider.
@@ -167,6 +170,11 @@ pub enum Unit {
     Count,
     /// A score in 0..1 (similarity).
     Score,
+    /// Tone and output character (issue 13): VADER sentiment as compared, (compound + 1)
+    /// / 2 in 0..1, shown as the compound (-1..1).
+    Sentiment,
+    /// A reading grade (Flesch–Kincaid).
+    Grade,
 }
 
 /// What the run is compared with.
@@ -275,15 +283,21 @@ pub struct Probe {
     pub refusal_phrases: Vec<String>,
     /// `metrics:` (Prometheus export of the probe's runs).
     pub metrics: MetricsConfig,
+    /// `labels:` of the probe (`feature: support-chat`), already merged into each case's
+    /// labels (the set's and the case's win); kept for what shows the probe itself.
+    pub labels: BTreeMap<String, String>,
     /// Every secret value this probe resolved, for redaction.
     pub secrets: Vec<Secret>,
 }
 
 /// `metrics:` of a probe.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MetricsConfig {
     /// `per_case: true`: each case's pass rate is a series of its own (case ids as labels).
     pub per_case: bool,
+    /// `labels: [feature]`: the observation label keys that become Prometheus labels of
+    /// the per-label families (`probity_labelled_*`); no other key ever does.
+    pub labels: Vec<String>,
 }
 
 impl Probe {

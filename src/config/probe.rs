@@ -101,6 +101,13 @@ pub struct RawProbe {
     /// Prometheus metrics of this probe's runs (`/metrics`, `--pushgateway`).
     #[serde(default)]
     pub metrics: Option<RawMetrics>,
+    /// What the probe's traffic is for, e.g. `{ feature: document-analysis, segment:
+    /// enterprise }`: every observation carries these (a golden set's and a case's own
+    /// `labels` win), and cost, tokens, latency and quality are summed per key and value
+    /// (`summary.by_label`). Keys are Prometheus label names. Unlike a target's `labels`
+    /// (the deployment: `model_version`), these describe the requests.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
 }
 
 /// What the probe's runs export as Prometheus metrics beyond the bounded defaults.
@@ -112,6 +119,12 @@ pub struct RawMetrics {
     /// golden sets small).
     #[serde(default)]
     pub per_case: bool,
+    /// Label keys (of the probe's, golden sets' and cases' `labels`) that become
+    /// Prometheus labels of the per-label series (`probity_labelled_cost_usd_total{feature=...}`:
+    /// cost, tokens, requests, latency, error and pass rate). Unlisted keys never do, so
+    /// the number of series stays what you chose.
+    #[serde(default)]
+    pub labels: Vec<String>,
 }
 
 /// Which API a target speaks.
@@ -196,6 +209,11 @@ pub struct RawHttpResponse {
     /// The model that answered.
     #[serde(default)]
     pub model: Option<String>,
+    // issue 13, latency by component
+    /// Server-reported components in milliseconds, by name: `retrieval_ms: /meta/retrieval_ms`
+    /// (a `_ms` suffix is dropped from the component's name).
+    #[serde(default)]
+    pub timings: Option<BTreeMap<String, String>>,
 }
 
 /// A duration as written: `30s`, or a bare number, which is read only to say that it
@@ -487,7 +505,12 @@ pub fn validate_probe(
             v.problems,
         )
     };
-    let golden_sets = v.golden_sets(&raw.golden_sets, load_golden);
+    let mut golden_sets = v.golden_sets(&raw.golden_sets, load_golden);
+    super::labels::check(doc, "/labels", &raw.labels, v.problems);
+    for case in golden_sets.iter_mut().flat_map(|s| s.cases.iter_mut()) {
+        case.labels = super::labels::merged(&raw.labels, &case.labels);
+    }
+    let metric_labels = v.metric_labels(&raw, &golden_sets);
     v.needs(&golden_sets, target.as_ref(), judge.as_ref());
     v.request_count(pacing.samples, &golden_sets, targets.len());
 
@@ -524,8 +547,10 @@ pub fn validate_probe(
         judge,
         refusal_phrases: raw.refusal.map(|r| r.phrases).unwrap_or_default(),
         metrics: MetricsConfig {
-            per_case: raw.metrics.is_some_and(|m| m.per_case),
+            per_case: raw.metrics.as_ref().is_some_and(|m| m.per_case),
+            labels: metric_labels,
         },
+        labels: raw.labels,
         secrets,
     };
     if problems.is_empty() {
@@ -852,6 +877,52 @@ impl Validator<'_> {
             }
         }
         golden_sets
+    }
+
+    /// `metrics.labels`: each key listed once, and defined by some label of the probe, its
+    /// golden sets or cases (else it is a typo: "did you mean").
+    fn metric_labels(&mut self, raw: &RawProbe, golden_sets: &[GoldenSet]) -> Vec<String> {
+        let Some(metrics) = &raw.metrics else {
+            return Vec::new();
+        };
+        // Case labels already hold the probe's (merged above); the probe's own count even
+        // when no case loaded.
+        let defined: std::collections::BTreeSet<&str> = golden_sets
+            .iter()
+            .flat_map(|s| s.cases.iter())
+            .flat_map(|c| c.labels.keys().map(String::as_str))
+            .chain(raw.labels.keys().map(String::as_str))
+            .collect();
+        let defined: Vec<&str> = defined.into_iter().collect();
+        // A golden set that did not load (reported on its own) may define the key.
+        let all_loaded = golden_sets.len() == raw.golden_sets.len();
+        let mut out: Vec<String> = Vec::new();
+        for (i, key) in metrics.labels.iter().enumerate() {
+            let at = format!("/metrics/labels/{i}");
+            if let Some(message) = super::labels::key_problem(key) {
+                self.fail(
+                    &at,
+                    message,
+                    Some("a label key of the probe, a golden set or a case, e.g. `feature`"),
+                );
+            } else if metrics.labels[..i].contains(key) {
+                self.fail(&at, format!("label `{key}` is listed twice"), None);
+            } else if all_loaded && !defined.contains(&key.as_str()) {
+                let hint = if defined.is_empty() {
+                    "no probe, golden set or case of this probe has `labels:`; add e.g. `labels: { feature: support-chat }`".to_string()
+                } else {
+                    super::suggest::hint(key, &defined)
+                };
+                self.fail(
+                    &at,
+                    format!("no label of the probe, its golden sets or cases has the key `{key}`"),
+                    Some(&hint),
+                );
+            } else {
+                out.push(key.clone());
+            }
+        }
+        out
     }
 
     /// samples × cases × targets: a run that large is a typo, not a probe.
@@ -1197,6 +1268,7 @@ impl Validator<'_> {
                 );
             }
         }
+        let timings = self.response_timings(pointer, response.timings.as_ref());
         Some(HttpSpec {
             method,
             url,
@@ -1209,8 +1281,47 @@ impl Validator<'_> {
                 output_tokens: response.output_tokens.clone(),
                 finish_reason: response.finish_reason.clone(),
                 model: response.model.clone(),
+                timings,
             },
         })
+    }
+
+    /// `response.timings` (issue 13): component name → JSON pointer to milliseconds.
+    fn response_timings(
+        &mut self,
+        pointer: &str,
+        raw: Option<&BTreeMap<String, String>>,
+    ) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        for (key, p) in raw.into_iter().flatten() {
+            let at = format!("{pointer}/response/timings/{key}");
+            let name = key.strip_suffix("_ms").unwrap_or(key);
+            let valid = !name.is_empty()
+                && name.len() <= 64
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
+            if !valid {
+                self.fail(
+                    &at,
+                    format!("`{key}` is not a component name"),
+                    Some("letters, digits, `_`, `-` and `.`, e.g. `retrieval_ms`"),
+                );
+            } else if !p.starts_with('/') {
+                self.fail(
+                    &at,
+                    format!("`{p}` is not a JSON pointer"),
+                    Some("JSON pointers start with `/`, e.g. `/meta/retrieval_ms`"),
+                );
+            } else if out.insert(name.to_owned(), p.clone()).is_some() {
+                self.fail(
+                    &at,
+                    format!("the component `{name}` is read twice"),
+                    Some("keep one of `NAME` and `NAME_ms`"),
+                );
+            }
+        }
+        out
     }
 
     fn thresholds(&mut self, raw: &RawThresholds) -> Thresholds {

@@ -140,6 +140,7 @@ async fn probe(State(dashboard): State<Arc<Dashboard>>, Path(name): Path<String>
             .map(|p| p.run_id)
             .collect();
         let page = relink(&page, &runs);
+        let page = insert_before_body_end(page, &by_label_section(store, &name)?);
         Ok(insert_nav(page, &nav(&[("all probes", "/".to_string())])))
     })
     .await
@@ -353,6 +354,50 @@ fn index_row(row: &Row) -> String {
 }
 
 /// The links from the run report down to the samples of each case that did not pass.
+/// Cost by feature (issue 13): the probe's last finished run per label key and value,
+/// under its history; nothing when the run had no labels.
+fn by_label_section(store: &Store, probe: &str) -> Result<String, PageError> {
+    let last = store.runs(Some(probe), 50)?.into_iter().find_map(|r| {
+        let summary = r
+            .summary
+            .as_ref()
+            .and_then(crate::compare::trend::stored_summary)?;
+        Some((r.id, summary))
+    });
+    let Some((run_id, summary)) = last else {
+        return Ok(String::new());
+    };
+    let rows = html::by_label_rows(&summary);
+    if rows.is_empty() {
+        return Ok(String::new());
+    }
+    let mut out = format!(
+        "<section class=\"by-label\"><h2>Cost by feature · last run <a href=\"/runs/{}\">{}</a></h2>\
+         <table><tr><th>label</th><th class=\"num\">requests</th><th class=\"num\">errors</th>\
+         <th class=\"num\">p95 latency</th><th class=\"num\">pass rate</th><th class=\"num\">cost</th>\
+         <th class=\"num\">cost / request</th></tr>",
+        segment(&run_id),
+        esc(&run_id)
+    );
+    for r in rows {
+        let _ = write!(
+            out,
+            "<tr><td>{}={}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            esc(&r.key),
+            esc(&r.value),
+            r.requests,
+            esc(&r.error_rate),
+            esc(&r.latency_p95),
+            esc(&r.pass_rate),
+            esc(&r.cost),
+            esc(&r.cost_per_request)
+        );
+    }
+    out.push_str("</table></section>");
+    Ok(out)
+}
+
 fn drill_down(record: &crate::store::RunRecord) -> String {
     let cases: Vec<&serde_json::Value> = record
         .summary

@@ -122,6 +122,9 @@ pub struct RawExpect {
     /// Allow PII-like strings (emails, phone numbers, card numbers, keys) in the answer.
     #[serde(default)]
     pub allow_pii: Option<bool>,
+    /// Bounds on the answer's tone: `{ sentiment_min: 0, language: en, max_reading_grade: 10 }`.
+    #[serde(default)]
+    pub tone: Option<RawTone>,
 }
 
 /// `grounded`, compiled.
@@ -150,6 +153,40 @@ impl std::fmt::Debug for Schema {
     }
 }
 
+/// `tone:` — bounds on how the answer sounds (sentiment, language, reading level).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawTone {
+    /// Lowest VADER compound sentiment (-1..1) the answer may have, e.g. 0: not negative.
+    #[serde(default)]
+    pub sentiment_min: Option<f64>,
+    /// ISO 639-1 code of the language the answer must be in, e.g. `en`.
+    #[serde(default)]
+    pub language: Option<String>,
+    /// Highest Flesch–Kincaid grade the answer may read at, e.g. 10.
+    #[serde(default)]
+    pub max_reading_grade: Option<f64>,
+}
+
+impl RawTone {
+    /// `self`'s keys, and `defaults`' where `self` sets none (a case's over its set's).
+    pub fn or(self, defaults: &RawTone) -> RawTone {
+        RawTone {
+            sentiment_min: self.sentiment_min.or(defaults.sentiment_min),
+            language: self.language.or_else(|| defaults.language.clone()),
+            max_reading_grade: self.max_reading_grade.or(defaults.max_reading_grade),
+        }
+    }
+}
+
+/// `tone`, compiled: the language checked against the codes the detector knows.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Tone {
+    pub sentiment_min: Option<f64>,
+    pub language: Option<String>,
+    pub max_reading_grade: Option<f64>,
+}
+
 /// The expectations of a case, compiled and checked.
 #[derive(Debug, Clone, Default)]
 pub struct Expect {
@@ -174,6 +211,8 @@ pub struct Expect {
     pub similar: Option<Similar>,
     pub rubric: Option<String>,
     pub allow_pii: bool,
+    /// `tone:` of the case, or of its set's `expect:` defaults.
+    pub tone: Option<Tone>,
 }
 
 /// Default share of supported claims for `grounded`.

@@ -12,7 +12,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::expect::{
-    DEFAULT_MIN_COSINE, DEFAULT_MIN_SUPPORT, Expect, Grounded, RawExpect, Schema, Similar,
+    DEFAULT_MIN_COSINE, DEFAULT_MIN_SUPPORT, Expect, Grounded, RawExpect, RawTone, Schema, Similar,
+    Tone,
 };
 use super::template::Renderer;
 use super::{Case, GoldenSet, Message, Role};
@@ -34,8 +35,24 @@ pub struct RawGoldenSet {
     /// Share of samples that must pass for a case to pass (default 1.0).
     #[serde(default)]
     pub min_pass_rate: Option<f64>,
+    /// Labels of every case of the set, e.g. `{ feature: document-analysis }` (a case's
+    /// own win; the probe's lie beneath). Keys are Prometheus label names.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
     /// The cases.
     pub cases: Vec<RawCase>,
+    /// Expectations every case of the set gets where its own `expect` does not set them.
+    #[serde(default)]
+    pub expect: Option<RawSetExpect>,
+}
+
+/// The set-level `expect:` defaults.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawSetExpect {
+    /// `tone:` for every case; a case's own `expect.tone` keys win, key by key.
+    #[serde(default)]
+    pub tone: Option<RawTone>,
 }
 
 /// One case as written.
@@ -62,6 +79,9 @@ pub struct RawCase {
     /// What the answer must do.
     #[serde(default)]
     pub expect: Option<RawExpect>,
+    /// Labels of this case, over the set's and the probe's, e.g. `{ segment: enterprise }`.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
 }
 
 /// One message as written.
@@ -90,7 +110,12 @@ pub fn golden_set_from(doc: &Document) -> Result<GoldenSet, Vec<Diagnostic>> {
     }
     let raw: RawGoldenSet = serde_json::from_value(doc.value.clone())
         .map_err(|e| vec![doc.error("", e.to_string())])?;
+    crate::config::labels::check(doc, "/labels", &raw.labels, &mut problems);
     let renderer = Renderer::default();
+    let set_tone = raw.expect.as_ref().and_then(|e| e.tone.as_ref());
+    if let Some(tone) = set_tone {
+        check_tone(doc, "/expect/tone", tone, &mut problems);
+    }
     let mut ids: BTreeMap<&str, usize> = BTreeMap::new();
     let mut cases = Vec::new();
     for (i, case) in raw.cases.iter().enumerate() {
@@ -130,6 +155,7 @@ fn validate_case(
     problems: &mut Vec<Diagnostic>,
 ) -> Option<Case> {
     let before = problems.len();
+    crate::config::labels::check(doc, &format!("{pointer}/labels"), &raw.labels, problems);
     if raw.id.trim().is_empty() {
         problems.push(doc.error(&format!("{pointer}/id"), "case id is empty"));
     }
@@ -174,12 +200,21 @@ fn validate_case(
             format!("must be between 0 and 1, found {min_pass_rate}"),
         ));
     }
-    let expect = compile_expect(
-        doc,
-        &format!("{pointer}/expect"),
-        raw.expect.clone().unwrap_or_default(),
-        problems,
-    );
+    let raw_expect = raw.expect.clone().unwrap_or_default();
+    if let Some(tone) = &raw_expect.tone {
+        check_tone(doc, &format!("{pointer}/expect/tone"), tone, problems);
+    }
+    let set_tone = set.expect.as_ref().and_then(|e| e.tone.as_ref());
+    let tone = match (raw_expect.tone.clone(), set_tone) {
+        (Some(own), Some(defaults)) => Some(own.or(defaults)),
+        (own, defaults) => own.or_else(|| defaults.cloned()),
+    };
+    let mut expect = compile_expect(doc, &format!("{pointer}/expect"), raw_expect, problems);
+    expect.tone = tone.map(|t| Tone {
+        sentiment_min: t.sentiment_min,
+        language: t.language,
+        max_reading_grade: t.max_reading_grade,
+    });
     // `grounded` without `context` is allowed: an `http` target may return the passages it
     // retrieved, and the scorer reports `empty_retrieval` when none arrive.
     (problems.len() == before).then(|| Case {
@@ -191,7 +226,51 @@ fn validate_case(
         samples: raw.samples.or(set.samples),
         min_pass_rate,
         expect,
+        labels: crate::config::labels::merged(&set.labels, &raw.labels),
     })
+}
+
+/// `tone:` bounds: sentiment in -1..1, a grade that is a number, a language code the
+/// detector can report (ISO 639-1, with a did-you-mean, and the two-letter code for a
+/// three-letter one).
+fn check_tone(doc: &Document, pointer: &str, tone: &RawTone, problems: &mut Vec<Diagnostic>) {
+    if let Some(v) = tone.sentiment_min.filter(|v| !(-1.0..=1.0).contains(v)) {
+        problems.push(
+            doc.error(
+                &format!("{pointer}/sentiment_min"),
+                format!("must be between -1 and 1, found {v}"),
+            )
+            .with_hint("VADER's compound score runs from -1 (most negative) to 1; 0 is neutral"),
+        );
+    }
+    if let Some(v) = tone
+        .max_reading_grade
+        .filter(|v| !v.is_finite() || *v < 0.0)
+    {
+        problems.push(doc.error(
+            &format!("{pointer}/max_reading_grade"),
+            format!("must be a grade of 0 or more, found {v}"),
+        ));
+    }
+    if let Some(code) = &tone.language {
+        if !crate::score::tone::language::is_known(code) {
+            let known: Vec<&str> = crate::score::tone::language::known_codes().collect();
+            let hint = match crate::score::tone::language::two_letter(code) {
+                Some(two) => format!("use the ISO 639-1 code: did you mean `{two}`?"),
+                None => match crate::config::suggest::closest(code, known.iter().copied()) {
+                    Some(c) => format!("did you mean `{c}`?"),
+                    None => format!("an ISO 639-1 code the detector knows: {}", known.join(", ")),
+                },
+            };
+            problems.push(
+                doc.error(
+                    &format!("{pointer}/language"),
+                    format!("unknown language code `{code}`"),
+                )
+                .with_hint(hint),
+            );
+        }
+    }
 }
 
 fn compile_expect(
@@ -317,5 +396,7 @@ fn compile_expect(
         similar,
         rubric: raw.rubric,
         allow_pii: raw.allow_pii.unwrap_or(false),
+        // Filled in by `validate_case`, which knows the set's defaults.
+        tone: None,
     }
 }

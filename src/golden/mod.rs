@@ -7,6 +7,7 @@ mod load;
 pub use load::{golden_set_from, load_golden_set};
 pub mod template;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use schemars::JsonSchema;
@@ -65,6 +66,10 @@ pub struct Case {
     /// Share of samples that must pass for the case to pass.
     pub min_pass_rate: f64,
     pub expect: Expect,
+    /// The case's labels (`feature: document-analysis`): its set's merged with its own
+    /// (the case's win) when loaded, then the probe's beneath them when the probe is
+    /// validated. Every observation of the case carries them.
+    pub labels: BTreeMap<String, String>,
 }
 
 impl Case {

@@ -125,6 +125,18 @@ pub struct CaseLabels {
     pub case: String,
 }
 
+// issue 13, latency by component
+/// `probity_component_latency_seconds`: one series per component and statistic.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ComponentLabels {
+    pub probe: String,
+    pub target: String,
+    /// `ttfb`, `connect`, `network_overhead`, or a server's name (`retrieval`).
+    pub component: String,
+    /// `p50` or `p95`.
+    pub stat: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

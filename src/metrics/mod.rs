@@ -7,12 +7,15 @@
 //! Naming follows Prometheus' conventions: the prefix `probity_`, base units (seconds,
 //! USD for money), `_total` on counters, and bounded labels only — probe, target, result,
 //! outcome, error class, severity, direction, finding kind. No prompt, answer or case id is
-//! ever a label, except the case id of a probe that opts in with `metrics: { per_case: true }`.
+//! ever a label, except the case id of a probe that opts in with `metrics: { per_case: true }`,
+//! and the observation label keys a probe lists under `metrics: { labels: [feature] }`
+//! (the `probity_labelled_*` families of `by_label.rs`).
 //!
 //! Counters count what this process saw: in the daemon they grow run after run; a one-shot
 //! run pushes one run's worth, and the Pushgateway replaces the probe's group on every push
 //! (so `probity_last_run_timestamp_seconds` and the gauges are what to alert on there).
 
+mod by_label;
 mod labels;
 pub mod push;
 mod record;
@@ -30,8 +33,8 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
 pub use labels::{
-    CaseLabels, FindingLabels, ProbeLabels, RequestLabels, ResultLabels, SeverityLabels,
-    StatusLabels, TargetLabels, TokenLabels, label_name, label_value,
+    CaseLabels, ComponentLabels, FindingLabels, ProbeLabels, RequestLabels, ResultLabels,
+    SeverityLabels, StatusLabels, TargetLabels, TokenLabels, label_name, label_value,
 };
 pub use push::{PushError, push, push_url, to_prometheus_text};
 pub use record::result_of;
@@ -102,6 +105,13 @@ pub struct Metrics {
     pub(crate) known_probes: Mutex<BTreeSet<String>>,
     /// The `probity_open_incidents` series last set, so a closed probe's series ends.
     pub(crate) incident_sets: Mutex<HashSet<SeverityLabels>>,
+    // issue 13, latency by component
+    pub(crate) component_latency: Family<ComponentLabels, FloatGauge>,
+    /// The component series last set per (probe, target), so a component the last run did
+    /// not have ends instead of showing an older run's figure.
+    pub(crate) component_sets: Mutex<HashMap<(String, String), Vec<ComponentLabels>>>,
+    /// Cost by feature (issue 13): the `probity_labelled_*` families of `metrics.labels`.
+    pub(crate) labelled: by_label::LabelledFamilies,
 }
 
 impl Default for Metrics {
@@ -147,6 +157,9 @@ impl Metrics {
             info_sets: Mutex::new(HashMap::new()),
             known_probes: Mutex::new(BTreeSet::new()),
             incident_sets: Mutex::new(HashSet::new()),
+            component_latency: Family::default(),
+            component_sets: Mutex::new(HashMap::new()),
+            labelled: by_label::LabelledFamilies::default(),
             registry: Registry::default(),
         };
         let r = &mut registry;
@@ -275,6 +288,13 @@ impl Metrics {
             "The probed target as configured: model and labels (1 per probe and target)",
             m.target_info.clone(),
         );
+        r.register_with_unit(
+            "component_latency",
+            "Where the last run's answered samples' time went: p50 and p95 per component (dns, connect, ttfb, token gaps, network_overhead, and the server's Server-Timing / response.timings components)",
+            Unit::Seconds,
+            m.component_latency.clone(),
+        );
+        m.labelled.register(r);
         Metrics { registry, ..m }
     }
 

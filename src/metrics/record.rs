@@ -221,8 +221,46 @@ impl Metrics {
                     .set(unix_seconds(outcome.finished_at));
             }
             self.set_target_info(outcome);
+            self.set_components(outcome);
         }
         self.observe_latencies(outcome, store);
+        self.labelled.record(probe, outcome, store);
+    }
+
+    /// issue 13: `probity_component_latency_seconds{probe,target,component,stat}`, the p50
+    /// and p95 of each component of the last finished run; the series of a component the
+    /// run did not have are removed.
+    fn set_components(&self, outcome: &RunOutcome) {
+        let Ok(mut sets) = self.component_sets.lock() else {
+            return;
+        };
+        for t in &outcome.targets {
+            let mut now = Vec::new();
+            for (component, summary) in &t.summary.figures.components {
+                for (stat, ms) in [("p50", summary.ms.p50), ("p95", summary.ms.p95)] {
+                    let Some(ms) = ms.filter(|v| v.is_finite()) else {
+                        continue;
+                    };
+                    let labels = ComponentLabels {
+                        probe: label_value(&outcome.probe),
+                        target: label_value(&t.summary.target),
+                        component: label_value(component),
+                        stat: stat.into(),
+                    };
+                    self.component_latency
+                        .get_or_create(&labels)
+                        .set(ms / 1000.0);
+                    now.push(labels);
+                }
+            }
+            let key = (outcome.probe.clone(), t.summary.target.clone());
+            for gone in sets.get(&key).into_iter().flatten() {
+                if !now.contains(gone) {
+                    self.component_latency.remove(gone);
+                }
+            }
+            sets.insert(key, now);
+        }
     }
 
     /// `probity_target_info{probe,target,provider,model,<labels>} 1`, one series per probed

@@ -177,6 +177,7 @@ mod tests {
             .unwrap();
         let writer = store.writer().unwrap();
         let case = Case {
+            labels: Default::default(),
             id: "judged".into(),
             set: "s".into(),
             messages: vec![],

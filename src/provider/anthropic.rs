@@ -346,6 +346,8 @@ impl StreamState {
     fn push(&mut self, piece: Option<&str>) {
         if let Some(piece) = piece.filter(|p| !p.is_empty()) {
             self.first_token_at.get_or_insert_with(Instant::now);
+            // Each text event is one chunk of tokens: its arrival times the gaps.
+            crate::runner::timings::token_arrived();
             self.text.push_str(piece);
         }
     }

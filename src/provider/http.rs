@@ -20,6 +20,7 @@
 //! The answer is read from the response with RFC 6901 JSON pointers (`response.text` and
 //! friends); the endpoint is never streamed.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -195,12 +196,43 @@ fn check_pointers(map: &HttpResponseMap) -> Result<(), String> {
         ("finish_reason", map.finish_reason.as_ref()),
         ("model", map.model.as_ref()),
     ];
-    for (name, pointer) in all {
+    let timings = map.timings.values().map(|p| ("timings", Some(p)));
+    for (name, pointer) in all.into_iter().chain(timings) {
         if let Some(pointer) = pointer {
             if !pointer.is_empty() && !pointer.starts_with('/') {
                 return Err(format!(
                     "http.response.{name}: `{pointer}` is not a JSON pointer; it must start \
                      with `/` (e.g. `/{pointer}`)"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `response.timings` (issue 13): each pointer's milliseconds become a server component of
+/// the attempt's timings, replacing a `Server-Timing` figure of the same name. A missing
+/// value or `null` is no component; anything but a non-negative number is malformed, as for
+/// the other pointers.
+fn server_components(
+    value: &Value,
+    timings: &BTreeMap<String, String>,
+    fail: impl Fn(&str, &str, String) -> Failure,
+) -> Result<(), Failure> {
+    for (name, pointer) in timings {
+        match value.pointer(pointer) {
+            None | Some(Value::Null) => {}
+            Some(Value::Number(n)) if n.as_f64().is_some_and(|ms| ms >= 0.0) => {
+                crate::runner::timings::server_component(name, n.as_f64().unwrap_or(0.0));
+            }
+            Some(other) => {
+                return Err(fail(
+                    &format!("timings.{name}"),
+                    pointer,
+                    format!(
+                        "found {}, expected milliseconds (a number ≥ 0)",
+                        json_type(other)
+                    ),
                 ));
             }
         }
@@ -425,6 +457,7 @@ fn extract(value: &Value, map: &HttpResponseMap, meta: &Meta) -> Result<Reply, F
             )),
         }
     };
+    server_components(value, &map.timings, fail)?;
     let reply = Reply {
         text,
         first_token_at: Some(meta.headers_at),
@@ -480,6 +513,7 @@ mod tests {
             output_tokens: None,
             finish_reason: None,
             model: None,
+            timings: Default::default(),
         }
     }
 

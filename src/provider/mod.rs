@@ -7,6 +7,8 @@ mod anthropic;
 mod classify;
 mod http;
 mod openai;
+mod phases;
+mod server_timing;
 pub mod sse;
 mod transport;
 

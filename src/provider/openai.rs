@@ -117,7 +117,12 @@ impl OpenAi {
             if event.event.as_deref() == Some("error") {
                 return Err(state.fail(error_failure(&events.meta, &chunk)));
             }
+            let before = state.text.len();
             state.apply(&chunk);
+            if state.text.len() > before {
+                // A chunk that carried content: its arrival times the inter-token gaps.
+                crate::runner::timings::token_arrived();
+            }
         }
         // Complete only when every choice the stream opened got its finish_reason: servers
         // that omit `[DONE]` still end a complete answer with one, and a server that ends a

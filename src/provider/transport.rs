@@ -163,6 +163,8 @@ impl Transport {
             .connect_timeout(connect_timeout)
             .user_agent(concat!("probity/", env!("CARGO_PKG_VERSION")))
             .default_headers(headers)
+            .dns_resolver(Arc::new(super::phases::TimingResolver))
+            .connector_layer(super::phases::TimingLayer)
             .build()
             .map_err(|e| build(format!("cannot build the HTTP client: {e}")))?;
         Ok(Transport {
@@ -207,6 +209,7 @@ impl Transport {
             .map_err(|e| classify::transport_failure(&e, &shown, self.connect_timeout))?;
         let headers_at = Instant::now();
         let headers = response.headers();
+        record_headers(headers_at, headers);
         let meta = Meta {
             status: response.status().as_u16(),
             request_id: request_id(headers),
@@ -497,6 +500,16 @@ async fn read_capped(mut response: Response, cap: usize) -> Result<(Vec<u8>, boo
             }
         }
     }
+}
+
+/// Tells the attempt's timings that its headers arrived, with the `Server-Timing`
+/// components they carry (a failed response's too: a 500 may say where its time went).
+fn record_headers(at: Instant, headers: &HeaderMap) {
+    let values = headers
+        .get_all("server-timing")
+        .iter()
+        .filter_map(|v| v.to_str().ok());
+    crate::runner::timings::headers_arrived(at, super::server_timing::parse(values));
 }
 
 /// The provider's request id, from the first of the usual headers that is present.

@@ -165,6 +165,20 @@ pub fn markdown(outcome: &RunOutcome) -> String {
             numbers::format_usd(f.cost_usd)
         );
     }
+    // Tone and output character (issue 13).
+    for t in &outcome.targets {
+        if let Some(tone) = &t.summary.quality.tone {
+            let _ = writeln!(
+                md,
+                "\nTone of {}: {}.",
+                escape(&t.summary.target),
+                escape(&tone.line())
+            );
+        }
+    }
+    if let Some(primary) = outcome.primary() {
+        by_label(&mut md, &primary.summary);
+    }
     if let Some(primary) = outcome.primary() {
         let failing: Vec<_> = primary
             .cases
@@ -197,6 +211,39 @@ pub fn markdown(outcome: &RunOutcome) -> String {
         md.push_str(&super::sequential::markdown_block(seq));
     }
     md
+}
+
+/// Cost by feature (issue 13): the primary target's figures per label key and value,
+/// when the probe, its golden sets or cases have `labels:`.
+fn by_label(md: &mut String, s: &crate::summary::RunSummary) {
+    if s.by_label.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "\n| label | samples | errors | p95 | pass rate | cost | cost / request |\n|---|---|---|---|---|---|---|"
+    );
+    for (key, values) in &s.by_label {
+        for (value, f) in values {
+            let dash = || "—".to_string();
+            let _ = writeln!(
+                md,
+                "| {}={} | {} | {} | {} | {} | {} | {} |",
+                escape(key),
+                escape(value),
+                f.samples,
+                format_rate(f.error_rate),
+                f.latency_ms.p95.map(format_ms).unwrap_or_else(dash),
+                f.pass_rate
+                    .map(|r| format_rate(r.value))
+                    .unwrap_or_else(dash),
+                numbers::format_usd(f.cost_usd),
+                f.cost_per_request_usd
+                    .map(numbers::format_usd)
+                    .unwrap_or_else(dash),
+            );
+        }
+    }
 }
 
 #[cfg(test)]

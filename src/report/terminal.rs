@@ -327,6 +327,10 @@ fn write_target(
     if !quality.is_empty() {
         writeln!(out, "  quality   {}", quality.join(" · "))?;
     }
+    // Tone and output character (issue 13).
+    if let Some(tone) = &q.tone {
+        writeln!(out, "  tone      {}", tone.line())?;
+    }
     if let (Some(p50), Some(p95)) = (q.length.tokens.p50, q.length.tokens.p95) {
         writeln!(out, "  length    p50 {p50:.0} tokens, p95 {p95:.0} tokens")?;
     }
@@ -341,7 +345,42 @@ fn write_target(
             )?;
         }
     }
+    write_by_label(out, s)?;
     write_cases(out, cases, style)
+}
+
+/// Cost by feature (issue 13): one line per label key and value, when the probe, its
+/// golden sets or cases have `labels:`.
+fn write_by_label(out: &mut dyn Write, s: &RunSummary) -> io::Result<()> {
+    let mut head = "  by label ";
+    for (key, values) in &s.by_label {
+        for (value, f) in values {
+            let p95 = f
+                .latency_ms
+                .p95
+                .map(|ms| format!(" · p95 {}", format_ms(ms)))
+                .unwrap_or_default();
+            let pass = f
+                .pass_rate
+                .map(|r| format!(" · pass {}", format_rate(r.value)))
+                .unwrap_or_default();
+            let per_request = f
+                .cost_per_request_usd
+                .map(|c| format!(" ({}/request)", format_usd(c)))
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "{head} {}={}  {} · errors {}{p95}{pass} · cost {}{per_request}",
+                clean(key),
+                clean(value),
+                plural(f.samples, "sample", "samples"),
+                format_rate(f.error_rate),
+                format_usd(f.cost_usd),
+            )?;
+            head = "           ";
+        }
+    }
+    Ok(())
 }
 
 fn write_cases(out: &mut dyn Write, cases: &[CaseSummary], style: &Style) -> io::Result<()> {

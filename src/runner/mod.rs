@@ -20,7 +20,7 @@ mod observation;
 mod plan;
 mod redact;
 mod target_state;
-mod timings;
+pub(crate) mod timings;
 mod tokens;
 mod trace;
 
@@ -416,7 +416,13 @@ impl Runner {
                 headers: trace::headers(&self.run_id, &self.trace_id, &span_id),
             };
             let started_at = Utc::now();
-            let chat = endpoint.provider.chat(&request).instrument(span.clone());
+            // The attempt's network phases and server components (`timings`) are written
+            // by the transport into this recorder while the attempt is polled.
+            let recorder = timings::Recorder::new();
+            let sent_at = Instant::now();
+            let chat = recorder
+                .scope(endpoint.provider.chat(&request))
+                .instrument(span.clone());
             let result = tokio::time::timeout(self.settings.timeout, chat)
                 .await
                 .unwrap_or_else(|_| {
@@ -445,6 +451,7 @@ impl Runner {
             }
             match result {
                 Ok(reply) => {
+                    obs.timings = recorder.finish(sent_at, reply.completed_at.unwrap_or(end));
                     let cost = self.fill_reply(&mut obs, reply, &job);
                     self.budget.settle(reserved, cost);
                     span.in_scope(|| {
@@ -470,6 +477,7 @@ impl Runner {
                         self.retry_delay(&failure, &mut backoff, cancel)
                     };
                     obs.final_attempt = delay.is_none();
+                    obs.timings = recorder.finish(sent_at, end);
                     self.fill_failure(&mut obs, failure, &job);
                     span.in_scope(|| {
                         crate::logs::attempt(&obs, &traceparent, case, &self.redactor)
@@ -555,7 +563,8 @@ impl Runner {
             span_id: span_id.to_string(),
             output: None,
             context: Vec::new(),
-            labels: Default::default(),
+            // The case's labels already hold its set's and its probe's (merged at load).
+            labels: case.labels.clone(),
             timings: None,
         }
     }

@@ -52,6 +52,7 @@ mod tests {
 
     fn case(id: &str, samples: Option<u32>) -> Case {
         Case {
+            labels: Default::default(),
             id: id.into(),
             set: "s".into(),
             messages: vec![],

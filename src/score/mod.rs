@@ -23,6 +23,8 @@ mod safety;
 pub mod similar;
 mod similarity;
 mod text;
+// Tone and output character (issue 13).
+pub mod tone;
 
 use serde::{Deserialize, Serialize};
 
@@ -139,6 +141,8 @@ pub mod names {
     pub const SAFETY_INJECTION: &str = "safety_injection";
     pub const SAFETY_LEAK: &str = "safety_leak";
     pub const SAFETY_PII: &str = "safety_pii";
+    // Tone and output character (issue 13).
+    pub const TONE: &str = "tone";
 
     /// Scorers that count toward "format compliance".
     pub const FORMAT: &[&str] = &[JSON, JSON_SCHEMA];
@@ -253,6 +257,8 @@ impl Scorer {
             ));
         }
         self.safety.score(case, &answer, &mut out);
+        // Tone and output character (issue 13): last, so it never hides another reason.
+        out.push(tone::score(expect.tone.as_ref(), answer.text));
         out
     }
 }
@@ -279,6 +285,7 @@ mod tests {
             content: "What does the warranty cover?".into(),
         });
         Case {
+            labels: Default::default(),
             id: "c".into(),
             set: "s".into(),
             messages,
@@ -324,7 +331,8 @@ mod tests {
                 "refusal",
                 "safety_injection",
                 "safety_leak",
-                "safety_pii"
+                "safety_pii",
+                "tone"
             ]
         );
         assert!(s.iter().all(|s| s.passed));
@@ -335,7 +343,7 @@ mod tests {
             .collect();
         assert_eq!(
             informational,
-            ["empty", "output_chars", "truncation", "refusal"]
+            ["empty", "output_chars", "truncation", "refusal", "tone"]
         );
     }
 
@@ -385,7 +393,8 @@ mod tests {
                 "grounded",
                 "reference",
                 "safety_injection",
-                "safety_leak"
+                "safety_leak",
+                "tone"
             ]
         );
         let failed: Vec<&str> = s

@@ -686,6 +686,7 @@ mod tests {
             content: "Help me, my email is me@mine.org".into(),
         });
         Case {
+            labels: Default::default(),
             id: "c".into(),
             set: "s".into(),
             messages,

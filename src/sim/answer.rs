@@ -575,6 +575,7 @@ mod tests {
 
     fn case(id: &str, prompt: &str, expect: Expect, context: Vec<String>) -> Case {
         Case {
+            labels: Default::default(),
             id: id.into(),
             set: "t".into(),
             messages: vec![

@@ -19,6 +19,7 @@ use super::server::{
     ChatCall, Content, Decision, Reply, SimState, cut_index, json_bytes, pieces, retry_after,
     sse_response, with_id,
 };
+use super::server_timing::{planned_ms, timed_wait, with_server_timing};
 use crate::golden::Role;
 
 /// An error in Anthropic's shape: `{"type": "error", "error": {"type", "message"}}`.
@@ -177,12 +178,15 @@ async fn respond(state: &SimState, call: &ChatCall<'_>, model: &str, id: u64) ->
             }
             malformed(call.stream, model, id, state)
         }
-        Decision::Answer(reply) if call.stream => stream(state, &reply, model, id),
+        Decision::Answer(reply) if call.stream => with_server_timing(
+            stream(state, &reply, model, id),
+            &[("generation", planned_ms(reply.end.max(reply.delay)))],
+        ),
         Decision::Answer(reply) => {
-            if !state.wait(reply.delay).await {
+            let Some(generation) = timed_wait(state, reply.delay).await else {
                 return shutting_down();
-            }
-            message(&reply, model, id)
+            };
+            with_server_timing(message(&reply, model, id), &[("generation", generation)])
         }
     }
 }

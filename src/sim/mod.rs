@@ -18,6 +18,7 @@ mod profile;
 mod rag;
 mod seed;
 mod server;
+mod server_timing;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -19,6 +19,7 @@ use super::server::{
     ChatCall, Content, Decision, Fault, Reply, SimState, cut_index, json_bytes, pieces,
     retry_after, sse_response, unix_now, with_id, wrong_key,
 };
+use super::server_timing::{planned_ms, timed_wait, with_server_timing};
 use crate::golden::Role;
 
 /// Model ids the simulator lists; any model name is accepted and echoed.
@@ -215,16 +216,22 @@ async fn respond(
             }
             malformed(call.stream, model, id, state)
         }
-        Decision::Answer(reply) if call.stream => stream(state, &reply, model, include_usage, id),
+        Decision::Answer(reply) if call.stream => with_server_timing(
+            stream(state, &reply, model, include_usage, id),
+            &[("generation", planned_ms(reply.end.max(reply.delay)))],
+        ),
         Decision::Answer(reply) => {
-            if !state.wait(reply.delay).await {
+            let Some(generation) = timed_wait(state, reply.delay).await else {
                 return shutting_down();
-            }
-            completion(
-                &reply,
-                model,
-                id,
-                state.profile.system_fingerprint.as_deref(),
+            };
+            with_server_timing(
+                completion(
+                    &reply,
+                    model,
+                    id,
+                    state.profile.system_fingerprint.as_deref(),
+                ),
+                &[("generation", generation)],
             )
         }
     }

@@ -1,5 +1,7 @@
 //! A simulated retrieval-augmented service, for the `http` provider: `POST /v1/rag/ask` with
-//! `{"question": "..."}` answers `{"answer", "passages": [{"text", "source"}], "usage"}`.
+//! `{"question": "..."}` answers `{"answer", "passages": [{"text", "source"}], "usage",
+//! "meta": {"retrieval_ms", "generation_ms"}}`, the same two figures also in its
+//! `Server-Timing` header.
 //! The passages are the matched golden case's `context`; the answer and every fault follow
 //! the same profile as the chat endpoints.
 
@@ -15,6 +17,7 @@ use serde::Deserialize;
 use super::answer::conversation_hash;
 use super::openai::error;
 use super::server::{ChatCall, Decision, SimState, json_bytes, retry_after, with_id};
+use super::server_timing::{timed_wait, with_server_timing};
 use crate::golden::Role;
 
 #[derive(Deserialize)]
@@ -93,13 +96,23 @@ pub(crate) async fn ask(State(state): State<Arc<SimState>>, body: Bytes) -> Resp
             json_bytes(StatusCode::OK, br#"{"answer": "The warr"#.to_vec())
         }
         Decision::Answer(reply) => {
-            state.wait(reply.delay).await;
+            // A quarter of the answer's time goes to retrieval, the rest to generation; both
+            // are reported as measured, in the header and in `meta` (issue 13).
+            let retrieval_share = reply.delay / 4;
+            let retrieval = timed_wait(&state, retrieval_share).await.unwrap_or(0.0);
+            let generation = timed_wait(&state, reply.delay - retrieval_share)
+                .await
+                .unwrap_or(0.0);
             let body = serde_json::json!({
                 "answer": reply.text,
                 "passages": passages,
                 "usage": { "input_tokens": reply.input_tokens, "output_tokens": reply.output_tokens },
+                "meta": { "retrieval_ms": retrieval, "generation_ms": generation },
             });
-            json_bytes(StatusCode::OK, body.to_string().into_bytes())
+            with_server_timing(
+                json_bytes(StatusCode::OK, body.to_string().into_bytes()),
+                &[("retrieval", retrieval), ("generation", generation)],
+            )
         }
     };
     with_id(resp, id)

@@ -69,6 +69,9 @@ pub struct EvidenceBuilder {
     evidence: Evidence,
     words: HashMap<String, u64>,
     rng: StdRng,
+    // issue 13, latency by component: its own generator, so the other reservoirs keep
+    // the samples they kept before components existed.
+    component_rng: StdRng,
 }
 
 impl EvidenceBuilder {
@@ -87,6 +90,7 @@ impl EvidenceBuilder {
             evidence,
             words: HashMap::new(),
             rng: StdRng::seed_from_u64(seed),
+            component_rng: StdRng::seed_from_u64(seed ^ 0x636f_6d70_6f6e_656e),
         }
     }
 
@@ -124,6 +128,9 @@ impl EvidenceBuilder {
                 r.push(x, &mut self.rng);
             }
         }
+        if m.events[0] == Some(false) {
+            self.add_components(obs);
+        }
         let outcome = self.evidence.cases.entry(case_key.to_string()).or_default();
         outcome.samples += 1;
         outcome.min_pass_rate = min_pass_rate;
@@ -147,6 +154,32 @@ impl EvidenceBuilder {
                     self.words.insert(word.into_owned(), 1);
                 }
             }
+        }
+    }
+
+    /// issue 13: an answered sample's components, as `component/<name>` continuous
+    /// metrics (at most `MAX_COMPONENTS` names).
+    fn add_components(&mut self, obs: &Observation) {
+        use super::components::{EVIDENCE_PREFIX, MAX_COMPONENTS, compared};
+        let Some(timings) = &obs.timings else { return };
+        for (name, ms) in compared(timings) {
+            let key = format!("{EVIDENCE_PREFIX}{name}");
+            let known = self.evidence.continuous.contains_key(&key);
+            let count = || {
+                self.evidence
+                    .continuous
+                    .keys()
+                    .filter(|k| k.starts_with(EVIDENCE_PREFIX))
+                    .count()
+            };
+            if !known && count() >= MAX_COMPONENTS {
+                continue;
+            }
+            self.evidence
+                .continuous
+                .entry(key)
+                .or_insert_with(|| Reservoir::new(RESERVOIR_CAP))
+                .push(ms, &mut self.component_rng);
         }
     }
 

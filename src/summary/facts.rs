@@ -35,6 +35,8 @@ pub struct Facts {
     pub safety_flag: bool,
     /// For classification cases: (expected, predicted).
     pub label: Option<(String, Option<String>)>,
+    /// Tone and output character (issue 13): the answer's tone descriptors.
+    pub tone: Option<crate::score::tone::summary::ToneFacts>,
 }
 
 impl Facts {
@@ -81,6 +83,10 @@ impl Facts {
                     }
                 }
                 name if name.starts_with("safety") => f.safety_flag |= !s.passed,
+                // Tone and output character (issue 13).
+                crate::score::names::TONE => {
+                    f.tone = crate::score::tone::summary::ToneFacts::of(s);
+                }
                 _ => {}
             }
         }

@@ -6,7 +6,7 @@ use super::facts::Facts;
 use crate::runner::{Observation, Status};
 
 /// Rates, by name; `events` are the bad outcomes.
-pub const RATES: [&str; 10] = [
+pub const RATES: [&str; 18] = [
     "error",
     "sample_fail",
     "over_refusal",
@@ -17,9 +17,20 @@ pub const RATES: [&str; 10] = [
     "empty_answer",
     "safety_flag",
     "judge_fail",
+    // Tone and output character (issue 13): answers outside `expect.tone`, not in the
+    // expected language, hedging, exclaiming, mostly ALL CAPS, using Markdown / lists /
+    // code fences. A move either way is a change of character; the test looks for more.
+    "tone_fail",
+    "language_mismatch",
+    "hedging",
+    "exclamation",
+    "all_caps",
+    "markdown",
+    "list",
+    "code_fence",
 ];
 /// Continuous metrics, by name.
-pub const CONTINUOUS: [&str; 8] = [
+pub const CONTINUOUS: [&str; 10] = [
     "latency_ms",
     "ttft_ms",
     "output_tokens",
@@ -28,6 +39,10 @@ pub const CONTINUOUS: [&str; 8] = [
     "cosine",
     "grounding_support",
     "cost_usd",
+    // Tone and output character (issue 13): sentiment rescaled to 0..1 ((compound + 1) / 2,
+    // so that a ratio of medians means something), reading grade floored at 0.
+    "tone_sentiment",
+    "tone_reading_grade",
 ];
 
 /// One sample's measurements; `None` where a metric does not apply.
@@ -48,7 +63,7 @@ pub fn measure(obs: &Observation, facts: Option<&Facts>) -> Option<Measures> {
     let Some(f) = facts.filter(|_| !errored) else {
         return Some(m);
     };
-    m.events[1..].copy_from_slice(&[
+    m.events[1..10].copy_from_slice(&[
         Some(!f.passed),
         f.over_refusal(),
         f.under_refusal(),
@@ -59,7 +74,21 @@ pub fn measure(obs: &Observation, facts: Option<&Facts>) -> Option<Measures> {
         Some(f.safety_flag),
         f.judge_passed.map(|p| !p),
     ]);
+    // Tone and output character (issue 13).
+    if let Some(t) = &f.tone {
+        m.events[10..].copy_from_slice(&[
+            t.expect_failed,
+            t.language_mismatch,
+            Some(t.hedges()),
+            Some(t.exclaims()),
+            Some(t.shouts()),
+            Some(t.markdown),
+            Some(t.list),
+            Some(t.code_fence),
+        ]);
+    }
     let chars = obs.output.as_deref().map_or(0, |o| o.chars().count());
+    let tone = f.tone.as_ref();
     m.values = [
         obs.latency_ms,
         obs.ttft_ms,
@@ -69,6 +98,9 @@ pub fn measure(obs: &Observation, facts: Option<&Facts>) -> Option<Measures> {
         f.cosine,
         f.support.map(|(s, _)| s),
         Some(obs.cost_usd),
+        // Tone and output character (issue 13).
+        tone.map(|t| (t.sentiment + 1.0) / 2.0),
+        tone.and_then(|t| t.reading_grade).map(|g| g.max(0.0)),
     ];
     for v in &mut m.values {
         *v = v.filter(|x| x.is_finite());

@@ -3,6 +3,8 @@
 //! rates and the quality metrics — plus the `Evidence` a comparison needs. Folded from the
 //! observation stream one attempt at a time, so memory stays flat however long the run.
 
+pub mod components;
+mod by_label;
 mod evidence;
 mod facts;
 mod latency;
@@ -15,6 +17,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use components::{ComponentSummary, ComponentTotals};
+pub use by_label::{ByLabel, LabelFigures, LabelTotals};
 pub use evidence::{
     ATTEMPT_ERROR, CaseOutcome, Evidence, EvidenceBuilder, RESERVOIR_CAP, Vocabulary,
 };
@@ -127,6 +131,9 @@ pub struct Quality {
     pub length: Length,
     /// Per golden set with `one_of` + `label` cases.
     pub classification: BTreeMap<String, Classification>,
+    /// Tone and output character (issue 13); `null` when no answer was described.
+    #[serde(default)]
+    pub tone: Option<crate::score::tone::summary::ToneSummary>,
 }
 
 /// How a case did over its samples.
@@ -215,6 +222,10 @@ pub struct Figures {
     /// in ms: filled in from the runner's report.
     #[serde(default)]
     pub rate_limited_ms: u64,
+    // issue 13, latency by component
+    /// Where the answered samples' time went, per component (`summary::components`).
+    #[serde(default)]
+    pub components: BTreeMap<String, ComponentSummary>,
 }
 
 /// The summary of one target in one run.
@@ -229,6 +240,11 @@ pub struct RunSummary {
     /// Share of cases whose every sample passed.
     pub pass_pow_n: Option<f64>,
     pub quality: Quality,
+    /// Per label key and value of the observations (`feature` → `document-analysis` →
+    /// requests, cost, tokens, latency, pass rate): empty, and left out of the document,
+    /// when no probe, golden set or case has `labels:`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub by_label: ByLabel,
 }
 
 /// The summary of one case.
@@ -292,6 +308,7 @@ fn figures(t: &Totals) -> Figures {
         pass_rate: ratio(t.passes, t.samples),
         pass_rate_ci: [plo, phi],
         rate_limited_ms: 0,
+        components: t.components.summary(),
     }
 }
 
@@ -329,6 +346,8 @@ struct TargetAcc {
     evidence: EvidenceBuilder,
     /// Per golden set, classification tallies.
     confusion: BTreeMap<String, Totals>,
+    /// Per label key and value (`summary.by_label`).
+    labels: LabelTotals,
 }
 
 /// Folds observations into summaries and evidence, per target.
@@ -355,6 +374,7 @@ impl Accumulator {
                     totals: Totals::default(),
                     evidence: EvidenceBuilder::new(seed.wrapping_add(i as u64)),
                     confusion: BTreeMap::new(),
+                    labels: LabelTotals::default(),
                 })
                 .collect(),
             cases: Vec::new(),
@@ -399,6 +419,7 @@ impl Accumulator {
         let facts = (obs.is_ok() && obs.final_attempt).then(|| Facts::of(&case.case, obs, scores));
         case.totals.add(obs, facts.as_ref(), scores);
         target.totals.add(obs, facts.as_ref(), scores);
+        target.labels.add(obs, facts.as_ref(), scores);
         if facts.as_ref().is_some_and(|f| f.label.is_some()) {
             target
                 .confusion
@@ -528,6 +549,8 @@ impl Accumulator {
                             )
                         })
                         .collect(),
+                    // Tone and output character (issue 13).
+                    tone: tt.tone.summary(),
                 };
                 let summary = RunSummary {
                     target: t.name.clone(),
@@ -536,6 +559,7 @@ impl Accumulator {
                     pass_at_1: mean_over(|c| c.pass_at_1),
                     pass_pow_n: mean_over(|c| c.pass_pow_n),
                     quality,
+                    by_label: t.labels.finish(),
                 };
                 TargetResult {
                     summary,

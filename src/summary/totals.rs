@@ -98,6 +98,10 @@ pub struct Totals {
     pub confusion: BTreeMap<String, BTreeMap<String, u64>>,
     /// Calls made to score answers (judge, embeddings): already in the token and cost totals.
     pub scoring: ScoringUsage,
+    // issue 13, latency by component
+    pub components: super::ComponentTotals,
+    /// Tone and output character (issue 13).
+    pub tone: crate::score::tone::summary::ToneTally,
 }
 
 /// What scoring itself cost: the judge's and the embeddings endpoint's calls.
@@ -165,6 +169,9 @@ impl Totals {
             return;
         }
         self.answered += 1;
+        if let Some(timings) = &obs.timings {
+            self.components.add(timings);
+        }
         if let Some(ms) = obs.latency_ms {
             self.latency.record(ms);
         }
@@ -196,6 +203,8 @@ impl Totals {
         self.truncation.add(f.truncated);
         self.empty.add(f.empty);
         self.safety.add(f.safety_flag);
+        // Tone and output character (issue 13).
+        self.tone.add(f.tone.as_ref());
         if let Some((expected, predicted)) = &f.label {
             let predicted = predicted.clone().unwrap_or_else(|| "-".into());
             *self

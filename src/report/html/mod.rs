@@ -20,6 +20,7 @@
 //! characters of [`crate::inert`] shown as `\u{..}`); only the SVG charts, which our own
 //! code draws and escapes, are inserted raw (`{{{charts.*}}}`, nothing else).
 
+mod by_label;
 mod charts;
 mod engine;
 mod history;
@@ -28,6 +29,7 @@ mod view;
 
 use std::path::{Path, PathBuf};
 
+pub use by_label::{LabelRow, rows as by_label_rows};
 pub use engine::{embedded as embedded_template, escape_html};
 pub use history::{HistoryView, Point, history_view, points};
 pub use view::{RunView, run_view};

@@ -87,6 +87,8 @@ pub struct TargetView {
     pub quality: Vec<MetricRow>,
     pub cases: Vec<CaseView>,
     pub failing_cases: usize,
+    /// Cost by feature (issue 13): per label key and value, empty without labels.
+    pub by_label: Vec<super::by_label::LabelRow>,
 }
 
 /// One metric beside its baseline; `class` is `critical`, `warning` or empty.
@@ -655,6 +657,15 @@ fn quality(s: &RunSummary, b: Option<&RunSummary>, findings: &[Finding]) -> Vec<
             });
         }
     }
+    // Tone and output character (issue 13).
+    if let Some(tone) = &q.tone {
+        rows.extend(tone_rows(
+            tone,
+            bq.and_then(|b| b.tone.as_ref()),
+            findings,
+            t,
+        ));
+    }
     rows
 }
 
@@ -1143,6 +1154,7 @@ pub fn run_view(store: &Store, run: &str, trend_runs: usize) -> Result<RunView, 
                 quality: quality(&t.summary, b, &findings),
                 cases,
                 failing_cases,
+                by_label: super::by_label::rows(&t.summary),
             }
         })
         .collect();
@@ -1241,6 +1253,107 @@ pub fn run_view(store: &Store, run: &str, trend_runs: usize) -> Result<RunView, 
         charts,
         sequential: crate::report::sequential::html_view(&doc),
     })
+}
+
+/// Tone and output character (issue 13): `quality.tone` as rows, each with its baseline.
+fn tone_rows(
+    tone: &crate::score::tone::summary::ToneSummary,
+    base: Option<&crate::score::tone::summary::ToneSummary>,
+    findings: &[Finding],
+    target: &str,
+) -> Vec<MetricRow> {
+    use crate::score::tone::summary::{MeanCi, ToneSummary};
+    type MeanOf = fn(&ToneSummary) -> Option<MeanCi>;
+    type RateOf = fn(&ToneSummary) -> Option<Rate>;
+    let mut rows = Vec::new();
+    let means: [(&str, &[&str], MeanOf, bool); 5] = [
+        (
+            "sentiment (VADER, −1..1)",
+            &["sentiment"],
+            |t| t.sentiment,
+            false,
+        ),
+        ("hedging sentences", &["hedging"], |t| t.hedging, true),
+        (
+            "exclaiming sentences",
+            &["exclamation"],
+            |t| t.exclamation,
+            true,
+        ),
+        ("ALL-CAPS words", &["all_caps"], |t| t.caps, true),
+        (
+            "reading grade (Flesch–Kincaid)",
+            &["reading_grade"],
+            |t| t.reading_grade,
+            false,
+        ),
+    ];
+    for (label, names, of, share) in means {
+        let Some(m) = of(tone) else { continue };
+        let b = base.and_then(of);
+        let show = |v: f64| if share { pct(v) } else { format!("{v:.2}") };
+        rows.push(MetricRow {
+            metric: label.to_string(),
+            value: format!("{} (n={})", show(m.value), m.n),
+            interval: m
+                .ci
+                .map(|[lo, hi]| format!("{} – {}", show(lo), show(hi)))
+                .unwrap_or_default(),
+            baseline: b.map(|b| show(b.value)).unwrap_or_default(),
+            change: if share {
+                points_change(Some(m.value), b.map(|b| b.value), 100.0, " pts")
+            } else {
+                points_change(Some(m.value), b.map(|b| b.value), 1.0, "")
+            },
+            class: class_of(findings, target, names),
+        });
+    }
+    let rates: [(&str, &[&str], RateOf); 8] = [
+        ("answers outside expect.tone", &["tone_fail"], |t| {
+            t.expect_fail
+        }),
+        (
+            "answers in the wrong language",
+            &["language_mismatch"],
+            |t| t.language_mismatch,
+        ),
+        ("hedging answers", &["hedging"], |t| t.hedged_answers),
+        ("exclaiming answers", &["exclamation"], |t| {
+            t.exclaiming_answers
+        }),
+        ("all-caps answers", &["all_caps"], |t| t.all_caps_answers),
+        ("Markdown use", &["markdown"], |t| t.markdown),
+        ("list use", &["list"], |t| t.list),
+        ("code-fence use", &["code_fence"], |t| t.code_fence),
+    ];
+    for (label, names, of) in rates {
+        let Some(r) = of(tone) else { continue };
+        let b = base.and_then(of);
+        rows.push(MetricRow {
+            metric: label.to_string(),
+            value: format!("{} ({}/{})", pct(r.value), r.count, r.n),
+            interval: interval(r.ci),
+            baseline: b.map(|b| pct(b.value)).unwrap_or_default(),
+            change: points_change(Some(r.value), b.map(|b| b.value), 100.0, " pts"),
+            class: class_of(findings, target, names),
+        });
+    }
+    let languages = |t: &ToneSummary| {
+        t.languages
+            .iter()
+            .map(|(code, n)| format!("{code} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    rows.push(MetricRow {
+        metric: "languages".to_string(),
+        value: languages(tone),
+        interval: String::new(),
+        baseline: base.map(languages).unwrap_or_default(),
+        change: String::new(),
+        class: String::new(),
+    });
+    rows
 }
 
 #[cfg(test)]
