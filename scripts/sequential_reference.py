@@ -26,7 +26,7 @@ Sections:
   predictable plug-in bets (lambda_predmix_eb) and truncation ½ / m: the capital process at
   several times — a product of closed-form factors, 1e-6 relative.
 - betting_agrapa: betting_mart with lambda_aKelly bets (kept >= 0) — the aGRAPA e-process
-  the gate fails on: 1e-6 relative.
+  the gate fails on (truncated at 0.9 / m): 1e-6 relative.
 - betting_cs: confseq.betting.betting_lower_cs on a grid of 1000 breaks (and on 1 − x for
   the upper bound). It is a grid search, the Rust code bisects: checked to the grid's
   resolution (confseq's bound is the first grid point inside, minus one step).
@@ -120,9 +120,9 @@ def out():
     cases = []
     for name, x in streams:
         for m in [0.3, 0.5, 0.52]:
-            # aGRAPA bets, kept >= 0 (one-sided null), truncated at 1/2 / m by betting_mart.
+            # aGRAPA bets, kept >= 0 (one-sided null), truncated at 0.9 / m by betting_mart.
             bets = lambda x, m: np.maximum(0, lambda_aKelly(x, m))
-            mart = betting_mart(x, m, alpha=0.05, lambdas_fn_positive=bets, theta=1)
+            mart = betting_mart(x, m, alpha=0.05, lambdas_fn_positive=bets, theta=1, trunc_scale=0.9)
             at = [10, 50, len(x)]
             cases.append({"name": name, "m": m, "at": at, "capital": [float(mart[i - 1]) for i in at]})
     doc["betting_agrapa"] = cases
