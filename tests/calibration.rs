@@ -1124,19 +1124,6 @@ async fn gate_trial(
         let o = project::run(&probe, &store, &options).await;
         assert_eq!(o.status, RunStatus::Complete, "{:?}", o.status_reason);
         assert_eq!(o.sequential.is_some(), sequential);
-        if let Some(seq) = o
-            .sequential
-            .as_ref()
-            .filter(|_| std::env::var_os("SEQDEBUG").is_some())
-        {
-            eprintln!("{kind:?}: {}", seq.message);
-            for m in &seq.metrics {
-                eprintln!(
-                    "   {} n={} eff={:.3} cs={:?} e={:.3e} {:?} rej={}",
-                    m.metric, m.pairs, m.effect, m.cs, m.e_value, m.decision, m.rejected
-                );
-            }
-        }
         out.push(GateRun {
             flagged: o.findings.iter().any(|f| f.kind == FindingKind::Drift),
             verdict: o.verdict,

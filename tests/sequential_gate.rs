@@ -211,6 +211,14 @@ async fn the_gate_command_writes_where_it_stopped_into_every_output() {
     let junit = std::fs::read_to_string(&junit).unwrap();
     assert!(junit.contains("sequential: latency"), "{junit}");
     assert!(junit.contains("sequential: stop"), "{junit}");
+    // The HTML report the gate wrote (under reports/ by default) has the block too.
+    let html = std::fs::read_to_string(dir.join("reports/bot/latest.html")).unwrap();
+    assert!(
+        html.contains("<h2>Sequential gate</h2>"),
+        "no sequential block"
+    );
+    assert!(html.contains("sequential gate stopped after round"));
+    assert!(html.contains("normal_mixture"));
 
     // Against a stored baseline there is nothing to pair with: told so, before any call.
     let out = project::probity_in(

@@ -239,7 +239,9 @@ pub struct MetricSequence {
     pub effect_kind: EffectKind,
     /// On the scale of the fixed-N effects: points of rate, a ratio, a relative drop.
     pub effect: f64,
-    /// The confidence sequence of the effect at the stop (running intersection).
+    /// The confidence sequence of the effect at the stop (running intersection); an
+    /// unbounded end is `null` in JSON, read back as ∓∞.
+    #[serde(deserialize_with = "cs_ends")]
     pub cs: [f64; 2],
     pub min_effect: f64,
     pub critical_effect: f64,
@@ -250,6 +252,12 @@ pub struct MetricSequence {
     pub decision: MetricDecision,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub severity: Option<Severity>,
+}
+
+/// Reads `[low, high]` where JSON wrote an infinite end as `null`.
+fn cs_ends<'de, D: serde::Deserializer<'de>>(d: D) -> Result<[f64; 2], D::Error> {
+    let [lo, hi] = <[Option<f64>; 2]>::deserialize(d)?;
+    Ok([lo.unwrap_or(f64::NEG_INFINITY), hi.unwrap_or(f64::INFINITY)])
 }
 
 /// Where the sequential gate stands after a round.
@@ -709,6 +717,33 @@ mod tests {
         assert_eq!(a.decision, SequentialDecision::Fail, "{:#?}", a.metrics);
         let b = same.assess(3);
         assert_eq!(b.decision, SequentialDecision::Pass, "{:#?}", b.metrics);
+    }
+
+    #[test]
+    fn a_report_reads_back_from_its_json_with_unbounded_ends() {
+        let mut m = Monitor::new(&Drift::default(), 400);
+        for _ in 0..5 {
+            m.add_pair(&measures(false, 100.0), &measures(false, 110.0));
+        }
+        let a = m.assess(1);
+        let report = SequentialReport {
+            round: 1,
+            rounds_planned: 10,
+            stopped_early: false,
+            reason: StopReason::Samples,
+            decision: a.decision,
+            alpha: 0.01,
+            calls_planned: 20,
+            calls_used: 10,
+            calls_saved: 10,
+            metrics: a.metrics,
+            message: String::new(),
+        };
+        assert!(report.metrics.iter().any(|m| !m.cs[0].is_finite()));
+        let text = serde_json::to_string(&report).unwrap();
+        let back: SequentialReport = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.metrics.len(), report.metrics.len());
+        assert_eq!(back.metrics[0].cs[0], report.metrics[0].cs[0]);
     }
 
     #[test]

@@ -3,8 +3,8 @@
 //! rates and the quality metrics — plus the `Evidence` a comparison needs. Folded from the
 //! observation stream one attempt at a time, so memory stays flat however long the run.
 
-pub mod components;
 mod by_label;
+pub mod components;
 mod evidence;
 mod facts;
 mod latency;
@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use components::{ComponentSummary, ComponentTotals};
 pub use by_label::{ByLabel, LabelFigures, LabelTotals};
+pub use components::{ComponentSummary, ComponentTotals};
 pub use evidence::{
     ATTEMPT_ERROR, CaseOutcome, Evidence, EvidenceBuilder, RESERVOIR_CAP, Vocabulary,
 };
