@@ -104,7 +104,8 @@ impl Progress for Quiet {}
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
-    /// Every planned sample was sent.
+    /// Every planned sample was sent — or a sequential gate decided before the end and
+    /// stopped sending (its `sequential` block says where).
     Complete,
     /// The budget ran out before every sample was sent.
     BudgetExhausted,
