@@ -301,6 +301,11 @@ pub struct GateArgs {
     pub alert: bool,
     #[command(flatten)]
     pub report: ReportFlags,
+    /// Test after every round (one sample per case on both sides) with anytime-valid
+    /// methods, and stop as soon as the verdict is clear: fewer calls for the same error
+    /// rates. Never more than `samples`. Also `drift: { sequential: true }` in the probe.
+    #[arg(long)]
+    pub sequential: bool,
 }
 
 /// `probity alert ...`.

@@ -1055,3 +1055,276 @@ fn trend_power_on_slower_runs() {
 fn trend_false_alarms_long_run() {
     trend_noise::assert_at_most_one_percent(2000, 1_000_003);
 }
+
+// ------------------------------------------------------------ sequential gate (issue 15)
+//
+// The sequential gate beside the fixed-N gate, in one run of this test: for every change
+// of the issue-4 set (null; refusals +10 points; latency ×1.5; JSON breakage 10% on the
+// extraction set; length ×1.5) each trial starts two simulators — the baseline target
+// (`default`, the normal profile) and the candidate (`canary`, the changed profile) — and
+// gates the canary against `default` twice, both targets probed in one run: once with the
+// fixed plan (`sequential: false`, the paired fixed-N comparison) and once sequentially.
+// A gate "flags drift" when it has a drift finding; calls are the requests it sent.
+// Unpaced, as a gate runs: both targets are interleaved, so load hits both alike.
+
+/// Samples per case of a gate in the always-on guard (20 cases × 10 × 2 targets).
+const GATE_SAMPLES: u32 = 10;
+
+/// A gate's outcome, for the tally.
+#[derive(Debug, Clone, Copy)]
+struct GateRun {
+    flagged: bool,
+    verdict: Verdict,
+    calls: u64,
+}
+
+/// The two-target probe of a golden set: `default` and `canary`, aimed per trial.
+fn gate_lab(golden: &str, samples: u32) -> (Project, Probe, Vec<SimCase>) {
+    let body = format!(
+        "name: calibration\ntarget:\n  provider: openai\n  base_url: http://127.0.0.1:9/v1\n  model: sim-model\n  api_key: ${{PROBITY_TEST_KEY}}\n  stream: false\ntargets:\n  canary: {{ model: canary-model }}\ngolden_sets: [golden-sets/calibration.yaml]\nsamples: {samples}\nconcurrency: 20\ntimeout: 30s\n"
+    );
+    let project = Project::with_files(&[
+        ("probes/bot.yaml", &body),
+        ("golden-sets/calibration.yaml", golden),
+    ]);
+    let probe = project.probe("sk-calibration");
+    let cases = sim::cases_from_golden(&probe.golden_sets);
+    (project, probe, cases)
+}
+
+/// One trial: the fixed-N gate, then the sequential one, against the same two simulators.
+async fn gate_trial(
+    project: &Project,
+    probe: &Probe,
+    cases: &[SimCase],
+    kind: Kind,
+    seed: u64,
+    index: usize,
+) -> (GateRun, GateRun) {
+    let addr = SocketAddr::from(([127, 0, 0, 1], 0));
+    let base = sim::start(normal(seed), cases.to_vec(), addr)
+        .await
+        .expect("sim");
+    let canary = sim::start(kind.profile(seed ^ 0x9e37_79b9), cases.to_vec(), addr)
+        .await
+        .expect("sim");
+    let mut probe = probe.clone();
+    probe.target.base_url = base.base_url();
+    if let Some(t) = probe.targets.get_mut("canary") {
+        t.base_url = canary.base_url();
+    }
+    if let Some(t) = probe.targets.get_mut("default") {
+        t.base_url = base.base_url();
+    }
+    let db = project.root().join(format!(".probity/gate-{index}.db"));
+    let store = Store::open(&db).expect("the store opens");
+    let mut out = Vec::new();
+    for sequential in [false, true] {
+        let options = RunOptions {
+            targets: vec!["canary".into(), "default".into()],
+            baseline: BaselineChoice::Target("default".into()),
+            gate: true,
+            sequential,
+            ..RunOptions::default()
+        };
+        let o = project::run(&probe, &store, &options).await;
+        assert_eq!(o.status, RunStatus::Complete, "{:?}", o.status_reason);
+        assert_eq!(o.sequential.is_some(), sequential);
+        out.push(GateRun {
+            flagged: o.findings.iter().any(|f| f.kind == FindingKind::Drift),
+            verdict: o.verdict,
+            calls: o.runner.sent,
+        });
+    }
+    base.shutdown().await.expect("sim stops");
+    canary.shutdown().await.expect("sim stops");
+    drop(store);
+    let _ = std::fs::remove_file(&db);
+    (out[0], out[1])
+}
+
+/// The figures of one change: fixed-N and sequential side by side.
+#[derive(Debug, Clone)]
+struct GateFigures {
+    kind: Kind,
+    fixed: Vec<GateRun>,
+    sequential: Vec<GateRun>,
+    planned: u64,
+}
+
+fn mean_calls(runs: &[GateRun]) -> f64 {
+    runs.iter().map(|r| r.calls as f64).sum::<f64>() / runs.len().max(1) as f64
+}
+
+fn p95_calls(runs: &[GateRun]) -> u64 {
+    let mut calls: Vec<u64> = runs.iter().map(|r| r.calls).collect();
+    calls.sort_unstable();
+    let i = ((calls.len() as f64 * 0.95).ceil() as usize).clamp(1, calls.len().max(1)) - 1;
+    calls.get(i).copied().unwrap_or(0)
+}
+
+fn flagged(runs: &[GateRun]) -> usize {
+    runs.iter().filter(|r| r.flagged).count()
+}
+
+fn verdicts(runs: &[GateRun]) -> String {
+    let count = |v: Verdict| runs.iter().filter(|r| r.verdict == v).count();
+    format!(
+        "{} pass / {} warn / {} fail / {} insufficient",
+        count(Verdict::Pass),
+        count(Verdict::Warn),
+        count(Verdict::Fail),
+        count(Verdict::InsufficientData)
+    )
+}
+
+/// Runs `trials` gates of each change (`PARALLEL` at a time) and tallies them.
+async fn calibrate_gates(trials: usize, samples: u32) -> Vec<GateFigures> {
+    let support = Arc::new(gate_lab(SUPPORT, samples));
+    let extraction = Arc::new(gate_lab(EXTRACTION, samples));
+    let kinds = [
+        Kind::Null,
+        Kind::Refusal,
+        Kind::Latency,
+        Kind::JsonBreak,
+        Kind::Length,
+    ];
+    let mut jobs = Vec::new();
+    for (k, &kind) in kinds.iter().enumerate() {
+        for t in 0..trials {
+            jobs.push((kind, k, t));
+        }
+    }
+    let results: Vec<(Kind, GateRun, GateRun)> = futures_util::stream::iter(jobs)
+        .map(|(kind, k, t)| {
+            let lab = if kind == Kind::JsonBreak {
+                extraction.clone()
+            } else {
+                support.clone()
+            };
+            async move {
+                let seed = mix(0x5e9_0000 + (k * 100_000 + t) as u64);
+                let (fixed, seq) =
+                    gate_trial(&lab.0, &lab.1, &lab.2, kind, seed, k * 100_000 + t).await;
+                (kind, fixed, seq)
+            }
+        })
+        .buffer_unordered(PARALLEL / 4)
+        .collect()
+        .await;
+    let planned = CASES * u64::from(samples) * 2;
+    kinds
+        .iter()
+        .map(|&kind| GateFigures {
+            kind,
+            fixed: results
+                .iter()
+                .filter(|r| r.0 == kind)
+                .map(|r| r.1)
+                .collect(),
+            sequential: results
+                .iter()
+                .filter(|r| r.0 == kind)
+                .map(|r| r.2)
+                .collect(),
+            planned,
+        })
+        .collect()
+}
+
+/// The side-by-side table (Markdown, as BENCHMARKS.md shows it).
+fn gate_table(figures: &[GateFigures]) -> String {
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "| change | trials | fixed-N flagged | sequential flagged | fixed-N calls | sequential calls mean (share) | p95 | max | sequential verdicts |\n|---|---|---|---|---|---|---|---|---|"
+    );
+    for f in figures {
+        let n = f.fixed.len() as u64;
+        let (a, b) = (flagged(&f.fixed) as u64, flagged(&f.sequential) as u64);
+        let show = |k: u64| {
+            let (lo, hi) = wilson(k, n, 0.95);
+            format!("{k}/{n} ({:.0}–{:.0}%)", lo * 100.0, hi * 100.0)
+        };
+        let seq_mean = mean_calls(&f.sequential);
+        let _ = writeln!(
+            t,
+            "| {} | {n} | {} | {} | {:.0} | {:.0} ({:.0}%) | {} | {} | {} |",
+            f.kind.name(),
+            show(a),
+            show(b),
+            mean_calls(&f.fixed),
+            seq_mean,
+            100.0 * seq_mean / f.planned as f64,
+            p95_calls(&f.sequential),
+            f.sequential.iter().map(|r| r.calls).max().unwrap_or(0),
+            verdicts(&f.sequential)
+        );
+    }
+    t
+}
+
+/// What holds at any size: the sequential gate never sends more than the fixed plan, and
+/// never raises more false alarms on the null than the fixed-N gate plus its own level.
+fn assert_gate_guards(figures: &[GateFigures]) {
+    for f in figures {
+        for (fixed, seq) in f.fixed.iter().zip(&f.sequential) {
+            assert!(
+                seq.calls <= f.planned,
+                "{:?}: {} > {}",
+                f.kind,
+                seq.calls,
+                f.planned
+            );
+            assert!(fixed.calls <= f.planned);
+        }
+    }
+    let null = figures.iter().find(|f| f.kind == Kind::Null).expect("null");
+    assert_eq!(
+        flagged(&null.sequential),
+        0,
+        "sequential false alarms on the null:\n{}",
+        gate_table(figures)
+    );
+}
+
+/// The always-on guard of the sequential gate: 4 trials per change at 20 × 10.
+#[test]
+fn sequential_gate_beside_fixed_n() {
+    let figures = runtime().block_on(calibrate_gates(4, GATE_SAMPLES));
+    println!("{}", gate_table(&figures));
+    assert_gate_guards(&figures);
+    // The plain continuous changes are caught by the sequential gate as often as by the
+    // fixed plan, less one trial. (Rates are reported, not asserted: at 20 × 10 the betting
+    // e-process under e-BH catches refusals +10 points less often than the paired exact
+    // McNemar test does — see BENCHMARKS.md.)
+    for f in figures
+        .iter()
+        .filter(|f| matches!(f.kind, Kind::Latency | Kind::Length))
+    {
+        assert!(
+            flagged(&f.sequential) + 1 >= flagged(&f.fixed),
+            "{:?}:\n{}",
+            f.kind,
+            gate_table(&figures)
+        );
+    }
+}
+
+/// The figures of BENCHMARKS.md: 40 trials per change at 20 × `PROBITY_GATE_SAMPLES`
+/// (default 10): `cargo test --test calibration sequential_gate_large -- --ignored --nocapture`.
+#[test]
+#[ignore = "minutes; the always-on test guards the same behaviour on fewer trials"]
+fn sequential_gate_large() {
+    let samples = std::env::var("PROBITY_GATE_SAMPLES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(GATE_SAMPLES);
+    let trials = std::env::var("PROBITY_GATE_TRIALS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(40);
+    let figures = runtime().block_on(calibrate_gates(trials, samples));
+    println!("{}", gate_table(&figures));
+    assert_gate_guards(&figures);
+}

@@ -67,6 +67,14 @@ pub async fn gate(cli: &Cli, args: &GateArgs) -> Result<i32, CommandError> {
             (BaselineChoice::File(path), vec![args.candidate.clone()])
         }
     };
+    // The sequential gate pairs the candidate with a baseline probed in the same run,
+    // sample by sample: a stored baseline has no samples to pair with.
+    if args.sequential && !matches!(baseline, BaselineChoice::Target(_)) {
+        return Err(CommandError::Usage(format!(
+            "--sequential needs --baseline TARGET (another target of `{}`, probed alongside the candidate); `{}` is a stored baseline",
+            probe.name, args.baseline
+        )));
+    }
     let routing = if args.alert {
         super::alert::prepare(cli, &[probe])?
     } else {
@@ -81,6 +89,7 @@ pub async fn gate(cli: &Cli, args: &GateArgs) -> Result<i32, CommandError> {
         case: None,
         gate: true,
         fail_on_warning: args.fail_on == FailOn::Warning,
+        sequential: args.sequential,
     };
     if cancel.is_cancelled() {
         return Ok(interrupted_before_start());

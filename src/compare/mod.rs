@@ -7,6 +7,8 @@ mod cases;
 mod drift;
 mod thresholds;
 pub mod trend;
+// Issue 15: the sequential gate's decisions.
+pub mod sequential;
 
 use serde::{Deserialize, Serialize};
 

@@ -215,6 +215,8 @@ pub struct Drift {
     pub divergence: (f64, f64),
     /// Smallest absolute latency / TTFT change worth a finding, in milliseconds.
     pub latency_floor_ms: f64,
+    /// Issue 15: `drift.sequential` — runs test after every round and stop once decided.
+    pub sequential: bool,
 }
 
 impl Default for Drift {
@@ -228,6 +230,7 @@ impl Default for Drift {
             cost_ratio: (1.2, 1.5),
             divergence: (0.1, 0.2),
             latency_floor_ms: 5.0,
+            sequential: false,
         }
     }
 }

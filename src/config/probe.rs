@@ -389,6 +389,11 @@ pub struct RawDrift {
     /// endpoint going to 4 ms doubles without anyone needing to know.
     #[serde(default)]
     pub latency_floor: Option<RawDuration>,
+    /// Issue 15: gate sequentially — test after every round with anytime-valid methods and
+    /// stop as soon as the verdict is clear (needs a baseline target probed alongside, or a
+    /// baseline run; see README "Sequential gate"). Default false.
+    #[serde(default)]
+    pub sequential: Option<bool>,
 }
 
 /// Alert routing of this probe.
@@ -1567,6 +1572,7 @@ impl Validator<'_> {
             )
             .as_secs_f64()
             * 1000.0;
+        drift.sequential = raw.sequential.unwrap_or(false);
         let none = RawEffects::default();
         let min = raw.min_effect.as_ref().unwrap_or(&none);
         let critical = raw.critical_effect.as_ref().unwrap_or(&none);

@@ -4,6 +4,7 @@
 
 mod evaluate;
 pub mod publish;
+mod sequential;
 mod sink;
 mod status;
 
@@ -83,6 +84,9 @@ pub struct RunOptions {
     /// `gate --fail-on warning`: a `warn` verdict exits 1 too, in the stored document, the
     /// JUnit file and the process alike.
     pub fail_on_warning: bool,
+    /// Issue 15: `gate --sequential` (or the probe's `drift.sequential`): test after every
+    /// round and stop once decided (see `sequential`). Needs a baseline target.
+    pub sequential: bool,
 }
 
 /// Told about progress; the terminal shows a bar, everything else ignores it.
@@ -100,7 +104,8 @@ impl Progress for Quiet {}
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
-    /// Every planned sample was sent.
+    /// Every planned sample was sent — or a sequential gate decided before the end and
+    /// stopped sending (its `sequential` block says where).
     Complete,
     /// The budget ran out before every sample was sent.
     BudgetExhausted,
@@ -147,6 +152,8 @@ pub struct RunOutcome {
     pub exit_code: i32,
     /// The targets as configured (provider, model, labels), for reports.
     pub target_info: Vec<TargetInfo>,
+    /// Issue 15: where a sequential gate stopped, why, and each metric's sequence there.
+    pub sequential: Option<crate::compare::sequential::SequentialReport>,
 }
 
 /// A probed target as configured, for reports and the stored run (`targets_json`).
@@ -295,6 +302,8 @@ struct Driven {
     report: RunnerReport,
     /// The caller cancelled the run (Ctrl-C, shutdown) before it ended by itself.
     cancelled: bool,
+    /// The sequential gate's watch, when the run is one.
+    watch: Option<sequential::Watch>,
 }
 
 /// Runs `probe` once and records it in `store`.
@@ -315,7 +324,7 @@ pub async fn run_probe(
             "run started"
         )
     });
-    let driven = drive(probe, store, &prepared, runner, progress, cancel)
+    let driven = drive(probe, store, options, &prepared, runner, progress, cancel)
         .instrument(span.clone())
         .await?;
     let outcome = span.in_scope(|| finish(probe, store, options, prepared, driven))?;
@@ -449,6 +458,7 @@ fn prepare(
 async fn drive(
     probe: &Probe,
     store: &Store,
+    options: &RunOptions,
     prepared: &Prepared,
     runner: Runner,
     progress: &dyn Progress,
@@ -478,14 +488,27 @@ async fn drive(
             .copied()
     };
 
+    // A sequential gate watches the pairs of its two targets round by round.
+    let mut watch = (sequential_wanted(probe, options) && prepared.names.len() == 2).then(|| {
+        accumulator.keep_fresh_pairs();
+        sequential::Watch::new(probe, cases, prepared.samples)
+    });
+
     progress.start(prepared.total);
     let clock = Instant::now();
     let (tx, mut rx) = mpsc::channel::<Observation>(1024);
     // Stopped by the caller, or here when the store can no longer keep what comes back.
     let stop = cancel.child_token();
+    let (rounds, hold) = match &watch {
+        Some(w) => {
+            let (rounds, hold) = tokio::sync::watch::channel(w.allowed());
+            (Some(rounds), Some(hold))
+        }
+        None => (None, None),
+    };
     let run = tokio::spawn(
         runner
-            .run(prepared.samples, tx, stop.clone())
+            .run_paced(prepared.samples, tx, stop.clone(), hold)
             .in_current_span(),
     );
     // Observations are stored the moment they arrive — with their scores when scoring is
@@ -504,6 +527,9 @@ async fn drive(
             received = rx.recv() => {
                 let Some(obs) = received else { break };
                 progress.observed(&obs);
+                if let Some(w) = watch.as_mut() {
+                    w.settled(&obs);
+                }
                 match case_of(&obs).filter(|_| obs.is_ok() && obs.final_attempt) {
                     Some(case) if prepared.remote.wants(case, &obs) => {
                         sink.awaiting_scores(&obs);
@@ -536,12 +562,31 @@ async fn drive(
                 sink.flush();
             }
         }
+        if let Some(w) = watch.as_mut() {
+            if w.feed(sink.accumulator.take_fresh_pairs()) && !stop.is_cancelled() {
+                tracing::info!("sequential gate decided: no more requests are sent");
+                stop.cancel();
+            }
+            if let Some(rounds) = &rounds {
+                rounds.send_if_modified(|allowed| {
+                    let now = w.allowed();
+                    (now != *allowed).then(|| *allowed = now).is_some()
+                });
+            }
+        }
     }
     while let Some(done) = remote_scoring.join_next_with_id().await {
         sink.settle(&mut awaiting, done);
     }
     sink.flush();
     let mut report = run.await.map_err(|e| PipelineError::Task(e.to_string()))?;
+    // Stopped by the sequential gate, not by the caller or the store: not an interruption.
+    if watch.as_ref().is_some_and(sequential::Watch::stopped_early)
+        && !cancel.is_cancelled()
+        && !writer.failed()
+    {
+        report.interrupted = false;
+    }
     // Scoring calls may finish after the last request: count what they spent too.
     report.spent_usd = prepared.budget.spent();
     let elapsed = clock.elapsed();
@@ -578,6 +623,7 @@ async fn drive(
         pairs,
         report,
         cancelled: cancel.is_cancelled(),
+        watch,
     })
 }
 
@@ -594,6 +640,7 @@ fn finish(
         pairs,
         report,
         cancelled,
+        watch,
     } = driven;
     let planned = |set: &str, id: &str| {
         prepared
@@ -628,7 +675,38 @@ fn finish(
         )?
     };
     let mut findings = evaluation.findings;
-    let verdict = match evaluation.verdict.unwrap_or(Verdict::InsufficientData) {
+    let mut notes = evaluation.notes;
+    if watch.is_none() && (options.sequential || probe.drift.sequential) {
+        notes.push(
+            "drift.sequential: no baseline target was probed alongside to pair with, so the \
+             run sent its fixed plan (the sequential gate is `probity gate --baseline TARGET`)"
+                .to_string(),
+        );
+    }
+    let sequential_report = watch.map(|w| {
+        let cut_short = status != RunStatus::Complete;
+        w.report(&report, &targets, prepared.total, cut_short)
+    });
+    let judged = match (&sequential_report, targets.first()) {
+        (Some(seq), Some(primary)) if evaluation.verdict.is_some() => {
+            let from_comparison = evaluation
+                .comparison
+                .as_ref()
+                .map(|c| c.comparison.findings.clone())
+                .unwrap_or_default();
+            Some(sequential::judge(
+                &mut findings,
+                &from_comparison,
+                seq,
+                &primary.summary.target,
+            ))
+        }
+        _ => None,
+    };
+    let verdict = match judged
+        .or(evaluation.verdict)
+        .unwrap_or(Verdict::InsufficientData)
+    {
         // Could not probe is a failure (DESIGN.md's verdict), and says why.
         _ if status == RunStatus::CouldNotProbe => {
             let target = targets.first().map_or("", |t| t.summary.target.as_str());
@@ -642,6 +720,8 @@ fn finish(
         Verdict::Pass | Verdict::Warn if status == RunStatus::Interrupted => {
             Verdict::InsufficientData
         }
+        // A sequential verdict decided every metric itself (undecided is insufficient).
+        v if judged.is_some() => v,
         v if options.gate => v.for_gate(evaluation.comparison.as_ref().map(|c| &c.comparison)),
         v => v,
     };
@@ -664,12 +744,13 @@ fn finish(
         targets,
         findings,
         comparison: evaluation.comparison,
-        notes: evaluation.notes,
+        notes,
         verdict,
         runner: report,
         budget_usd: probe.max_cost_usd,
         exit_code,
         target_info: prepared.target_info,
+        sequential: sequential_report,
     };
     store.finish_run(
         &run_id,
@@ -683,6 +764,13 @@ fn finish(
     )?;
     prune(probe, store);
     Ok(outcome)
+}
+
+/// Whether the run is to be a sequential gate: asked for (`gate --sequential`) or set in the
+/// probe (`drift.sequential`), against a baseline target probed alongside.
+fn sequential_wanted(probe: &Probe, options: &RunOptions) -> bool {
+    (options.sequential || probe.drift.sequential)
+        && matches!(options.baseline, BaselineChoice::Target(_))
 }
 
 /// Drops runs older than `store.retention_days`; a failure is only logged.

@@ -49,5 +49,9 @@ pub fn run_document(outcome: &RunOutcome) -> Value {
             .map(|(t, info)| json!({ "target": info, "summary": t.summary, "cases": t.cases }))
             .collect();
     }
+    // Issue 15: where a sequential gate stopped, why, and each metric's sequence there.
+    if let Some(seq) = &outcome.sequential {
+        doc["sequential"] = json!(seq);
+    }
     doc
 }

@@ -145,5 +145,14 @@ pub fn junit(outcome: &RunOutcome, fail_on: Severity) -> String {
     verdict.set_classname(format!("{}.verdict", outcome.probe));
     metrics.add_test_case(verdict);
     report.add_test_suite(metrics);
+    // Issue 15: the sequential gate's metrics and stop.
+    if let Some(seq) = &outcome.sequential {
+        report.add_test_suite(super::sequential::junit_suite(
+            seq,
+            &outcome.probe,
+            &primary.summary.target,
+            &reaches,
+        ));
+    }
     report.to_string().unwrap_or_default()
 }

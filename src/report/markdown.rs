@@ -224,6 +224,10 @@ pub fn markdown(outcome: &RunOutcome) -> String {
             let _ = writeln!(md, "\n</details>");
         }
     }
+    // Issue 15: the sequential gate's stop and sequences.
+    if let Some(seq) = &outcome.sequential {
+        md.push_str(&super::sequential::markdown_block(seq));
+    }
     md
 }
 

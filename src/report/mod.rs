@@ -9,3 +9,5 @@ pub mod junit;
 pub mod markdown;
 pub mod numbers;
 pub mod terminal;
+// Issue 15: the sequential gate's block in the outputs.
+pub mod sequential;

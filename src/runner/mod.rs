@@ -181,6 +181,20 @@ impl Runner {
         tx: mpsc::Sender<Observation>,
         cancel: CancellationToken,
     ) -> RunnerReport {
+        self.run_paced(samples, tx, cancel, None).await
+    }
+
+    /// [`Runner::run`], held back by `rounds` when given (issue 15, the sequential gate): a
+    /// sample with index `s` is not sent before `rounds` reads at least `s`, so the runner
+    /// stays at most as far ahead of the gate's decisions as the gate allows. A target
+    /// given up on as unreachable lifts the hold (that run cannot be decided anyway).
+    pub async fn run_paced(
+        self,
+        samples: u32,
+        tx: mpsc::Sender<Observation>,
+        cancel: CancellationToken,
+        mut rounds: Option<tokio::sync::watch::Receiver<u32>>,
+    ) -> RunnerReport {
         let items = plan(&self.cases, samples, self.endpoints.len());
         let targets = self.endpoints.len().max(1);
         let slots = Arc::new(Semaphore::new(
@@ -205,10 +219,29 @@ impl Runner {
         let mut tasks = JoinSet::new();
         let mut report = RunnerReport::default();
         let mut paced = 0u32;
-        for item in items {
+        'items: for item in items {
             if cancel.is_cancelled() {
                 report.interrupted = true;
                 break;
+            }
+            // The sequential gate's hold (see `run_paced`); re-checked now and then so an
+            // unreachable target found meanwhile lifts it.
+            if let Some(rx) = rounds.as_mut() {
+                let held_from = Instant::now();
+                while *rx.borrow() < item.sample && !states.iter().any(TargetState::is_unreachable)
+                {
+                    tokio::select! {
+                        changed = rx.changed() => if changed.is_err() { break },
+                        _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+                        _ = cancel.cancelled() => {
+                            report.interrupted = true;
+                            break 'items;
+                        }
+                    }
+                }
+                // A hold is the gate's doing, not the endpoint's: the pacing schedule moves
+                // back by it, so no sample is measured from a start it was kept from.
+                shift = shift.saturating_add(held_from.elapsed());
             }
             if states[item.target].is_unreachable() {
                 states[item.target].skip();

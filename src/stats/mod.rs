@@ -28,6 +28,8 @@ mod rates;
 mod reservoir;
 mod special;
 mod wilcoxon;
+// Issue 15: anytime-valid statistics for the sequential gate.
+pub mod sequential;
 
 pub use bootstrap::{Statistic, bootstrap_ratio};
 pub use categorical::{chi2_contingency, js_divergence};

@@ -450,6 +450,20 @@ impl Accumulator {
         }
     }
 
+    /// Issue 15 (sequential gate): keep completed pairs for [`Accumulator::take_fresh_pairs`];
+    /// false when the run has no pairs (not two targets).
+    pub fn keep_fresh_pairs(&mut self) -> bool {
+        self.pairs.as_mut().map(PairBuilder::keep_fresh).is_some()
+    }
+
+    /// The pairs (sample, baseline, candidate) completed since the last call.
+    pub fn take_fresh_pairs(&mut self) -> Vec<(u32, Measures, Measures)> {
+        self.pairs
+            .as_mut()
+            .map(PairBuilder::take_fresh)
+            .unwrap_or_default()
+    }
+
     /// The summaries (one per target, in the given order), their cases and evidence, and —
     /// with two targets — the pairs of the first (candidate) against the second.
     pub fn finish(self, elapsed: Duration) -> (Vec<TargetResult>, Option<Pairs>) {

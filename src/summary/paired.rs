@@ -33,6 +33,9 @@ pub struct Pairs {
 pub struct PairBuilder {
     waiting: HashMap<(String, u32), (usize, Measures)>,
     pairs: Pairs,
+    /// Issue 15 (sequential gate): pairs completed since the last `take_fresh`, as
+    /// (sample, baseline, candidate); kept only once `keep_fresh` was called.
+    fresh: Option<Vec<(u32, Measures, Measures)>>,
 }
 
 impl PairBuilder {
@@ -48,6 +51,9 @@ impl PairBuilder {
                     (other, measures)
                 };
                 self.fold(&baseline, &candidate);
+                if let Some(fresh) = self.fresh.as_mut() {
+                    fresh.push((sample, baseline, candidate));
+                }
             }
             _ => {
                 self.waiting.insert(key, (side, measures));
@@ -73,6 +79,16 @@ impl PairBuilder {
                     .push((b, c));
             }
         }
+    }
+
+    /// Keeps every pair completed from now on for `take_fresh` (the sequential gate).
+    pub fn keep_fresh(&mut self) {
+        self.fresh.get_or_insert_with(Vec::new);
+    }
+
+    /// The pairs completed since the last call, in completion order.
+    pub fn take_fresh(&mut self) -> Vec<(u32, Measures, Measures)> {
+        self.fresh.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     pub fn finish(self) -> Pairs {

@@ -57,6 +57,8 @@ pub struct RunView {
     pub baseline_note: Option<String>,
     pub notes: Vec<String>,
     pub charts: Charts,
+    /// Issue 15: the sequential gate's stop and sequences, when the run was one.
+    pub sequential: Option<crate::report::sequential::SequentialView>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -1385,6 +1387,7 @@ pub fn run_view(store: &Store, run: &str, trend_runs: usize) -> Result<RunView, 
             })
             .unwrap_or_default(),
         charts,
+        sequential: crate::report::sequential::html_view(&doc),
     })
 }
 
