@@ -205,7 +205,10 @@ fn judge(
         Scale::Rate(n) => n(current).filter(|n| *n >= 1).map_or(0.0, |n| {
             let n = n as f64;
             let mean = past.iter().sum::<f64>() / past.len() as f64;
-            let p = mean.clamp(1.0 / n, 1.0 - 1.0 / n);
+            // At most 1/2 from either end: a run of one sample (n = 1) would give
+            // clamp(1, 0), which panics.
+            let edge = (1.0 / n).min(0.5);
+            let p = mean.clamp(edge, 1.0 - edge);
             (p * (1.0 - p) / n).sqrt()
         }),
         Scale::Percentile(..) | Scale::Usd => 0.0,
@@ -384,6 +387,19 @@ mod tests {
         assert!(check_trend(&doc(0.5, 9000.0), None, &history[..5], &drift, "default").is_empty());
         // A better value is never a finding.
         assert!(check_trend(&doc(0.0, 500.0), None, &history, &drift, "default").is_empty());
+    }
+
+    /// A probe of one sample per run (`samples: 1`) has rates of 0 or 1: judging them must
+    /// not panic (the binomial floor's clamp once had its bounds crossed at n = 1).
+    #[test]
+    fn a_run_of_one_sample_is_judged_without_panicking() {
+        let history: Vec<RunSummary> = (0..12)
+            .map(|i| summary(if i % 4 == 0 { 1.0 } else { 0.0 }, 1, None))
+            .collect();
+        let drift = Drift::default();
+        for now in [0.0, 1.0] {
+            check_trend(&summary(now, 1, None), None, &history, &drift, "default");
+        }
     }
 
     /// A p95 of 30 values pushed up by its two largest is within its own sampling error:
